@@ -1,1 +1,21 @@
-pub fn hello() {}
+//! qpmem: configure QEMU's emulated NVDIMMs, see where QEMU will put them,
+//! and run the VM.
+//!
+//! The core is pure data and functions: [`size`] (QEMU's size syntax),
+//! [`profile`] (the saved set-up), [`layout`] (QEMU's placement),
+//! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
+//! a table or JSON). [`store`] and [`qemu`] are the thin layers that touch
+//! files and processes.
+
+pub mod cmdline;
+pub mod layout;
+pub mod map;
+pub mod profile;
+pub mod qemu;
+pub mod size;
+pub mod source;
+pub mod store;
+
+pub use layout::{layout, HostFacts, Layout};
+pub use profile::{Dimm, Profile};
+pub use size::Size;

@@ -1,0 +1,274 @@
+//! Profile -> QEMU argv, and argv -> a POSIX shell command.
+
+use super::escape_value;
+use crate::profile::{Backend, Dimm, Profile};
+use crate::size::format_qemu;
+use std::path::Path;
+
+/// One option (`-machine`) with its value, or a flag on its own.
+type Group = Vec<String>;
+
+fn onoff(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// The argv QEMU is started with, the binary first.
+pub fn render_argv(profile: &Profile) -> Vec<String> {
+    render_groups(profile).into_iter().flatten().collect()
+}
+
+fn render_groups(p: &Profile) -> Vec<Group> {
+    let mut groups: Vec<Group> = vec![vec![path_str(&p.qemu_binary())]];
+
+    let mut machine = vec![escape_value(&p.machine), "nvdimm=on".to_string()];
+    machine.extend(p.machine_options.iter().cloned());
+    groups.push(vec!["-machine".into(), machine.join(",")]);
+
+    groups.push(vec![
+        "-m".into(),
+        format!(
+            "{},slots={},maxmem={}",
+            format_qemu(p.ram.0),
+            p.effective_slots(),
+            format_qemu(p.effective_maxmem())
+        ),
+    ]);
+    if p.cpus > 0 {
+        groups.push(vec!["-smp".into(), p.cpus.to_string()]);
+    }
+    groups.extend(numa_groups(p));
+    for d in &p.devices {
+        groups.push(vec!["-object".into(), backend_opts(d)]);
+        groups.push(vec!["-device".into(), device_opts(d)]);
+    }
+    if let Some(k) = &p.kernel {
+        groups.push(vec!["-kernel".into(), path_str(k)]);
+    }
+    if let Some(i) = &p.initrd {
+        groups.push(vec!["-initrd".into(), path_str(i)]);
+    }
+    if let Some(a) = &p.append {
+        groups.push(vec!["-append".into(), a.clone()]);
+    }
+    for disk in &p.disks {
+        let format = match disk.extension().and_then(|e| e.to_str()) {
+            Some("qcow2") => "qcow2",
+            _ => "raw",
+        };
+        groups.push(vec![
+            "-drive".into(),
+            format!(
+                "file={},format={format},if=virtio",
+                escape_value(&path_str(disk))
+            ),
+        ]);
+    }
+    groups.extend(extra_groups(&p.extra_args));
+    groups
+}
+
+/// `-numa node` per node, each with an equal share of RAM on its own
+/// memory backend (QEMU 5.1+ machine types require `memdev`) and a
+/// contiguous range of CPUs.
+fn numa_groups(p: &Profile) -> Vec<Group> {
+    let n = u64::from(p.numa_nodes);
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut groups = Vec::new();
+    let share = p.ram.0 / n;
+    let cpus = u64::from(p.cpus);
+    for i in 0..n {
+        let size = if i == n - 1 {
+            p.ram.0 - share * (n - 1)
+        } else {
+            share
+        };
+        groups.push(vec![
+            "-object".into(),
+            format!("memory-backend-ram,id=numa{i},size={}", format_qemu(size)),
+        ]);
+        let first = cpus * i / n;
+        let last = cpus * (i + 1) / n;
+        let mut node = format!("node,nodeid={i}");
+        if last > first {
+            if last - first == 1 {
+                node.push_str(&format!(",cpus={first}"));
+            } else {
+                node.push_str(&format!(",cpus={first}-{}", last - 1));
+            }
+        }
+        node.push_str(&format!(",memdev=numa{i}"));
+        groups.push(vec!["-numa".into(), node]);
+    }
+    groups
+}
+
+fn backend_opts(d: &Dimm) -> String {
+    let mut o = vec![
+        d.backend.qemu_object().to_string(),
+        format!("id={}", escape_value(&d.memdev)),
+    ];
+    if let Backend::File(path) = &d.backend {
+        o.push(format!("share={}", onoff(d.share)));
+        o.push(format!("mem-path={}", escape_value(&path_str(path))));
+    } else if d.share {
+        o.push("share=on".into());
+    }
+    o.push(format!("size={}", format_qemu(d.size.0)));
+    if let Backend::File(_) = d.backend {
+        if let Some(a) = d.align {
+            o.push(format!("align={}", format_qemu(a.0)));
+        }
+        if d.pmem {
+            o.push("pmem=on".into());
+        }
+        if d.readonly {
+            o.push("readonly=on".into());
+        }
+        if d.discard_data {
+            o.push("discard-data=on".into());
+        }
+    }
+    o.extend(d.backend_options.iter().cloned());
+    o.join(",")
+}
+
+fn device_opts(d: &Dimm) -> String {
+    let mut o = vec![
+        d.kind.device().to_string(),
+        format!("memdev={}", escape_value(&d.memdev)),
+        format!("id={}", escape_value(&d.id)),
+    ];
+    if d.is_nvdimm() {
+        if d.label_size.0 > 0 {
+            o.push(format!("label-size={}", format_qemu(d.label_size.0)));
+        }
+        if d.unarmed {
+            o.push("unarmed=on".into());
+        }
+    }
+    if let Some(n) = d.node {
+        o.push(format!("node={n}"));
+    }
+    if let Some(s) = d.slot {
+        o.push(format!("slot={s}"));
+    }
+    if let Some(a) = d.addr {
+        o.push(format!("addr={a}"));
+    }
+    o.extend(d.device_options.iter().cloned());
+    o.join(",")
+}
+
+/// Group verbatim arguments for the shell form: an option with the value
+/// that follows it on one line.
+fn extra_groups(args: &[String]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for arg in args {
+        let starts_option = arg.starts_with('-') && arg.len() > 1;
+        match groups.last_mut() {
+            Some(g) if !starts_option && g.len() == 1 && g[0].starts_with('-') => {
+                g.push(arg.clone())
+            }
+            _ => groups.push(vec![arg.clone()]),
+        }
+    }
+    groups
+}
+
+/// Quote one word for POSIX sh: bare when it is made only of characters
+/// the shell leaves alone, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let safe = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-+=:,./@%^".contains(c));
+    if safe {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// The command as a POSIX shell command, one option per line with ` \`
+/// continuations, every word quoted so that paste into sh gives `argv`.
+pub fn render_shell(profile: &Profile) -> String {
+    let groups = render_groups(profile);
+    let lines: Vec<String> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let words: Vec<String> = g.iter().map(|w| shell_quote(w)).collect();
+            let indent = if i == 0 { "" } else { "  " };
+            format!("{indent}{}", words.join(" "))
+        })
+        .collect();
+    let mut out = lines.join(" \\\n");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::size::Size;
+
+    #[test]
+    fn seed_renders_with_on_booleans_and_automatic_m() {
+        let p = Profile::seed(Path::new("/vms"));
+        let argv = render_argv(&p);
+        assert_eq!(argv[0], "qemu-system-x86_64");
+        assert_eq!(argv[1..3], ["-machine", "pc,nvdimm=on"]);
+        assert_eq!(argv[3..5], ["-m", "2G,slots=2,maxmem=36608M"]);
+        assert!(argv.contains(
+            &"memory-backend-file,id=mem1,share=on,mem-path=/vms/nvdimm-1,size=17G,align=128M"
+                .to_string()
+        ));
+        assert!(argv.contains(&"nvdimm,memdev=mem1,id=nv1,label-size=2M".to_string()));
+    }
+
+    #[test]
+    fn commas_in_paths_are_doubled() {
+        let mut p = Profile::empty("x");
+        p.devices
+            .push(Dimm::nvdimm(1, "/a,b/c".into(), Size::gib(1)));
+        let argv = render_argv(&p);
+        assert!(argv.iter().any(|a| a.contains("mem-path=/a,,b/c,size=1G")));
+    }
+
+    #[test]
+    fn shell_quoting_covers_awkward_characters() {
+        assert_eq!(shell_quote("plain/path-1.img"), "plain/path-1.img");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn numa_nodes_split_ram_and_cpus() {
+        let mut p = Profile::empty("x");
+        p.numa_nodes = 2;
+        p.cpus = 4;
+        let argv = render_argv(&p);
+        assert!(argv.contains(&"memory-backend-ram,id=numa0,size=1G".to_string()));
+        assert!(argv.contains(&"node,nodeid=1,cpus=2-3,memdev=numa1".to_string()));
+    }
+
+    #[test]
+    fn extra_args_keep_their_values_on_one_line() {
+        let mut p = Profile::empty("x");
+        p.extra_args = vec!["-nographic".into(), "-serial".into(), "mon:stdio".into()];
+        let shell = render_shell(&p);
+        assert!(shell.contains("  -nographic \\\n  -serial mon:stdio\n"));
+    }
+}

@@ -1,0 +1,525 @@
+//! QEMU's placement of memory devices: where each DIMM lands.
+//!
+//! A pure model of what `qemu-system-x86_64` does with `-m`, the machine
+//! type and the `-device nvdimm`/`pc-dimm` options (hw/i386/pc.c,
+//! hw/mem/memory-device.c, hw/mem/pc-dimm.c, hw/mem/nvdimm.c): the RAM
+//! split at the low-memory boundary, the device memory region, each
+//! device's slot, guest address and visible size, and whether its edges
+//! fall on Linux memory sections. The ground-truth tests in
+//! `tests/qemu_ground_truth.rs` hold this model against real QEMU.
+
+use crate::profile::{Backend, Dimm, DimmKind, MachineFamily, Profile};
+use crate::size::{align_down, align_up, format_human, GIB, MIB};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Base page size of an ordinary file or anonymous mapping on x86_64.
+pub const PAGE_SIZE: u64 = 4096;
+/// Alignment QEMU gives anonymous RAM backends on x86_64 Linux hosts
+/// (`QEMU_VMALLOC_ALIGN`).
+pub const RAM_BACKEND_ALIGN: u64 = 2 * MIB;
+/// QEMU's limit on `slots=` (`ACPI_MAX_RAM_SLOTS`).
+pub const MAX_SLOTS: u32 = 256;
+
+/// Facts about the host that change placement, gathered by the caller
+/// (the model itself touches no file system).
+#[derive(Debug, Clone, Default)]
+pub struct HostFacts {
+    /// Page size of backing files that are not ordinary 4 KiB-page files
+    /// (files on hugetlbfs). Missing entries mean 4 KiB.
+    pub file_page_size: BTreeMap<PathBuf, u64>,
+}
+
+impl HostFacts {
+    fn page_size(&self, backend: &Backend) -> u64 {
+        match backend {
+            Backend::File(p) => self.file_page_size.get(p).copied().unwrap_or(PAGE_SIZE),
+            Backend::Ram => RAM_BACKEND_ALIGN,
+        }
+    }
+}
+
+/// A range of guest physical addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Region {
+    pub base: u64,
+    pub size: u64,
+}
+
+impl Region {
+    /// One past the last address (saturating).
+    pub fn end(&self) -> u64 {
+        self.base.saturating_add(self.size)
+    }
+}
+
+/// Where one memory device lands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Placement {
+    pub slot: u32,
+    pub addr: u64,
+    /// What the guest sees: for an NVDIMM, the backend minus its label,
+    /// aligned down; for a pc-dimm, the whole backend.
+    pub size: u64,
+    /// The alignment QEMU used: max(align, the backend's page size).
+    pub align: u64,
+    /// Offset of the label area in the backing file (its last
+    /// `label_size` bytes); equal to the backend size when label-less.
+    pub label_offset: u64,
+    /// Bytes of the backend that neither the guest nor the label use
+    /// (lost to the align-down of the visible size).
+    pub unused_tail: u64,
+    pub start_aligned: bool,
+    pub end_aligned: bool,
+}
+
+impl Placement {
+    pub fn end(&self) -> u64 {
+        self.addr.saturating_add(self.size)
+    }
+}
+
+/// Why QEMU would refuse to place a device. The messages follow QEMU's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum PlaceError {
+    #[error("the machine has no device memory region: slots and a maxmem above RAM are needed")]
+    NoDeviceMemory,
+    #[error("invalid slot number {slot}, valid range is [0-{max}]")]
+    InvalidSlot { slot: u32, max: u32 },
+    #[error("slot {slot} is busy")]
+    SlotBusy { slot: u32 },
+    #[error("no free slots left (slots={slots})")]
+    NoFreeSlot { slots: u32 },
+    #[error("the backend ({size:#x}) is too small to contain the label ({label:#x}) and aligned pmem ({visible:#x})")]
+    TooSmall { size: u64, label: u64, visible: u64 },
+    #[error("backend size {size:#x} must be a multiple of {align:#x}")]
+    SizeNotAligned { size: u64, align: u64 },
+    #[error("not enough space: {used:#x} in use of {total:#x} for memory devices (maxmem - RAM)")]
+    NotEnoughSpace { used: u64, total: u64 },
+    #[error("address {addr:#x} must be aligned to {align:#x} bytes")]
+    AddrNotAligned { addr: u64, align: u64 },
+    #[error("can't add memory device [{addr:#x}:{size:#x}], usable range for memory devices [{base:#x}:{region_size:#x}]")]
+    AddrOutside {
+        addr: u64,
+        size: u64,
+        base: u64,
+        region_size: u64,
+    },
+    #[error("address range conflicts with memory device id='{other}'")]
+    AddrConflict { other: String },
+    #[error("could not find a position in the device memory region: fragmented by alignment")]
+    Fragmented,
+}
+
+/// The outcome for one device, in command-line order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceLayout {
+    pub id: String,
+    pub kind: DimmKind,
+    pub backend_size: u64,
+    pub label_size: u64,
+    pub result: Result<Placement, PlaceError>,
+}
+
+impl DeviceLayout {
+    pub fn placement(&self) -> Option<&Placement> {
+        self.result.as_ref().ok()
+    }
+}
+
+/// The guest physical address map QEMU will build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layout {
+    pub family: MachineFamily,
+    pub section_size: u64,
+    /// RAM mapped below 4 GiB, from 0.
+    pub ram_below_4g: u64,
+    /// RAM mapped from 4 GiB up.
+    pub ram_above_4g: u64,
+    /// Where memory devices go; `None` when the machine has none.
+    pub device_memory: Option<Region>,
+    pub slots: u32,
+    pub maxmem: u64,
+    pub devices: Vec<DeviceLayout>,
+}
+
+impl Layout {
+    pub fn placements(&self) -> impl Iterator<Item = (&DeviceLayout, &Placement)> {
+        self.devices
+            .iter()
+            .filter_map(|d| d.placement().map(|p| (d, p)))
+    }
+}
+
+/// Why no layout can be computed at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    #[error("machine type '{0}' is not modelled: use pc, q35, pc-i440fx-* or pc-q35-*")]
+    UnknownMachine(String),
+}
+
+/// Where RAM splits between below and above 4 GiB for a machine family.
+/// pc: 3 GiB low when RAM >= 3.5 GiB, else all low; q35: 2 GiB low when
+/// RAM >= 2.75 GiB, else all low.
+pub fn lowmem_split(family: MachineFamily, ram: u64) -> (u64, u64) {
+    let (threshold, low) = match family {
+        MachineFamily::Pc => (0xe000_0000, 0xc000_0000),
+        MachineFamily::Q35 => (0xb000_0000, 0x8000_0000),
+    };
+    if ram >= threshold {
+        (low, ram - low)
+    } else {
+        (ram, 0)
+    }
+}
+
+/// The device memory region for a machine: base = ALIGN_UP(4 GiB + RAM
+/// above 4 GiB, 1 GiB), size = (maxmem - RAM) + slots x 1 GiB. `None` when
+/// QEMU creates none (maxmem not above RAM).
+pub fn device_memory_region(
+    family: MachineFamily,
+    ram: u64,
+    maxmem: u64,
+    slots: u32,
+) -> Option<Region> {
+    if maxmem <= ram {
+        return None;
+    }
+    let (_, above) = lowmem_split(family, ram);
+    let base = align_up((4 * GIB).checked_add(above)?, GIB)?;
+    let size = (maxmem - ram).checked_add(u64::from(slots).checked_mul(GIB)?)?;
+    Some(Region { base, size })
+}
+
+/// The alignment QEMU uses for a device: max(align, backend page size).
+pub fn effective_align(dimm: &Dimm, host: &HostFacts) -> u64 {
+    let page = host.page_size(&dimm.backend);
+    match (&dimm.backend, dimm.align) {
+        (Backend::File(_), Some(a)) => a.0.max(page),
+        _ => page,
+    }
+}
+
+/// The guest-visible size of a device, or why QEMU refuses it.
+pub fn visible_size(dimm: &Dimm, align: u64) -> Result<u64, PlaceError> {
+    let size = dimm.size.0;
+    match dimm.kind {
+        DimmKind::Nvdimm => {
+            let label = dimm.label_size.0;
+            let visible = align_down(size.saturating_sub(label), align);
+            if size <= label || visible == 0 {
+                Err(PlaceError::TooSmall {
+                    size,
+                    label,
+                    visible,
+                })
+            } else {
+                Ok(visible)
+            }
+        }
+        DimmKind::PcDimm => {
+            if size == 0 || size % align != 0 {
+                Err(PlaceError::SizeNotAligned { size, align })
+            } else {
+                Ok(size)
+            }
+        }
+    }
+}
+
+/// What a device takes of `maxmem - RAM` with default host facts, or
+/// `None` when QEMU would refuse its size.
+pub fn footprint(dimm: &Dimm) -> Option<u64> {
+    let host = HostFacts::default();
+    visible_size(dimm, effective_align(dimm, &host)).ok()
+}
+
+/// Compute the address map QEMU will build for `profile`.
+pub fn layout(profile: &Profile, host: &HostFacts) -> Result<Layout, LayoutError> {
+    let family = profile
+        .machine_family()
+        .ok_or_else(|| LayoutError::UnknownMachine(profile.machine.clone()))?;
+    let ram = profile.ram.0;
+    let slots = profile.effective_slots();
+    let maxmem = profile.effective_maxmem();
+    let (ram_below_4g, ram_above_4g) = lowmem_split(family, ram);
+    let device_memory = device_memory_region(family, ram, maxmem, slots);
+    let section_size = profile.arch.section_size();
+
+    let mut placer = Placer {
+        region: device_memory,
+        total: maxmem.saturating_sub(ram),
+        slots,
+        used_slots: Vec::new(),
+        used_space: 0,
+        placed: Vec::new(),
+    };
+    let devices = profile
+        .devices
+        .iter()
+        .map(|dimm| {
+            let result = placer.place(dimm, host, section_size);
+            DeviceLayout {
+                id: dimm.id.clone(),
+                kind: dimm.kind,
+                backend_size: dimm.size.0,
+                label_size: dimm.effective_label_size(),
+                result,
+            }
+        })
+        .collect();
+    Ok(Layout {
+        family,
+        section_size,
+        ram_below_4g,
+        ram_above_4g,
+        device_memory,
+        slots,
+        maxmem,
+        devices,
+    })
+}
+
+/// QEMU's per-machine placement state while devices are plugged in order.
+struct Placer {
+    region: Option<Region>,
+    total: u64,
+    slots: u32,
+    used_slots: Vec<u32>,
+    used_space: u64,
+    /// (addr, size, id), kept sorted by address.
+    placed: Vec<(u64, u64, String)>,
+}
+
+impl Placer {
+    fn place(
+        &mut self,
+        dimm: &Dimm,
+        host: &HostFacts,
+        section: u64,
+    ) -> Result<Placement, PlaceError> {
+        let region = self.region.ok_or(PlaceError::NoDeviceMemory)?;
+        let slot = self.pick_slot(dimm.slot)?;
+        let align = effective_align(dimm, host);
+        let size = visible_size(dimm, align)?;
+        if self.used_space.saturating_add(size) > self.total {
+            return Err(PlaceError::NotEnoughSpace {
+                used: self.used_space,
+                total: self.total,
+            });
+        }
+        let addr = match dimm.addr {
+            Some(hint) => self.check_hint(hint.0, size, align, region)?,
+            None => self.first_fit(size, align, region)?,
+        };
+        self.used_slots.push(slot);
+        self.used_space += size;
+        let pos = self.placed.partition_point(|(a, _, _)| *a <= addr);
+        self.placed.insert(pos, (addr, size, dimm.id.clone()));
+        let label = dimm.effective_label_size();
+        let label_offset = dimm.size.0 - label;
+        Ok(Placement {
+            slot,
+            addr,
+            size,
+            align,
+            label_offset,
+            unused_tail: label_offset - size,
+            start_aligned: addr % section == 0,
+            end_aligned: (addr + size) % section == 0,
+        })
+    }
+
+    fn pick_slot(&self, hint: Option<u32>) -> Result<u32, PlaceError> {
+        match hint {
+            Some(slot) if slot >= self.slots => Err(PlaceError::InvalidSlot {
+                slot,
+                max: self.slots.saturating_sub(1),
+            }),
+            Some(slot) if self.used_slots.contains(&slot) => Err(PlaceError::SlotBusy { slot }),
+            Some(slot) => Ok(slot),
+            None => (0..self.slots)
+                .find(|s| !self.used_slots.contains(s))
+                .ok_or(PlaceError::NoFreeSlot { slots: self.slots }),
+        }
+    }
+
+    fn check_hint(
+        &self,
+        addr: u64,
+        size: u64,
+        align: u64,
+        region: Region,
+    ) -> Result<u64, PlaceError> {
+        if addr % align != 0 {
+            return Err(PlaceError::AddrNotAligned { addr, align });
+        }
+        let inside = addr >= region.base
+            && addr
+                .checked_add(size)
+                .is_some_and(|end| end <= region.end());
+        if !inside {
+            return Err(PlaceError::AddrOutside {
+                addr,
+                size,
+                base: region.base,
+                region_size: region.size,
+            });
+        }
+        if let Some((_, _, other)) = self
+            .placed
+            .iter()
+            .find(|(a, s, _)| overlaps(*a, *s, addr, size))
+        {
+            return Err(PlaceError::AddrConflict {
+                other: other.clone(),
+            });
+        }
+        Ok(addr)
+    }
+
+    fn first_fit(&self, size: u64, align: u64, region: Region) -> Result<u64, PlaceError> {
+        let mut addr = align_up(region.base, align).ok_or(PlaceError::Fragmented)?;
+        for (a, s, _) in &self.placed {
+            if overlaps(*a, *s, addr, size) {
+                addr = a
+                    .checked_add(*s)
+                    .and_then(|end| align_up(end, align))
+                    .ok_or(PlaceError::Fragmented)?;
+            } else if *a >= addr.saturating_add(size) {
+                break;
+            }
+        }
+        match addr.checked_add(size) {
+            Some(end) if end <= region.end() => Ok(addr),
+            _ => Err(PlaceError::Fragmented),
+        }
+    }
+}
+
+fn overlaps(a: u64, a_size: u64, b: u64, b_size: u64) -> bool {
+    a < b.saturating_add(b_size) && b < a.saturating_add(a_size)
+}
+
+/// Distance from `addr` back to the section boundary below it, for messages.
+pub fn past_section(addr: u64, section: u64) -> u64 {
+    addr % section
+}
+
+/// `126 MiB` past a boundary, etc.
+pub fn describe_offset(bytes: u64) -> String {
+    format_human(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Auto;
+    use crate::size::Size;
+    use std::path::Path;
+
+    fn seed(align: Option<Size>) -> Profile {
+        let mut p = Profile::seed(Path::new("/vms"));
+        p.ram = Size::mib(512);
+        p.slots = Auto::Fixed(2);
+        p.maxmem = Auto::Fixed(Size::gib(40));
+        for d in &mut p.devices {
+            d.align = align;
+        }
+        p
+    }
+
+    #[test]
+    fn lowmem_thresholds() {
+        let pc = MachineFamily::Pc;
+        let q35 = MachineFamily::Q35;
+        assert_eq!(lowmem_split(pc, 3584 * MIB - 1), (3584 * MIB - 1, 0));
+        assert_eq!(lowmem_split(pc, 3584 * MIB), (3 * GIB, 512 * MIB));
+        assert_eq!(lowmem_split(q35, 2816 * MIB - 1), (2816 * MIB - 1, 0));
+        assert_eq!(lowmem_split(q35, 2816 * MIB), (2 * GIB, 768 * MIB));
+    }
+
+    #[test]
+    fn device_memory_bases_measured_on_qemu_7_2() {
+        let base = |f, ram| device_memory_region(f, ram, 64 * GIB, 2).unwrap().base;
+        assert_eq!(base(MachineFamily::Pc, 512 * MIB), 0x1_0000_0000);
+        assert_eq!(base(MachineFamily::Pc, 3584 * MIB), 0x1_4000_0000);
+        assert_eq!(base(MachineFamily::Q35, 3584 * MIB), 0x1_8000_0000);
+        assert_eq!(base(MachineFamily::Pc, 5000 * MIB), 0x1_8000_0000);
+        assert_eq!(base(MachineFamily::Q35, 5000 * MIB), 0x1_c000_0000);
+        assert_eq!(device_memory_region(MachineFamily::Pc, GIB, GIB, 2), None);
+    }
+
+    #[test]
+    fn seed_without_align_misses_the_section() {
+        let l = layout(&seed(None), &HostFacts::default()).unwrap();
+        let p: Vec<_> = l.placements().map(|(_, p)| p.clone()).collect();
+        assert_eq!(p[0].addr, 0x1_0000_0000);
+        assert_eq!(p[0].size, 17 * GIB - 2 * MIB);
+        assert_eq!(p[1].addr, 0x5_3fe0_0000);
+        assert!(!p[1].start_aligned);
+        assert_eq!(past_section(p[1].addr, 128 * MIB), 126 * MIB);
+    }
+
+    #[test]
+    fn seed_with_align_lands_on_sections_and_wastes_a_tail() {
+        let l = layout(&seed(Some(Size::mib(128))), &HostFacts::default()).unwrap();
+        let p: Vec<_> = l.placements().map(|(_, p)| p.clone()).collect();
+        assert_eq!(p[0].size, 16 * GIB + 896 * MIB);
+        assert_eq!(p[1].addr, 0x5_3800_0000);
+        assert!(p[1].start_aligned && p[1].end_aligned);
+        assert_eq!(p[0].unused_tail, 126 * MIB);
+        assert_eq!(p[0].label_offset, 17 * GIB - 2 * MIB);
+    }
+
+    #[test]
+    fn slots_and_space_are_enforced() {
+        let mut p = seed(None);
+        p.slots = Auto::Fixed(1);
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        assert_eq!(
+            l.devices[1].result,
+            Err(PlaceError::NoFreeSlot { slots: 1 })
+        );
+        let mut p = seed(None);
+        p.maxmem = Auto::Fixed(Size::gib(20));
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        assert!(matches!(
+            l.devices[1].result,
+            Err(PlaceError::NotEnoughSpace { .. })
+        ));
+    }
+
+    #[test]
+    fn automatic_maxmem_fits_the_devices_exactly() {
+        let mut p = seed(Some(Size::mib(128)));
+        p.slots = Auto::Auto;
+        p.maxmem = Auto::Auto;
+        assert_eq!(p.effective_maxmem(), 512 * MIB + 2 * (16 * GIB + 896 * MIB));
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        assert!(l.devices.iter().all(|d| d.result.is_ok()));
+    }
+
+    #[test]
+    fn explicit_addresses_are_checked_like_qemu() {
+        let mut p = seed(None);
+        p.devices[0].addr = Some(crate::profile::Addr(0x1_0000_1000));
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        assert_eq!(l.devices[0].result.as_ref().unwrap().addr, 0x1_0000_1000);
+        // nv2 then goes first-fit after nv1
+        assert_eq!(
+            l.devices[1].result.as_ref().unwrap().addr,
+            0x1_0000_1000 + 17 * GIB - 2 * MIB
+        );
+        p.devices[1].addr = Some(crate::profile::Addr(0x1_0000_0000));
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        assert_eq!(
+            l.devices[1].result,
+            Err(PlaceError::AddrConflict {
+                other: "nv1".into()
+            })
+        );
+    }
+}

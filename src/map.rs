@@ -1,0 +1,195 @@
+//! The address map for people (a table) and for programs (JSON).
+//!
+//! Both are views of one [`Layout`]; the TUI's map pane draws the same.
+
+use crate::layout::{DeviceLayout, Layout, Placement};
+use crate::profile::{DimmKind, Profile};
+use crate::size::{format_human, format_qemu};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// `qpmem map --json`.
+#[derive(Debug, Serialize)]
+pub struct MapJson {
+    pub machine: String,
+    pub section_size: u64,
+    pub ram_below_4g: u64,
+    pub ram_above_4g: u64,
+    pub slots: u32,
+    pub maxmem: u64,
+    pub device_memory: Option<RegionJson>,
+    pub dimms: Vec<DimmJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RegionJson {
+    pub base: u64,
+    pub size: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DimmJson {
+    pub id: String,
+    pub kind: &'static str,
+    pub slot: Option<u32>,
+    pub addr: Option<u64>,
+    /// What the guest sees.
+    pub size: Option<u64>,
+    pub label_size: u64,
+    pub backend_size: u64,
+    pub align: Option<u64>,
+    pub unused_tail: Option<u64>,
+    pub start_aligned: Option<bool>,
+    pub end_aligned: Option<bool>,
+    /// Why QEMU would refuse to place it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn kind_name(kind: DimmKind) -> &'static str {
+    kind.device()
+}
+
+pub fn to_json(profile: &Profile, layout: &Layout) -> MapJson {
+    MapJson {
+        machine: profile.machine.clone(),
+        section_size: layout.section_size,
+        ram_below_4g: layout.ram_below_4g,
+        ram_above_4g: layout.ram_above_4g,
+        slots: layout.slots,
+        maxmem: layout.maxmem,
+        device_memory: layout.device_memory.map(|r| RegionJson {
+            base: r.base,
+            size: r.size,
+        }),
+        dimms: layout.devices.iter().map(dimm_json).collect(),
+    }
+}
+
+fn dimm_json(d: &DeviceLayout) -> DimmJson {
+    let p = d.placement();
+    DimmJson {
+        id: d.id.clone(),
+        kind: kind_name(d.kind),
+        slot: p.map(|p| p.slot),
+        addr: p.map(|p| p.addr),
+        size: p.map(|p| p.size),
+        label_size: d.label_size,
+        backend_size: d.backend_size,
+        align: p.map(|p| p.align),
+        unused_tail: p.map(|p| p.unused_tail),
+        start_aligned: p.map(|p| p.start_aligned),
+        end_aligned: p.map(|p| p.end_aligned),
+        error: d.result.as_ref().err().map(|e| e.to_string()),
+    }
+}
+
+/// How a range sits against the section grid: `ok (17 sections)`, or
+/// which edge misses and by how much.
+pub fn section_note(p: &Placement, section: u64) -> String {
+    let start_off = p.addr % section;
+    let end_off = p.end() % section;
+    let mut parts = Vec::new();
+    if start_off != 0 {
+        parts.push(format!(
+            "start {} past {:#x}",
+            format_human(start_off),
+            p.addr - start_off
+        ));
+    }
+    if end_off != 0 {
+        parts.push(format!(
+            "end {} short of {:#x}",
+            format_human(section - end_off),
+            p.end() - end_off + section
+        ));
+    }
+    if parts.is_empty() {
+        format!("ok ({} sections)", p.size / section)
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The map as a table.
+pub fn to_table(profile: &Profile, layout: &Layout) -> String {
+    let mut out = String::new();
+    let section = layout.section_size;
+    let _ = writeln!(
+        out,
+        "{} machine, RAM {}, slots={}, maxmem={}, section size {}",
+        profile.machine,
+        format_human(profile.ram.0),
+        layout.slots,
+        format_qemu(layout.maxmem),
+        format_human(section)
+    );
+    let _ = writeln!(
+        out,
+        "  RAM            {:#014x}-{:#014x}  {}",
+        0,
+        layout.ram_below_4g.saturating_sub(1),
+        format_human(layout.ram_below_4g)
+    );
+    if layout.ram_above_4g > 0 {
+        let _ = writeln!(
+            out,
+            "  RAM above 4G   {:#014x}-{:#014x}  {}",
+            1u64 << 32,
+            (1u64 << 32) + layout.ram_above_4g - 1,
+            format_human(layout.ram_above_4g)
+        );
+    }
+    match layout.device_memory {
+        Some(r) => {
+            let _ = writeln!(
+                out,
+                "  device memory  {:#014x}-{:#014x}  {}",
+                r.base,
+                r.end() - 1,
+                format_human(r.size)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "  device memory  none (maxmem is not above RAM)");
+        }
+    }
+    if layout.devices.is_empty() {
+        let _ = writeln!(out, "\nno memory devices");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<10} {:<8} {:>4}  {:<14} {:<14} {:>10}  {:>6}  {:>6}  SECTIONS",
+        "ID", "KIND", "SLOT", "START", "END", "VISIBLE", "LABEL", "ALIGN"
+    );
+    for d in &layout.devices {
+        match &d.result {
+            Ok(p) => {
+                let _ = writeln!(
+                    out,
+                    "{:<10} {:<8} {:>4}  {:#014x} {:#014x} {:>10}  {:>6}  {:>6}  {}",
+                    d.id,
+                    kind_name(d.kind),
+                    p.slot,
+                    p.addr,
+                    p.end() - 1,
+                    format_human(p.size),
+                    format_qemu(d.label_size),
+                    format_qemu(p.align),
+                    section_note(p, section)
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "{:<10} {:<8} {:>4}  not placed: {e}",
+                    d.id,
+                    kind_name(d.kind),
+                    "-"
+                );
+            }
+        }
+    }
+    out
+}

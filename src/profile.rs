@@ -1,0 +1,496 @@
+//! The profile: everything qpmem knows about one VM and its memory devices.
+//!
+//! This is plain data with serde derives: the TUI edits it, the CLI reads
+//! it, [`crate::layout`] places it and [`crate::cmdline`] renders it. It is
+//! saved as RON (see [`crate::store`]) with sizes in QEMU's syntax so a
+//! person can edit the file by hand.
+
+use crate::size::{Size, GIB, MIB};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The profile format version this build writes and understands.
+pub const PROFILE_VERSION: u32 = 1;
+
+/// A whole VM set-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Format version, [`PROFILE_VERSION`] for files this build writes.
+    pub version: u32,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default)]
+    pub arch: Arch,
+    /// `pc`, `q35`, or a versioned name such as `pc-i440fx-7.2`.
+    #[serde(default = "default_machine")]
+    pub machine: String,
+    /// Other `-machine` properties (`accel=kvm`), kept verbatim; qpmem
+    /// always adds `nvdimm=on` itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub machine_options: Vec<String>,
+    /// Boot RAM (`-m`).
+    #[serde(default = "default_ram")]
+    pub ram: Size,
+    /// `-smp`; 0 leaves it to an `-smp` kept in `extra_args`.
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    /// `slots=`: automatic (devices + spare slots) or fixed.
+    #[serde(default)]
+    pub slots: Auto<u32>,
+    /// `maxmem=`: automatic (RAM + what the devices need) or fixed.
+    #[serde(default)]
+    pub maxmem: Auto<Size>,
+    /// Extra hotplug slots to leave free when `slots` is automatic.
+    #[serde(default)]
+    pub spare_slots: u32,
+    /// Number of NUMA nodes to declare (`-numa node`); 0 declares none.
+    #[serde(default)]
+    pub numa_nodes: u32,
+    /// The QEMU binary; `None` finds `qemu-system-<arch>` on PATH.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qemu: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initrd: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disks: Vec<PathBuf>,
+    /// Arguments qpmem does not model, kept verbatim and in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_args: Vec<String>,
+    /// Memory devices in command-line order (the order QEMU places them in).
+    #[serde(default)]
+    pub devices: Vec<Dimm>,
+}
+
+fn default_machine() -> String {
+    "pc".to_string()
+}
+fn default_ram() -> Size {
+    Size::gib(2)
+}
+fn default_cpus() -> u32 {
+    2
+}
+
+/// The guest architecture. Only x86_64 is modelled today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    #[default]
+    X86_64,
+}
+
+impl Arch {
+    /// The QEMU system emulator for this architecture.
+    pub fn qemu_binary(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "qemu-system-x86_64",
+        }
+    }
+    /// Linux's memory section size for this architecture.
+    pub fn section_size(self) -> u64 {
+        match self {
+            Arch::X86_64 => 128 * MIB,
+        }
+    }
+}
+
+/// A value qpmem picks itself, or one the user fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Auto<T> {
+    #[default]
+    Auto,
+    Fixed(T),
+}
+
+impl<T: Copy> Auto<T> {
+    pub fn fixed(self) -> Option<T> {
+        match self {
+            Auto::Auto => None,
+            Auto::Fixed(v) => Some(v),
+        }
+    }
+}
+
+/// Which family of PC machine a machine type name belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MachineFamily {
+    /// i440FX: `pc`, `pc-i440fx-*`, old `pc-X.Y`.
+    Pc,
+    /// Q35: `q35`, `pc-q35-*`.
+    Q35,
+}
+
+impl MachineFamily {
+    /// Classify a `-machine` type name; `None` for machines qpmem does not model.
+    pub fn of(machine: &str) -> Option<MachineFamily> {
+        let m = machine.trim();
+        if m == "q35" || m.starts_with("pc-q35-") {
+            Some(MachineFamily::Q35)
+        } else if m == "pc" || m.starts_with("pc-i440fx-") || is_old_pc_name(m) {
+            Some(MachineFamily::Pc)
+        } else {
+            None
+        }
+    }
+}
+
+/// `pc-1.3`-style names of early i440FX machine types.
+fn is_old_pc_name(m: &str) -> bool {
+    m.strip_prefix("pc-")
+        .map(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .unwrap_or(false)
+}
+
+/// The kind of memory device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DimmKind {
+    /// `-device nvdimm`: persistent memory.
+    #[default]
+    Nvdimm,
+    /// `-device pc-dimm`: hot-pluggable volatile RAM.
+    PcDimm,
+}
+
+impl DimmKind {
+    /// The QEMU device name.
+    pub fn device(self) -> &'static str {
+        match self {
+            DimmKind::Nvdimm => "nvdimm",
+            DimmKind::PcDimm => "pc-dimm",
+        }
+    }
+}
+
+/// What backs a memory device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Backend {
+    /// `memory-backend-file` with this `mem-path`.
+    File(PathBuf),
+    /// `memory-backend-ram` (anonymous memory; never persistent).
+    Ram,
+}
+
+impl Backend {
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Backend::File(p) => Some(p),
+            Backend::Ram => None,
+        }
+    }
+    pub fn qemu_object(&self) -> &'static str {
+        match self {
+            Backend::File(_) => "memory-backend-file",
+            Backend::Ram => "memory-backend-ram",
+        }
+    }
+}
+
+/// One memory device and its backend object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dimm {
+    #[serde(default)]
+    pub kind: DimmKind,
+    /// The device id (`-device nvdimm,id=`).
+    pub id: String,
+    /// The backend object id (`-object ...,id=` and `memdev=`).
+    pub memdev: String,
+    pub backend: Backend,
+    /// Backend size: the whole file, label area included.
+    pub size: Size,
+    /// NVDIMM label area at the end of the backend; 0 = label-less.
+    #[serde(default)]
+    pub label_size: Size,
+    /// Backend `align=` (QEMU 2.12+); `None` leaves QEMU's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub align: Option<Size>,
+    /// `share=on`: guest writes reach the file.
+    #[serde(default)]
+    pub share: bool,
+    /// `pmem=on`: the file is on real persistent memory (DAX).
+    #[serde(default)]
+    pub pmem: bool,
+    /// `readonly=on` on the backend (QEMU 6.0+).
+    #[serde(default)]
+    pub readonly: bool,
+    /// `discard-data=on`: QEMU discards the file's contents at exit.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub discard_data: bool,
+    /// NVDIMM `unarmed=on`: the guest is told the device cannot persist writes.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unarmed: bool,
+    /// NUMA node (`node=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
+    /// Explicit guest physical address (`addr=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<Addr>,
+    /// Explicit slot (`slot=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u32>,
+    /// Backend properties qpmem does not model (`prealloc=on`), verbatim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backend_options: Vec<String>,
+    /// Device properties qpmem does not model (`uuid=...`), verbatim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_options: Vec<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A guest physical address, written in hex in profiles (`"0x140000000"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Addr(pub u64);
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Addr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Size::deserialize(d).map(|s| Addr(s.0))
+    }
+}
+
+impl Dimm {
+    /// A new NVDIMM named `nv{n}` on `mem{n}` backed by `path`.
+    pub fn nvdimm(n: usize, path: PathBuf, size: Size) -> Dimm {
+        Dimm {
+            kind: DimmKind::Nvdimm,
+            id: format!("nv{n}"),
+            memdev: format!("mem{n}"),
+            backend: Backend::File(path),
+            size,
+            label_size: Size::mib(2),
+            align: Some(Size::mib(128)),
+            share: true,
+            pmem: false,
+            readonly: false,
+            discard_data: false,
+            unarmed: false,
+            node: None,
+            addr: None,
+            slot: None,
+            backend_options: Vec::new(),
+            device_options: Vec::new(),
+        }
+    }
+
+    /// A pc-dimm named `dimm{n}` on `ram{n}` (memory-backend-ram).
+    pub fn pc_dimm(n: usize, size: Size) -> Dimm {
+        Dimm {
+            kind: DimmKind::PcDimm,
+            id: format!("dimm{n}"),
+            memdev: format!("ram{n}"),
+            backend: Backend::Ram,
+            size,
+            label_size: Size(0),
+            align: None,
+            share: false,
+            pmem: false,
+            readonly: false,
+            discard_data: false,
+            unarmed: false,
+            node: None,
+            addr: None,
+            slot: None,
+            backend_options: Vec::new(),
+            device_options: Vec::new(),
+        }
+    }
+
+    pub fn is_nvdimm(&self) -> bool {
+        self.kind == DimmKind::Nvdimm
+    }
+
+    /// The label size QEMU will use (pc-dimms have none).
+    pub fn effective_label_size(&self) -> u64 {
+        if self.is_nvdimm() {
+            self.label_size.0
+        } else {
+            0
+        }
+    }
+}
+
+impl Profile {
+    /// An empty profile with sensible VM settings and no devices.
+    pub fn empty(name: &str) -> Profile {
+        Profile {
+            version: PROFILE_VERSION,
+            name: name.to_string(),
+            description: String::new(),
+            arch: Arch::X86_64,
+            machine: default_machine(),
+            machine_options: Vec::new(),
+            ram: default_ram(),
+            cpus: default_cpus(),
+            slots: Auto::Auto,
+            maxmem: Auto::Auto,
+            spare_slots: 0,
+            numa_nodes: 0,
+            qemu: None,
+            kernel: None,
+            initrd: None,
+            append: None,
+            disks: Vec::new(),
+            extra_args: Vec::new(),
+            devices: Vec::new(),
+        }
+    }
+
+    /// The built-in default: the recipe from Ross Zwisler's "pmem in QEMU"
+    /// page: two 17 GiB NVDIMMs, label-size 2M, align 128M, shared file
+    /// backends under `data_dir`.
+    pub fn seed(data_dir: &Path) -> Profile {
+        let mut p = Profile::empty("default");
+        p.description =
+            "Two 17 GiB labelled NVDIMMs, align=128M (the classic pmem-in-QEMU recipe)".to_string();
+        p.devices = (1..=2)
+            .map(|n| Dimm::nvdimm(n, data_dir.join(format!("nvdimm-{n}")), Size::gib(17)))
+            .collect();
+        p
+    }
+
+    pub fn machine_family(&self) -> Option<MachineFamily> {
+        MachineFamily::of(&self.machine)
+    }
+
+    /// The QEMU binary the profile asks for, or the one for its arch.
+    pub fn qemu_binary(&self) -> PathBuf {
+        self.qemu
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(self.arch.qemu_binary()))
+    }
+
+    /// `slots=` as rendered: fixed, or devices + spare slots (at least 1).
+    pub fn effective_slots(&self) -> u32 {
+        match self.slots {
+            Auto::Fixed(n) => n,
+            Auto::Auto => {
+                let n = u32::try_from(self.devices.len()).unwrap_or(u32::MAX);
+                n.saturating_add(self.spare_slots).max(1)
+            }
+        }
+    }
+
+    /// `maxmem=` as rendered: fixed, or RAM plus every device's footprint in
+    /// the device memory region, rounded up to 1 GiB above RAM when there
+    /// is nothing to place (QEMU needs maxmem > RAM once slots are given).
+    pub fn effective_maxmem(&self) -> u64 {
+        match self.maxmem {
+            Auto::Fixed(m) => m.0,
+            Auto::Auto => {
+                let need: u64 = self
+                    .devices
+                    .iter()
+                    .map(|d| crate::layout::footprint(d).unwrap_or(d.size.0))
+                    .fold(0u64, |a, b| a.saturating_add(b));
+                let need = if need == 0 { GIB } else { need };
+                let total = self.ram.0.saturating_add(need);
+                crate::size::align_up(total, 4096).unwrap_or(total)
+            }
+        }
+    }
+
+    /// NUMA nodes the command line declares: qpmem's own plus any
+    /// `-numa node` kept in `extra_args`.
+    pub fn declared_numa_nodes(&self) -> u32 {
+        let kept = self
+            .extra_args
+            .windows(2)
+            .filter(|w| {
+                matches!(w[0].as_str(), "-numa" | "--numa")
+                    && (w[1] == "node" || w[1].starts_with("node,"))
+            })
+            .count();
+        self.numa_nodes
+            .saturating_add(u32::try_from(kept).unwrap_or(u32::MAX))
+    }
+
+    /// The next free `nvN`/`memN` number.
+    pub fn next_device_number(&self) -> usize {
+        (1..)
+            .find(|n| {
+                !self.devices.iter().any(|d| {
+                    d.id == format!("nv{n}")
+                        || d.memdev == format!("mem{n}")
+                        || d.id == format!("dimm{n}")
+                        || d.memdev == format!("ram{n}")
+                })
+            })
+            .unwrap_or(1)
+    }
+}
+
+/// Is this a valid QEMU id? A letter, then letters, digits, `-`, `.`, `_`.
+pub fn is_valid_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_families() {
+        assert_eq!(MachineFamily::of("pc"), Some(MachineFamily::Pc));
+        assert_eq!(MachineFamily::of("pc-i440fx-7.2"), Some(MachineFamily::Pc));
+        assert_eq!(MachineFamily::of("pc-1.3"), Some(MachineFamily::Pc));
+        assert_eq!(MachineFamily::of("q35"), Some(MachineFamily::Q35));
+        assert_eq!(MachineFamily::of("pc-q35-8.2"), Some(MachineFamily::Q35));
+        assert_eq!(MachineFamily::of("microvm"), None);
+        assert_eq!(MachineFamily::of("pc-"), None);
+    }
+
+    #[test]
+    fn ids() {
+        assert!(is_valid_id("nv1"));
+        assert!(is_valid_id("a-b.c_d"));
+        assert!(!is_valid_id("1nv"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("nv 1"));
+        assert!(!is_valid_id("nv,1"));
+    }
+
+    #[test]
+    fn automatic_slots_count_devices_and_spares() {
+        let mut p = Profile::seed(Path::new("/tmp"));
+        assert_eq!(p.effective_slots(), 2);
+        p.spare_slots = 2;
+        assert_eq!(p.effective_slots(), 4);
+        p.devices.clear();
+        p.spare_slots = 0;
+        assert_eq!(p.effective_slots(), 1);
+        p.slots = Auto::Fixed(8);
+        assert_eq!(p.effective_slots(), 8);
+    }
+
+    #[test]
+    fn next_device_number_skips_used_names() {
+        let p = Profile::seed(Path::new("/tmp"));
+        assert_eq!(p.next_device_number(), 3);
+        assert_eq!(Profile::empty("x").next_device_number(), 1);
+    }
+}

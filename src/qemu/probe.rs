@@ -1,0 +1,121 @@
+//! Start QEMU paused (`-S`, no guest code runs) and ask it over QMP where
+//! it put each memory device.
+//!
+//! The profile's own backing files are never created: a missing one is
+//! stood in for by a sparse scratch file of the same size in a temporary
+//! directory, removed afterwards. An existing one is used as it is, since
+//! nothing runs in the guest to write it.
+
+use super::qmp::{MemoryDeviceInfo, Qmp, QmpError};
+use crate::cmdline::render_argv;
+use crate::profile::{Backend, Profile};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot start QEMU '{binary}': {source}")]
+    Spawn {
+        binary: String,
+        source: std::io::Error,
+    },
+    #[error("QEMU refused the configuration:\n{message}")]
+    Refused { message: String },
+    #[error("QEMU did not open its QMP socket within {0:?}")]
+    Timeout(Duration),
+    #[error("scratch backing file: {0}")]
+    Scratch(std::io::Error),
+    #[error(transparent)]
+    Qmp(#[from] QmpError),
+}
+
+/// Kills the child when dropped, so no QEMU outlives a probe.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The profile with missing backing files replaced by scratch files in
+/// `dir`, and without kernel and disks (placement does not depend on them).
+fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
+    let mut p = profile.clone();
+    p.kernel = None;
+    p.initrd = None;
+    p.append = None;
+    p.disks.clear();
+    for (i, d) in p.devices.iter_mut().enumerate() {
+        if let Backend::File(path) = &d.backend {
+            if !path.exists() {
+                let scratch = dir.join(format!("scratch-{i}"));
+                File::create(&scratch)
+                    .and_then(|f| f.set_len(d.size.0))
+                    .map_err(ProbeError::Scratch)?;
+                d.backend = Backend::File(scratch);
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Start `binary` with the profile's memory configuration and `-S`, read
+/// `query-memory-devices`, and stop it.
+pub fn probe(
+    profile: &Profile,
+    binary: &Path,
+    timeout: Duration,
+) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
+    let dir = tempfile::Builder::new()
+        .prefix("qpmem-probe")
+        .tempdir()
+        .map_err(ProbeError::Scratch)?;
+    let p = probe_profile(profile, dir.path())?;
+    let argv = render_argv(&p);
+    let socket = dir.path().join("qmp.sock");
+    let child = Command::new(binary)
+        .args(&argv[1..])
+        .args(["-S", "-nodefaults", "-display", "none", "-qmp"])
+        .arg(format!("unix:{},server=on,wait=off", socket.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| ProbeError::Spawn {
+            binary: binary.display().to_string(),
+            source,
+        })?;
+    let mut child = Reaper(child);
+    let start = Instant::now();
+    let mut qmp = loop {
+        if let Some(_status) = child.0.try_wait().map_err(ProbeError::Scratch)? {
+            let mut message = String::new();
+            if let Some(mut err) = child.0.stderr.take() {
+                let _ = err.read_to_string(&mut message);
+            }
+            return Err(ProbeError::Refused {
+                message: message.trim_end().to_string(),
+            });
+        }
+        if socket.exists() {
+            match Qmp::connect(&socket, timeout) {
+                Ok(q) => break q,
+                Err(QmpError::Connect { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if start.elapsed() > timeout {
+            return Err(ProbeError::Timeout(timeout));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let devices = qmp.query_memory_devices()?;
+    let _ = qmp.execute("quit", None);
+    let _ = child.0.wait();
+    Ok(devices)
+}

@@ -1,0 +1,154 @@
+//! A small QMP client: JSON lines over a unix socket.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QmpError {
+    #[error("QMP socket {path}: {source}")]
+    Connect {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("QMP: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("QMP: unreadable reply: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("QMP: the connection closed")]
+    Closed,
+    #[error("QMP {command}: {class}: {desc}")]
+    Command {
+        command: String,
+        class: String,
+        desc: String,
+    },
+    #[error("QMP: unexpected reply: {0}")]
+    Unexpected(String),
+}
+
+/// An open QMP session, capabilities negotiated.
+pub struct Qmp {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+/// One entry of `query-memory-devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub struct MemoryDeviceInfo {
+    /// `nvdimm` or `dimm`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub slot: u32,
+    pub addr: u64,
+    pub size: u64,
+    pub node: u32,
+    pub memdev: String,
+}
+
+impl Qmp {
+    /// Connect to `path`, read the greeting and leave negotiation mode.
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Qmp, QmpError> {
+        let stream = UnixStream::connect(path).map_err(|source| QmpError::Connect {
+            path: path.display().to_string(),
+            source,
+        })?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        let writer = stream.try_clone()?;
+        let mut qmp = Qmp {
+            reader: BufReader::new(stream),
+            writer,
+        };
+        let greeting = qmp.read_message()?;
+        if greeting.get("QMP").is_none() {
+            return Err(QmpError::Unexpected(greeting.to_string()));
+        }
+        qmp.execute("qmp_capabilities", None)?;
+        Ok(qmp)
+    }
+
+    fn read_message(&mut self) -> Result<Value, QmpError> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(QmpError::Closed);
+        }
+        Ok(serde_json::from_str(&line)?)
+    }
+
+    /// Run a command and return its `return` value; events are skipped.
+    pub fn execute(&mut self, command: &str, arguments: Option<Value>) -> Result<Value, QmpError> {
+        let mut msg = json!({ "execute": command });
+        if let Some(args) = arguments {
+            msg["arguments"] = args;
+        }
+        let mut line = msg.to_string();
+        line.push('\n');
+        self.writer.write_all(line.as_bytes())?;
+        loop {
+            let reply = self.read_message()?;
+            if reply.get("event").is_some() {
+                continue;
+            }
+            if let Some(ret) = reply.get("return") {
+                return Ok(ret.clone());
+            }
+            if let Some(err) = reply.get("error") {
+                let s = |k: &str| err.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+                return Err(QmpError::Command {
+                    command: command.to_string(),
+                    class: s("class"),
+                    desc: s("desc"),
+                });
+            }
+            return Err(QmpError::Unexpected(reply.to_string()));
+        }
+    }
+
+    /// `query-memory-devices`, flattened.
+    pub fn query_memory_devices(&mut self) -> Result<Vec<MemoryDeviceInfo>, QmpError> {
+        let ret = self.execute("query-memory-devices", None)?;
+        parse_memory_devices(&ret)
+    }
+}
+
+/// Flatten `[{"type":"nvdimm","data":{...}}]`.
+pub fn parse_memory_devices(ret: &Value) -> Result<Vec<MemoryDeviceInfo>, QmpError> {
+    let items = ret
+        .as_array()
+        .ok_or_else(|| QmpError::Unexpected(ret.to_string()))?;
+    items
+        .iter()
+        .map(|item| {
+            let kind = item.get("type").cloned().unwrap_or(Value::Null);
+            let mut data = item
+                .get("data")
+                .cloned()
+                .ok_or_else(|| QmpError::Unexpected(item.to_string()))?;
+            if let Value::Object(map) = &mut data {
+                map.insert("type".into(), kind);
+            }
+            serde_json::from_value(data).map_err(QmpError::from)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flattens_query_memory_devices() {
+        let v: Value = serde_json::from_str(r#"[{"type":"nvdimm","data":{"id":"nv1","slot":0,"addr":4294967296,"size":18251513856,"node":0,"memdev":"/objects/mem1","hotplugged":false,"hotpluggable":true}}]"#).unwrap();
+        let d = parse_memory_devices(&v).unwrap();
+        assert_eq!(d[0].kind, "nvdimm");
+        assert_eq!(d[0].id.as_deref(), Some("nv1"));
+        assert_eq!(d[0].addr, 0x1_0000_0000);
+        assert!(parse_memory_devices(&json!({"x":1})).is_err());
+        assert!(parse_memory_devices(&json!([{"type":"dimm"}])).is_err());
+    }
+}
