@@ -8,6 +8,7 @@
 //! files and processes.
 
 pub mod cmdline;
+pub mod diagnose;
 pub mod layout;
 pub mod map;
 pub mod profile;
