@@ -1,0 +1,69 @@
+//! What every subcommand shares: where the profile comes from, how output
+//! is written, and how failures become exit codes.
+
+use clap::Args;
+use qpmem::source;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Where the profile comes from.
+#[derive(Args, Clone, Default)]
+pub struct SourceArgs {
+    /// A profile file (.ron); the built-in default when omitted.
+    pub source: Option<String>,
+    /// A QEMU command line to import instead of a profile.
+    #[arg(long, value_name = "STRING")]
+    pub cmdline: Option<String>,
+}
+
+#[derive(Args, Clone, Default)]
+pub struct QemuArgs {
+    /// The QEMU binary (else $QPMEM_QEMU, the profile's, or qemu-system-<arch> on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+}
+
+/// A failure that ends the command with a code: 1 for a configuration
+/// with errors, 2 for unusable input or environment.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: 2,
+            message: e.to_string(),
+        }
+    }
+}
+
+pub type Outcome = Result<ExitCode, Failure>;
+
+pub fn load(s: &SourceArgs) -> Result<source::Loaded, Failure> {
+    Ok(source::load(s.source.as_deref(), s.cmdline.as_deref())?)
+}
+
+pub fn out(text: &str) -> Outcome {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // A closed pipe (`qpmem map | head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn qemu_binary(args: &QemuArgs, profile: &qpmem::Profile) -> Result<PathBuf, Failure> {
+    let wanted = args
+        .qemu
+        .clone()
+        .or_else(|| std::env::var_os("QPMEM_QEMU").map(PathBuf::from))
+        .unwrap_or_else(|| profile.qemu_binary());
+    Ok(qpmem::qemu::find_binary(&wanted)?)
+}

@@ -1,0 +1,25 @@
+//! `qpmem map`: the guest physical address map.
+
+use super::common::{load, out, Outcome, SourceArgs};
+use qpmem::layout::{layout, HostFacts};
+use qpmem::map;
+use std::process::ExitCode;
+
+pub fn run(s: SourceArgs, json: bool) -> Outcome {
+    let loaded = load(&s)?;
+    let l = layout(&loaded.profile, &HostFacts::default())?;
+    let code = if l.devices.iter().all(|d| d.result.is_ok()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    };
+    let text = if json {
+        let mut t = serde_json::to_string_pretty(&map::to_json(&loaded.profile, &l))?;
+        t.push('\n');
+        t
+    } else {
+        map::to_table(&loaded.profile, &l)
+    };
+    out(&text)?;
+    Ok(code)
+}

@@ -1,0 +1,7 @@
+//! The subcommands, one file each; `main.rs` parses and dispatches.
+
+pub mod common;
+pub mod import;
+pub mod map;
+pub mod probe;
+pub mod render;
