@@ -16,6 +16,7 @@ pub mod qemu;
 pub mod size;
 pub mod source;
 pub mod store;
+pub mod tui;
 
 pub use layout::{layout, HostFacts, Layout};
 pub use profile::{Dimm, Profile};

@@ -12,6 +12,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// The editor's theme: default, light, high-contrast, a name in
+    /// $XDG_CONFIG_HOME/qpmem/themes/, or a path.
+    #[arg(long, value_name = "NAME|PATH")]
+    theme: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -36,6 +40,14 @@ enum Command {
         /// The command line, quoted as one argument.
         #[arg(long, value_name = "STRING")]
         cmdline: String,
+    },
+    /// Open the interactive editor on a profile or a pasted command line.
+    Edit {
+        #[command(flatten)]
+        source: SourceArgs,
+        /// The editor's theme (see qpmem --theme).
+        #[arg(long, value_name = "NAME|PATH")]
+        theme: Option<String>,
     },
     /// Start QEMU paused (-S) and compare its placement with the prediction.
     Probe {
@@ -67,7 +79,8 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Outcome {
     match cli.command {
-        None => cli::map::run(SourceArgs::default(), false),
+        None => cli::tui::run(None, cli.theme),
+        Some(Command::Edit { source, theme }) => cli::tui::run(Some(source), theme.or(cli.theme)),
         Some(Command::Render { source, format }) => cli::render::run(source, format),
         Some(Command::Map { source, json }) => cli::map::run(source, json),
         Some(Command::Import { cmdline }) => cli::import::run(&cmdline),

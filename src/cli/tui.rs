@@ -1,0 +1,42 @@
+//! `qpmem` and `qpmem edit`: the interactive editor.
+
+use super::common::{load, Failure, Outcome, SourceArgs};
+use qpmem::source::{self, Loaded};
+use qpmem::tui::{self, profiles};
+use std::process::ExitCode;
+
+/// `source` is `None` for bare `qpmem`: the last used profile, else the
+/// built-in default.
+pub fn run(source: Option<SourceArgs>, theme: Option<String>) -> Outcome {
+    let (loaded, status) = match source {
+        Some(s) => (load(&s)?, None),
+        None => last_used_or_default()?,
+    };
+    tui::run(tui::Options {
+        loaded,
+        theme,
+        status,
+    })
+    .map_err(|e| Failure {
+        code: 2,
+        message: format!("{e:#}"),
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn last_used_or_default() -> Result<(Loaded, Option<String>), Failure> {
+    if let Some(path) = profiles::last_used() {
+        let name = path.display().to_string();
+        match source::load(Some(&name), None) {
+            Ok(l) => return Ok((l, None)),
+            Err(e) => {
+                let l = source::load(None, None)?;
+                return Ok((
+                    l,
+                    Some(format!("last profile unreadable ({e}); opened the default")),
+                ));
+            }
+        }
+    }
+    Ok((source::load(None, None)?, None))
+}

@@ -1,0 +1,514 @@
+//! The address map widget: guest physical memory from 0 on a linear scale.
+//!
+//! RAM below and above 4 GiB, the PCI hole, the device memory region and
+//! each DIMM as a labelled coloured block with its hex range, all taken
+//! from [`crate::layout::Layout`]. A ruler row ticks every Linux memory
+//! section boundary (128 MiB on x86_64); a DIMM edge that misses one is
+//! drawn in the warning colour with its offset. The selected DIMM is
+//! underlined, and its backing file is shown below as visible part, the
+//! never-seen tail and the label area (shaded: neither is guest memory).
+//! Zoom in/out (powers of two bytes per cell) and scroll keep both a
+//! 17 GiB DIMM and a single 128 MiB boundary reachable.
+
+use crate::layout::{Layout, Placement};
+use crate::size::{align_down, align_up, format_human, format_qemu, GIB, MIB};
+use crate::tui::app::{App, MapView, Pane};
+use crate::tui::theme::Theme;
+use crate::tui::ui::pane_block;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+/// The finest zoom: 1 MiB per cell.
+pub const MIN_CELL: u64 = MIB;
+
+/// One past the highest address the map shows.
+pub fn extent(l: &Layout) -> u64 {
+    let ram_top = if l.ram_above_4g > 0 {
+        (4 * GIB).saturating_add(l.ram_above_4g)
+    } else {
+        l.ram_below_4g
+    };
+    let dev_top = l.device_memory.map(|r| r.end()).unwrap_or(0);
+    let dimm_top = l.placements().map(|(_, p)| p.end()).max().unwrap_or(0);
+    ram_top.max(dev_top).max(dimm_top).max(4 * GIB)
+}
+
+/// Bytes per cell that show the whole extent in `width` cells (whole MiB).
+pub fn fit_cell(l: &Layout, width: u16) -> u64 {
+    let need = extent(l).div_ceil(u64::from(width.max(1)));
+    align_up(need, MIB).unwrap_or(need).max(MIN_CELL)
+}
+
+/// The first address shown and the bytes per cell.
+pub fn view(l: &Layout, v: MapView, width: u16) -> (u64, u64) {
+    let fit = fit_cell(l, width);
+    match v.cell {
+        Some(cell) if cell < fit => {
+            let span = cell.saturating_mul(u64::from(width));
+            let max_start = align_down(extent(l).saturating_sub(span), cell);
+            (align_down(v.start, cell).min(max_start), cell)
+        }
+        _ => (0, fit),
+    }
+}
+
+/// Zoom in (`delta` < 0: half the bytes per cell) or out (double),
+/// keeping `focus` (an address) in view. Zoomed levels are powers of two.
+pub fn zoomed(l: &Layout, v: MapView, width: u16, delta: i32, focus: Option<u64>) -> MapView {
+    let fit = fit_cell(l, width);
+    let (start, cell) = view(l, v, width);
+    let new = if delta < 0 {
+        let p = if cell.is_power_of_two() {
+            cell / 2
+        } else {
+            1u64 << (63 - cell.leading_zeros())
+        };
+        p.max(MIN_CELL)
+    } else {
+        cell.saturating_mul(2)
+            .checked_next_power_of_two()
+            .map(|c| if cell.is_power_of_two() { c } else { c / 2 })
+            .unwrap_or(u64::MAX)
+    };
+    if new >= fit {
+        return MapView::default();
+    }
+    let old_span = cell.saturating_mul(u64::from(width));
+    let center = focus.unwrap_or(start.saturating_add(old_span / 2));
+    let span = new.saturating_mul(u64::from(width));
+    // Put the focus a quarter in, so what follows it is visible too.
+    let start = center.saturating_sub(span / 4);
+    let (start, cell) = view(
+        l,
+        MapView {
+            cell: Some(new),
+            start,
+        },
+        width,
+    );
+    MapView {
+        cell: Some(cell),
+        start,
+    }
+}
+
+/// Scroll by a quarter of the width in direction `dir`.
+pub fn scrolled(l: &Layout, v: MapView, width: u16, dir: i64) -> MapView {
+    let (start, cell) = view(l, v, width);
+    if v.cell.is_none() || cell >= fit_cell(l, width) {
+        return v;
+    }
+    let step = cell.saturating_mul(u64::from(width / 4).max(1));
+    let start = if dir < 0 {
+        start.saturating_sub(step)
+    } else {
+        start.saturating_add(step)
+    };
+    let (start, cell) = view(
+        l,
+        MapView {
+            cell: Some(cell),
+            start,
+        },
+        width,
+    );
+    MapView {
+        cell: Some(cell),
+        start,
+    }
+}
+
+/// The cell range [first, last] a byte range covers, clipped to the view;
+/// `None` when it is outside.
+fn cells(start: u64, cell: u64, width: u16, base: u64, end: u64) -> Option<(u16, u16)> {
+    if end <= base {
+        return None;
+    }
+    let view_end = start.saturating_add(cell.saturating_mul(u64::from(width)));
+    if end <= start || base >= view_end {
+        return None;
+    }
+    let a = (base.max(start) - start) / cell;
+    let b = ((end - 1).min(view_end - 1) - start) / cell;
+    Some((a as u16, (b as u16).min(width.saturating_sub(1))))
+}
+
+/// The DIMM drawn at column `col` (relative to the map's inner area).
+pub fn device_at(l: &Layout, v: MapView, width: u16, col: u16) -> Option<usize> {
+    let (start, cell) = view(l, v, width);
+    l.devices.iter().position(|d| {
+        d.placement()
+            .and_then(|p| cells(start, cell, width, p.addr, p.end()))
+            .is_some_and(|(a, b)| a <= col && col <= b)
+    })
+}
+
+fn put(buf: &mut Buffer, x: u16, y: u16, right: u16, text: &str, style: Style) -> u16 {
+    let mut cx = x;
+    for ch in text.chars() {
+        if cx >= right {
+            break;
+        }
+        if let Some(c) = buf.cell_mut((cx, y)) {
+            c.set_char(ch).set_style(style);
+        }
+        cx += 1;
+    }
+    cx
+}
+
+fn fill(buf: &mut Buffer, x0: u16, x1: u16, y: u16, ch: char, style: Style) {
+    for x in x0..=x1 {
+        if let Some(c) = buf.cell_mut((x, y)) {
+            c.set_char(ch).set_style(style);
+        }
+    }
+}
+
+/// How a DIMM edge misses the section grid, for the marker.
+fn edge_notes(p: &Placement, section: u64) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    if p.addr % section != 0 {
+        out.push((p.addr, format!("+{}", format_human(p.addr % section))));
+    }
+    if p.end() % section != 0 {
+        out.push((
+            p.end() - 1,
+            format!("end +{}", format_human(p.end() % section)),
+        ));
+    }
+    out
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let inner_w = area.width.saturating_sub(2).max(1);
+    let l = match &app.derived.layout {
+        Ok(l) => l,
+        Err(e) => {
+            let block = pane_block(app, Pane::Map, None);
+            let inner = block.inner(area);
+            f.render_widget(block, area);
+            f.render_widget(
+                Paragraph::new(Line::styled(format!("no map: {e}"), theme.error())),
+                inner,
+            );
+            return;
+        }
+    };
+    let (start, cell) = view(l, app.map, inner_w);
+    let section = l.section_size;
+    let scale = if cell >= section {
+        format!(
+            "1 cell = {} ({:.1} sections)",
+            format_human(cell),
+            cell as f64 / section as f64
+        )
+    } else {
+        format!(
+            "1 cell = {}, tick = {} section",
+            format_human(cell),
+            format_human(section)
+        )
+    };
+    let zoom_note = if app.map.cell.is_some() && cell < fit_cell(l, inner_w) {
+        " +/- zoom, 0 fit"
+    } else {
+        " +/- zoom"
+    };
+    let block = pane_block(
+        app,
+        Pane::Map,
+        Some(Span::styled(format!("{scale} ·{zoom_note}"), theme.dim())),
+    );
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height < 3 || inner.width < 10 {
+        return;
+    }
+    let buf = f.buffer_mut();
+    let (x0, right) = (inner.x, inner.x + inner.width);
+    let w = inner.width;
+    let h = inner.height;
+    let lane_rows: u16 = if h >= 8 { (h - 6).min(3) } else { 1 };
+    let y_axis = inner.y;
+    let y_ruler = inner.y + 1;
+    let y_lane = inner.y + 2;
+    let y_marks = y_lane + lane_rows;
+    let y_file = (h >= 7).then_some(y_marks + 1);
+    let y_info = y_marks + if h >= 7 { 2 } else { 1 };
+
+    // Axis labels at "major" ticks: a power of two giving ~16 cells apart.
+    let major = (cell.saturating_mul(16)).next_power_of_two().max(section);
+    let mut a = start.div_ceil(major).saturating_mul(major);
+    let mut free_from = x0;
+    let view_end = start.saturating_add(cell.saturating_mul(u64::from(w)));
+    while a < view_end {
+        let col = x0 + ((a - start) / cell) as u16;
+        if col >= free_from {
+            let label = format!("{a:#x}");
+            if col + label.len() as u16 <= right {
+                put(buf, col, y_axis, right, &label, theme.dim());
+                free_from = col + label.len() as u16 + 2;
+            }
+        }
+        match a.checked_add(major) {
+            Some(n) => a = n,
+            None => break,
+        }
+    }
+
+    // Ruler: a tick in every cell holding a section boundary.
+    for c in 0..w {
+        let cs = start + u64::from(c) * cell;
+        let first = cs.div_ceil(section).saturating_mul(section);
+        if first < cs.saturating_add(cell) {
+            let has_major = cs.div_ceil(major).saturating_mul(major) < cs.saturating_add(cell);
+            let ch = if has_major {
+                '┼'
+            } else if cell >= section {
+                '┊'
+            } else {
+                '│'
+            };
+            put(
+                buf,
+                x0 + c,
+                y_ruler,
+                right,
+                &ch.to_string(),
+                theme.shaded(theme.ruler),
+            );
+        }
+    }
+
+    // The lane: background, RAM, device memory, then the DIMMs.
+    for r in 0..lane_rows {
+        fill(buf, x0, right - 1, y_lane + r, '·', theme.dim());
+    }
+    let mut paint = |base: u64, end: u64, ch: char, style: Style, label: &str| {
+        if let Some((a, b)) = cells(start, cell, w, base, end) {
+            for r in 0..lane_rows {
+                fill(buf, x0 + a, x0 + b, y_lane + r, ch, style);
+            }
+            if b - a + 1 > label.len() as u16 {
+                put(buf, x0 + a, y_lane, x0 + b + 1, label, style);
+            }
+        }
+    };
+    if let Some(r) = l.device_memory {
+        paint(
+            r.base,
+            r.end(),
+            '░',
+            theme.shaded(theme.device_memory),
+            "device memory",
+        );
+    }
+    paint(
+        0,
+        l.ram_below_4g,
+        ' ',
+        theme.block(theme.ram),
+        &format!("RAM {}", format_human(l.ram_below_4g)),
+    );
+    if l.ram_above_4g > 0 {
+        paint(
+            4 * GIB,
+            4 * GIB + l.ram_above_4g,
+            ' ',
+            theme.block(theme.ram),
+            &format!("RAM {}", format_human(l.ram_above_4g)),
+        );
+    }
+    // DIMMs: every block first, then labels that fit in their own block
+    // without running into the previous label, then the edges.
+    let style_of = |i: usize| {
+        let mut style = theme.block(theme.dimm(i));
+        if theme.no_color {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        if i == app.selected {
+            style = style.add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+        }
+        style
+    };
+    let shown: Vec<(usize, &str, &Placement, u16, u16)> = l
+        .devices
+        .iter()
+        .enumerate()
+        .filter_map(|(i, d)| {
+            let p = d.placement()?;
+            let (a, b) = cells(start, cell, w, p.addr, p.end())?;
+            Some((i, d.id.as_str(), p, a, b))
+        })
+        .collect();
+    for &(i, _, _, a, b) in &shown {
+        for r in 0..lane_rows {
+            fill(buf, x0 + a, x0 + b, y_lane + r, ' ', style_of(i));
+        }
+    }
+    let mut label_free = 0u16;
+    for &(i, id, p, a, b) in &shown {
+        let span = (b - a + 1) as usize;
+        let full = format!("{id} {:#x}-{:#x}", p.addr, p.end() - 1);
+        let label = if span > full.len() {
+            full
+        } else {
+            id.to_string()
+        };
+        if span >= label.len() && a >= label_free {
+            put(buf, x0 + a, y_lane, x0 + b + 1, &label, style_of(i));
+            label_free = a + label.len() as u16 + 1;
+            if lane_rows > 1 && span > 12 {
+                put(
+                    buf,
+                    x0 + a,
+                    y_lane + 1,
+                    x0 + b + 1,
+                    &format_human(p.size),
+                    style_of(i),
+                );
+            }
+        }
+    }
+    let mut marks: Vec<(u16, String)> = Vec::new();
+    for &(i, id, p, a, b) in &shown {
+        // Edges off a section boundary, in the warning colour.
+        for (addr, note) in edge_notes(p, section) {
+            if let Some((c, _)) = cells(start, cell, w, addr, addr + 1) {
+                for r in 0..lane_rows {
+                    if let Some(cl) = buf.cell_mut((x0 + c, y_lane + r)) {
+                        cl.set_style(theme.warning_block());
+                    }
+                }
+                marks.push((c, format!("▲{id} {note}")));
+            }
+        }
+        if i == app.selected {
+            fill(buf, x0 + a, x0 + b, y_marks, '▔', theme.key());
+        }
+    }
+    let mut free_from = x0;
+    for (c, text) in marks {
+        let x = (x0 + c).max(free_from);
+        if x < right {
+            free_from = put(buf, x, y_marks, right, &text, theme.warning()) + 1;
+        }
+    }
+
+    // The selected DIMM's backing file: visible, tail, label.
+    if let Some((d, p)) = l
+        .devices
+        .get(app.selected)
+        .and_then(|d| d.placement().map(|p| (d, p)))
+    {
+        if let Some(y) = y_file {
+            file_bar(
+                buf,
+                x0,
+                y,
+                w,
+                theme,
+                app.selected,
+                d.backend_size,
+                p,
+                d.label_size,
+            );
+        }
+        let mut spans = vec![
+            Span::styled(format!("{} ", d.id), theme.key()),
+            Span::styled(
+                format!("{:#x}-{:#x} {} ", p.addr, p.end() - 1, format_human(p.size)),
+                theme.text(),
+            ),
+            Span::styled(format!("file {}", format_qemu(d.backend_size)), theme.dim()),
+        ];
+        if p.unused_tail > 0 {
+            spans.push(Span::styled(
+                format!(" ░tail {}", format_human(p.unused_tail)),
+                theme.shaded(theme.tail),
+            ));
+        }
+        if d.label_size > 0 {
+            spans.push(Span::styled(
+                format!(" ▒label {}", format_human(d.label_size)),
+                theme.shaded(theme.label_area),
+            ));
+        }
+        if y_info < inner.y + h {
+            f.render_widget(
+                Paragraph::new(Line::from(spans)),
+                Rect::new(x0, y_info, w, 1),
+            );
+        }
+    } else if y_info < inner.y + h {
+        let text = match l.devices.get(app.selected) {
+            Some(d) => match &d.result {
+                Err(e) => Line::styled(format!("{} not placed: {e}", d.id), theme.error()),
+                Ok(_) => Line::raw(""),
+            },
+            None => Line::styled("no DIMMs", theme.dim()),
+        };
+        f.render_widget(Paragraph::new(text), Rect::new(x0, y_info, w, 1));
+    }
+}
+
+/// The backing file on its own scale: visible part, never-seen tail,
+/// label area, each at least one cell when present.
+#[allow(clippy::too_many_arguments)]
+fn file_bar(
+    buf: &mut Buffer,
+    x0: u16,
+    y: u16,
+    w: u16,
+    theme: &Theme,
+    index: usize,
+    file: u64,
+    p: &Placement,
+    label: u64,
+) {
+    let prefix = "file ";
+    let right = x0 + w;
+    let x = put(buf, x0, y, right, prefix, theme.dim());
+    let bar_w = u64::from(w.saturating_sub(prefix.len() as u16));
+    if bar_w < 3 || file == 0 {
+        return;
+    }
+    let part = |bytes: u64| -> u64 {
+        if bytes == 0 {
+            0
+        } else {
+            ((u128::from(bytes) * u128::from(bar_w) / u128::from(file)) as u64).max(1)
+        }
+    };
+    let tail = part(p.unused_tail);
+    let lab = part(label);
+    let vis = bar_w.saturating_sub(tail + lab).max(1);
+    let mut cx = x;
+    let mut seg = |n: u64, ch: char, style: Style| {
+        for _ in 0..n {
+            if cx < right {
+                if let Some(c) = buf.cell_mut((cx, y)) {
+                    c.set_char(ch).set_style(style);
+                }
+                cx += 1;
+            }
+        }
+    };
+    let mut vstyle = theme.block(theme.dimm(index));
+    if theme.no_color {
+        vstyle = vstyle.add_modifier(Modifier::REVERSED);
+    }
+    seg(vis, ' ', vstyle);
+    seg(tail, '░', theme.shaded(theme.tail));
+    seg(lab, '▒', theme.shaded(theme.label_area));
+    let text = format!("visible {}", format_human(p.size));
+    if vis as usize > text.len() {
+        put(buf, x, y, x + vis as u16, &text, vstyle);
+    }
+}

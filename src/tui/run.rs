@@ -1,0 +1,210 @@
+//! The driver: owns the crossterm terminal, turns terminal events into
+//! [`Event`]s, performs the app's [`Effect`]s (save, list, open, copy,
+//! launch, QEMU detection) and redraws after each event. It blocks on the
+//! terminal between events: no timer, no redraw while idle.
+//!
+//! The terminal is restored on quit, on error (the guard's `Drop`), on
+//! panic (a panic hook) and on SIGTERM/SIGHUP (a signal thread).
+
+use super::app::{App, Effect, Event, Setup};
+use super::profiles;
+use super::theme::Theme;
+use super::ui;
+use crate::qemu;
+use crate::source::Loaded;
+use crate::store;
+use anyhow::Context as _;
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use crossterm::{cursor, execute};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What the TUI starts on.
+pub struct Options {
+    pub loaded: Loaded,
+    /// `--theme NAME|PATH`.
+    pub theme: Option<String>,
+    /// A message for the status bar at start.
+    pub status: Option<String>,
+}
+
+/// Whether the terminal is in the TUI's mode (raw, alternate screen).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Put the terminal back as it was; safe to call more than once and from
+/// any thread.
+pub fn restore_terminal() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let mut out = std::io::stdout();
+        let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
+        let _ = out.flush();
+    }
+}
+
+/// Restores the terminal when dropped (normal return and errors).
+struct Guard;
+
+impl Guard {
+    fn enter() -> anyhow::Result<Guard> {
+        enable_raw_mode().context("cannot put the terminal in raw mode")?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        let guard = Guard;
+        execute!(
+            std::io::stdout(),
+            EnterAlternateScreen,
+            EnableMouseCapture,
+            cursor::Hide
+        )
+        .context("cannot set up the terminal")?;
+        Ok(guard)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+}
+
+/// SIGTERM and SIGHUP: restore the terminal and exit 128+signal.
+fn install_signal_thread() {
+    use signal_hook::consts::{SIGHUP, SIGTERM};
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]) {
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                restore_terminal();
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
+/// Run the TUI until the user quits.
+pub fn run(opts: Options) -> anyhow::Result<()> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "the interactive editor needs a terminal; use `qpmem map` or `qpmem render` in scripts"
+        );
+    }
+    let config_dir = store::project_dirs().map(|d| d.config_dir().to_path_buf());
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let (theme, theme_problem) =
+        Theme::load(opts.theme.as_deref(), config_dir.as_deref(), no_color);
+    if let Some(path) = &opts.loaded.path {
+        let _ = profiles::remember(path);
+    }
+    let mut app = App::new(Setup {
+        profile: opts.loaded.profile,
+        path: opts.loaded.path,
+        notes: opts.loaded.notes,
+        theme,
+        profiles_dir: profiles::profiles_dir(),
+        status: theme_problem.or(opts.status),
+    });
+    let (w, h) = crossterm::terminal::size().context("cannot read the terminal size")?;
+    app.handle(Event::Resize(w, h));
+
+    install_panic_hook();
+    let _guard = Guard::enter()?;
+    install_signal_thread();
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+    terminal.draw(|f| ui::draw(f, &app))?;
+    let start = app.start();
+    perform(&mut app, start);
+    terminal.draw(|f| ui::draw(f, &app))?;
+
+    while !app.quit {
+        let ev = match event::read().context("reading the terminal")? {
+            event::Event::Key(k) => Event::Key(k),
+            event::Event::Mouse(m) => Event::Mouse(m),
+            event::Event::Resize(w, h) => Event::Resize(w, h),
+            _ => continue,
+        };
+        let effects = app.handle(ev);
+        perform(&mut app, effects);
+        if app.quit {
+            break;
+        }
+        terminal.draw(|f| ui::draw(f, &app))?;
+    }
+    Ok(())
+}
+
+/// Perform effects, feeding their results back until none are left.
+fn perform(app: &mut App, effects: Vec<Effect>) {
+    let mut queue: VecDeque<Effect> = effects.into();
+    while let Some(effect) = queue.pop_front() {
+        if let Some(ev) = perform_one(app, effect) {
+            queue.extend(app.handle(ev));
+        }
+    }
+}
+
+fn perform_one(app: &App, effect: Effect) -> Option<Event> {
+    match effect {
+        Effect::Quit => None,
+        Effect::Save { path, profile } => Some(Event::Saved(save(&path, &profile))),
+        Effect::ListProfiles => Some(Event::ProfilesListed(profiles::list(
+            app.profiles_dir.as_deref(),
+            &store::data_dir(),
+        ))),
+        Effect::Open(r) => {
+            let opened =
+                profiles::load(&r, &store::data_dir()).map(|(p, path)| (Box::new(p), path));
+            if let Ok((_, Some(path))) = &opened {
+                let _ = profiles::remember(path);
+            }
+            Some(Event::Opened(opened))
+        }
+        Effect::Copy(text) => Some(Event::Copied(copy(&text))),
+        Effect::Launch(_) => Some(Event::Launched(launch())),
+        Effect::DetectQemu(binary) => Some(Event::QemuDetected(
+            qemu::find_binary(&binary)
+                .and_then(|b| qemu::read_version(&b))
+                .map_err(|e| e.to_string()),
+        )),
+    }
+}
+
+fn save(path: &Path, profile: &crate::profile::Profile) -> Result<std::path::PathBuf, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    store::save_profile(path, profile).map_err(|e| e.to_string())?;
+    let _ = profiles::remember(path);
+    Ok(path.to_path_buf())
+}
+
+/// Copy through the terminal (OSC 52: works over SSH and in tmux with
+/// `set-clipboard on`). The clipboard module of issue 8 replaces this.
+fn copy(text: &str) -> Result<String, String> {
+    use crossterm::clipboard::CopyToClipboard;
+    execute!(
+        std::io::stdout(),
+        CopyToClipboard::to_clipboard_from(text.as_bytes())
+    )
+    .map_err(|e| e.to_string())?;
+    Ok("OSC 52".to_string())
+}
+
+/// Launching lands with issue 6.
+fn launch() -> Result<String, String> {
+    Err("launch: not available yet".to_string())
+}

@@ -1,0 +1,399 @@
+//! Themes: RON files in `themes/` (built in with `include_str!`), user
+//! themes in `$XDG_CONFIG_HOME/qpmem/themes/NAME.ron`, or any path.
+//!
+//! Every field of a theme file is optional and falls back to the default
+//! theme; a file that cannot be read or parsed is reported (the caller shows
+//! the message in the status bar) and the default is used instead. With
+//! `NO_COLOR` set no colour is emitted at all: selection and emphasis use
+//! reverse video, bold and underline only.
+
+use ratatui::style::{Color, Modifier, Style};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// The built-in themes, by name.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("default", include_str!("../../themes/default.ron")),
+    ("light", include_str!("../../themes/light.ron")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.ron"),
+    ),
+];
+
+/// A theme file as written: every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThemeFile {
+    text: Option<String>,
+    dim: Option<String>,
+    title: Option<String>,
+    border: Option<String>,
+    border_focused: Option<String>,
+    selection_fg: Option<String>,
+    selection_bg: Option<String>,
+    key: Option<String>,
+    status_fg: Option<String>,
+    status_bg: Option<String>,
+    ram: Option<String>,
+    hole: Option<String>,
+    device_memory: Option<String>,
+    dimms: Option<Vec<String>>,
+    dimm_text: Option<String>,
+    label_area: Option<String>,
+    tail: Option<String>,
+    ruler: Option<String>,
+    ok: Option<String>,
+    note: Option<String>,
+    warning: Option<String>,
+    error: Option<String>,
+}
+
+/// A resolved theme.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Theme {
+    /// No colour at all (NO_COLOR): styles use modifiers only.
+    pub no_color: bool,
+    pub text: Color,
+    pub dim: Color,
+    pub title: Color,
+    pub border: Color,
+    pub border_focused: Color,
+    pub selection_fg: Color,
+    pub selection_bg: Color,
+    pub key: Color,
+    pub status_fg: Color,
+    pub status_bg: Color,
+    pub ram: Color,
+    pub hole: Color,
+    pub device_memory: Color,
+    pub dimms: Vec<Color>,
+    pub dimm_text: Color,
+    pub label_area: Color,
+    pub tail: Color,
+    pub ruler: Color,
+    pub ok: Color,
+    pub note: Color,
+    pub warning: Color,
+    pub error: Color,
+}
+
+fn color(field: &str, value: &str) -> Result<Color, String> {
+    Color::from_str(value).map_err(|_| {
+        format!("{field}: \"{value}\" is not a colour (use an ANSI name, 0-255 or #rrggbb)")
+    })
+}
+
+impl Theme {
+    /// The default theme (16 ANSI colours).
+    pub fn default_theme() -> Theme {
+        let base = Theme {
+            no_color: false,
+            text: Color::Reset,
+            dim: Color::DarkGray,
+            title: Color::Cyan,
+            border: Color::DarkGray,
+            border_focused: Color::Cyan,
+            selection_fg: Color::Black,
+            selection_bg: Color::Cyan,
+            key: Color::Cyan,
+            status_fg: Color::Reset,
+            status_bg: Color::Reset,
+            ram: Color::Blue,
+            hole: Color::DarkGray,
+            device_memory: Color::DarkGray,
+            dimms: vec![Color::Green, Color::Magenta],
+            dimm_text: Color::Black,
+            label_area: Color::DarkGray,
+            tail: Color::DarkGray,
+            ruler: Color::DarkGray,
+            ok: Color::Green,
+            note: Color::Blue,
+            warning: Color::Yellow,
+            error: Color::Red,
+        };
+        // The shipped default file is authoritative; the literal above only
+        // backs it up (a test checks the file parses).
+        Theme::parse_over(base.clone(), BUILTIN[0].1).unwrap_or(base)
+    }
+
+    /// A theme with no colour, for NO_COLOR.
+    pub fn no_color() -> Theme {
+        Theme {
+            no_color: true,
+            ..Theme::default_theme()
+        }
+    }
+
+    /// Parse theme text over `base`; unknown fields and bad colours are errors.
+    fn parse_over(base: Theme, text: &str) -> Result<Theme, String> {
+        let file: ThemeFile = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+            .from_str(text)
+            .map_err(|e| format!("{}:{}: {}", e.span.start.line, e.span.start.col, e.code))?;
+        let mut t = base;
+        macro_rules! set {
+            ($($f:ident),*) => {$(
+                if let Some(v) = &file.$f { t.$f = color(stringify!($f), v)?; }
+            )*};
+        }
+        set!(
+            text,
+            dim,
+            title,
+            border,
+            border_focused,
+            selection_fg,
+            selection_bg,
+            key,
+            status_fg,
+            status_bg,
+            ram,
+            hole,
+            device_memory,
+            dimm_text,
+            label_area,
+            tail,
+            ruler,
+            ok,
+            note,
+            warning,
+            error
+        );
+        if let Some(list) = &file.dimms {
+            if list.is_empty() {
+                return Err("dimms: give at least one colour".to_string());
+            }
+            t.dimms = list
+                .iter()
+                .map(|v| color("dimms", v))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(t)
+    }
+
+    /// Theme text over the default theme.
+    pub fn parse(text: &str) -> Result<Theme, String> {
+        Theme::parse_over(Theme::default_theme(), text)
+    }
+
+    /// Resolve `--theme NAME|PATH`: a path (has a `/` or ends in `.ron`),
+    /// else a user theme in `config_dir/themes/NAME.ron`, else a built-in
+    /// one. Returns the theme and, when it fell back to the default, why.
+    /// `no_color` (NO_COLOR set) wins over any theme.
+    pub fn load(
+        wanted: Option<&str>,
+        config_dir: Option<&Path>,
+        no_color: bool,
+    ) -> (Theme, Option<String>) {
+        if no_color {
+            return (Theme::no_color(), None);
+        }
+        let Some(wanted) = wanted else {
+            return (Theme::default_theme(), None);
+        };
+        match Theme::find(wanted, config_dir) {
+            Ok(t) => (t, None),
+            Err(e) => (
+                Theme::default_theme(),
+                Some(format!("theme {wanted}: {e}; using the default theme")),
+            ),
+        }
+    }
+
+    fn find(wanted: &str, config_dir: Option<&Path>) -> Result<Theme, String> {
+        let read = |p: &Path| -> Result<Theme, String> {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            Theme::parse(&text).map_err(|e| format!("{}:{e}", p.display()))
+        };
+        if wanted.contains('/') || wanted.ends_with(".ron") {
+            return read(Path::new(wanted));
+        }
+        if let Some(dir) = config_dir {
+            let user: PathBuf = dir.join("themes").join(format!("{wanted}.ron"));
+            if user.is_file() {
+                return read(&user);
+            }
+        }
+        match BUILTIN.iter().find(|(n, _)| *n == wanted) {
+            Some((_, text)) => Theme::parse(text),
+            None => Err(format!(
+                "no such theme (built in: {}; or put NAME.ron in the themes directory)",
+                BUILTIN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+
+    fn fg(&self, c: Color) -> Style {
+        if self.no_color {
+            Style::default()
+        } else {
+            Style::default().fg(c)
+        }
+    }
+
+    fn bg(&self, c: Color) -> Style {
+        if self.no_color {
+            Style::default()
+        } else {
+            Style::default().bg(c)
+        }
+    }
+
+    pub fn text(&self) -> Style {
+        self.fg(self.text)
+    }
+    pub fn dim(&self) -> Style {
+        if self.no_color {
+            Style::default().add_modifier(Modifier::DIM)
+        } else {
+            self.fg(self.dim)
+        }
+    }
+    pub fn title(&self) -> Style {
+        self.fg(self.title).add_modifier(Modifier::BOLD)
+    }
+    pub fn border(&self, focused: bool) -> Style {
+        if focused {
+            self.fg(self.border_focused).add_modifier(Modifier::BOLD)
+        } else {
+            self.fg(self.border)
+        }
+    }
+    /// The selected row of a focused list.
+    pub fn selection(&self) -> Style {
+        if self.no_color {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::default()
+                .fg(self.selection_fg)
+                .bg(self.selection_bg)
+                .add_modifier(Modifier::BOLD)
+        }
+    }
+    /// The selected row of a list without focus.
+    pub fn selection_unfocused(&self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+    }
+    pub fn key(&self) -> Style {
+        self.fg(self.key).add_modifier(Modifier::BOLD)
+    }
+    pub fn status(&self) -> Style {
+        self.fg(self.status_fg).patch(self.bg(self.status_bg))
+    }
+    pub fn ok(&self) -> Style {
+        self.fg(self.ok)
+    }
+    pub fn note(&self) -> Style {
+        self.fg(self.note)
+    }
+    pub fn warning(&self) -> Style {
+        if self.no_color {
+            Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        } else {
+            self.fg(self.warning).add_modifier(Modifier::BOLD)
+        }
+    }
+    pub fn error(&self) -> Style {
+        if self.no_color {
+            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED)
+        } else {
+            self.fg(self.error).add_modifier(Modifier::BOLD)
+        }
+    }
+    /// A filled block on the map (RAM, a DIMM, ...).
+    pub fn block(&self, c: Color) -> Style {
+        if self.no_color {
+            Style::default()
+        } else {
+            Style::default().bg(c).fg(self.dimm_text)
+        }
+    }
+    /// The `n`th DIMM's colour.
+    pub fn dimm(&self, n: usize) -> Color {
+        self.dimms
+            .get(n % self.dimms.len().max(1))
+            .copied()
+            .unwrap_or(Color::Green)
+    }
+    /// A misaligned DIMM edge on the map.
+    pub fn warning_block(&self) -> Style {
+        if self.no_color {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::default()
+                .bg(self.warning)
+                .fg(Color::Black)
+                .add_modifier(Modifier::BOLD)
+        }
+    }
+    pub fn shaded(&self, c: Color) -> Style {
+        if self.no_color {
+            Style::default().add_modifier(Modifier::DIM)
+        } else {
+            Style::default().fg(c)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_themes_parse() {
+        for (name, text) in BUILTIN {
+            Theme::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        assert_eq!(Theme::default_theme().warning, Color::Yellow);
+        assert_eq!(Theme::default_theme().dimms.len(), 6);
+    }
+
+    #[test]
+    fn every_field_is_optional() {
+        let t = Theme::parse("(warning: \"magenta\")").unwrap();
+        assert_eq!(t.warning, Color::Magenta);
+        assert_eq!(t.error, Theme::default_theme().error);
+        assert_eq!(Theme::parse("()").unwrap(), Theme::default_theme());
+    }
+
+    #[test]
+    fn bad_themes_fall_back_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.ron");
+        std::fs::write(&bad, "(warning: \"not-a-colour\")").unwrap();
+        let (t, msg) = Theme::load(bad.to_str(), None, false);
+        assert_eq!(t, Theme::default_theme());
+        let msg = msg.unwrap();
+        assert!(
+            msg.contains("warning") && msg.contains("not-a-colour"),
+            "{msg}"
+        );
+        let (_, msg) = Theme::load(Some("nosuch"), Some(dir.path()), false);
+        assert!(msg.unwrap().contains("no such theme"));
+        std::fs::write(&bad, "(bogus: 1)").unwrap();
+        let (_, msg) = Theme::load(bad.to_str(), None, false);
+        assert!(msg.unwrap().contains("bogus"));
+    }
+
+    #[test]
+    fn user_themes_and_no_color() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("themes")).unwrap();
+        std::fs::write(dir.path().join("themes/mine.ron"), "(ok: \"#102030\")").unwrap();
+        let (t, msg) = Theme::load(Some("mine"), Some(dir.path()), false);
+        assert_eq!(msg, None);
+        assert_eq!(t.ok, Color::Rgb(0x10, 0x20, 0x30));
+        let (t, _) = Theme::load(Some("light"), None, false);
+        assert_eq!(t.selection_bg, Color::Blue);
+        let (t, _) = Theme::load(Some("light"), None, true);
+        assert!(t.no_color);
+        assert_eq!(t.selection().bg, None);
+        assert!(t.selection().add_modifier.contains(Modifier::REVERSED));
+    }
+}

@@ -1,0 +1,476 @@
+//! Key sequences driven through `App::handle`, no terminal: add, edit,
+//! delete, reorder, fix, undo/redo, save, open, copy, launch, mouse and
+//! quitting with unsaved changes.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use qpmem::cmdline::render_shell;
+use qpmem::profile::{Auto, Backend, Profile};
+use qpmem::qemu::QemuVersion;
+use qpmem::size::Size;
+use qpmem::tui::app::{Dialog, Effect, Event, Pane, Setup};
+use qpmem::tui::profiles::{ProfileEntry, ProfileRef};
+use qpmem::tui::theme::Theme;
+use qpmem::tui::App;
+use std::path::{Path, PathBuf};
+
+fn app(profile: Profile) -> App {
+    let mut a = App::new(Setup {
+        profile,
+        path: None,
+        notes: Vec::new(),
+        theme: Theme::default_theme(),
+        profiles_dir: Some(PathBuf::from("/cfg/qpmem/profiles")),
+        status: None,
+    });
+    a.handle(Event::Resize(160, 50));
+    a
+}
+
+fn seed() -> Profile {
+    Profile::seed(Path::new("/vms"))
+}
+
+/// The original recipe: no align, so nv2 lands off a section boundary.
+fn seed_without_align() -> Profile {
+    let mut p = seed();
+    p.ram = Size::mib(512);
+    p.slots = Auto::Fixed(2);
+    p.maxmem = Auto::Fixed(Size::gib(40));
+    for d in &mut p.devices {
+        d.align = None;
+    }
+    p
+}
+
+fn k(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+/// Type each character as a key press; returns all effects.
+fn keys(app: &mut App, text: &str) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for c in text.chars() {
+        let m = if c.is_ascii_uppercase() {
+            KeyModifiers::SHIFT
+        } else {
+            KeyModifiers::NONE
+        };
+        out.extend(app.handle(Event::Key(KeyEvent::new(KeyCode::Char(c), m))));
+    }
+    out
+}
+
+fn ids(app: &App) -> Vec<&str> {
+    app.profile.devices.iter().map(|d| d.id.as_str()).collect()
+}
+
+#[test]
+fn add_picks_the_next_name_previous_size_and_a_file_beside_the_others() {
+    let mut a = app(seed());
+    assert!(!a.dirty());
+    keys(&mut a, "a");
+    assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
+    let d = &a.profile.devices[2];
+    assert_eq!(d.memdev, "mem3");
+    assert_eq!(d.size, Size::gib(17));
+    assert_eq!(d.label_size, Size::mib(2));
+    assert_eq!(d.align, Some(Size::mib(128)));
+    assert_eq!(d.backend, Backend::File("/vms/nvdimm-3".into()));
+    assert_eq!(a.selected, 2);
+    assert!(a.dirty());
+    // The map and command line follow.
+    assert!(a.derived.shell.iter().any(|l| l.contains("id=nv3")));
+    let l = a.derived.layout.as_ref().unwrap();
+    assert_eq!(l.devices.len(), 3);
+}
+
+#[test]
+fn add_on_an_empty_profile_and_on_old_qemu() {
+    let mut a = app(Profile::empty("e"));
+    keys(&mut a, "a");
+    assert_eq!(ids(&a), ["nv1"]);
+    assert_eq!(a.profile.devices[0].size, Size::gib(1));
+    a.handle(Event::QemuDetected(Ok(QemuVersion::new(2, 11, 0))));
+    keys(&mut a, "a");
+    assert_eq!(a.profile.devices[1].align, None, "align= needs QEMU 2.12");
+}
+
+#[test]
+fn edit_validates_as_you_type_and_never_stores_an_invalid_value() {
+    let mut a = app(seed());
+    a.handle(k(KeyCode::Enter));
+    assert_eq!(a.focus, Pane::Dimm);
+    keys(&mut a, "jjjj"); // id, memdev, kind, file, size
+    a.handle(k(KeyCode::Enter));
+    let e = a.editing.as_ref().expect("editing the size");
+    assert_eq!(e.input.text, "17G");
+    keys(&mut a, "X");
+    let err = a.editing.as_ref().unwrap().error.clone().unwrap();
+    assert!(err.contains("size \"17GX\""), "{err}");
+    a.handle(k(KeyCode::Enter));
+    assert!(a.editing.is_some(), "an invalid value is not committed");
+    assert_eq!(a.profile.devices[0].size, Size::gib(17));
+    for _ in 0..4 {
+        a.handle(k(KeyCode::Backspace));
+    }
+    keys(&mut a, "4G");
+    assert_eq!(a.editing.as_ref().unwrap().error, None);
+    a.handle(k(KeyCode::Enter));
+    assert!(a.editing.is_none());
+    assert_eq!(a.profile.devices[0].size, Size::gib(4));
+    // Esc abandons an edit.
+    a.handle(k(KeyCode::Enter));
+    keys(&mut a, "0");
+    a.handle(k(KeyCode::Esc));
+    assert_eq!(a.profile.devices[0].size, Size::gib(4));
+    // Toggles flip with Enter.
+    keys(&mut a, "jjj"); // label-size, align, share
+    a.handle(k(KeyCode::Enter));
+    assert!(!a.profile.devices[0].share);
+}
+
+#[test]
+fn vm_form_edits_ram_with_mib_default() {
+    let mut a = app(seed());
+    a.handle(k(KeyCode::Tab));
+    a.handle(k(KeyCode::Tab));
+    assert_eq!(a.focus, Pane::Vm);
+    keys(&mut a, "jj"); // name, machine, RAM
+    a.handle(k(KeyCode::Enter));
+    for _ in 0..2 {
+        a.handle(k(KeyCode::Backspace));
+    }
+    keys(&mut a, "512");
+    a.handle(k(KeyCode::Enter));
+    assert_eq!(a.profile.ram, Size::mib(512));
+    assert!(a.derived.shell.iter().any(|l| l.contains("-m 512M,")));
+}
+
+#[test]
+fn delete_asks_first() {
+    let mut a = app(seed());
+    keys(&mut a, "d");
+    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    keys(&mut a, "n");
+    assert!(a.dialog.is_none());
+    assert_eq!(ids(&a), ["nv1", "nv2"]);
+    keys(&mut a, "dy");
+    assert_eq!(ids(&a), ["nv2"]);
+    keys(&mut a, "dy");
+    assert!(ids(&a).is_empty());
+    keys(&mut a, "d");
+    assert!(a.dialog.is_none(), "nothing left to delete");
+}
+
+#[test]
+fn reorder_moves_the_selected_dimm() {
+    let mut a = app(seed());
+    keys(&mut a, "J");
+    assert_eq!(ids(&a), ["nv2", "nv1"]);
+    assert_eq!(a.selected, 1);
+    keys(&mut a, "J");
+    assert_eq!(ids(&a), ["nv2", "nv1"], "already last");
+    keys(&mut a, "K");
+    assert_eq!(ids(&a), ["nv1", "nv2"]);
+    // The layout follows the order: nv2 now placed first.
+    keys(&mut a, "J");
+    let l = a.derived.layout.as_ref().unwrap();
+    assert_eq!(l.devices[0].id, "nv2");
+    assert_eq!(l.devices[0].placement().unwrap().addr, 0x1_0000_0000);
+}
+
+#[test]
+fn fix_then_undo_and_redo() {
+    let mut a = app(seed_without_align());
+    let before = a.profile.clone();
+    let d = &a.derived.diagnostics;
+    assert!(
+        d.iter().any(|d| d.code == "QP100" && d.fix.is_some()),
+        "{d:?}"
+    );
+    let qp100 = d.iter().position(|d| d.code == "QP100").unwrap();
+    a.diag_selected = qp100;
+    keys(&mut a, "f");
+    assert!(a
+        .profile
+        .devices
+        .iter()
+        .all(|d| d.align == Some(Size::mib(128))));
+    assert!(!a.derived.diagnostics.iter().any(|d| d.code == "QP100"));
+    let l = a.derived.layout.as_ref().unwrap();
+    assert_eq!(l.devices[1].placement().unwrap().addr, 0x5_3800_0000);
+    let fixed = a.profile.clone();
+    keys(&mut a, "u");
+    assert_eq!(a.profile, before);
+    assert!(!a.dirty());
+    a.handle(ctrl('r'));
+    assert_eq!(a.profile, fixed);
+    keys(&mut a, "uu");
+    assert_eq!(a.profile, before, "undo past the start does nothing");
+    assert!(a.status.as_ref().unwrap().error);
+}
+
+#[test]
+fn undo_and_redo_walk_a_history_of_edits() {
+    let mut a = app(seed());
+    let p0 = a.profile.clone();
+    keys(&mut a, "a");
+    let p1 = a.profile.clone();
+    keys(&mut a, "J"); // nothing: nv3 is last
+    keys(&mut a, "K");
+    let p2 = a.profile.clone();
+    assert_ne!(p1, p2);
+    keys(&mut a, "u");
+    assert_eq!(a.profile, p1);
+    keys(&mut a, "u");
+    assert_eq!(a.profile, p0);
+    a.handle(ctrl('r'));
+    a.handle(ctrl('r'));
+    assert_eq!(a.profile, p2);
+    // A new edit drops the redo history.
+    keys(&mut a, "uK");
+    a.handle(ctrl('r'));
+    assert!(a.status.as_ref().unwrap().text.contains("nothing to redo"));
+}
+
+#[test]
+fn quit_asks_when_there_are_unsaved_changes() {
+    let mut a = app(seed());
+    assert_eq!(keys(&mut a, "q"), [Effect::Quit]);
+
+    let mut a = app(seed());
+    keys(&mut a, "a");
+    assert!(keys(&mut a, "q").is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    keys(&mut a, "n");
+    assert!(!a.quit);
+    assert_eq!(keys(&mut a, "qy"), [Effect::Quit]);
+    assert!(a.quit);
+
+    // Ctrl-c always quits: from a dialog, an edit, help.
+    let mut a = app(seed());
+    keys(&mut a, "ad");
+    assert_eq!(a.handle(ctrl('c')), [Effect::Quit]);
+    let mut a = app(seed());
+    keys(&mut a, "e");
+    keys(&mut a, "e");
+    assert!(a.editing.is_some());
+    assert_eq!(a.handle(ctrl('c')), [Effect::Quit]);
+}
+
+#[test]
+fn save_asks_for_a_name_the_first_time() {
+    let mut a = app(seed());
+    keys(&mut a, "a");
+    assert!(keys(&mut a, "s").is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::SaveAs { .. })));
+    // The input starts with the profile's name; replace it.
+    for _ in 0.."default".len() {
+        a.handle(k(KeyCode::Backspace));
+    }
+    keys(&mut a, ".x");
+    match &a.dialog {
+        Some(Dialog::SaveAs { error: Some(e), .. }) => assert!(e.contains("'.'"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    a.handle(k(KeyCode::Backspace));
+    a.handle(k(KeyCode::Backspace));
+    keys(&mut a, "three");
+    let fx = a.handle(k(KeyCode::Enter));
+    let path = PathBuf::from("/cfg/qpmem/profiles/three.ron");
+    match &fx[..] {
+        [Effect::Save { path: p, profile }] => {
+            assert_eq!(p, &path);
+            assert_eq!(profile.name, "three");
+            assert_eq!(profile.devices.len(), 3);
+        }
+        other => panic!("{other:?}"),
+    }
+    // The driver writes it and reports back.
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("three.ron");
+    if let [Effect::Save { profile, .. }] = &fx[..] {
+        qpmem::store::save_profile(&real, profile).unwrap();
+    }
+    a.handle(Event::Saved(Ok(real.clone())));
+    assert!(!a.dirty());
+    assert_eq!(a.path.as_deref(), Some(real.as_path()));
+    assert_eq!(qpmem::store::load_profile(&real).unwrap(), a.profile);
+    // Later saves go straight to the same file.
+    keys(&mut a, "a");
+    assert!(matches!(&keys(&mut a, "s")[..], [Effect::Save { path, .. }] if *path == real));
+    a.handle(Event::Saved(Err("disk full".into())));
+    assert!(a.dirty());
+    assert!(a.status.as_ref().unwrap().text.contains("disk full"));
+}
+
+#[test]
+fn open_lists_profiles_and_asks_before_dropping_changes() {
+    let mut a = app(seed());
+    assert_eq!(keys(&mut a, "o"), [Effect::ListProfiles]);
+    let entries = vec![
+        ProfileEntry {
+            name: "small".into(),
+            summary: "1 DIMM".into(),
+            source: ProfileRef::File("/p/small.ron".into()),
+        },
+        ProfileEntry {
+            name: "default (built in)".into(),
+            summary: "2 DIMMs".into(),
+            source: ProfileRef::BuiltinDefault,
+        },
+    ];
+    a.handle(Event::ProfilesListed(entries.clone()));
+    keys(&mut a, "j");
+    assert_eq!(
+        a.handle(k(KeyCode::Enter)),
+        [Effect::Open(ProfileRef::BuiltinDefault)]
+    );
+    // With unsaved changes it asks first.
+    keys(&mut a, "a");
+    keys(&mut a, "o");
+    a.handle(Event::ProfilesListed(entries));
+    assert!(a.handle(k(KeyCode::Enter)).is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    assert_eq!(
+        keys(&mut a, "y"),
+        [Effect::Open(ProfileRef::File("/p/small.ron".into()))]
+    );
+    let small = {
+        let mut p = Profile::empty("small");
+        p.devices
+            .push(qpmem::Dimm::nvdimm(1, "/p/x".into(), Size::gib(1)));
+        p
+    };
+    let fx = a.handle(Event::Opened(Ok((
+        Box::new(small.clone()),
+        Some("/p/small.ron".into()),
+    ))));
+    assert!(matches!(&fx[..], [Effect::DetectQemu(_)]));
+    assert_eq!(a.profile, small);
+    assert!(!a.dirty());
+    assert!(!a.can_undo());
+}
+
+#[test]
+fn copy_and_launch_are_effects() {
+    let mut a = app(seed());
+    let fx = keys(&mut a, "y");
+    assert_eq!(fx, [Effect::Copy(render_shell(&a.profile))]);
+    a.handle(Event::Copied(Ok("OSC 52".into())));
+    assert!(a.status.as_ref().unwrap().text.contains("OSC 52"));
+    let fx = keys(&mut a, "l");
+    assert_eq!(fx, [Effect::Launch(a.profile.clone())]);
+    a.handle(Event::Launched(Err("launch: not available yet".into())));
+    assert_eq!(a.status.as_ref().unwrap().text, "launch: not available yet");
+}
+
+#[test]
+fn panes_cycle_with_tab_and_help_opens_and_closes() {
+    let mut a = app(seed());
+    let mut seen = vec![a.focus];
+    for _ in 0..6 {
+        a.handle(k(KeyCode::Tab));
+        seen.push(a.focus);
+    }
+    assert_eq!(seen.first(), seen.last());
+    assert_eq!(seen.len(), 7);
+    a.handle(Event::Key(KeyEvent::new(
+        KeyCode::BackTab,
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(a.focus, Pane::Cmdline);
+    keys(&mut a, "?");
+    assert!(a.help.is_some());
+    keys(&mut a, "a");
+    assert!(a.help.is_none());
+    assert_eq!(
+        a.profile.devices.len(),
+        2,
+        "a key that closes help does nothing else"
+    );
+}
+
+#[test]
+fn mouse_click_selects_and_wheel_scrolls() {
+    let mut a = app(seed());
+    let areas = a.areas();
+    // Click the second data row of the device list (border, header, nv1, nv2).
+    let click = |col, row| {
+        Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: col,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    a.handle(click(areas.devices.x + 3, areas.devices.y + 3));
+    assert_eq!(a.selected, 1);
+    assert_eq!(a.focus, Pane::Devices);
+    // Click a form row in the VM editor.
+    let vm = areas.vm.unwrap();
+    a.handle(click(vm.x + 3, vm.y + 3));
+    assert_eq!(a.focus, Pane::Vm);
+    assert_eq!(a.vm_field, 2);
+    // Wheel over the device list moves the selection without focusing.
+    a.handle(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: areas.devices.x + 3,
+        row: areas.devices.y + 3,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(a.selected, 0);
+    assert_eq!(a.focus, Pane::Vm);
+}
+
+#[test]
+fn map_zoom_and_scroll_keep_a_dimm_and_a_section_in_reach() {
+    use qpmem::tui::panes::map;
+    let mut a = app(seed());
+    a.focus = Pane::Map;
+    let width = a.areas().map.width - 2;
+    let l = a.derived.layout.clone().unwrap();
+    let (_, fit) = map::view(&l, a.map, width);
+    assert!(fit > 128 << 20, "fit: {fit}");
+    for _ in 0..3 {
+        keys(&mut a, "+");
+    }
+    let (start, cell) = map::view(&l, a.map, width);
+    assert!(
+        cell <= 128 << 20,
+        "zoomed to a section per cell or finer: {cell}"
+    );
+    // nv1 (selected) stays in view.
+    let nv1 = l.devices[0].placement().unwrap().addr;
+    assert!(start <= nv1 && nv1 < start + cell * u64::from(width));
+    a.handle(k(KeyCode::Right));
+    let (start2, _) = map::view(&l, a.map, width);
+    assert!(start2 > start);
+    keys(&mut a, "0");
+    assert_eq!(map::view(&l, a.map, width), (0, fit));
+}
+
+#[test]
+fn the_readme_lists_every_key() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## The TUI")
+        .nth(1)
+        .expect("README has a '## The TUI' section");
+    for b in qpmem::tui::action::KEYMAP {
+        assert!(
+            section.contains(&format!("`{}`", b.keys)),
+            "README's TUI section does not list `{}`",
+            b.keys
+        );
+    }
+    for (k, _) in qpmem::tui::action::MOUSE_HELP {
+        assert!(section.contains(k), "README does not mention mouse {k}");
+    }
+    assert!(section.contains("NO_COLOR"));
+}

@@ -1,0 +1,237 @@
+//! insta snapshots of every pane (and the whole screen) at 80x24 and
+//! 160x50 for the default profile, the seed recipe without align, an
+//! empty profile and 64 DIMMs; plus style checks the text cannot show
+//! (the misaligned edge in the warning colour, NO_COLOR).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use qpmem::profile::{Auto, Dimm, Profile};
+use qpmem::size::Size;
+use qpmem::tui::panes;
+use qpmem::tui::theme::Theme;
+use qpmem::tui::{ui, App, Event, Pane};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+use std::path::{Path, PathBuf};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 50)];
+
+fn seed_without_align() -> Profile {
+    let mut p = Profile::seed(Path::new("/vms"));
+    p.name = "seed-no-align".into();
+    p.ram = Size::mib(512);
+    p.slots = Auto::Fixed(2);
+    p.maxmem = Auto::Fixed(Size::gib(40));
+    for d in &mut p.devices {
+        d.align = None;
+    }
+    p
+}
+
+fn sixty_four() -> Profile {
+    let mut p = Profile::empty("dimms64");
+    p.devices = (1..=64)
+        .map(|i| Dimm::nvdimm(i, PathBuf::from(format!("/vms/nvdimm-{i}")), Size::gib(1)))
+        .collect();
+    p
+}
+
+fn profiles() -> Vec<(&'static str, Profile)> {
+    vec![
+        ("default", Profile::seed(Path::new("/vms"))),
+        ("seed_no_align", seed_without_align()),
+        ("empty", Profile::empty("empty")),
+        ("dimms64", sixty_four()),
+    ]
+}
+
+fn app(p: Profile, w: u16, h: u16) -> App {
+    let mut a = App::with_profile(p);
+    a.handle(Event::Resize(w, h));
+    a
+}
+
+fn screen(a: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, a)).unwrap();
+    t
+}
+
+/// One pane alone, filling the terminal.
+fn pane(a: &App, w: u16, h: u16, which: &str) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| {
+        let r = f.area();
+        match which {
+            "devices" => panes::devices::draw(f, r, a),
+            "dimm_editor" => panes::dimm_editor::draw(f, r, a),
+            "vm_editor" => panes::vm_editor::draw(f, r, a),
+            "map" => panes::map::draw(f, r, a),
+            "diagnostics" => panes::diagnostics::draw(f, r, a),
+            "cmdline" => panes::cmdline::draw(f, r, a),
+            "status" => panes::status::draw(f, r, a),
+            other => panic!("{other}"),
+        }
+    })
+    .unwrap();
+    t
+}
+
+const PANES: [&str; 7] = [
+    "devices",
+    "dimm_editor",
+    "vm_editor",
+    "map",
+    "diagnostics",
+    "cmdline",
+    "status",
+];
+
+#[test]
+fn every_pane_for_every_profile_at_both_sizes() {
+    for (name, p) in profiles() {
+        for (w, h) in SIZES {
+            let mut a = app(p.clone(), w, h);
+            // Select the last DIMM so the map highlights it (nv2 when misaligned).
+            a.selected = a.profile.devices.len().saturating_sub(1);
+            insta::assert_snapshot!(format!("{name}_screen_{w}x{h}"), screen(&a, w, h).backend());
+            for which in PANES {
+                insta::assert_snapshot!(
+                    format!("{name}_{which}_{w}x{h}"),
+                    pane(&a, w, h, which).backend()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn overlays_dialogs_and_editing() {
+    for (w, h) in SIZES {
+        let mut a = app(Profile::seed(Path::new("/vms")), w, h);
+        a.handle(Event::Key(KeyEvent::new(
+            KeyCode::Char('?'),
+            KeyModifiers::NONE,
+        )));
+        insta::assert_snapshot!(format!("help_{w}x{h}"), screen(&a, w, h).backend());
+
+        let mut a = app(Profile::seed(Path::new("/vms")), w, h);
+        a.handle(Event::Key(KeyEvent::new(
+            KeyCode::Char('d'),
+            KeyModifiers::NONE,
+        )));
+        insta::assert_snapshot!(
+            format!("confirm_delete_{w}x{h}"),
+            screen(&a, w, h).backend()
+        );
+
+        // Editing the size with an invalid value: the error is inline.
+        let mut a = app(Profile::seed(Path::new("/vms")), w, h);
+        a.focus = Pane::Dimm;
+        a.dimm_field = 4;
+        for c in ['e', 'X'] {
+            a.handle(Event::Key(KeyEvent::new(
+                KeyCode::Char(c),
+                KeyModifiers::NONE,
+            )));
+        }
+        insta::assert_snapshot!(
+            format!("edit_invalid_size_{w}x{h}"),
+            screen(&a, w, h).backend()
+        );
+    }
+}
+
+#[test]
+fn too_small_shows_a_notice() {
+    let a = app(Profile::seed(Path::new("/vms")), 60, 20);
+    let t = screen(&a, 60, 20);
+    insta::assert_snapshot!("too_small_60x20", t.backend());
+    let text: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(text.contains("terminal too small"));
+}
+
+/// Where `needle` starts in the buffer.
+fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let area = buf.area;
+    for y in 0..area.height {
+        let row: String = (0..area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(byte) = row.find(needle) {
+            let x = row[..byte].chars().count() as u16;
+            return Some((x, y));
+        }
+    }
+    None
+}
+
+#[test]
+fn the_misaligned_edge_is_drawn_in_the_warning_colour() {
+    let theme = Theme::default_theme();
+    for (w, h) in SIZES {
+        let mut a = app(seed_without_align(), w, h);
+        a.selected = 1;
+        let t = screen(&a, w, h);
+        let buf = t.backend().buffer();
+        // nv2 starts at 0x53fe00000, 126 MiB past a boundary.
+        let (x, y) = find(buf, "nv2 0x53fe00000")
+            .or_else(|| find(buf, "nv2"))
+            .unwrap();
+        let edge = &buf[(x, y)];
+        assert_eq!(edge.bg, theme.warning, "nv2's start cell at {x},{y}");
+        // Its body is in nv2's own colour, not the warning colour.
+        let body = &buf[(x + 5, y)];
+        assert_eq!(body.bg, theme.dimm(1));
+        // nv1 starts on a boundary: no warning there.
+        let (x1, y1) = find(buf, "nv1 0x100000000").unwrap();
+        assert_eq!(buf[(x1, y1)].bg, theme.dimm(0));
+        // The marker names the offset.
+        let (mx, my) = find(buf, "▲nv2 +126 MiB").expect("marker with the offset");
+        assert_eq!(buf[(mx, my)].fg, theme.warning);
+        // The device list marks nv2 with a warning.
+        let (lx, ly) = find(buf, "nv2    17G").unwrap();
+        assert_eq!(buf[(lx - 2, ly)].symbol(), "!");
+        assert_eq!(buf[(lx - 2, ly)].fg, theme.warning);
+        // And the aligned recipe has no warning cell at all.
+        let a = app(Profile::seed(Path::new("/vms")), w, h);
+        let t = screen(&a, w, h);
+        let warn = t
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .filter(|c| c.bg == theme.warning)
+            .count();
+        assert_eq!(warn, 0);
+    }
+}
+
+#[test]
+fn no_color_uses_no_colour_and_shows_selection_by_reverse() {
+    let mut a = App::new(qpmem::tui::Setup {
+        profile: seed_without_align(),
+        path: None,
+        notes: Vec::new(),
+        theme: Theme::no_color(),
+        profiles_dir: None,
+        status: None,
+    });
+    a.handle(Event::Resize(160, 50));
+    let t = screen(&a, 160, 50);
+    let buf = t.backend().buffer();
+    for c in buf.content() {
+        assert_eq!((c.fg, c.bg), (Color::Reset, Color::Reset), "{c:?}");
+    }
+    let (x, y) = find(buf, "nv1    17G").unwrap();
+    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED));
+    let (x, y) = find(buf, "nv2 0x53fe00000").unwrap();
+    assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
+}

@@ -1,0 +1,201 @@
+//! The TUI in a real terminal: tmux runs the built `qpmem` in a 160x50
+//! pane; the test types keys and reads the screen as a person would.
+//! Skips when tmux is missing unless QPMEM_REQUIRE_QEMU=1.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn tmux_present() -> bool {
+    let ok = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("QPMEM_REQUIRE_QEMU").as_deref() == Ok("1") {
+            panic!("tmux is required (QPMEM_REQUIRE_QEMU=1) but not found");
+        }
+        eprintln!("skipping: tmux not found (install tmux, or set QPMEM_REQUIRE_QEMU=1 to fail)");
+    }
+    ok
+}
+
+/// A tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16) -> Tmux {
+        let home = tempfile::tempdir().unwrap();
+        let socket = home.path().join("tmux.sock");
+        let t = Tmux { socket, home };
+        let h = t.home.path();
+        let out = t
+            .cmd()
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join("config"))
+            .env("XDG_DATA_HOME", h.join("data"))
+            .env("XDG_STATE_HOME", h.join("state"))
+            .env("PS1", "$ ")
+            .env("TERM", "xterm-256color")
+            .env_remove("NO_COLOR")
+            .args(["-f", "/dev/null", "new-session", "-d", "-s", "qp"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .args(["sh"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tmux: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "qp"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn type_line(&self, text: &str) {
+        self.run(&["send-keys", "-t", "qp", "-l", text]);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "qp"]).stdout).into_owned()
+    }
+
+    /// Wait until the screen satisfies `ok`; panic with the screen if not.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+#[test]
+fn a_session_in_a_real_terminal() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(env!("CARGO_BIN_EXE_qpmem"));
+
+    // The default profile: both DIMMs, the map and the command line.
+    let s = t.wait("the editor", |s| {
+        s.contains("nv1") && s.contains("nv2") && s.contains("-device nvdimm,memdev=mem2,id=nv2")
+    });
+    assert!(s.contains("qemu-system-x86_64 \\"), "{s}");
+    assert!(s.contains("Address map"), "{s}");
+    let data = t.home().join("data/qpmem/nvdimm-1");
+    assert!(s.contains(&data.display().to_string()), "{s}");
+
+    // Add a DIMM.
+    t.keys(&["a"]);
+    let s = t.wait("nv3", |s| s.contains("nv3") && s.contains("[+]"));
+    assert!(s.contains("id=nv3"), "the command line follows: {s}");
+
+    // Help lists the keys; Esc closes it.
+    t.keys(&["?"]);
+    t.wait("help", |s| {
+        s.contains("Help") && s.contains("quit at once, always")
+    });
+    t.keys(&["Escape"]);
+    t.wait("help closed", |s| !s.contains("quit at once, always"));
+
+    // Too small, then back.
+    t.run(&["resize-window", "-t", "qp", "-x", "60", "-y", "20"]);
+    t.wait("the too-small notice", |s| s.contains("terminal too small"));
+    t.run(&["resize-window", "-t", "qp", "-x", "160", "-y", "50"]);
+    t.wait("the editor again", |s| {
+        s.contains("nv3") && !s.contains("terminal too small")
+    });
+
+    // Quit: unsaved changes, so it asks.
+    t.keys(&["q"]);
+    t.wait("the quit question", |s| s.contains("Quit without saving"));
+    t.keys(&["y"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+
+    // The terminal is back in cooked mode with echo.
+    t.type_line("stty -a");
+    let s = t.wait("stty output", |s| s.contains("icanon"));
+    let words: Vec<&str> = s.split_whitespace().collect();
+    assert!(words.contains(&"icanon"), "{s}");
+    assert!(words.contains(&"echo"), "{s}");
+    assert!(
+        !words.contains(&"-icanon") && !words.contains(&"-echo"),
+        "{s}"
+    );
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(100, 30);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(&format!(
+        "{}; echo status=$?; stty -a | grep -o -- '-*icanon'",
+        env!("CARGO_BIN_EXE_qpmem")
+    ));
+    t.wait("the editor", |s| s.contains("Address map"));
+    // qpmem is the pane shell's child.
+    let pane = t.run(&["display-message", "-p", "-t", "qp", "#{pane_pid}"]);
+    let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    let pid = children
+        .split_whitespace()
+        .next()
+        .expect("qpmem's pid")
+        .to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let s = t.wait("stty output", |s| {
+        s.lines()
+            .any(|l| l.trim() == "icanon" || l.trim() == "-icanon")
+    });
+    assert!(s.contains("status=143"), "exit 128+SIGTERM: {s}");
+    assert!(s.lines().any(|l| l.trim() == "icanon"), "{s}");
+    assert!(!s.contains("Address map"), "left the alternate screen: {s}");
+}
