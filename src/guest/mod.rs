@@ -19,6 +19,7 @@
 //! QEMU command line (machine, memory, NVDIMMs) and adds
 //! [`GuestKernel::qemu_args`] to it.
 
+pub mod compress;
 pub mod cpio;
 pub mod init_script;
 pub mod initramfs;

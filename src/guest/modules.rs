@@ -10,12 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use object::read::elf::{FileHeader, ProgramHeader};
 use object::{elf, Endianness, Object, ObjectSection};
 
+use super::compress::Compression;
 use super::GuestError;
 
 /// The modules that make QEMU's NVDIMMs visible: the ACPI NFIT bus driver,
@@ -257,37 +257,10 @@ fn modinfo_depends(path: &Path) -> Result<Vec<String>, GuestError> {
 /// Decompresses a module according to its file name's extension; plain
 /// `.ko` files are returned as they are.
 pub fn decompress_module(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, GuestError> {
-    let name = path.to_string_lossy();
-    let fail = |reason: String| GuestError::Decompress {
-        path: path.to_owned(),
-        reason,
-    };
-    let mut out = Vec::new();
-    if name.ends_with(".gz") {
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| fail(e.to_string()))?;
-    } else if name.ends_with(".xz") {
-        lzma_rs::xz_decompress(&mut &raw[..], &mut out).map_err(|e| fail(e.to_string()))?;
-    } else if name.ends_with(".zst") {
-        // A zstd stream may hold several frames; decode them all.
-        let mut input = &raw[..];
-        while !input.is_empty() {
-            let before = input.len();
-            let mut decoder = ruzstd::decoding::StreamingDecoder::new(&mut input)
-                .map_err(|e| fail(e.to_string()))?;
-            decoder
-                .read_to_end(&mut out)
-                .map_err(|e| fail(e.to_string()))?;
-            drop(decoder);
-            if input.len() == before {
-                return Err(fail("zstd decoder made no progress".into()));
-            }
-        }
-    } else {
-        return Ok(raw);
+    match Compression::from_extension(path) {
+        Some(kind) => kind.decompress(path, &raw),
+        None => Ok(raw),
     }
-    Ok(out)
 }
 
 /// Whether the ELF file `data` needs a program interpreter (a dynamic
@@ -319,7 +292,7 @@ pub fn elf_needs_interpreter(path: &Path, data: &[u8]) -> Result<bool, GuestErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::io::{Read, Write};
 
     #[test]
     fn module_names_are_normalised() {
@@ -353,7 +326,9 @@ mod tests {
         fs::write(nv.join("nd_btt.ko.gz"), gz.finish().unwrap()).unwrap();
         // xz
         let mut xz = Vec::new();
-        lzma_rs::xz_compress(&mut &b"ND_PMEM"[..], &mut xz).unwrap();
+        xz2::read::XzEncoder::new(&b"ND_PMEM"[..], 1)
+            .read_to_end(&mut xz)
+            .unwrap();
         fs::write(nv.join("nd_pmem.ko.xz"), xz).unwrap();
         // zstd
         let zst = ruzstd::encoding::compress_to_vec(
