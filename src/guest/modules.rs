@@ -65,15 +65,7 @@ pub fn resolve_modules(dir: &Path, wanted: &[&str]) -> Result<Vec<LoadableModule
     for name in wanted {
         tree.visit(&module_name(name), &mut state, &mut order)?;
     }
-    order
-        .into_iter()
-        .map(|name| {
-            let path = tree.files[&name].clone();
-            let raw = fs::read(&path).map_err(|e| GuestError::io("cannot read", &path, e))?;
-            let image = decompress_module(&path, raw)?;
-            Ok(LoadableModule { name, path, image })
-        })
-        .collect()
+    Ok(order)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -128,7 +120,7 @@ impl ModuleTree {
         &self,
         name: &str,
         state: &mut BTreeMap<String, Visit>,
-        order: &mut Vec<String>,
+        order: &mut Vec<LoadableModule>,
     ) -> Result<(), GuestError> {
         match state.get(name) {
             Some(Visit::Done) => return Ok(()),
@@ -150,15 +142,21 @@ impl ModuleTree {
             });
         };
         state.insert(name.to_owned(), Visit::InProgress);
+        let raw = fs::read(path).map_err(|e| GuestError::io("cannot read", path, e))?;
+        let image = decompress_module(path, raw)?;
         let deps = match &self.deps {
             Some(map) => map.get(name).cloned().unwrap_or_default(),
-            None => modinfo_depends(path)?,
+            None => modinfo_depends(path, &image)?,
         };
         for dep in deps {
             self.visit(&dep, state, order)?;
         }
         state.insert(name.to_owned(), Visit::Done);
-        order.push(name.to_owned());
+        order.push(LoadableModule {
+            name: name.to_owned(),
+            path: path.clone(),
+            image,
+        });
         Ok(())
     }
 }
@@ -227,15 +225,13 @@ fn parse_modules_dep(path: &Path, text: &str) -> Result<HashMap<String, Vec<Stri
     Ok(map)
 }
 
-/// The `depends=` list in a module's `.modinfo` section.
-fn modinfo_depends(path: &Path) -> Result<Vec<String>, GuestError> {
-    let raw = fs::read(path).map_err(|e| GuestError::io("cannot read", path, e))?;
-    let image = decompress_module(path, raw)?;
+/// The `depends=` list in the `.modinfo` section of a module (`image`, read from `path`).
+fn modinfo_depends(path: &Path, image: &[u8]) -> Result<Vec<String>, GuestError> {
     let bad = |reason: String| GuestError::BadElf {
         path: path.to_owned(),
         reason,
     };
-    let file = object::File::parse(&*image).map_err(|e| bad(e.to_string()))?;
+    let file = object::File::parse(image).map_err(|e| bad(e.to_string()))?;
     let section = file
         .section_by_name(".modinfo")
         .ok_or_else(|| bad("no .modinfo section".into()))?;
@@ -366,6 +362,64 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("no_such_mod"), "{msg}");
         assert!(msg.contains(&tmp.path().display().to_string()), "{msg}");
+    }
+
+    /// A minimal ELF64 relocatable object with a `.modinfo` section, like a `.ko`.
+    fn fake_ko(modinfo: &str) -> Vec<u8> {
+        let shstrtab = b"\0.modinfo\0.shstrtab\0";
+        let modinfo_off = 64u64;
+        let shstrtab_off = modinfo_off + modinfo.len() as u64;
+        let shoff = (shstrtab_off + shstrtab.len() as u64).div_ceil(8) * 8;
+        let mut elf = vec![0x7f, b'E', b'L', b'F', 2, 1, 1];
+        elf.resize(16, 0);
+        elf.extend(1u16.to_le_bytes()); // ET_REL
+        elf.extend(62u16.to_le_bytes()); // EM_X86_64
+        elf.extend(1u32.to_le_bytes());
+        elf.extend([0u8; 16]); // entry, phoff
+        elf.extend(shoff.to_le_bytes());
+        elf.extend(0u32.to_le_bytes()); // flags
+        for v in [64u16, 0, 0, 64, 3, 2] {
+            elf.extend(v.to_le_bytes()); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+        }
+        elf.extend(modinfo.as_bytes());
+        elf.extend(shstrtab);
+        elf.resize(shoff as usize, 0);
+        let mut section = |name: u32, kind: u32, flags: u64, off: u64, size: u64| {
+            elf.extend(name.to_le_bytes());
+            elf.extend(kind.to_le_bytes());
+            elf.extend(flags.to_le_bytes());
+            elf.extend(0u64.to_le_bytes()); // addr
+            elf.extend(off.to_le_bytes());
+            elf.extend(size.to_le_bytes());
+            elf.extend([0u8; 8]); // link, info
+            elf.extend(1u64.to_le_bytes()); // addralign
+            elf.extend(0u64.to_le_bytes()); // entsize
+        };
+        section(0, 0, 0, 0, 0);
+        section(1, 1, 2, modinfo_off, modinfo.len() as u64); // PROGBITS, ALLOC
+        section(10, 3, 0, shstrtab_off, shstrtab.len() as u64); // STRTAB
+        elf
+    }
+
+    /// Without modules.dep (as in a fresh Debian package), `depends=` in
+    /// each module's .modinfo gives the order.
+    #[test]
+    fn resolves_from_modinfo_without_modules_dep() {
+        let tmp = tempfile::tempdir().unwrap();
+        let nv = tmp.path().join("kernel/drivers/nvdimm");
+        fs::create_dir_all(&nv).unwrap();
+        let ko = |deps: &str| fake_ko(&format!("license=GPL\0depends={deps}\0intree=Y\0"));
+        fs::write(nv.join("libnvdimm.ko"), ko("")).unwrap();
+        fs::write(nv.join("nd_btt.ko"), ko("libnvdimm")).unwrap();
+        fs::write(nv.join("nd_pmem.ko"), ko("libnvdimm,nd_btt")).unwrap();
+        let mods = resolve_modules(tmp.path(), &["nd_pmem"]).unwrap();
+        let names: Vec<_> = mods.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["libnvdimm", "nd_btt", "nd_pmem"]);
+        assert_eq!(mods[2].image, ko("libnvdimm,nd_btt"));
+
+        fs::write(nv.join("broken.ko"), b"not an ELF").unwrap();
+        let err = resolve_modules(tmp.path(), &["broken"]).unwrap_err();
+        assert!(err.to_string().contains("broken.ko"), "{err}");
     }
 
     #[test]

@@ -168,10 +168,10 @@ impl GuestVm {
     }
 
     fn try_wait(&mut self) -> Result<Option<ExitStatus>, GuestError> {
-        self.child.try_wait().map_err(|source| GuestError::Spawn {
-            program: self.program.clone(),
-            source,
-        })
+        let program = &self.program;
+        self.child
+            .try_wait()
+            .map_err(|e| GuestError::io("cannot wait for", program, e))
     }
 
     /// Kills and reaps QEMU if it is still running.
