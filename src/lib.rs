@@ -18,6 +18,7 @@ pub mod qemu;
 pub mod size;
 pub mod source;
 pub mod store;
+pub mod verify;
 
 pub use layout::{layout, HostFacts, Layout};
 pub use profile::{Dimm, Profile};

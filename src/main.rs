@@ -47,6 +47,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Boot a throwaway Linux guest on scratch files and compare what it saw with the prediction.
+    Verify(cli::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,5 +74,6 @@ fn run(cli: Cli) -> Outcome {
         Some(Command::Map { source, json }) => cli::map::run(source, json),
         Some(Command::Import { cmdline }) => cli::import::run(&cmdline),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
+        Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

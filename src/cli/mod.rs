@@ -5,3 +5,4 @@ pub mod import;
 pub mod map;
 pub mod probe;
 pub mod render;
+pub mod verify;
