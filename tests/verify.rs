@@ -397,3 +397,36 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
     );
     assert!(!own.exists());
 }
+
+#[test]
+fn missing_kernel_and_busybox_are_named_with_their_packages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = AssertCommand::cargo_bin("qpmem")
+        .unwrap()
+        .args(["verify", "--qemu", "/bin/true", "--kernel"])
+        .arg(tmp.path().join("vmlinuz-1.2.3"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("vmlinuz-1.2.3") && stderr.contains("linux-image-amd64"),
+        "{stderr}"
+    );
+
+    let kernel = tmp.path().join("vmlinuz-1.2.3");
+    std::fs::write(&kernel, b"not a kernel").unwrap();
+    let out = AssertCommand::cargo_bin("qpmem")
+        .unwrap()
+        .args(["verify", "--qemu", "/bin/true", "--kernel"])
+        .arg(&kernel)
+        .arg("--busybox")
+        .arg(tmp.path().join("busybox"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("busybox-static"), "{stderr}");
+}

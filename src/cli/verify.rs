@@ -5,7 +5,7 @@ use super::common::{load, out, qemu_binary, Failure, Outcome, QemuArgs, SourceAr
 use clap::{Args, ValueEnum};
 use qpmem::guest::find_busybox;
 use qpmem::size::format_qemu;
-use qpmem::verify::{find_kernel, verify_with_progress, Accel, VerifyError, VerifyOptions};
+use qpmem::verify::{find_kernel, verify_with_progress, Accel, Stage, VerifyError, VerifyOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,7 +71,7 @@ pub fn run(a: VerifyArgs) -> Outcome {
 
     let chatty = !a.json && std::io::stderr().is_terminal();
     let result = verify_with_progress(&loaded.profile, &options, |stage| {
-        if chatty {
+        if chatty && stage != Stage::Done {
             eprintln!("qpmem: {}…", stage.label());
         }
     });

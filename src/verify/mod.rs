@@ -90,6 +90,20 @@ pub struct VerifyOptions {
 }
 
 impl VerifyOptions {
+    /// Everything found the way `qpmem verify` finds it without flags:
+    /// QEMU from `$QPMEM_QEMU`, the profile or `PATH`; the kernel from
+    /// [`find_kernel`]; busybox from `PATH`.
+    pub fn for_profile(profile: &Profile) -> Result<Self, VerifyError> {
+        let wanted = std::env::var_os("QPMEM_QEMU")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| profile.qemu_binary());
+        let qemu = crate::qemu::find_binary(&wanted)?;
+        let kernel = find_kernel(None, None)?;
+        let busybox = guest::find_busybox()?;
+        Ok(VerifyOptions::new(qemu, kernel, busybox))
+    }
+
     /// Options with the default timeout, cache and accelerator, no cancel flag.
     pub fn new(qemu: PathBuf, kernel: GuestKernel, busybox: PathBuf) -> Self {
         VerifyOptions {
@@ -163,7 +177,7 @@ pub struct VerifyReport {
 pub enum VerifyError {
     #[error("cannot predict the layout: {0}")]
     Layout(#[from] LayoutError),
-    #[error("no guest kernel: {detail}. Install the linux-image-amd64 package (for /boot/vmlinuz-<release> and /lib/modules/<release>), give --kernel PATH [--modules DIR], or unpack Debian's kernel with `scripts/fetch-guest-kernel.sh DIR` and set {KERNEL_DIR_ENV}=DIR")]
+    #[error("no guest kernel: {detail} and {KERNEL_DIR_ENV} is not set. Install the linux-image-amd64 package (for /boot/vmlinuz-<release> and /lib/modules/<release>), give --kernel PATH [--modules DIR], or unpack Debian's kernel with `scripts/fetch-guest-kernel.sh DIR` and set {KERNEL_DIR_ENV}=DIR")]
     NoKernel { detail: String },
     #[error("scratch file {path}: {source}")]
     Scratch {
@@ -184,6 +198,8 @@ pub enum VerifyError {
     #[error("cancelled; QEMU was killed")]
     Cancelled,
     #[error(transparent)]
+    Qemu(#[from] crate::qemu::FindError),
+    #[error(transparent)]
     Guest(GuestError),
 }
 
@@ -197,10 +213,20 @@ impl From<GuestError> for VerifyError {
                 ..
             } => VerifyError::Timeout {
                 seconds,
-                console_tail,
+                console_tail: or_none(console_tail),
             },
             other => VerifyError::Guest(other),
         }
+    }
+}
+
+/// Console output for an error message; the kernel boots with `quiet`, so
+/// there may be none.
+fn or_none(console: String) -> String {
+    if console.trim().is_empty() {
+        "(none)".into()
+    } else {
+        console
     }
 }
 
@@ -240,9 +266,13 @@ pub fn find_kernel(
             if std::env::var_os(KERNEL_DIR_ENV).is_some_and(|v| !v.is_empty()) {
                 Ok(with_modules(guest::debian_kernel_cache(None)?))
             } else {
-                Err(VerifyError::NoKernel {
-                    detail: host.to_string(),
-                })
+                let detail = match host {
+                    GuestError::Missing { path, .. } => {
+                        format!("the host's {} does not exist", path.display())
+                    }
+                    other => other.to_string(),
+                };
+                Err(VerifyError::NoKernel { detail })
             }
         }
     }
@@ -423,7 +453,7 @@ pub fn verify_with_progress(
             VerifyError::Incomplete {
                 status,
                 stderr,
-                console_tail: guest::runner::tail(&run.console),
+                console_tail: or_none(guest::runner::tail(&run.console)),
             }
         });
     }
