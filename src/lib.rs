@@ -7,7 +7,7 @@
 //! a table or JSON). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
 //! guest to see what the kernel makes of the DIMMs) are the thin layers
 //! that touch files and processes; [`verify`] boots a profile in that guest
-//! and compares what the kernel saw with [`layout`].
+//! and compares what the kernel saw with [`layout()`].
 
 pub mod cmdline;
 pub mod diagnose;
