@@ -4,7 +4,7 @@
 //! This module owns the whole run, in the stages reported by [`Stage`]:
 //! build the report-mode initramfs ([`crate::guest`]), boot QEMU with the
 //! profile's machine type, RAM, CPUs, NUMA nodes and memory devices, wait
-//! for the guest's report, and [`compare()`] it with [`crate::layout`].
+//! for the guest's report, and [`compare()`] it with [`crate::layout`](mod@crate::layout).
 //!
 //! Safety rule: the profile's own backing files are never created, opened,
 //! or even looked at. Every file-backed device gets a sparse scratch file
