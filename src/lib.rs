@@ -4,11 +4,14 @@
 //! The core is pure data and functions: [`size`] (QEMU's size syntax),
 //! [`profile`] (the saved set-up), [`layout`] (QEMU's placement),
 //! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
-//! a table or JSON). [`store`] and [`qemu`] are the thin layers that touch
-//! files and processes.
+//! a table or JSON). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
+//! guest to see what the kernel makes of the DIMMs) are the thin layers
+//! that touch files and processes; [`verify`] boots a profile in that guest
+//! and compares what the kernel saw with [`layout()`].
 
 pub mod cmdline;
 pub mod diagnose;
+pub mod guest;
 pub mod layout;
 pub mod map;
 pub mod profile;
@@ -17,6 +20,7 @@ pub mod size;
 pub mod source;
 pub mod store;
 pub mod tui;
+pub mod verify;
 
 pub use layout::{layout, HostFacts, Layout};
 pub use profile::{Dimm, Profile};

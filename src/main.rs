@@ -38,7 +38,7 @@ enum Command {
     /// Import a pasted QEMU command line and print it as a profile (RON).
     Import {
         /// The command line, quoted as one argument.
-        #[arg(long, value_name = "STRING")]
+        #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
         cmdline: String,
     },
     /// Open the interactive editor on a profile or a pasted command line.
@@ -59,6 +59,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Boot a throwaway Linux guest on scratch files and compare what it saw with the prediction.
+    Verify(cli::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,5 +87,6 @@ fn run(cli: Cli) -> Outcome {
         Some(Command::Map { source, json }) => cli::map::run(source, json),
         Some(Command::Import { cmdline }) => cli::import::run(&cmdline),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
+        Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

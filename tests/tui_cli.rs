@@ -38,7 +38,11 @@ fn edit_refuses_a_missing_profile_naming_it() {
 fn edit_refuses_a_bad_command_line() {
     let home = tempfile::tempdir().unwrap();
     let out = qpmem(home.path())
-        .args(["edit", "--cmdline", "qemu-system-x86_64 -object 'unterminated"])
+        .args([
+            "edit",
+            "--cmdline",
+            "qemu-system-x86_64 -object 'unterminated",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

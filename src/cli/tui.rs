@@ -19,7 +19,7 @@ pub fn run(source: Option<SourceArgs>, theme: Option<String>) -> Outcome {
     })
     .map_err(|e| Failure {
         code: 2,
-        message: format!("{e:#}"),
+        message: e.to_string(),
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -13,7 +13,6 @@ use super::ui;
 use crate::qemu;
 use crate::source::Loaded;
 use crate::store;
-use anyhow::Context as _;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -22,7 +21,7 @@ use crossterm::{cursor, execute};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use std::collections::VecDeque;
-use std::io::{IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -49,21 +48,26 @@ pub fn restore_terminal() {
     }
 }
 
+/// An I/O error with what was being done.
+fn context(what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
 /// Restores the terminal when dropped (normal return and errors).
 struct Guard;
 
 impl Guard {
-    fn enter() -> anyhow::Result<Guard> {
-        enable_raw_mode().context("cannot put the terminal in raw mode")?;
+    fn enter() -> io::Result<Guard> {
+        enable_raw_mode().map_err(context("cannot put the terminal in raw mode"))?;
         ACTIVE.store(true, Ordering::SeqCst);
         let guard = Guard;
         execute!(
-            std::io::stdout(),
+            io::stdout(),
             EnterAlternateScreen,
             EnableMouseCapture,
             cursor::Hide
         )
-        .context("cannot set up the terminal")?;
+        .map_err(context("cannot set up the terminal"))?;
         Ok(guard)
     }
 }
@@ -96,11 +100,11 @@ fn install_signal_thread() {
 }
 
 /// Run the TUI until the user quits.
-pub fn run(opts: Options) -> anyhow::Result<()> {
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "the interactive editor needs a terminal; use `qpmem map` or `qpmem render` in scripts"
-        );
+pub fn run(opts: Options) -> io::Result<()> {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        return Err(io::Error::other(
+            "the interactive editor needs a terminal; use `qpmem map` or `qpmem render` in scripts",
+        ));
     }
     let config_dir = store::project_dirs().map(|d| d.config_dir().to_path_buf());
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -117,7 +121,7 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
         profiles_dir: profiles::profiles_dir(),
         status: theme_problem.or(opts.status),
     });
-    let (w, h) = crossterm::terminal::size().context("cannot read the terminal size")?;
+    let (w, h) = crossterm::terminal::size().map_err(context("cannot read the terminal size"))?;
     app.handle(Event::Resize(w, h));
 
     install_panic_hook();
@@ -131,7 +135,7 @@ pub fn run(opts: Options) -> anyhow::Result<()> {
     terminal.draw(|f| ui::draw(f, &app))?;
 
     while !app.quit {
-        let ev = match event::read().context("reading the terminal")? {
+        let ev = match event::read().map_err(context("reading the terminal"))? {
             event::Event::Key(k) => Event::Key(k),
             event::Event::Mouse(m) => Event::Mouse(m),
             event::Event::Resize(w, h) => Event::Resize(w, h),
