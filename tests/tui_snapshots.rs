@@ -235,3 +235,35 @@ fn no_color_uses_no_colour_and_shows_selection_by_reverse() {
     let (x, y) = find(buf, "nv2 0x53fe00000").unwrap();
     assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
 }
+
+#[test]
+fn zoomed_map_shows_a_whole_17g_dimm_and_every_section_tick() {
+    let mut a = app(seed_without_align(), 160, 50);
+    a.focus = Pane::Map;
+    a.selected = 1;
+    // Zoom until a cell is at most one 128 MiB section.
+    for _ in 0..10 {
+        let width = a.areas().map.width - 2;
+        let l = a.derived.layout.as_ref().unwrap();
+        if panes::map::view(l, a.map, width).1 <= 128 << 20 {
+            break;
+        }
+        a.handle(Event::Key(KeyEvent::new(
+            KeyCode::Char('+'),
+            KeyModifiers::NONE,
+        )));
+    }
+    let t = pane(&a, 160, 12, "map");
+    insta::assert_snapshot!("seed_no_align_map_zoomed_160x12", t.backend());
+    let buf = t.backend().buffer();
+    let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+    // nv2 is in view whole, with its range, and its misaligned start marked.
+    assert!(text.contains("nv2 0x53fe00000-0x97fbfffff"), "{text}");
+    assert!(text.contains("▲nv2 +126 MiB"), "{text}");
+    // One tick per section: the ruler has a tick in at least 130 of 158 cells.
+    let ruler_y = 2;
+    let ticks = (1..159)
+        .filter(|x| buf[(*x, ruler_y)].symbol() != " ")
+        .count();
+    assert!(ticks >= 130, "{ticks} ticks");
+}

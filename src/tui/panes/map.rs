@@ -202,7 +202,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     };
     let (start, cell) = view(l, app.map, inner_w);
     let section = l.section_size;
-    let scale = if cell >= section {
+    let scale = if cell > section {
         format!(
             "1 cell = {} ({:.1} sections)",
             format_human(cell),
@@ -270,7 +270,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             let has_major = cs.div_ceil(major).saturating_mul(major) < cs.saturating_add(cell);
             let ch = if has_major {
                 '┼'
-            } else if cell >= section {
+            } else if cell > section {
                 '┊'
             } else {
                 '│'
