@@ -33,8 +33,11 @@ fn rows(d: &Diagnostic, width: usize) -> (Vec<String>, Vec<String>, usize) {
 /// The first diagnostic to show so the selected one fits in `height` rows.
 fn offset(app: &App, width: usize, height: usize) -> usize {
     let diags = &app.derived.diagnostics;
+    if diags.is_empty() {
+        return 0;
+    }
     let mut used = 0;
-    let mut first = app.diag_selected.min(diags.len().saturating_sub(1));
+    let mut first = app.diag_selected.min(diags.len() - 1);
     let mut i = first as isize;
     while i >= 0 {
         let (h, p, _) = rows(&diags[i as usize], width);
