@@ -199,3 +199,42 @@ fn sigterm_restores_the_terminal() {
     assert!(s.lines().any(|l| l.trim() == "icanon"), "{s}");
     assert!(!s.contains("Address map"), "left the alternate screen: {s}");
 }
+
+#[test]
+fn save_then_reopen_the_last_used_profile() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(env!("CARGO_BIN_EXE_qpmem"));
+    t.wait("the editor", |s| s.contains("Address map"));
+    t.keys(&["a"]);
+    t.wait("nv3", |s| s.contains("[+]"));
+    t.keys(&["s"]);
+    t.wait("the save prompt", |s| s.contains("Save as"));
+    // Replace the suggested name ("default") with "mine".
+    for _ in 0.."default".len() {
+        t.keys(&["BSpace"]);
+    }
+    t.run(&["send-keys", "-t", "qp", "-l", "mine"]);
+    t.keys(&["Enter"]);
+    let saved = t.home().join("config/qpmem/profiles/mine.ron");
+    t.wait("saved", |s| s.contains("saved") && !s.contains("[+]"));
+    let text = std::fs::read_to_string(&saved).unwrap();
+    assert!(
+        text.contains("name: \"mine\"") && text.contains("\"nv3\""),
+        "{text}"
+    );
+    // No unsaved changes: q quits at once.
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+    // Bare qpmem reopens it.
+    t.type_line(env!("CARGO_BIN_EXE_qpmem"));
+    let s = t.wait("the editor", |s| s.contains("Address map"));
+    assert!(s.contains("qpmem mine"), "{s}");
+    assert!(s.contains(&saved.display().to_string()), "{s}");
+    assert!(s.contains("nv3"), "{s}");
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}

@@ -110,9 +110,6 @@ pub fn run(opts: Options) -> io::Result<()> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let (theme, theme_problem) =
         Theme::load(opts.theme.as_deref(), config_dir.as_deref(), no_color);
-    if let Some(path) = &opts.loaded.path {
-        let _ = profiles::remember(path);
-    }
     let mut app = App::new(Setup {
         profile: opts.loaded.profile,
         path: opts.loaded.path,
@@ -130,6 +127,10 @@ pub fn run(opts: Options) -> io::Result<()> {
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;
     terminal.draw(|f| ui::draw(f, &app))?;
+    // After the first frame: nothing slow before the user sees something.
+    if let Some(path) = &app.path {
+        let _ = profiles::remember(path);
+    }
     let start = app.start();
     perform(&mut app, start);
     terminal.draw(|f| ui::draw(f, &app))?;
