@@ -185,11 +185,6 @@ pub fn action_for(ev: &KeyEvent) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// The binding for an action (for hints such as "press ? for help").
-pub fn binding(action: Action) -> Option<&'static Binding> {
-    KEYMAP.iter().find(|b| b.action == action)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
