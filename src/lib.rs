@@ -9,6 +9,7 @@
 
 pub mod cmdline;
 pub mod diagnose;
+pub mod examples;
 pub mod layout;
 pub mod map;
 pub mod profile;
