@@ -31,11 +31,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Import a pasted QEMU command line and print it as a profile (RON).
+    /// Import a pasted QEMU command line: print it as a profile (RON), or save it.
     Import {
         /// The command line, quoted as one argument.
         #[arg(long, value_name = "STRING")]
         cmdline: String,
+        /// Save it as the stored profile NAME instead of printing it.
+        #[arg(long, value_name = "NAME")]
+        save: Option<String>,
+        /// With --save: replace an existing stored profile (kept as NAME.ron.bak).
+        #[arg(long, requires = "save")]
+        force: bool,
+    },
+    /// Stored profiles and built-in examples.
+    Profiles {
+        #[command(subcommand)]
+        command: cli::profiles::Command,
     },
     /// Start QEMU paused (-S) and compare its placement with the prediction.
     Probe {
@@ -70,7 +81,12 @@ fn run(cli: Cli) -> Outcome {
         None => cli::map::run(SourceArgs::default(), false),
         Some(Command::Render { source, format }) => cli::render::run(source, format),
         Some(Command::Map { source, json }) => cli::map::run(source, json),
-        Some(Command::Import { cmdline }) => cli::import::run(&cmdline),
+        Some(Command::Import {
+            cmdline,
+            save,
+            force,
+        }) => cli::import::run(&cmdline, save.as_deref(), force),
+        Some(Command::Profiles { command }) => cli::profiles::run(command),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
     }
 }

@@ -4,4 +4,5 @@ pub mod common;
 pub mod import;
 pub mod map;
 pub mod probe;
+pub mod profiles;
 pub mod render;
