@@ -84,17 +84,21 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, StoreError> {
         column: e.span.start.col,
         message: e.code.to_string(),
     };
-    // Check the version first, so a newer file gets the right complaint
-    // rather than one about the fields it added.
-    if let Ok(v) = ron_options().from_str::<VersionOnly>(text) {
-        if v.version > PROFILE_VERSION {
-            return Err(StoreError::TooNew {
-                path: origin.to_string(),
-                found: v.version,
-            });
-        }
+    // Parse first (the common case pays for one pass only); when that
+    // fails, a newer version gets the right complaint rather than one
+    // about the fields it added.
+    let too_new = |found| StoreError::TooNew {
+        path: origin.to_string(),
+        found,
+    };
+    match ron_options().from_str::<Profile>(text) {
+        Ok(p) if p.version > PROFILE_VERSION => Err(too_new(p.version)),
+        Ok(p) => Ok(p),
+        Err(e) => match ron_options().from_str::<VersionOnly>(text) {
+            Ok(v) if v.version > PROFILE_VERSION => Err(too_new(v.version)),
+            _ => Err(position(e)),
+        },
     }
-    ron_options().from_str::<Profile>(text).map_err(position)
 }
 
 /// Read and parse a profile file, refusing oversized files unread.
@@ -623,6 +627,8 @@ mod tests {
         assert!(msg.contains("bogus"), "{msg}");
         let e = parse_profile("(version: 9, name: \"x\", future: 1)", "p.ron").unwrap_err();
         assert!(matches!(e, StoreError::TooNew { found: 9, .. }), "{e}");
+        let e = parse_profile("(version: 2, name: \"x\")", "p.ron").unwrap_err();
+        assert!(matches!(e, StoreError::TooNew { found: 2, .. }), "{e}");
         assert!(parse_profile("", "p.ron").is_err());
     }
 
