@@ -7,9 +7,11 @@
 //! a table or JSON). [`store`] and [`qemu`] are the thin layers that touch
 //! files and processes.
 
+pub mod clipboard;
 pub mod cmdline;
 pub mod diagnose;
 pub mod examples;
+pub mod export;
 pub mod layout;
 pub mod map;
 pub mod profile;

@@ -22,6 +22,9 @@ enum Command {
         source: SourceArgs,
         #[arg(long, value_enum, default_value = "shell")]
         format: cli::render::Format,
+        /// Write to FILE (atomically) instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Print the guest physical address map QEMU will build.
     Map {
@@ -79,7 +82,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Outcome {
     match cli.command {
         None => cli::map::run(SourceArgs::default(), false),
-        Some(Command::Render { source, format }) => cli::render::run(source, format),
+        Some(Command::Render {
+            source,
+            format,
+            output,
+        }) => cli::render::run(source, format, output),
         Some(Command::Map { source, json }) => cli::map::run(source, json),
         Some(Command::Import {
             cmdline,
