@@ -37,7 +37,7 @@ enum Command {
     /// Import a pasted QEMU command line: print it as a profile (RON), or save it.
     Import {
         /// The command line, quoted as one argument.
-        #[arg(long, value_name = "STRING")]
+        #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
         cmdline: String,
         /// Save it as the stored profile NAME instead of printing it.
         #[arg(long, value_name = "NAME")]
@@ -61,6 +61,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Boot a throwaway Linux guest on scratch files and compare what it saw with the prediction.
+    Verify(cli::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,5 +97,6 @@ fn run(cli: Cli) -> Outcome {
         }) => cli::import::run(&cmdline, save.as_deref(), force),
         Some(Command::Profiles { command }) => cli::profiles::run(command),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
+        Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

@@ -6,3 +6,4 @@ pub mod map;
 pub mod probe;
 pub mod profiles;
 pub mod render;
+pub mod verify;

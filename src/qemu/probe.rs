@@ -92,21 +92,15 @@ pub fn probe(
         })?;
     let mut child = Reaper(child);
     let start = Instant::now();
-    let mut qmp = loop {
-        if let Some(_status) = child.0.try_wait().map_err(ProbeError::Scratch)? {
-            let mut message = String::new();
-            if let Some(mut err) = child.0.stderr.take() {
-                let _ = err.read_to_string(&mut message);
-            }
-            return Err(ProbeError::Refused {
-                message: message.trim_end().to_string(),
-            });
+    let result = loop {
+        if child.0.try_wait().map_err(ProbeError::Scratch)?.is_some() {
+            return Err(refusal(&mut child.0));
         }
         if socket.exists() {
             match Qmp::connect(&socket, timeout) {
-                Ok(q) => break q,
+                Ok(mut qmp) => break qmp.query_memory_devices().map(|d| (qmp, d)),
                 Err(QmpError::Connect { .. }) => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => break Err(e),
             }
         }
         if start.elapsed() > timeout {
@@ -114,8 +108,39 @@ pub fn probe(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let devices = qmp.query_memory_devices()?;
-    let _ = qmp.execute("quit", None);
-    let _ = child.0.wait();
-    Ok(devices)
+    match result {
+        Ok((mut qmp, devices)) => {
+            let _ = qmp.execute("quit", None);
+            let _ = child.0.wait();
+            Ok(devices)
+        }
+        // QEMU opens its QMP socket before it creates devices, so a
+        // refused configuration often shows up as a connection that
+        // drops: if QEMU exits, what it said is the answer.
+        Err(e) => match wait_exit(&mut child.0, Duration::from_secs(5)) {
+            true => Err(refusal(&mut child.0)),
+            false => Err(e.into()),
+        },
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn refusal(child: &mut Child) -> ProbeError {
+    let mut message = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut message);
+    }
+    ProbeError::Refused {
+        message: message.trim_end().to_string(),
+    }
 }
