@@ -339,6 +339,7 @@ fn guest_commands_follow_the_profile() {
     let numa = env.qpmem(&["render", "numa", "--format", "guest"]);
     assert_eq!(numa.matches("ndctl init-labels").count(), 4, "{numa}");
     assert_eq!(numa.matches("mount -o dax").count(), 4, "{numa}");
+    assert_eq!(numa.matches("qpmem_region 0x").count(), 4, "{numa}");
     let ll = env.qpmem(&["render", "label-less", "--format", "guest"]);
     assert!(!ll.contains("init-labels"), "{ll}");
     assert!(ll.contains("--mode=fsdax"), "{ll}");
@@ -400,4 +401,105 @@ fn osc52_matches_an_independent_base64() {
     let report = qpmem::clipboard::copy(&line, &mut term, &qpmem::clipboard::Env::default());
     assert_eq!(term, want);
     assert_eq!(report.ways, [qpmem::clipboard::Way::Osc52]);
+}
+
+/// The guest script run by a real sh against a fake nd sysfs tree in which
+/// the guest numbered the regions in reverse (as real guests may), with
+/// ndctl, mkfs.ext4 and mount replaced by stubs that log their arguments.
+#[test]
+fn guest_script_finds_each_dimm_by_address_not_by_number() {
+    let env = Env::new();
+    let root = env.path();
+    let nd = root.join("nd");
+    for (region, addr, nmem) in [
+        ("region0", "0x538000000", "nmem1"),
+        ("region1", "0x100000000", "nmem0"),
+    ] {
+        fs::create_dir_all(nd.join(region)).unwrap();
+        fs::write(nd.join(region).join("resource"), format!("{addr}\n")).unwrap();
+        fs::write(
+            nd.join(region).join("mapping0"),
+            format!("{nmem},0,18117296128,0\n"),
+        )
+        .unwrap();
+    }
+    let bin = root.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let log = root.join("log");
+    let stub = |name: &str, extra: &str| {
+        let path = bin.join(name);
+        fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho \"{name} $*\" >> '{}'\n{extra}",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .args(["+x", path.to_str().unwrap()])
+            .status()
+            .unwrap();
+    };
+    // create-namespace --region=regionN prints ndctl's JSON naming pmemN.
+    stub(
+        "ndctl",
+        "case \"$*\" in *create-namespace*) n=${2#--region=region}; printf '{\\n  \"dev\":\"namespace%s.0\",\\n  \"blockdev\":\"pmem%s\"\\n}\\n' \"$n\" \"$n\";; esac\n",
+    );
+    stub("mkfs.ext4", "");
+    stub("mount", "");
+
+    let text = env
+        .qpmem(&["render", "default", "--format", "guest"])
+        .replace("/sys/bus/nd/devices", nd.to_str().unwrap())
+        .replace("/mnt/", &format!("{}/mnt/", root.display()));
+    let script = root.join("guest.sh");
+    fs::write(&script, text).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = std::process::Command::new("sh")
+        .arg(&script)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = fs::read_to_string(&log).unwrap();
+    let mnt = root.join("mnt");
+    let want = format!(
+        "ndctl disable-region region1\n\
+         ndctl init-labels nmem0\n\
+         ndctl enable-region region1\n\
+         ndctl create-namespace --region=region1 --mode=fsdax --align=2M\n\
+         mkfs.ext4 /dev/pmem1\n\
+         mount -o dax /dev/pmem1 {m}/nv1\n\
+         ndctl disable-region region0\n\
+         ndctl init-labels nmem1\n\
+         ndctl enable-region region0\n\
+         ndctl create-namespace --region=region0 --mode=fsdax --align=2M\n\
+         mkfs.ext4 /dev/pmem0\n\
+         mount -o dax /dev/pmem0 {m}/nv2\n",
+        m = mnt.display()
+    );
+    assert_eq!(log, want);
+    assert!(mnt.join("nv1").is_dir() && mnt.join("nv2").is_dir());
+
+    // A DIMM the guest does not show is an error, not a silent skip.
+    fs::remove_dir_all(nd.join("region0")).unwrap();
+    let out = std::process::Command::new("sh")
+        .arg(&script)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no nd region at 0x538000000"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

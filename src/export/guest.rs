@@ -3,10 +3,13 @@
 //! whose mode and align fit the DIMM, then `mkfs` and `mount -o dax` for
 //! fsdax. Also shown in the TUI.
 //!
-//! The guest's names (`nmem0`, `region0`, `namespace0.0`, `/dev/pmem0`)
-//! are assumed to follow the NVDIMMs' command-line order; the text says
-//! how to check. pc-dimms are volatile RAM and get no commands.
+//! The guest numbers its regions in its own order, not the command line's,
+//! so the script finds each DIMM's region by the physical address qpmem
+//! predicts for it (`/sys/bus/nd/devices/region*/resource`), the DIMM
+//! behind it from the region's `mapping0`, and the block device from
+//! ndctl's JSON. pc-dimms are volatile RAM and get no commands.
 
+use crate::cmdline::shell_quote;
 use crate::layout::Layout;
 use crate::profile::{DimmKind, Profile};
 use crate::size::{format_human, format_qemu, MIB};
@@ -16,6 +19,26 @@ use std::fmt::Write;
 const NAMESPACE_START_ALIGN: u64 = 16 * MIB;
 /// Below this a namespace cannot hold fsdax's memmap reservation usefully.
 const MIN_FSDAX: u64 = 64 * MIB;
+
+const PREAMBLE: &str = r#"set -eu
+
+# The nd region at physical address $1.
+qpmem_region() {
+    for r in /sys/bus/nd/devices/region*; do
+        [ -r "$r/resource" ] || continue
+        if [ $(( $(cat "$r/resource") )) -eq $(( $1 )) ]; then
+            echo "${r##*/}"
+            return 0
+        fi
+    done
+    echo "no nd region at $1 (see: ndctl list -R)" >&2
+    return 1
+}
+# The DIMM (nmemN) behind region $1.
+qpmem_nmem() { cut -d, -f1 "/sys/bus/nd/devices/$1/mapping0"; }
+# The block device in ndctl's JSON on stdin.
+qpmem_blockdev() { sed -n 's/.*"blockdev": *"\([^"]*\)".*/\1/p'; }
+"#;
 
 /// The namespace align for an fsdax namespace of `visible` bytes: 2 MiB
 /// (huge-page mappings) when the size is a whole number of them, else 4 KiB.
@@ -28,7 +51,8 @@ pub fn fsdax_align(visible: u64) -> &'static str {
 }
 
 /// The guest-side recipe. `layout` (when the machine is modelled) gives
-/// each DIMM's visible size and address.
+/// each DIMM's address and visible size; without it no commands can be
+/// written, only what to do.
 pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
     let mut s = String::from("#!/bin/sh\n");
     let _ = writeln!(
@@ -38,12 +62,9 @@ pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
     );
     s.push_str(
         "# Needs ndctl and a kernel with CONFIG_ACPI_NFIT, CONFIG_BLK_DEV_PMEM, CONFIG_FS_DAX.\n\
-         # Names assume the guest numbers the NVDIMMs in command-line order\n\
-         # (the first is nmem0/region0/pmem0); check with: ndctl list -D -R -N\n\
-         # mkfs destroys what is on the device: run it only on a new DIMM.\n\
-         set -eu\n",
+         # mkfs destroys what is on the device: run it only on a new DIMM.\n",
     );
-    let mut n = 0usize;
+    s.push_str(PREAMBLE);
     let mut any = false;
     for d in &profile.devices {
         if d.kind != DimmKind::Nvdimm {
@@ -55,81 +76,81 @@ pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
             continue;
         }
         any = true;
-        let k = n;
-        n += 1;
         let placed = layout.and_then(|l| l.devices.iter().find(|x| x.id == d.id));
-        if let Some(Err(e)) = placed.map(|p| &p.result) {
-            let _ = writeln!(
-                s,
-                "\n# {}: QEMU will not start with it ({e}); fix the profile first.",
-                d.id
-            );
-            continue;
-        }
-        let placement = placed.and_then(|p| p.placement());
-        let visible = placement.map(|p| p.size);
-        let _ = write!(s, "\n# {} -> nmem{k}, region{k}", d.id);
-        match visible {
-            Some(v) => {
-                let _ = write!(s, ": {} visible", format_human(v));
+        let placement = match placed.map(|p| &p.result) {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
+                let _ = writeln!(
+                    s,
+                    "\n# {}: QEMU will not start with it ({e}); fix the profile first.",
+                    d.id
+                );
+                continue;
             }
-            None => s.push_str(": size unknown (machine type not modelled)"),
-        }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "\n# {}: machine type not modelled, so its address is unknown: find its region with ndctl list -R.",
+                    d.id
+                );
+                continue;
+            }
+        };
+        let visible = placement.size;
+        let _ = write!(
+            s,
+            "\n# {}: {} at {:#x}",
+            d.id,
+            format_human(visible),
+            placement.addr
+        );
         if d.label_size.0 > 0 {
             let _ = writeln!(s, ", {} label area", format_qemu(d.label_size.0));
         } else {
             s.push_str(", label-less (one raw namespace, no sub-division)\n");
         }
+        let mnt = shell_quote(&format!("/mnt/{}", d.id.replace('/', "_")));
         if d.readonly {
             let _ = writeln!(
                 s,
                 "# Read-only backend: the guest cannot write labels or a file system.\n\
-                 # An existing one mounts with: mkdir -p /mnt/pmem{k} && mount -o ro,dax /dev/pmem{k} /mnt/pmem{k}"
+                 # An existing one mounts with: mkdir -p {mnt} && mount -o ro,dax /dev/pmemN {mnt}"
             );
             continue;
         }
-        let start_ok = placement.is_none_or(|p| p.addr % NAMESPACE_START_ALIGN == 0);
-        let big_enough = visible.is_none_or(|v| v >= MIN_FSDAX);
-        let (mode, align) = if start_ok && big_enough {
-            ("fsdax", visible.map(fsdax_align).unwrap_or("2M"))
-        } else {
-            if !start_ok {
-                let _ = writeln!(
-                    s,
-                    "# It starts at {:#x}, not on a 16 MiB boundary: fsdax is refused there; raw mode, no DAX.",
-                    placement.map(|p| p.addr).unwrap_or(0)
-                );
-            } else {
-                s.push_str("# Too small for fsdax's page map: raw mode, no DAX.\n");
-            }
-            ("raw", "")
-        };
-        let align_arg = if align.is_empty() {
-            String::new()
-        } else {
-            format!(" --align={align}")
-        };
-        if d.label_size.0 > 0 {
-            let _ = writeln!(
-                s,
-                "ndctl disable-region region{k}\n\
-                 ndctl init-labels nmem{k}    # only initialises labels that are not valid yet\n\
-                 ndctl enable-region region{k}\n\
-                 ndctl create-namespace --region=region{k} --mode={mode}{align_arg}"
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "ndctl create-namespace --force --reconfig=namespace{k}.0 --mode={mode}{align_arg}"
-            );
+        let _ = writeln!(s, "region=$(qpmem_region {:#x})", placement.addr);
+        let start_ok = placement.addr % NAMESPACE_START_ALIGN == 0;
+        let fsdax = start_ok && visible >= MIN_FSDAX;
+        if !start_ok {
+            s.push_str("# Not on a 16 MiB boundary: fsdax is refused there; raw mode, no DAX.\n");
+        } else if !fsdax {
+            s.push_str("# Too small for fsdax's page map: raw mode, no DAX.\n");
         }
-        if mode == "fsdax" {
+        let mode = if fsdax {
+            format!("--mode=fsdax --align={}", fsdax_align(visible))
+        } else {
+            "--mode=raw".to_string()
+        };
+        let create = if d.label_size.0 > 0 {
+            s.push_str(
+                "ndctl disable-region \"$region\"\n\
+                 ndctl init-labels \"$(qpmem_nmem \"$region\")\"    # only where no valid labels exist\n\
+                 ndctl enable-region \"$region\"\n",
+            );
+            format!("ndctl create-namespace --region=\"$region\" {mode}")
+        } else {
+            format!("ndctl create-namespace --force --reconfig=\"namespace${{region#region}}.0\" {mode}")
+        };
+        let _ = writeln!(s, "dev=$({create} | qpmem_blockdev)");
+        if fsdax {
             let _ = writeln!(
                 s,
-                "mkfs.ext4 /dev/pmem{k}\n\
-                 mkdir -p /mnt/pmem{k}\n\
-                 mount -o dax /dev/pmem{k} /mnt/pmem{k}"
+                "mkfs.ext4 \"/dev/$dev\"\n\
+                 mkdir -p {mnt}\n\
+                 mount -o dax \"/dev/$dev\" {mnt}"
             );
+        } else {
+            let _ = writeln!(s, "echo \"{}: /dev/$dev (no DAX)\"", d.id);
         }
     }
     if !any {
@@ -154,11 +175,16 @@ mod tests {
     #[test]
     fn labelled_dimms_get_labels_a_namespace_and_a_dax_mount() {
         let s = guest(&Profile::seed(Path::new("/vms")));
-        assert!(s.contains("ndctl init-labels nmem0"), "{s}");
-        assert!(s.contains("ndctl init-labels nmem1"), "{s}");
-        assert!(s.contains("ndctl create-namespace --region=region1 --mode=fsdax --align=2M"));
-        assert!(s.contains("mount -o dax /dev/pmem1 /mnt/pmem1"));
-        assert!(s.contains("16.88 GiB visible"), "{s}");
+        assert_eq!(s.matches("ndctl init-labels").count(), 2, "{s}");
+        assert!(s.contains("region=$(qpmem_region 0x538000000)\n"), "{s}");
+        assert!(s.contains(
+            "dev=$(ndctl create-namespace --region=\"$region\" --mode=fsdax --align=2M | qpmem_blockdev)"
+        ));
+        assert!(s.contains("mount -o dax \"/dev/$dev\" /mnt/nv2\n"), "{s}");
+        assert!(
+            s.contains("# nv1: 16.88 GiB at 0x100000000, 2M label area"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -170,7 +196,7 @@ mod tests {
         let s = guest(&p);
         assert!(!s.contains("init-labels"), "{s}");
         assert!(
-            s.contains("--reconfig=namespace0.0 --mode=fsdax --align=2M"),
+            s.contains("--reconfig=\"namespace${region#region}.0\" --mode=fsdax --align=2M"),
             "{s}"
         );
     }
@@ -187,9 +213,12 @@ mod tests {
         p.devices.push(ro);
         let s = guest(&p);
         assert!(s.contains("dimm1: a pc-dimm"), "{s}");
-        assert!(s.contains("nv2 -> nmem0"), "{s}");
-        assert!(s.contains("--region=region0 --mode=raw\n"), "{s}");
-        assert!(s.contains("mount -o ro,dax /dev/pmem1"), "{s}");
+        assert!(
+            s.contains("--region=\"$region\" --mode=raw | qpmem_blockdev)"),
+            "{s}"
+        );
+        assert!(s.contains("mount -o ro,dax /dev/pmemN /mnt/nv3"), "{s}");
+        assert_eq!(s.matches("mkfs").count(), 1, "{s}"); // the header's warning only
         assert_eq!(fsdax_align(3 * MIB), "4K");
     }
 }
