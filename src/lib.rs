@@ -8,6 +8,7 @@
 //! files and processes.
 
 pub mod cmdline;
+pub mod console;
 pub mod diagnose;
 pub mod layout;
 pub mod map;
