@@ -47,6 +47,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check, create missing backing files (after confirmation), and run the
+    /// VM with its serial console full screen.
+    Launch {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        qemu: QemuArgs,
+        /// Create missing backing files and directories without asking.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -72,5 +83,6 @@ fn run(cli: Cli) -> Outcome {
         Some(Command::Map { source, json }) => cli::map::run(source, json),
         Some(Command::Import { cmdline }) => cli::import::run(&cmdline),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
+        Some(Command::Launch { source, qemu, yes }) => cli::launch::run(source, qemu, yes),
     }
 }

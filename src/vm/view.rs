@@ -8,7 +8,7 @@
 //! killing a running VM), PgUp/PgDn/Home/End/arrows scroll, Enter or `i`
 //! gives the keyboard back to the guest.
 
-use super::{Vm, VmStatus};
+use super::{Vm, VmEvent, VmStatus};
 use crate::console::{ConsolePane, KeyOutcome};
 use crate::size::format_qemu;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -82,6 +82,15 @@ impl LaunchView {
             Ok(()) => what.to_string(),
             Err(e) => format!("{what} failed: {e}"),
         });
+    }
+
+    /// Follow the VM: when QEMU exits, the keyboard comes back to qpmem
+    /// so `q` leaves at once.
+    pub fn on_event(&mut self, event: &VmEvent) {
+        if let VmEvent::Status(VmStatus::Exited(_)) = event {
+            self.focus = Focus::Commands;
+            self.confirm_quit = false;
+        }
     }
 
     /// Pasted text goes to the guest when it has the keyboard.
