@@ -10,6 +10,7 @@
 pub mod cmdline;
 pub mod console;
 pub mod diagnose;
+pub mod guest;
 pub mod layout;
 pub mod map;
 pub mod profile;
