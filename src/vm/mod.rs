@@ -111,6 +111,9 @@ pub struct LaunchOptions {
     /// Where to make the private runtime directory; `None`:
     /// `$XDG_RUNTIME_DIR`, else the system temporary directory.
     pub runtime_parent: Option<PathBuf>,
+    /// How long dropping the [`Vm`] waits for an ACPI power-off before
+    /// `quit`.
+    pub shutdown_grace: Duration,
 }
 
 impl LaunchOptions {
@@ -121,6 +124,7 @@ impl LaunchOptions {
             cols: 80,
             scrollback: DEFAULT_SCROLLBACK,
             runtime_parent: None,
+            shutdown_grace: SHUTDOWN_GRACE,
         }
     }
 }
@@ -203,6 +207,7 @@ pub struct Vm {
     stderr_reader: Option<JoinHandle<()>>,
     pid: u32,
     argv: Vec<OsString>,
+    shutdown_grace: Duration,
     runtime: tempfile::TempDir,
 }
 
@@ -340,6 +345,7 @@ impl Vm {
             stderr_reader,
             pid,
             argv,
+            shutdown_grace: opts.shutdown_grace,
             runtime,
         })
     }
@@ -496,7 +502,7 @@ impl Vm {
 
 impl Drop for Vm {
     fn drop(&mut self) {
-        self.shutdown(SHUTDOWN_GRACE);
+        self.shutdown(self.shutdown_grace);
         self.stop.store(true, Ordering::Release);
         if let Some(s) = self.supervisor.take() {
             let _ = s.join();
