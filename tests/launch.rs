@@ -44,7 +44,9 @@ fn qemu() -> Option<PathBuf> {
     match which::which(QEMU) {
         Ok(p) => Some(p),
         Err(_) => {
-            skip(&format!("{QEMU} is not on PATH (apt-get install qemu-system-x86)"));
+            skip(&format!(
+                "{QEMU} is not on PATH (apt-get install qemu-system-x86)"
+            ));
             None
         }
     }
@@ -181,10 +183,7 @@ fn a_real_guest_through_qpmems_console() {
     let pid = vm.pid();
 
     wait_until(&vm, &rx, BOOT_TIMEOUT, "the guest shell", |vm| {
-        vm.console()
-            .emulator()
-            .all_text()
-            .contains("QPMEM-SHELL")
+        vm.console().emulator().all_text().contains("QPMEM-SHELL")
     });
     assert_eq!(vm.status(), VmStatus::Running);
 
@@ -208,7 +207,10 @@ fn a_real_guest_through_qpmems_console() {
     // 1G files, 2M label, align 128M: 896 MiB each, from 4 GiB, back to back.
     assert_eq!(
         predicted,
-        [(0x1_0000_0000, 896 << 20), (0x1_0000_0000 + (896 << 20), 896 << 20)]
+        [
+            (0x1_0000_0000, 896 << 20),
+            (0x1_0000_0000 + (896 << 20), 896 << 20)
+        ]
     );
     assert_eq!(guest_ranges, predicted, "/proc/iomem in the guest");
 

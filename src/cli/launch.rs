@@ -111,9 +111,8 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
                 }
             }
         })?;
-    let mut terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(
-        std::io::stdout(),
-    ))?;
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
     loop {
         terminal.draw(|f| view.draw(f, f.area()))?;
         // A tick for the uptime when nothing else happens.
@@ -186,7 +185,11 @@ impl TerminalGuard {
     fn enter() -> std::io::Result<TerminalGuard> {
         enable_raw_mode()?;
         let guard = TerminalGuard;
-        crossterm::execute!(std::io::stdout(), EnterAlternateScreen, EnableBracketedPaste)?;
+        crossterm::execute!(
+            std::io::stdout(),
+            EnterAlternateScreen,
+            EnableBracketedPaste
+        )?;
         Ok(guard)
     }
 }

@@ -260,8 +260,18 @@ mod tests {
         assert_eq!(send(KeyCode::PageDown, NONE, NORMAL), b"\x1b[6~");
         assert_eq!(send(KeyCode::Delete, CTRL, NORMAL), b"\x1b[3;5~");
         let f: Vec<&[u8]> = vec![
-            b"\x1bOP", b"\x1bOQ", b"\x1bOR", b"\x1bOS", b"\x1b[15~", b"\x1b[17~", b"\x1b[18~",
-            b"\x1b[19~", b"\x1b[20~", b"\x1b[21~", b"\x1b[23~", b"\x1b[24~",
+            b"\x1bOP",
+            b"\x1bOQ",
+            b"\x1bOR",
+            b"\x1bOS",
+            b"\x1b[15~",
+            b"\x1b[17~",
+            b"\x1b[18~",
+            b"\x1b[19~",
+            b"\x1b[20~",
+            b"\x1b[21~",
+            b"\x1b[23~",
+            b"\x1b[24~",
         ];
         for (i, want) in f.iter().enumerate() {
             let n = u8::try_from(i + 1).unwrap();
@@ -269,7 +279,10 @@ mod tests {
         }
         assert_eq!(send(KeyCode::F(1), SHIFT, NORMAL), b"\x1b[1;2P");
         assert_eq!(send(KeyCode::F(5), CTRL, NORMAL), b"\x1b[15;5~");
-        assert_eq!(encode_key(&key(KeyCode::F(13), NONE), NORMAL), KeyInput::Ignore);
+        assert_eq!(
+            encode_key(&key(KeyCode::F(13), NONE), NORMAL),
+            KeyInput::Ignore
+        );
     }
 
     #[test]

@@ -201,7 +201,9 @@ pub enum KeyOutcome {
 pub enum InputError {
     #[error("the console is closed (the program exited)")]
     Closed,
-    #[error("the guest is not reading its console ({INPUT_QUEUE} writes are waiting): input dropped")]
+    #[error(
+        "the guest is not reading its console ({INPUT_QUEUE} writes are waiting): input dropped"
+    )]
     Full,
 }
 

@@ -106,7 +106,9 @@ mod tests {
         let mut e = Emulator::new(inner.height, inner.width, 100);
         e.feed(b"plain \x1b[1;32mgreen\x1b[0m\r\n\x1b[10Cmoved");
         let mut buf = Buffer::empty(area);
-        ConsolePane::new(&e, "guest").focused(true).render(area, &mut buf);
+        ConsolePane::new(&e, "guest")
+            .focused(true)
+            .render(area, &mut buf);
         assert!(row(&buf, 0).contains("guest"));
         assert!(row(&buf, 0).contains(RELEASE_HINT));
         assert!(row(&buf, 1).starts_with("│plain green"));

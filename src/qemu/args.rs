@@ -6,7 +6,14 @@
 
 /// Options that take a value and that qpmem replaces.
 const WITH_VALUE: &[&str] = &[
-    "serial", "monitor", "display", "qmp", "qmp-pretty", "mon", "vnc", "parallel",
+    "serial",
+    "monitor",
+    "display",
+    "qmp",
+    "qmp-pretty",
+    "mon",
+    "vnc",
+    "parallel",
 ];
 /// Options without a value that qpmem replaces.
 const FLAGS: &[&str] = &["nographic", "daemonize", "curses", "sdl"];
@@ -76,7 +83,13 @@ mod tests {
         let (kept, dropped) = without_console_options(&args);
         assert_eq!(
             kept,
-            v(&["-enable-kvm", "-chardev", "socket,id=s,path=/tmp/s", "-numa", "node"])
+            v(&[
+                "-enable-kvm",
+                "-chardev",
+                "socket,id=s,path=/tmp/s",
+                "-numa",
+                "node"
+            ])
         );
         assert_eq!(
             dropped,

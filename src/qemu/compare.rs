@@ -60,16 +60,10 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
         match (&predicted, found) {
             (Some(p), Some(a)) => {
                 if p.addr != a.addr {
-                    differences.push(format!(
-                        "addr: QEMU {:#x}, predicted {:#x}",
-                        a.addr, p.addr
-                    ));
+                    differences.push(format!("addr: QEMU {:#x}, predicted {:#x}", a.addr, p.addr));
                 }
                 if p.size != a.size {
-                    differences.push(format!(
-                        "size: QEMU {:#x}, predicted {:#x}",
-                        a.size, p.size
-                    ));
+                    differences.push(format!("size: QEMU {:#x}, predicted {:#x}", a.size, p.size));
                 }
                 if p.slot != a.slot {
                     differences.push(format!("slot: QEMU {}, predicted {}", a.slot, p.slot));
@@ -89,10 +83,9 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
         });
     }
     for a in actual {
-        let known = a
-            .id
-            .as_deref()
-            .is_some_and(|id| layout.devices.iter().any(|d| d.id == id));
+        let known =
+            a.id.as_deref()
+                .is_some_and(|id| layout.devices.iter().any(|d| d.id == id));
         if !known {
             devices.push(DeviceComparison {
                 id: a.id.clone().unwrap_or_else(|| "(no id)".into()),
@@ -156,7 +149,10 @@ mod tests {
                 "slot: QEMU 1, predicted 0".to_string()
             ]
         );
-        assert_eq!(c.devices[1].differences, vec!["QEMU did not report this device"]);
+        assert_eq!(
+            c.devices[1].differences,
+            vec!["QEMU did not report this device"]
+        );
         assert_eq!(c.devices[2].id, "extra");
         assert!(c.devices[2].predicted.is_none());
         assert!(!c.devices[2].matches());

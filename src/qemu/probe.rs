@@ -37,6 +37,29 @@ pub enum ProbeError {
 /// Kills the child when dropped, so no QEMU outlives a probe.
 struct Reaper(Child);
 
+impl Reaper {
+    /// If QEMU exits within `wait`, its refusal with what it wrote to stderr.
+    fn refusal(&mut self, wait: Duration) -> Option<ProbeError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.0.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => return None,
+            }
+        }
+        let mut message = String::new();
+        if let Some(mut err) = self.0.stderr.take() {
+            let _ = err.read_to_string(&mut message);
+        }
+        Some(ProbeError::Refused {
+            message: message.trim_end().to_string(),
+        })
+    }
+}
+
 impl Drop for Reaper {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -96,20 +119,16 @@ pub fn probe(
     let mut child = Reaper(child);
     let start = Instant::now();
     let mut qmp = loop {
-        if let Some(_status) = child.0.try_wait().map_err(ProbeError::Scratch)? {
-            let mut message = String::new();
-            if let Some(mut err) = child.0.stderr.take() {
-                let _ = err.read_to_string(&mut message);
-            }
-            return Err(ProbeError::Refused {
-                message: message.trim_end().to_string(),
-            });
+        if let Some(refused) = child.refusal(Duration::ZERO) {
+            return Err(refused);
         }
         if socket.exists() {
             match Qmp::connect(&socket, timeout) {
                 Ok(q) => break q,
                 Err(QmpError::Connect { .. }) => {}
-                Err(e) => return Err(e.into()),
+                // QEMU opens the socket early and may still refuse the
+                // configuration, dropping the connection as it exits.
+                Err(e) => return Err(child.refusal(Duration::from_secs(2)).unwrap_or(e.into())),
             }
         }
         if start.elapsed() > timeout {
@@ -117,7 +136,10 @@ pub fn probe(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let devices = qmp.query_memory_devices()?;
+    let devices = match qmp.query_memory_devices() {
+        Ok(d) => d,
+        Err(e) => return Err(child.refusal(Duration::from_secs(2)).unwrap_or(e.into())),
+    };
     let _ = qmp.execute("quit", None);
     let _ = child.0.wait();
     Ok(devices)

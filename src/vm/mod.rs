@@ -72,11 +72,13 @@ impl std::fmt::Display for VmStatus {
             VmStatus::Starting => f.write_str("starting"),
             VmStatus::Running => f.write_str("running"),
             VmStatus::Paused => f.write_str("paused"),
-            VmStatus::Exited(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(s)) {
-                (Some(c), _) => write!(f, "exited (status {c})"),
-                (None, Some(sig)) => write!(f, "exited (killed by signal {sig})"),
-                _ => f.write_str("exited"),
-            },
+            VmStatus::Exited(s) => {
+                match (s.code(), std::os::unix::process::ExitStatusExt::signal(s)) {
+                    (Some(c), _) => write!(f, "exited (status {c})"),
+                    (None, Some(sig)) => write!(f, "exited (killed by signal {sig})"),
+                    _ => f.write_str("exited"),
+                }
+            }
         }
     }
 }
@@ -590,9 +592,7 @@ impl Supervisor {
                 drop(s);
                 (self.notify)(VmEvent::Placement);
             }
-            Err(e) => (self.notify)(VmEvent::Notice(format!(
-                "QMP query-memory-devices: {e}"
-            ))),
+            Err(e) => (self.notify)(VmEvent::Notice(format!("QMP query-memory-devices: {e}"))),
         }
         let status = run_state(&mut qmp).unwrap_or(VmStatus::Running);
         *locked(&self.qmp) = Some(qmp);
@@ -671,7 +671,8 @@ mod tests {
     #[test]
     fn launch_argv_owns_console_monitor_display_and_qmp() {
         let mut p = Profile::empty("t");
-        p.devices.push(Dimm::nvdimm(1, "/v/nv1".into(), Size::gib(1)));
+        p.devices
+            .push(Dimm::nvdimm(1, "/v/nv1".into(), Size::gib(1)));
         p.extra_args = vec!["-nographic".into(), "-enable-kvm".into()];
         let argv = launch_argv(&p, Path::new("/opt/q/qemu"), Path::new("/run/a,b/qmp.sock"));
         let s: Vec<String> = argv

@@ -383,7 +383,10 @@ mod tests {
             && e.contains("8 bytes")));
         assert!(plan.notes.iter().any(|n| n.contains("nv2")));
         assert!(plan.create_files.is_empty());
-        assert!(matches!(prepare(&plan, true), Err(PrepareError::Blocked(_))));
+        assert!(matches!(
+            prepare(&plan, true),
+            Err(PrepareError::Blocked(_))
+        ));
         assert_eq!(fs::read(&small).unwrap(), b"precious");
         assert_eq!(fs::metadata(&big).unwrap().len(), 3 << 20);
     }

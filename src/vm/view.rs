@@ -123,7 +123,11 @@ impl LaunchView {
                 if key.modifiers.contains(KeyModifiers::SHIFT)
                     && matches!(key.code, KeyCode::PageUp | KeyCode::PageDown)
                 {
-                    let rows = if key.code == KeyCode::PageUp { page } else { -page };
+                    let rows = if key.code == KeyCode::PageUp {
+                        page
+                    } else {
+                        -page
+                    };
                     self.vm.console().emulator().scroll_by(rows);
                     return ViewOutcome::Continue;
                 }
@@ -286,7 +290,11 @@ impl LaunchView {
                 Paragraph::new(lines)
                     .style(Style::default().fg(Color::Red))
                     .wrap(Wrap { trim: false })
-                    .block(Block::default().borders(Borders::ALL).title(" QEMU stderr ")),
+                    .block(
+                        Block::default()
+                            .borders(Borders::ALL)
+                            .title(" QEMU stderr "),
+                    ),
                 err_area,
             );
         }
