@@ -4,8 +4,10 @@
 //! The core is pure data and functions: [`size`] (QEMU's size syntax),
 //! [`profile`] (the saved set-up), [`layout`] (QEMU's placement),
 //! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
-//! a table or JSON). [`store`] and [`qemu`] are the thin layers that touch
-//! files and processes.
+//! a table or JSON). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
+//! guest to see what the kernel makes of the DIMMs) are the thin layers
+//! that touch files and processes; [`verify`] boots a profile in that guest
+//! and compares what the kernel saw with [`layout()`].
 
 pub mod cmdline;
 pub mod console;
@@ -19,6 +21,7 @@ pub mod size;
 pub mod source;
 pub mod store;
 pub mod vm;
+pub mod verify;
 
 pub use layout::{layout, HostFacts, Layout};
 pub use profile::{Dimm, Profile};

@@ -34,7 +34,7 @@ enum Command {
     /// Import a pasted QEMU command line and print it as a profile (RON).
     Import {
         /// The command line, quoted as one argument.
-        #[arg(long, value_name = "STRING")]
+        #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
         cmdline: String,
     },
     /// Start QEMU paused (-S) and compare its placement with the prediction.
@@ -58,6 +58,8 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Boot a throwaway Linux guest on scratch files and compare what it saw with the prediction.
+    Verify(cli::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,5 +86,6 @@ fn run(cli: Cli) -> Outcome {
         Some(Command::Import { cmdline }) => cli::import::run(&cmdline),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
         Some(Command::Launch { source, qemu, yes }) => cli::launch::run(source, qemu, yes),
+        Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

@@ -6,3 +6,4 @@ pub mod launch;
 pub mod map;
 pub mod probe;
 pub mod render;
+pub mod verify;

@@ -37,29 +37,6 @@ pub enum ProbeError {
 /// Kills the child when dropped, so no QEMU outlives a probe.
 struct Reaper(Child);
 
-impl Reaper {
-    /// If QEMU exits within `wait`, its refusal with what it wrote to stderr.
-    fn refusal(&mut self, wait: Duration) -> Option<ProbeError> {
-        let deadline = Instant::now() + wait;
-        loop {
-            match self.0.try_wait() {
-                Ok(Some(_)) => break,
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                _ => return None,
-            }
-        }
-        let mut message = String::new();
-        if let Some(mut err) = self.0.stderr.take() {
-            let _ = err.read_to_string(&mut message);
-        }
-        Some(ProbeError::Refused {
-            message: message.trim_end().to_string(),
-        })
-    }
-}
-
 impl Drop for Reaper {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -118,17 +95,15 @@ pub fn probe(
         })?;
     let mut child = Reaper(child);
     let start = Instant::now();
-    let mut qmp = loop {
-        if let Some(refused) = child.refusal(Duration::ZERO) {
-            return Err(refused);
+    let result = loop {
+        if child.0.try_wait().map_err(ProbeError::Scratch)?.is_some() {
+            return Err(refusal(&mut child.0));
         }
         if socket.exists() {
             match Qmp::connect(&socket, timeout) {
-                Ok(q) => break q,
+                Ok(mut qmp) => break qmp.query_memory_devices().map(|d| (qmp, d)),
                 Err(QmpError::Connect { .. }) => {}
-                // QEMU opens the socket early and may still refuse the
-                // configuration, dropping the connection as it exits.
-                Err(e) => return Err(child.refusal(Duration::from_secs(2)).unwrap_or(e.into())),
+                Err(e) => break Err(e),
             }
         }
         if start.elapsed() > timeout {
@@ -136,11 +111,39 @@ pub fn probe(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let devices = match qmp.query_memory_devices() {
-        Ok(d) => d,
-        Err(e) => return Err(child.refusal(Duration::from_secs(2)).unwrap_or(e.into())),
-    };
-    let _ = qmp.execute("quit", None);
-    let _ = child.0.wait();
-    Ok(devices)
+    match result {
+        Ok((mut qmp, devices)) => {
+            let _ = qmp.execute("quit", None);
+            let _ = child.0.wait();
+            Ok(devices)
+        }
+        // QEMU opens its QMP socket before it creates devices, so a
+        // refused configuration often shows up as a connection that
+        // drops: if QEMU exits, what it said is the answer.
+        Err(e) => match wait_exit(&mut child.0, Duration::from_secs(5)) {
+            true => Err(refusal(&mut child.0)),
+            false => Err(e.into()),
+        },
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn refusal(child: &mut Child) -> ProbeError {
+    let mut message = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut message);
+    }
+    ProbeError::Refused {
+        message: message.trim_end().to_string(),
+    }
 }
