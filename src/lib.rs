@@ -20,8 +20,8 @@ pub mod qemu;
 pub mod size;
 pub mod source;
 pub mod store;
-pub mod vm;
 pub mod verify;
+pub mod vm;
 
 pub use layout::{layout, HostFacts, Layout};
 pub use profile::{Dimm, Profile};
