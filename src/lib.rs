@@ -11,6 +11,7 @@
 
 pub mod clipboard;
 pub mod cmdline;
+pub mod console;
 pub mod diagnose;
 pub mod examples;
 pub mod export;
@@ -23,6 +24,7 @@ pub mod size;
 pub mod source;
 pub mod store;
 pub mod verify;
+pub mod vm;
 
 pub use layout::{layout, HostFacts, Layout};
 pub use profile::{Dimm, Profile};

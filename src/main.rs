@@ -61,6 +61,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check, create missing backing files (after confirmation), and run the
+    /// VM with its serial console full screen.
+    Launch {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        qemu: QemuArgs,
+        /// Create missing backing files and directories without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Boot a throwaway Linux guest on scratch files and compare what it saw with the prediction.
     Verify(cli::verify::VerifyArgs),
 }
@@ -97,6 +108,7 @@ fn run(cli: Cli) -> Outcome {
         }) => cli::import::run(&cmdline, save.as_deref(), force),
         Some(Command::Profiles { command }) => cli::profiles::run(command),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
+        Some(Command::Launch { source, qemu, yes }) => cli::launch::run(source, qemu, yes),
         Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

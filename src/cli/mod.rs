@@ -2,6 +2,7 @@
 
 pub mod common;
 pub mod import;
+pub mod launch;
 pub mod map;
 pub mod probe;
 pub mod profiles;
