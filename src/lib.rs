@@ -9,8 +9,12 @@
 //! that touch files and processes; [`verify`] boots a profile in that guest
 //! and compares what the kernel saw with [`layout()`].
 
+pub mod clipboard;
 pub mod cmdline;
+pub mod console;
 pub mod diagnose;
+pub mod examples;
+pub mod export;
 pub mod guest;
 pub mod layout;
 pub mod map;
@@ -21,6 +25,7 @@ pub mod source;
 pub mod store;
 pub mod tui;
 pub mod verify;
+pub mod vm;
 
 pub use layout::{layout, HostFacts, Layout};
 pub use profile::{Dimm, Profile};

@@ -8,7 +8,7 @@ use qpmem::profile::{Auto, Backend, Profile};
 use qpmem::qemu::QemuVersion;
 use qpmem::size::Size;
 use qpmem::tui::app::{Dialog, Effect, Event, Pane, Setup};
-use qpmem::tui::profiles::{ProfileEntry, ProfileRef};
+use qpmem::tui::profiles::{Opened, ProfileEntry, ProfileRef};
 use qpmem::tui::theme::Theme;
 use qpmem::tui::App;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ fn app(profile: Profile) -> App {
     let mut a = App::new(Setup {
         profile,
         path: None,
+        name: None,
         notes: Vec::new(),
         theme: Theme::default_theme(),
         profiles_dir: Some(PathBuf::from("/cfg/qpmem/profiles")),
@@ -283,8 +284,13 @@ fn save_asks_for_a_name_the_first_time() {
     let fx = a.handle(k(KeyCode::Enter));
     let path = PathBuf::from("/cfg/qpmem/profiles/three.ron");
     match &fx[..] {
-        [Effect::Save { path: p, profile }] => {
+        [Effect::Save {
+            path: p,
+            name,
+            profile,
+        }] => {
             assert_eq!(p, &path);
+            assert_eq!(name.as_deref(), Some("three"));
             assert_eq!(profile.name, "three");
             assert_eq!(profile.devices.len(), 3);
         }
@@ -316,29 +322,29 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
         ProfileEntry {
             name: "small".into(),
             summary: "1 DIMM".into(),
-            source: ProfileRef::File("/p/small.ron".into()),
+            source: ProfileRef("small".into()),
         },
         ProfileEntry {
             name: "default (built in)".into(),
             summary: "2 DIMMs".into(),
-            source: ProfileRef::BuiltinDefault,
+            source: ProfileRef("default".into()),
         },
     ];
-    a.handle(Event::ProfilesListed(entries.clone()));
+    a.handle(Event::ProfilesListed(Ok(entries.clone())));
     keys(&mut a, "j");
     assert_eq!(
         a.handle(k(KeyCode::Enter)),
-        [Effect::Open(ProfileRef::BuiltinDefault)]
+        [Effect::Open(ProfileRef("default".into()))]
     );
     // With unsaved changes it asks first.
     keys(&mut a, "a");
     keys(&mut a, "o");
-    a.handle(Event::ProfilesListed(entries));
+    a.handle(Event::ProfilesListed(Ok(entries)));
     assert!(a.handle(k(KeyCode::Enter)).is_empty());
     assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
     assert_eq!(
         keys(&mut a, "y"),
-        [Effect::Open(ProfileRef::File("/p/small.ron".into()))]
+        [Effect::Open(ProfileRef("small".into()))]
     );
     let small = {
         let mut p = Profile::empty("small");
@@ -346,12 +352,14 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
             .push(qpmem::Dimm::nvdimm(1, "/p/x".into(), Size::gib(1)));
         p
     };
-    let fx = a.handle(Event::Opened(Ok((
-        Box::new(small.clone()),
-        Some("/p/small.ron".into()),
-    ))));
+    let fx = a.handle(Event::Opened(Ok(Box::new(Opened {
+        profile: small.clone(),
+        path: Some("/p/small.ron".into()),
+        name: Some("small".into()),
+    }))));
     assert!(matches!(&fx[..], [Effect::DetectQemu(_)]));
     assert_eq!(a.profile, small);
+    assert_eq!(a.name.as_deref(), Some("small"));
     assert!(!a.dirty());
     assert!(!a.can_undo());
 }

@@ -219,6 +219,7 @@ fn no_color_uses_no_colour_and_shows_selection_by_reverse() {
     let mut a = App::new(qpmem::tui::Setup {
         profile: seed_without_align(),
         path: None,
+        name: None,
         notes: Vec::new(),
         theme: Theme::no_color(),
         profiles_dir: None,

@@ -2,6 +2,7 @@
 
 use super::common::{load, Failure, Outcome, SourceArgs};
 use qpmem::source::{self, Loaded};
+use qpmem::store::Store;
 use qpmem::tui::{self, profiles};
 use std::process::ExitCode;
 
@@ -25,8 +26,8 @@ pub fn run(source: Option<SourceArgs>, theme: Option<String>) -> Outcome {
 }
 
 fn last_used_or_default() -> Result<(Loaded, Option<String>), Failure> {
-    if let Some(path) = profiles::last_used() {
-        let name = path.display().to_string();
+    let last = Store::from_env().ok().and_then(|s| profiles::last_used(&s));
+    if let Some(name) = last {
         match source::load(Some(&name), None) {
             Ok(l) => return Ok((l, None)),
             Err(e) => {

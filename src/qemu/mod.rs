@@ -1,10 +1,13 @@
 //! QEMU itself: finding the binary, reading its version, talking QMP and
 //! starting it paused (`-S`) to see what it really placed.
 
+pub mod args;
+pub mod compare;
 pub mod probe;
 pub mod qmp;
 pub mod version;
 
+pub use compare::{compare, Comparison, DeviceComparison};
 pub use probe::{probe, ProbeError};
 pub use qmp::{MemoryDeviceInfo, Qmp, QmpError};
 pub use version::QemuVersion;

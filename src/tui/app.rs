@@ -10,7 +10,7 @@
 use super::action::{action_for, Action};
 use super::form::{backing_file_beside, Input, DIMM_FIELDS, VM_FIELDS};
 use super::panes::map as map_pane;
-use super::profiles::{ProfileEntry, ProfileRef};
+use super::profiles::{Opened, ProfileEntry, ProfileRef};
 use super::theme::Theme;
 use super::ui::{self, Areas};
 use crate::cmdline::{render_shell, ImportNote};
@@ -68,10 +68,10 @@ pub enum Event {
     QemuDetected(Result<QemuVersion, String>),
     /// A save finished: the path written, or the error.
     Saved(Result<PathBuf, String>),
-    /// The profiles the picker offers.
-    ProfilesListed(Vec<ProfileEntry>),
-    /// A profile was read for `o`: it and the file it came from.
-    Opened(Result<(Box<Profile>, Option<PathBuf>), String>),
+    /// The profiles the picker offers, or why they cannot be listed.
+    ProfilesListed(Result<Vec<ProfileEntry>, String>),
+    /// A profile was read for `o`.
+    Opened(Result<Box<Opened>, String>),
     /// The command line was copied: how, or why not.
     Copied(Result<String, String>),
     /// Launch: what happened, or why not.
@@ -82,9 +82,11 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Quit,
-    /// Write `profile` to `path` atomically, then send [`Event::Saved`].
+    /// Write `profile` to `path` atomically (as the stored profile
+    /// `name` when given), then send [`Event::Saved`].
     Save {
         path: PathBuf,
+        name: Option<String>,
         profile: Profile,
     },
     /// List profiles, then send [`Event::ProfilesListed`].
@@ -214,6 +216,8 @@ pub struct Setup {
     pub profile: Profile,
     /// The file it came from (saves go back there).
     pub path: Option<PathBuf>,
+    /// Its store name, when it was opened by name.
+    pub name: Option<String>,
     pub notes: Vec<ImportNote>,
     pub theme: Theme,
     /// Where `s` puts a profile given by name.
@@ -229,6 +233,8 @@ const HISTORY_LIMIT: usize = 200;
 pub struct App {
     pub profile: Profile,
     pub path: Option<PathBuf>,
+    /// The store name saves go to (set by a save or open by name).
+    pub name: Option<String>,
     /// The profile as last saved or opened (unsaved changes = differs).
     saved: Profile,
     undo: Vec<(Profile, usize)>,
@@ -265,6 +271,7 @@ impl App {
             saved: setup.profile.clone(),
             profile: setup.profile,
             path: setup.path,
+            name: setup.name,
             undo: Vec::new(),
             redo: Vec::new(),
             notes: setup.notes,
@@ -295,6 +302,7 @@ impl App {
         App::new(Setup {
             profile,
             path: None,
+            name: None,
             notes: Vec::new(),
             theme: Theme::default_theme(),
             profiles_dir: None,
@@ -396,19 +404,29 @@ impl App {
                 self.complain(format!("save failed: {e}"));
                 Vec::new()
             }
-            Event::ProfilesListed(entries) => {
+            Event::ProfilesListed(Ok(entries)) => {
                 self.dialog = Some(Dialog::Picker {
                     entries,
                     selected: 0,
                 });
                 Vec::new()
             }
-            Event::Opened(Ok((profile, path))) => {
+            Event::ProfilesListed(Err(e)) => {
+                self.complain(format!("cannot list profiles: {e}"));
+                Vec::new()
+            }
+            Event::Opened(Ok(opened)) => {
+                let Opened {
+                    profile,
+                    path,
+                    name,
+                } = *opened;
                 let qemu = profile.qemu_binary();
                 self.say(format!("opened {}", profile.name));
-                self.saved = (*profile).clone();
-                self.profile = *profile;
+                self.saved = profile.clone();
+                self.profile = profile;
                 self.path = path;
+                self.name = name;
                 self.notes.clear();
                 self.undo.clear();
                 self.redo.clear();
@@ -426,7 +444,7 @@ impl App {
                 Vec::new()
             }
             Event::Copied(Ok(how)) => {
-                self.say(format!("copied the command line ({how})"));
+                self.say(format!("command line {how}"));
                 Vec::new()
             }
             Event::Copied(Err(e)) => {
@@ -542,6 +560,7 @@ impl App {
                 Some(path) => {
                     return vec![Effect::Save {
                         path: path.clone(),
+                        name: self.name.clone(),
                         profile: self.profile.clone(),
                     }]
                 }
@@ -759,12 +778,17 @@ impl App {
                 KeyCode::Enter => match self.save_target(&input.text) {
                     Ok((path, name)) => {
                         let mut profile = self.profile.clone();
-                        if let Some(name) = name {
-                            profile.name = name;
+                        if let Some(name) = &name {
+                            profile.name = name.clone();
                         }
                         // Renaming is part of saving, not an undoable edit.
                         self.profile = profile.clone();
-                        return vec![Effect::Save { path, profile }];
+                        self.name = name.clone();
+                        return vec![Effect::Save {
+                            path,
+                            name,
+                            profile,
+                        }];
                     }
                     Err(error) => {
                         self.dialog = Some(Dialog::SaveAs {
@@ -842,15 +866,7 @@ impl App {
         if t.contains('/') || t.ends_with(".ron") {
             return Ok((PathBuf::from(t), None));
         }
-        if t.starts_with('.') {
-            return Err(format!("name \"{t}\": must not start with '.'"));
-        }
-        if t.chars().any(|c| c.is_control()) {
-            return Err(format!(
-                "name \"{}\": no control characters",
-                t.escape_debug()
-            ));
-        }
+        crate::store::validate_name(t).map_err(|e| e.to_string())?;
         match &self.profiles_dir {
             Some(dir) => Ok((dir.join(format!("{t}.ron")), Some(t.to_string()))),
             None => Err("no profiles directory (no home?): give a path".into()),

@@ -1,22 +1,17 @@
-//! What the `o` picker lists and how the TUI remembers the last profile.
-//!
-//! A thin seam over the profile store: [`list`] and [`load`] are the only
-//! functions the app's effects call, so when the store grows a richer
-//! catalogue they are the one place to change. Today it lists
-//! `PROFILES_DIR/*.ron` plus the built-in default.
+//! What the `o` picker lists, how a pick is read, and the last used
+//! profile: a thin layer over [`crate::store::Store`] so the app's effects
+//! have one place to call.
 
 use crate::profile::Profile;
 use crate::size::format_human;
-use crate::store;
-use std::path::{Path, PathBuf};
+use crate::source;
+use crate::store::{Entry, Origin, Settings, Store, Summary};
+use std::path::PathBuf;
 
-/// Where a profile in the picker comes from.
+/// Where a profile in the picker comes from: a store name (a stored
+/// profile, else the built-in example of that name).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProfileRef {
-    File(PathBuf),
-    /// The built-in default (the seed recipe).
-    BuiltinDefault,
-}
+pub struct ProfileRef(pub String);
 
 /// One row of the picker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,125 +21,105 @@ pub struct ProfileEntry {
     pub source: ProfileRef,
 }
 
-/// `$XDG_CONFIG_HOME/qpmem/profiles`.
-pub fn profiles_dir() -> Option<PathBuf> {
-    store::project_dirs().map(|d| d.config_dir().join("profiles"))
+/// A profile read for the editor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Opened {
+    pub profile: Profile,
+    /// The file saves go back to (`None` for a built-in example).
+    pub path: Option<PathBuf>,
+    /// The store name, for "last used".
+    pub name: Option<String>,
 }
 
-/// One line about a profile: DIMM count and total backend size.
-pub fn summary(p: &Profile) -> String {
-    let total: u64 = p
-        .devices
-        .iter()
-        .fold(0u64, |a, d| a.saturating_add(d.size.0));
-    let n = p.devices.len();
-    format!(
-        "{n} DIMM{}, {} total{}",
+/// One line about a profile: DIMM count, NVDIMM size, description.
+pub fn summary(s: &Summary) -> String {
+    let n = s.devices;
+    let mut out = format!(
+        "{n} DIMM{}, {} pmem",
         if n == 1 { "" } else { "s" },
-        format_human(total),
-        if p.description.is_empty() {
-            String::new()
-        } else {
-            format!(" - {}", p.description)
-        }
-    )
-}
-
-/// The profiles the picker offers: the stored ones by name, then the
-/// built-in default.
-pub fn list(profiles_dir: Option<&Path>, data_dir: &Path) -> Vec<ProfileEntry> {
-    let mut out: Vec<ProfileEntry> = Vec::new();
-    if let Some(dir) = profiles_dir {
-        if let Ok(rd) = std::fs::read_dir(dir) {
-            let mut files: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-                .collect();
-            files.sort();
-            for path in files {
-                let name = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let summary = match store::load_profile(&path) {
-                    Ok(p) => summary(&p),
-                    Err(e) => format!("unreadable: {e}"),
-                };
-                out.push(ProfileEntry {
-                    name,
-                    summary,
-                    source: ProfileRef::File(path),
-                });
-            }
-        }
+        format_human(s.pmem_bytes)
+    );
+    if !s.description.is_empty() {
+        out.push_str(" - ");
+        out.push_str(&s.description);
     }
-    out.push(ProfileEntry {
-        name: "default (built in)".to_string(),
-        summary: summary(&Profile::seed(data_dir)),
-        source: ProfileRef::BuiltinDefault,
-    });
     out
 }
 
-/// Read a picked profile: the profile and the file to save it back to.
-pub fn load(r: &ProfileRef, data_dir: &Path) -> Result<(Profile, Option<PathBuf>), String> {
-    match r {
-        ProfileRef::File(path) => store::load_profile(path)
-            .map(|p| (p, Some(path.clone())))
-            .map_err(|e| e.to_string()),
-        ProfileRef::BuiltinDefault => Ok((Profile::seed(data_dir), None)),
+fn entry(e: Entry) -> ProfileEntry {
+    let builtin = matches!(e.origin, Origin::BuiltIn);
+    ProfileEntry {
+        name: if builtin {
+            format!("{} (built in)", e.name)
+        } else {
+            e.name.clone()
+        },
+        summary: match &e.summary {
+            Ok(s) => summary(s),
+            Err(err) => format!("unreadable: {err}"),
+        },
+        source: ProfileRef(e.name),
     }
 }
 
-fn last_used_file() -> Option<PathBuf> {
-    let dirs = store::project_dirs()?;
-    let state = dirs
-        .state_dir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dirs.data_dir().to_path_buf());
-    Some(state.join("last-profile"))
+/// The profiles the picker offers: the stored ones, then the built-in
+/// examples not hidden by a stored profile of the same name.
+pub fn list(store: &Store) -> Result<Vec<ProfileEntry>, String> {
+    let entries = store.list().map_err(|e| e.to_string())?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| !e.shadowed)
+        .map(entry)
+        .collect())
 }
 
-/// The profile file the TUI last opened or saved, if it still exists.
-pub fn last_used() -> Option<PathBuf> {
-    let text = std::fs::read_to_string(last_used_file()?).ok()?;
-    let path = PathBuf::from(text.trim_end_matches('\n'));
-    path.is_file().then_some(path)
+/// Read a picked profile and remember it as the last used.
+pub fn load(store: &Store, r: &ProfileRef) -> Result<Opened, String> {
+    let loaded = source::load_with(store, Some(&r.0), None).map_err(|e| e.to_string())?;
+    let _ = Settings::set_last_profile(store, &r.0);
+    Ok(Opened {
+        profile: loaded.profile,
+        path: loaded.path,
+        name: loaded.name,
+    })
 }
 
-/// Remember `path` as the last used profile (best effort).
-pub fn remember(path: &Path) -> Result<(), String> {
-    let file = last_used_file().ok_or("no home directory")?;
-    let abs = std::path::absolute(path).map_err(|e| e.to_string())?;
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let mut text = abs.to_string_lossy().into_owned();
-    text.push('\n');
-    store::write_atomic(&file, text.as_bytes(), false).map_err(|e| e.to_string())
+/// The profile the TUI last opened or saved by name, if any.
+pub fn last_used(store: &Store) -> Option<String> {
+    Settings::load(store).ok()?.last_profile
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
-    fn lists_stored_profiles_then_the_default() {
+    fn lists_stored_profiles_then_examples_and_opens_them() {
         let dir = tempfile::tempdir().unwrap();
-        store::save_profile(&dir.path().join("b.ron"), &Profile::empty("b")).unwrap();
-        store::save_profile(&dir.path().join("a.ron"), &Profile::seed(Path::new("/vms"))).unwrap();
-        std::fs::write(dir.path().join("bad.ron"), "(").unwrap();
-        let l = list(Some(dir.path()), Path::new("/vms"));
+        let store = Store::at(dir.path().join("config"), dir.path().join("data"));
+        store.save("b", &Profile::empty("b")).unwrap();
+        store.save("a", &Profile::seed(Path::new("/vms"))).unwrap();
+        std::fs::write(store.profiles_dir().join("bad.ron"), "(").unwrap();
+        let l = list(&store).unwrap();
         let names: Vec<&str> = l.iter().map(|e| e.name.as_str()).collect();
-        assert_eq!(names, ["a", "b", "bad", "default (built in)"]);
+        assert_eq!(&names[..3], ["a", "b", "bad"]);
+        assert!(names.contains(&"default (built in)"), "{names:?}");
         assert!(
-            l[0].summary.starts_with("2 DIMMs, 34 GiB total"),
+            l[0].summary.starts_with("2 DIMMs, 34 GiB pmem"),
             "{}",
             l[0].summary
         );
         assert!(l[2].summary.starts_with("unreadable"), "{}", l[2].summary);
-        let (p, path) = load(&l[1].source, Path::new("/vms")).unwrap();
-        assert_eq!(p.name, "b");
-        assert_eq!(path.unwrap(), dir.path().join("b.ron"));
+        let o = load(&store, &l[1].source).unwrap();
+        assert_eq!(o.profile.name, "b");
+        assert_eq!(o.path.unwrap(), store.profiles_dir().join("b.ron"));
+        assert_eq!(last_used(&store).as_deref(), Some("b"));
+        // A stored profile hides the example of the same name.
+        store.save("default", &Profile::empty("x")).unwrap();
+        let l = list(&store).unwrap();
+        assert!(!l.iter().any(|e| e.name == "default (built in)"));
+        let builtin = load(&store, &ProfileRef("small".into())).unwrap();
+        assert_eq!(builtin.path, None);
     }
 }

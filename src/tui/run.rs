@@ -10,9 +10,10 @@ use super::app::{App, Effect, Event, Setup};
 use super::profiles;
 use super::theme::Theme;
 use super::ui;
+use crate::clipboard;
 use crate::qemu;
 use crate::source::Loaded;
-use crate::store;
+use crate::store::{self, Settings, Store};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -106,18 +107,26 @@ pub fn run(opts: Options) -> io::Result<()> {
             "the interactive editor needs a terminal; use `qpmem map` or `qpmem render` in scripts",
         ));
     }
-    let config_dir = store::project_dirs().map(|d| d.config_dir().to_path_buf());
+    let store = Store::from_env().ok();
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let (theme, theme_problem) =
-        Theme::load(opts.theme.as_deref(), config_dir.as_deref(), no_color);
+    let (theme, theme_problem) = Theme::load(
+        opts.theme.as_deref(),
+        store.as_ref().map(Store::config_dir),
+        no_color,
+    );
     let mut app = App::new(Setup {
         profile: opts.loaded.profile,
         path: opts.loaded.path,
+        name: opts.loaded.name,
         notes: opts.loaded.notes,
         theme,
-        profiles_dir: profiles::profiles_dir(),
+        profiles_dir: store.as_ref().map(Store::profiles_dir),
         status: theme_problem.or(opts.status),
     });
+    let mut driver = Driver {
+        store,
+        clipboard: clipboard::Env::detect(),
+    };
     let (w, h) = crossterm::terminal::size().map_err(context("cannot read the terminal size"))?;
     app.handle(Event::Resize(w, h));
 
@@ -128,11 +137,11 @@ pub fn run(opts: Options) -> io::Result<()> {
     terminal.clear()?;
     terminal.draw(|f| ui::draw(f, &app))?;
     // After the first frame: nothing slow before the user sees something.
-    if let Some(path) = &app.path {
-        let _ = profiles::remember(path);
+    if let (Some(store), Some(name)) = (&driver.store, &app.name) {
+        let _ = Settings::set_last_profile(store, name);
     }
     let start = app.start();
-    perform(&mut app, start);
+    driver.perform(&mut app, start);
     terminal.draw(|f| ui::draw(f, &app))?;
 
     while !app.quit {
@@ -143,7 +152,7 @@ pub fn run(opts: Options) -> io::Result<()> {
             _ => continue,
         };
         let effects = app.handle(ev);
-        perform(&mut app, effects);
+        driver.perform(&mut app, effects);
         if app.quit {
             break;
         }
@@ -152,61 +161,83 @@ pub fn run(opts: Options) -> io::Result<()> {
     Ok(())
 }
 
-/// Perform effects, feeding their results back until none are left.
-fn perform(app: &mut App, effects: Vec<Effect>) {
-    let mut queue: VecDeque<Effect> = effects.into();
-    while let Some(effect) = queue.pop_front() {
-        if let Some(ev) = perform_one(app, effect) {
-            queue.extend(app.handle(ev));
-        }
-    }
+/// What the effects need: the profile store and the clipboard helpers.
+struct Driver {
+    store: Option<Store>,
+    clipboard: clipboard::Env,
 }
 
-fn perform_one(app: &App, effect: Effect) -> Option<Event> {
-    match effect {
-        Effect::Quit => None,
-        Effect::Save { path, profile } => Some(Event::Saved(save(&path, &profile))),
-        Effect::ListProfiles => Some(Event::ProfilesListed(profiles::list(
-            app.profiles_dir.as_deref(),
-            &store::data_dir(),
-        ))),
-        Effect::Open(r) => {
-            let opened =
-                profiles::load(&r, &store::data_dir()).map(|(p, path)| (Box::new(p), path));
-            if let Ok((_, Some(path))) = &opened {
-                let _ = profiles::remember(path);
+impl Driver {
+    /// Perform effects, feeding their results back until none are left.
+    fn perform(&mut self, app: &mut App, effects: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = effects.into();
+        while let Some(effect) = queue.pop_front() {
+            if let Some(ev) = self.perform_one(effect) {
+                queue.extend(app.handle(ev));
             }
-            Some(Event::Opened(opened))
         }
-        Effect::Copy(text) => Some(Event::Copied(copy(&text))),
-        Effect::Launch(_) => Some(Event::Launched(launch())),
-        Effect::DetectQemu(binary) => Some(Event::QemuDetected(
-            qemu::find_binary(&binary)
-                .and_then(|b| qemu::read_version(&b))
-                .map_err(|e| e.to_string()),
-        )),
     }
-}
 
-fn save(path: &Path, profile: &crate::profile::Profile) -> Result<std::path::PathBuf, String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fn store(&self) -> Result<&Store, String> {
+        self.store
+            .as_ref()
+            .ok_or_else(|| "no home directory: the profile store is unavailable".to_string())
     }
-    store::save_profile(path, profile).map_err(|e| e.to_string())?;
-    let _ = profiles::remember(path);
-    Ok(path.to_path_buf())
-}
 
-/// Copy through the terminal (OSC 52: works over SSH and in tmux with
-/// `set-clipboard on`). The clipboard module of issue 8 replaces this.
-fn copy(text: &str) -> Result<String, String> {
-    use crossterm::clipboard::CopyToClipboard;
-    execute!(
-        std::io::stdout(),
-        CopyToClipboard::to_clipboard_from(text.as_bytes())
-    )
-    .map_err(|e| e.to_string())?;
-    Ok("OSC 52".to_string())
+    fn perform_one(&mut self, effect: Effect) -> Option<Event> {
+        match effect {
+            Effect::Quit => None,
+            Effect::Save {
+                path,
+                name,
+                profile,
+            } => Some(Event::Saved(self.save(&path, name.as_deref(), &profile))),
+            Effect::ListProfiles => {
+                Some(Event::ProfilesListed(self.store().and_then(profiles::list)))
+            }
+            Effect::Open(r) => Some(Event::Opened(
+                self.store()
+                    .and_then(|s| profiles::load(s, &r))
+                    .map(Box::new),
+            )),
+            Effect::Copy(text) => {
+                let report = clipboard::copy(&text, &mut io::stdout(), &self.clipboard);
+                let summary = report.summary();
+                Some(Event::Copied(if report.ways.is_empty() {
+                    Err(summary)
+                } else {
+                    Ok(summary)
+                }))
+            }
+            Effect::Launch(_) => Some(Event::Launched(launch())),
+            Effect::DetectQemu(binary) => Some(Event::QemuDetected(
+                qemu::find_binary(&binary)
+                    .and_then(|b| qemu::read_version(&b))
+                    .map_err(|e| e.to_string()),
+            )),
+        }
+    }
+
+    /// Save as the stored profile `name` (and remember it), or to `path`.
+    fn save(
+        &self,
+        path: &Path,
+        name: Option<&str>,
+        profile: &crate::profile::Profile,
+    ) -> Result<std::path::PathBuf, String> {
+        if let (Some(name), Ok(store)) = (name, self.store()) {
+            if store.profile_path(name).ok().as_deref() == Some(path) {
+                let written = store.save(name, profile).map_err(|e| e.to_string())?;
+                let _ = Settings::set_last_profile(store, name);
+                return Ok(written);
+            }
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        store::save_profile(path, profile).map_err(|e| e.to_string())?;
+        Ok(path.to_path_buf())
+    }
 }
 
 /// Launching lands with issue 6.
