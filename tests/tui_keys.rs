@@ -365,16 +365,16 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
 }
 
 #[test]
-fn copy_and_launch_are_effects() {
+fn copy_is_an_effect() {
     let mut a = app(seed());
     let fx = keys(&mut a, "y");
     assert_eq!(fx, [Effect::Copy(render_shell(&a.profile))]);
-    a.handle(Event::Copied(Ok("OSC 52".into())));
+    a.handle(Event::Copied(Ok("copied (OSC 52)".into())));
     assert!(a.status.as_ref().unwrap().text.contains("OSC 52"));
-    let fx = keys(&mut a, "l");
-    assert_eq!(fx, [Effect::Launch(a.profile.clone())]);
-    a.handle(Event::Launched(Err("launch: not available yet".into())));
-    assert_eq!(a.status.as_ref().unwrap().text, "launch: not available yet");
+    a.handle(Event::Copied(
+        Err("not copied (OSC 52: broken pipe)".into()),
+    ));
+    assert!(a.status.as_ref().unwrap().error);
 }
 
 #[test]
@@ -481,4 +481,35 @@ fn the_readme_lists_every_key() {
         assert!(section.contains(k), "README does not mention mouse {k}");
     }
     assert!(section.contains("NO_COLOR"));
+}
+
+#[test]
+fn launch_checks_then_asks_before_creating_files() {
+    let mut a = app(seed());
+    assert_eq!(keys(&mut a, "l"), [Effect::Launch(a.profile.clone())]);
+    // Nothing to create: start at once.
+    let fx = a.handle(Event::LaunchChecked(Ok(Vec::new())));
+    assert_eq!(fx, [Effect::StartVm(a.profile.clone())]);
+    // Files to create: ask first, listing them.
+    let fx = a.handle(Event::LaunchChecked(Ok(vec![
+        "create /vms/nvdimm-1 (17G, sparse)".into(),
+    ])));
+    assert!(fx.is_empty());
+    match &a.dialog {
+        Some(Dialog::Confirm { question, .. }) => {
+            assert!(question.contains("/vms/nvdimm-1"), "{question}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(keys(&mut a, "n").is_empty());
+    keys(&mut a, "l");
+    a.handle(Event::LaunchChecked(Ok(vec!["create x".into()])));
+    assert_eq!(keys(&mut a, "y"), [Effect::StartVm(a.profile.clone())]);
+    // Refusals and the end of a run are reported.
+    a.handle(Event::LaunchChecked(Err(
+        "not launching: nv1 is in use".into()
+    )));
+    assert!(a.status.as_ref().unwrap().error);
+    a.handle(Event::Launched(Ok("QEMU exited (status 0)".into())));
+    assert_eq!(a.status.as_ref().unwrap().text, "QEMU exited (status 0)");
 }

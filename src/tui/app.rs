@@ -74,7 +74,10 @@ pub enum Event {
     Opened(Result<Box<Opened>, String>),
     /// The command line was copied: how, or why not.
     Copied(Result<String, String>),
-    /// Launch: what happened, or why not.
+    /// The launch check: the files that will be created (to confirm), or
+    /// why the VM cannot be launched.
+    LaunchChecked(Result<Vec<String>, String>),
+    /// The VM ended (how), or could not be started (why).
     Launched(Result<String, String>),
 }
 
@@ -95,8 +98,11 @@ pub enum Effect {
     Open(ProfileRef),
     /// Put the text on the clipboard, then send [`Event::Copied`].
     Copy(String),
-    /// Run the VM, then send [`Event::Launched`].
+    /// Check the profile for launching, then send [`Event::LaunchChecked`].
     Launch(Profile),
+    /// Create the missing files and run the VM with its console; send
+    /// [`Event::Launched`] when it ends.
+    StartVm(Profile),
     /// Read the QEMU binary's version, then send [`Event::QemuDetected`].
     DetectQemu(PathBuf),
 }
@@ -174,6 +180,7 @@ pub enum Pending {
     Delete(usize),
     Quit,
     Open(ProfileRef),
+    Launch,
 }
 
 /// A modal dialog.
@@ -449,6 +456,20 @@ impl App {
             }
             Event::Copied(Err(e)) => {
                 self.complain(format!("copy failed: {e}"));
+                Vec::new()
+            }
+            Event::LaunchChecked(Ok(changes)) => {
+                if changes.is_empty() {
+                    return vec![Effect::StartVm(self.profile.clone())];
+                }
+                self.dialog = Some(Dialog::Confirm {
+                    question: format!("Launch, and first {}?", changes.join("; ")),
+                    pending: Pending::Launch,
+                });
+                Vec::new()
+            }
+            Event::LaunchChecked(Err(e)) => {
+                self.complain(e);
                 Vec::new()
             }
             Event::Launched(Ok(m)) => {
@@ -844,6 +865,7 @@ impl App {
         match pending {
             Pending::Quit => return self.quit_now(),
             Pending::Open(r) => return vec![Effect::Open(r)],
+            Pending::Launch => return vec![Effect::StartVm(self.profile.clone())],
             Pending::Delete(i) => {
                 if i < self.profile.devices.len() {
                     let mut p = self.profile.clone();

@@ -1,7 +1,10 @@
 //! The driver: owns the crossterm terminal, turns terminal events into
 //! [`Event`]s, performs the app's [`Effect`]s (save, list, open, copy,
-//! launch, QEMU detection) and redraws after each event. It blocks on the
-//! terminal between events: no timer, no redraw while idle.
+//! QEMU detection, launch) and redraws after each event. It blocks
+//! between events: no timer and no redraw while idle (only a running VM's
+//! view wakes once a second for its uptime). A launched VM's console view
+//! ([`crate::vm::view::LaunchView`]) takes the screen and the keys until
+//! it is left; then the editor is back.
 //!
 //! The terminal is restored on quit, on error (the guard's `Drop`), on
 //! panic (a panic hook) and on SIGTERM/SIGHUP (a signal thread).
@@ -11,9 +14,12 @@ use super::profiles;
 use super::theme::Theme;
 use super::ui;
 use crate::clipboard;
+use crate::profile::Profile;
 use crate::qemu;
 use crate::source::Loaded;
 use crate::store::{self, Settings, Store};
+use crate::vm::view::{LaunchView, ViewOutcome};
+use crate::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, SHUTDOWN_GRACE};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -25,6 +31,8 @@ use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 /// What the TUI starts on.
 pub struct Options {
@@ -123,9 +131,12 @@ pub fn run(opts: Options) -> io::Result<()> {
         profiles_dir: store.as_ref().map(Store::profiles_dir),
         status: theme_problem.or(opts.status),
     });
+    let (tx, rx) = mpsc::channel::<Incoming>();
     let mut driver = Driver {
         store,
         clipboard: clipboard::Env::detect(),
+        tx: tx.clone(),
+        view: None,
     };
     let (w, h) = crossterm::terminal::size().map_err(context("cannot read the terminal size"))?;
     app.handle(Event::Resize(w, h));
@@ -133,7 +144,7 @@ pub fn run(opts: Options) -> io::Result<()> {
     install_panic_hook();
     let _guard = Guard::enter()?;
     install_signal_thread();
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
     terminal.draw(|f| ui::draw(f, &app))?;
     // After the first frame: nothing slow before the user sees something.
@@ -144,27 +155,82 @@ pub fn run(opts: Options) -> io::Result<()> {
     driver.perform(&mut app, start);
     terminal.draw(|f| ui::draw(f, &app))?;
 
+    // Terminal input arrives from its own thread, VM news from the VM's:
+    // the loop blocks until one of them has something.
+    std::thread::Builder::new()
+        .name("qpmem-input".into())
+        .spawn(move || loop {
+            let msg = match event::read() {
+                Ok(e) => Incoming::Term(e),
+                Err(e) => Incoming::InputFailed(e),
+            };
+            let failed = matches!(msg, Incoming::InputFailed(_));
+            if tx.send(msg).is_err() || failed {
+                break;
+            }
+        })?;
+
     while !app.quit {
-        let ev = match event::read().map_err(context("reading the terminal"))? {
-            event::Event::Key(k) => Event::Key(k),
-            event::Event::Mouse(m) => Event::Mouse(m),
-            event::Event::Resize(w, h) => Event::Resize(w, h),
-            _ => continue,
+        // While a VM runs, wake each second for its uptime; otherwise sleep.
+        let msg = if driver.view.is_some() {
+            match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(m) => Some(m),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => break,
+            }
         };
-        let effects = app.handle(ev);
-        driver.perform(&mut app, effects);
+        match msg {
+            Some(Incoming::InputFailed(e)) => return Err(context("reading the terminal")(e)),
+            Some(Incoming::Vm(e)) => driver.vm_event(&e),
+            Some(Incoming::Term(e)) => {
+                if driver.view.is_some() {
+                    if let Some(ev) = driver.view_input(e) {
+                        let effects = app.handle(ev);
+                        driver.perform(&mut app, effects);
+                    }
+                } else {
+                    let ev = match e {
+                        event::Event::Key(k) => Event::Key(k),
+                        event::Event::Mouse(m) => Event::Mouse(m),
+                        event::Event::Resize(w, h) => Event::Resize(w, h),
+                        _ => continue,
+                    };
+                    let effects = app.handle(ev);
+                    driver.perform(&mut app, effects);
+                }
+            }
+            None => {}
+        }
         if app.quit {
             break;
         }
-        terminal.draw(|f| ui::draw(f, &app))?;
+        match &driver.view {
+            Some(view) => terminal.draw(|f| view.draw(f, f.area()))?,
+            None => terminal.draw(|f| ui::draw(f, &app))?,
+        };
     }
     Ok(())
 }
 
-/// What the effects need: the profile store and the clipboard helpers.
+/// What the main loop waits for.
+enum Incoming {
+    Term(event::Event),
+    InputFailed(io::Error),
+    Vm(VmEvent),
+}
+
+/// What the effects need: the profile store, the clipboard helpers, and
+/// the running VM's view when there is one.
 struct Driver {
     store: Option<Store>,
     clipboard: clipboard::Env,
+    tx: mpsc::Sender<Incoming>,
+    view: Option<LaunchView>,
 }
 
 impl Driver {
@@ -172,7 +238,7 @@ impl Driver {
     fn perform(&mut self, app: &mut App, effects: Vec<Effect>) {
         let mut queue: VecDeque<Effect> = effects.into();
         while let Some(effect) = queue.pop_front() {
-            if let Some(ev) = self.perform_one(effect) {
+            if let Some(ev) = self.perform_one(app, effect) {
                 queue.extend(app.handle(ev));
             }
         }
@@ -184,7 +250,7 @@ impl Driver {
             .ok_or_else(|| "no home directory: the profile store is unavailable".to_string())
     }
 
-    fn perform_one(&mut self, effect: Effect) -> Option<Event> {
+    fn perform_one(&mut self, app: &App, effect: Effect) -> Option<Event> {
         match effect {
             Effect::Quit => None,
             Effect::Save {
@@ -209,7 +275,15 @@ impl Driver {
                     Ok(summary)
                 }))
             }
-            Effect::Launch(_) => Some(Event::Launched(launch())),
+            Effect::Launch(profile) => {
+                let plan = preflight(&profile, app.qemu_version, &app.notes);
+                Some(Event::LaunchChecked(if plan.is_blocked() {
+                    Err(format!("not launching: {}", plan.errors().join("; ")))
+                } else {
+                    Ok(plan.changes())
+                }))
+            }
+            Effect::StartVm(profile) => self.start_vm(app, &profile).err().map(Event::Launched),
             Effect::DetectQemu(binary) => Some(Event::QemuDetected(
                 qemu::find_binary(&binary)
                     .and_then(|b| qemu::read_version(&b))
@@ -240,7 +314,76 @@ impl Driver {
     }
 }
 
-/// Launching lands with issue 6.
-fn launch() -> Result<String, String> {
-    Err("launch: not available yet".to_string())
+impl Driver {
+    /// Create the missing files and start QEMU with its console view; the
+    /// event to send when that fails.
+    fn start_vm(&mut self, app: &App, profile: &Profile) -> Result<(), Result<String, String>> {
+        let fail = |e: String| Err(Err(e));
+        let plan = preflight(profile, app.qemu_version, &app.notes);
+        if let Err(e) = prepare(&plan, true) {
+            return fail(format!("not launching: {e}"));
+        }
+        let binary = match qemu::find_binary(&profile.qemu_binary()) {
+            Ok(b) => b,
+            Err(e) => return fail(e.to_string()),
+        };
+        let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
+        let mut opts = LaunchOptions::new(binary);
+        // The console pane inside the view: borders and two status lines.
+        opts.rows = rows.saturating_sub(4).max(1);
+        opts.cols = cols.saturating_sub(2).max(1);
+        let tx = self.tx.clone();
+        let notify: Notify = Arc::new(move |e| {
+            let _ = tx.send(Incoming::Vm(e));
+        });
+        match Vm::launch(profile, &opts, notify) {
+            Ok(vm) => {
+                self.view = Some(LaunchView::new(
+                    vm,
+                    format!("guest console: {}", profile.name),
+                ));
+                Ok(())
+            }
+            Err(e) => fail(format!("launch failed: {e}")),
+        }
+    }
+
+    fn vm_event(&mut self, e: &VmEvent) {
+        if let Some(view) = &mut self.view {
+            match e {
+                VmEvent::Console => view.vm().console().ack(),
+                e => view.on_event(e),
+            }
+        }
+    }
+
+    /// Terminal input while the VM view is shown; the event for the app
+    /// when the view is left.
+    fn view_input(&mut self, e: event::Event) -> Option<Event> {
+        let view = self.view.as_mut()?;
+        match e {
+            event::Event::Key(k) if view.handle_key(k) == ViewOutcome::Leave => {
+                return self.view.take().map(finish_vm);
+            }
+            event::Event::Paste(p) => view.handle_paste(&p),
+            _ => {}
+        }
+        None
+    }
+}
+
+/// Stop the VM if it still runs and say how QEMU ended.
+fn finish_vm(view: LaunchView) -> Event {
+    let vm = view.into_vm();
+    let status = vm.shutdown(SHUTDOWN_GRACE);
+    let state = vm.status();
+    let stderr = vm.stderr_lines();
+    drop(vm);
+    Event::Launched(match status {
+        Some(s) if s.code().is_some_and(|c| c != 0) => Err(format!(
+            "QEMU {state}{}",
+            stderr.last().map(|l| format!(": {l}")).unwrap_or_default()
+        )),
+        _ => Ok(format!("QEMU {state}")),
+    })
 }

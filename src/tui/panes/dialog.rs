@@ -21,24 +21,26 @@ pub fn draw(f: &mut Frame, screen: Rect, app: &App) {
     match &app.dialog {
         None => {}
         Some(Dialog::Confirm { question, .. }) => {
-            let area = centered(screen, 50, 5);
+            let w = screen.width.saturating_sub(4).min(76);
+            let rows = crate::tui::ui::wrap(question, w.saturating_sub(2) as usize, "");
+            let h = (rows.len() as u16 + 4).min(screen.height.saturating_sub(2));
+            let area = centered(screen, w, h);
             f.render_widget(Clear, area);
             let block = frame(app, "Confirm");
             let inner = block.inner(area);
             f.render_widget(block, area);
-            f.render_widget(
-                Paragraph::new(vec![
-                    Line::styled(question.clone(), theme.text().add_modifier(Modifier::BOLD)),
-                    Line::from(vec![
-                        Span::styled("y", theme.key()),
-                        Span::raw(" yes   "),
-                        Span::styled("n", theme.key()),
-                        Span::raw(" no"),
-                    ]),
-                ])
-                .wrap(Wrap { trim: true }),
-                inner,
-            );
+            let mut lines: Vec<Line> = rows
+                .into_iter()
+                .map(|r| Line::styled(r, theme.text().add_modifier(Modifier::BOLD)))
+                .collect();
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled("y", theme.key()),
+                Span::raw(" yes   "),
+                Span::styled("n", theme.key()),
+                Span::raw(" no"),
+            ]));
+            f.render_widget(Paragraph::new(lines), inner);
         }
         Some(Dialog::SaveAs { input, error }) => {
             let area = centered(screen, 70, 7);
