@@ -238,3 +238,78 @@ fn save_then_reopen_the_last_used_profile() {
     t.keys(&["q"]);
     t.wait("the shell back", |s| !s.contains("Address map"));
 }
+
+fn qemu_present() -> bool {
+    let ok = Command::new("qemu-system-x86_64")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("QPMEM_REQUIRE_QEMU").as_deref() == Ok("1") {
+            panic!("qemu-system-x86_64 is required (QPMEM_REQUIRE_QEMU=1) but not found");
+        }
+        eprintln!("skipping: qemu-system-x86_64 not found");
+    }
+    ok
+}
+
+/// QEMU processes whose command line mentions `needle`.
+fn qemu_processes_with(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains("qemu-system") && cmd.contains(needle) {
+                out.push(cmd);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn launch_from_the_editor_and_come_back() {
+    if !tmux_present() || !qemu_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(&format!("{} edit small", env!("CARGO_BIN_EXE_qpmem")));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv1")
+    });
+    let file = t.home().join("data/qpmem/small-1");
+    assert!(!file.exists());
+    t.keys(&["l"]);
+    // The backing file is missing: it asks before creating it.
+    let s = t.wait("the launch question", |s| s.contains("Launch, and first"));
+    assert!(s.contains("small-1"), "{s}");
+    t.keys(&["y"]);
+    t.wait("the console view", |s| s.contains("guest console: small"));
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().len(),
+        1026 << 20,
+        "created at exactly its size"
+    );
+    let data = t.home().join("data").display().to_string();
+    assert_eq!(qemu_processes_with(&data).len(), 1, "QEMU runs");
+    // Take the keyboard back, quit the VM (it asks), and the editor returns.
+    t.keys(&["C-]"]);
+    t.keys(&["q"]);
+    t.keys(&["y"]);
+    let s = t.wait("the editor again", |s| {
+        s.contains("Address map") && s.contains("QEMU exited")
+    });
+    assert!(!s.contains("guest console"), "{s}");
+    let start = Instant::now();
+    while !qemu_processes_with(&data).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "QEMU left behind"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}

@@ -19,7 +19,7 @@ use crate::qemu;
 use crate::source::Loaded;
 use crate::store::{self, Settings, Store};
 use crate::vm::view::{LaunchView, ViewOutcome};
-use crate::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, SHUTDOWN_GRACE};
+use crate::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus, SHUTDOWN_GRACE};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -376,7 +376,7 @@ impl Driver {
 fn finish_vm(view: LaunchView) -> Event {
     let vm = view.into_vm();
     let status = vm.shutdown(SHUTDOWN_GRACE);
-    let state = vm.status();
+    let state = status.map(VmStatus::Exited).unwrap_or_else(|| vm.status());
     let stderr = vm.stderr_lines();
     drop(vm);
     Event::Launched(match status {
