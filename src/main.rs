@@ -37,6 +37,8 @@ enum Command {
         #[arg(long, value_name = "STRING")]
         cmdline: String,
     },
+    /// Diagnose the profile: what QEMU would refuse, what would surprise the guest or lose data.
+    Check(cli::check::CheckArgs),
     /// Start QEMU paused (-S) and compare its placement with the prediction.
     Probe {
         #[command(flatten)]
@@ -72,5 +74,6 @@ fn run(cli: Cli) -> Outcome {
         Some(Command::Map { source, json }) => cli::map::run(source, json),
         Some(Command::Import { cmdline }) => cli::import::run(&cmdline),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
+        Some(Command::Check(args)) => cli::check::run(args),
     }
 }
