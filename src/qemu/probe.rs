@@ -64,6 +64,29 @@ fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
     Ok(p)
 }
 
+/// How long a QEMU whose QMP connection broke may take to exit.
+const EXIT_GRACE: Duration = Duration::from_secs(2);
+
+/// If QEMU exits within `grace`, the refusal with its stderr.
+fn refusal(child: &mut Reaper, grace: Duration) -> Result<Option<ProbeError>, ProbeError> {
+    let start = Instant::now();
+    loop {
+        if child.0.try_wait().map_err(ProbeError::Scratch)?.is_some() {
+            let mut message = String::new();
+            if let Some(mut err) = child.0.stderr.take() {
+                let _ = err.read_to_string(&mut message);
+            }
+            return Ok(Some(ProbeError::Refused {
+                message: message.trim_end().to_string(),
+            }));
+        }
+        if start.elapsed() >= grace {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Start `binary` with the profile's memory configuration and `-S`, read
 /// `query-memory-devices`, and stop it.
 pub fn probe(
@@ -93,20 +116,16 @@ pub fn probe(
     let mut child = Reaper(child);
     let start = Instant::now();
     let mut qmp = loop {
-        if let Some(_status) = child.0.try_wait().map_err(ProbeError::Scratch)? {
-            let mut message = String::new();
-            if let Some(mut err) = child.0.stderr.take() {
-                let _ = err.read_to_string(&mut message);
-            }
-            return Err(ProbeError::Refused {
-                message: message.trim_end().to_string(),
-            });
+        if let Some(refused) = refusal(&mut child, Duration::ZERO)? {
+            return Err(refused);
         }
         if socket.exists() {
             match Qmp::connect(&socket, timeout) {
                 Ok(q) => break q,
                 Err(QmpError::Connect { .. }) => {}
-                Err(e) => return Err(e.into()),
+                // QEMU opens its QMP socket before it checks the machine,
+                // so a refusal can cut the greeting short.
+                Err(e) => return Err(refusal(&mut child, EXIT_GRACE)?.unwrap_or(e.into())),
             }
         }
         if start.elapsed() > timeout {
@@ -114,7 +133,10 @@ pub fn probe(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let devices = qmp.query_memory_devices()?;
+    let devices = match qmp.query_memory_devices() {
+        Ok(d) => d,
+        Err(e) => return Err(refusal(&mut child, EXIT_GRACE)?.unwrap_or(e.into())),
+    };
     let _ = qmp.execute("quit", None);
     let _ = child.0.wait();
     Ok(devices)
