@@ -351,7 +351,8 @@ fn check_reports_an_error_exactly_when_qemu_refuses() {
         refusals += usize::from(refused.is_some());
         let codes: Vec<&str> = ds.iter().map(|d| d.code).collect();
         let mut problems = Vec::new();
-        if refused.is_some() != !qemu_errors.is_empty() {
+        let check_refuses = !qemu_errors.is_empty();
+        if refused.is_some() != check_refuses {
             problems.push(format!(
                 "QEMU {} but check's QEMU-refuses errors are {:?}",
                 refused
@@ -361,7 +362,8 @@ fn check_reports_an_error_exactly_when_qemu_refuses() {
                 qemu_errors.iter().map(|d| &d.message).collect::<Vec<_>>()
             ));
         }
-        if case.data_loss != !loss_errors.is_empty() {
+        let check_loses_data = !loss_errors.is_empty();
+        if case.data_loss != check_loses_data {
             problems.push(format!(
                 "data_loss={} but the other errors are {:?}",
                 case.data_loss,
