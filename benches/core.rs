@@ -39,5 +39,29 @@ fn render(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sizes, placement, render);
+/// Whole-process speed: `qpmem map --json` on the default profile, and
+/// `map`/`check` on a 256-DIMM command line, as a user runs them.
+fn whole_process(c: &mut Criterion) {
+    let exe = env!("CARGO_BIN_EXE_qpmem");
+    let home = std::env::temp_dir().join("qpmem-bench-home");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(exe)
+            .args(args)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
+            .output()
+            .expect("qpmem runs");
+        assert!(out.status.code().is_some_and(|c| c <= 1));
+    };
+    c.bench_function("process: qpmem map --json (default profile)", |b| {
+        b.iter(|| run(&["map", "--json"]))
+    });
+    let line = qpmem::cmdline::render_shell(&profile_with(256));
+    c.bench_function("process: qpmem map --cmdline (256 DIMMs)", |b| {
+        b.iter(|| run(&["map", "--cmdline", &line]))
+    });
+}
+
+criterion_group!(benches, sizes, placement, render, whole_process);
 criterion_main!(benches);

@@ -4,11 +4,13 @@
 //! The core is pure data and functions: [`size`] (QEMU's size syntax),
 //! [`profile`] (the saved set-up), [`layout`] (QEMU's placement),
 //! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
-//! a table or JSON). [`store`] and [`qemu`] are the thin layers that touch
-//! files and processes.
+//! a table or JSON). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
+//! guest to see what the kernel makes of the DIMMs) are the thin layers
+//! that touch files and processes.
 
 pub mod cmdline;
 pub mod diagnose;
+pub mod guest;
 pub mod layout;
 pub mod map;
 pub mod profile;

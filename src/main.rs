@@ -34,7 +34,7 @@ enum Command {
     /// Import a pasted QEMU command line and print it as a profile (RON).
     Import {
         /// The command line, quoted as one argument.
-        #[arg(long, value_name = "STRING")]
+        #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
         cmdline: String,
     },
     /// Diagnose the profile: what QEMU would refuse, what would surprise the guest or lose data.

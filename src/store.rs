@@ -52,11 +52,28 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, StoreError> {
     struct VersionOnly {
         version: u32,
     }
-    let position = |e: ron::error::SpannedError| StoreError::Parse {
-        path: origin.to_string(),
-        line: e.span.start.line,
-        column: e.span.start.col,
-        message: e.code.to_string(),
+    let position = |e: ron::error::SpannedError| {
+        let line = e.span.start.line;
+        // Name the field when the offending line starts with one, since
+        // a value's own error ("size \"17X\": ...") cannot know it.
+        let field = text
+            .lines()
+            .nth(line.saturating_sub(1))
+            .and_then(|l| l.trim_start().split_once(':'))
+            .map(|(name, _)| name.trim())
+            .filter(|name| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        let message = match field {
+            Some(f) => format!("{f}: {}", e.code),
+            None => e.code.to_string(),
+        };
+        StoreError::Parse {
+            path: origin.to_string(),
+            line,
+            column: e.span.start.col,
+            message,
+        }
     };
     // Check the version first, so a newer file gets the right complaint
     // rather than one about the fields it added.

@@ -13,7 +13,7 @@ pub struct SourceArgs {
     /// A profile file (.ron); the built-in default when omitted.
     pub source: Option<String>,
     /// A QEMU command line to import instead of a profile.
-    #[arg(long, value_name = "STRING")]
+    #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
     pub cmdline: Option<String>,
 }
 

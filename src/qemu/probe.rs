@@ -64,29 +64,6 @@ fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
     Ok(p)
 }
 
-/// How long a QEMU whose QMP connection broke may take to exit.
-const EXIT_GRACE: Duration = Duration::from_secs(2);
-
-/// If QEMU exits within `grace`, the refusal with its stderr.
-fn refusal(child: &mut Reaper, grace: Duration) -> Result<Option<ProbeError>, ProbeError> {
-    let start = Instant::now();
-    loop {
-        if child.0.try_wait().map_err(ProbeError::Scratch)?.is_some() {
-            let mut message = String::new();
-            if let Some(mut err) = child.0.stderr.take() {
-                let _ = err.read_to_string(&mut message);
-            }
-            return Ok(Some(ProbeError::Refused {
-                message: message.trim_end().to_string(),
-            }));
-        }
-        if start.elapsed() >= grace {
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Start `binary` with the profile's memory configuration and `-S`, read
 /// `query-memory-devices`, and stop it.
 pub fn probe(
@@ -115,17 +92,15 @@ pub fn probe(
         })?;
     let mut child = Reaper(child);
     let start = Instant::now();
-    let mut qmp = loop {
-        if let Some(refused) = refusal(&mut child, Duration::ZERO)? {
-            return Err(refused);
+    let result = loop {
+        if child.0.try_wait().map_err(ProbeError::Scratch)?.is_some() {
+            return Err(refusal(&mut child.0));
         }
         if socket.exists() {
             match Qmp::connect(&socket, timeout) {
-                Ok(q) => break q,
+                Ok(mut qmp) => break qmp.query_memory_devices().map(|d| (qmp, d)),
                 Err(QmpError::Connect { .. }) => {}
-                // QEMU opens its QMP socket before it checks the machine,
-                // so a refusal can cut the greeting short.
-                Err(e) => return Err(refusal(&mut child, EXIT_GRACE)?.unwrap_or(e.into())),
+                Err(e) => break Err(e),
             }
         }
         if start.elapsed() > timeout {
@@ -133,11 +108,39 @@ pub fn probe(
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let devices = match qmp.query_memory_devices() {
-        Ok(d) => d,
-        Err(e) => return Err(refusal(&mut child, EXIT_GRACE)?.unwrap_or(e.into())),
-    };
-    let _ = qmp.execute("quit", None);
-    let _ = child.0.wait();
-    Ok(devices)
+    match result {
+        Ok((mut qmp, devices)) => {
+            let _ = qmp.execute("quit", None);
+            let _ = child.0.wait();
+            Ok(devices)
+        }
+        // QEMU opens its QMP socket before it creates devices, so a
+        // refused configuration often shows up as a connection that
+        // drops: if QEMU exits, what it said is the answer.
+        Err(e) => match wait_exit(&mut child.0, Duration::from_secs(5)) {
+            true => Err(refusal(&mut child.0)),
+            false => Err(e.into()),
+        },
+    }
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn refusal(child: &mut Child) -> ProbeError {
+    let mut message = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut message);
+    }
+    ProbeError::Refused {
+        message: message.trim_end().to_string(),
+    }
 }

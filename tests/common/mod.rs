@@ -1,0 +1,25 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The real QEMU, or `None` (after saying why) when it is missing and the
+/// environment does not require it. With `QPMEM_REQUIRE_QEMU=1` a missing
+/// QEMU fails the test instead.
+pub fn qemu_or_skip(test: &str) -> Option<PathBuf> {
+    match which::which("qemu-system-x86_64") {
+        Ok(p) => Some(p),
+        Err(_) => {
+            if std::env::var("QPMEM_REQUIRE_QEMU").as_deref() == Ok("1") {
+                panic!(
+                    "{test}: qemu-system-x86_64 is required (QPMEM_REQUIRE_QEMU=1) but not on PATH"
+                );
+            }
+            eprintln!(
+                "{test}: SKIPPED: qemu-system-x86_64 not on PATH (apt-get install qemu-system-x86)"
+            );
+            None
+        }
+    }
+}
