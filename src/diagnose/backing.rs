@@ -91,7 +91,7 @@ fn file_larger(ctx: &Context) -> Vec<Finding> {
             let label = if d.effective_label_size() > 0 {
                 format!(
                     ", and the label area sits at {:#x}, not at the file's end",
-                    d.size.0 - d.effective_label_size()
+                    d.size.0.saturating_sub(d.effective_label_size())
                 )
             } else {
                 String::new()
@@ -417,7 +417,7 @@ fn label_hides_data(ctx: &Context) -> Vec<Finding> {
                     format_human(label),
                     d.id,
                     path.display(),
-                    d.size.0 - label,
+                    d.size.0.saturating_sub(label),
                     format_qemu(label)
                 ),
                 Fix::one(

@@ -106,7 +106,9 @@ fn pc_dimm_size_unaligned(ctx: &Context) -> Vec<Finding> {
                     },
                     format_human(*align)
                 );
-                let up = align_up((*size).max(1), *align)?;
+                let Some(up) = align_up((*size).max(1), *align) else {
+                    return Some(Finding::about(Some(&d.id), message, None));
+                };
                 Some(Finding::fixed(
                     Some(&d.id),
                     message,

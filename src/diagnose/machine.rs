@@ -25,8 +25,7 @@ fn maxmem_below_ram(ctx: &Context) -> Vec<Finding> {
     if maxmem >= p.ram.0 {
         return Vec::new();
     }
-    vec![Finding::fixed(
-        None,
+    vec![maybe_fixed(
         format!(
             "maxmem={} is below the {} of RAM (-m {})",
             format_qemu(maxmem),
@@ -38,16 +37,28 @@ fn maxmem_below_ram(ctx: &Context) -> Vec<Finding> {
     )]
 }
 
-fn auto_maxmem(p: &Profile) -> Fix {
+/// Let qpmem pick maxmem; `None` when it already does (and still fails).
+fn auto_maxmem(p: &Profile) -> Option<Fix> {
+    if p.maxmem == Auto::Auto {
+        return None;
+    }
     let mut q = p.clone();
     q.maxmem = Auto::Auto;
-    Fix::one(
+    Some(Fix::one(
         format!(
             "let qpmem pick maxmem (RAM plus what the devices need: {})",
             format_qemu(q.effective_maxmem())
         ),
         Edit::SetMaxmem { maxmem: Auto::Auto },
-    )
+    ))
+}
+
+/// A finding with the automatic-maxmem fix when there is one.
+fn maybe_fixed(message: String, fix: Option<Fix>, why: Option<&str>) -> Finding {
+    match fix {
+        Some(fix) => Finding::fixed(None, message, fix, why),
+        None => Finding::about(None, message, why.map(str::to_string)),
+    }
 }
 
 pub static MAXMEM_EQUALS_RAM: Rule = Rule {
@@ -67,8 +78,7 @@ fn maxmem_equals_ram(ctx: &Context) -> Vec<Finding> {
     if slots == 0 || p.effective_maxmem() != p.ram.0 {
         return Vec::new();
     }
-    vec![Finding::fixed(
-        None,
+    vec![maybe_fixed(
         format!(
             "maxmem={} equals RAM while slots={slots}: there is no room for memory devices",
             format_qemu(p.ram.0)
@@ -94,17 +104,31 @@ fn maxmem_unaligned(ctx: &Context) -> Vec<Finding> {
     if maxmem <= p.ram.0 || maxmem % PAGE_SIZE == 0 {
         return Vec::new();
     }
-    let up = align_up(maxmem, PAGE_SIZE).unwrap_or(maxmem);
+    let message = format!(
+        "maxmem={maxmem} is not a multiple of 4 KiB ({} bytes over)",
+        maxmem % PAGE_SIZE
+    );
+    if p.maxmem == Auto::Auto {
+        // Only a sum that overflowed 64 bits comes out unaligned.
+        return vec![Finding::about(
+            None,
+            message,
+            Some("the devices add up to more than any machine can address".into()),
+        )];
+    }
+    let down = maxmem - maxmem % PAGE_SIZE;
+    let (verb, to) = match align_up(maxmem, PAGE_SIZE) {
+        Some(up) => ("up", up),
+        None if down > p.ram.0 => ("down", down),
+        None => return vec![Finding::about(None, message, None)],
+    };
     vec![Finding::fixed(
         None,
-        format!(
-            "maxmem={maxmem} is not a multiple of 4 KiB ({} bytes over)",
-            maxmem % PAGE_SIZE
-        ),
+        message,
         Fix::one(
-            format!("round maxmem up to {}", format_qemu(up)),
+            format!("round maxmem {verb} to {}", format_qemu(to)),
             Edit::SetMaxmem {
-                maxmem: Auto::Fixed(Size(up)),
+                maxmem: Auto::Fixed(Size(to)),
             },
         ),
         None,
@@ -239,13 +263,8 @@ PCI hole), is beyond the 1 TiB the default CPU's {DEFAULT_PHYS_BITS} physical ad
     auto.maxmem = Auto::Auto;
     let auto_fits =
         max_used_gpa(family, p.ram.0, auto.effective_maxmem(), slots).is_some_and(|u| u <= limit);
-    if auto_fits && p.maxmem != Auto::Auto {
-        return vec![Finding::fixed(
-            None,
-            message,
-            auto_maxmem(p),
-            Some(cpu_help),
-        )];
+    if let Some(fix) = auto_maxmem(p).filter(|_| auto_fits) {
+        return vec![Finding::fixed(None, message, fix, Some(cpu_help))];
     }
     let help = match largest {
         Some(m) => format!(
@@ -259,11 +278,11 @@ PCI hole), is beyond the 1 TiB the default CPU's {DEFAULT_PHYS_BITS} physical ad
 
 /// The largest maxmem (in whole MiB) that stays within `limit`.
 fn largest_maxmem(family: MachineFamily, ram: u64, slots: u32, limit: u64) -> Option<u64> {
-    let region = device_memory_region(family, ram, ram + MIB, slots)?;
+    let region = device_memory_region(family, ram, ram.checked_add(MIB)?, slots)?;
     // used = align_up(base + (maxmem - ram) + slots GiB, 1 GiB) + hole - 1 <= limit
     let room = (limit + 1).checked_sub(pci_hole64(family))?;
     let top = room - room % GIB;
-    let fixed = region.base + u64::from(slots) * GIB;
+    let fixed = region.base.checked_add(u64::from(slots) * GIB)?;
     let m = top.checked_sub(fixed)?.checked_add(ram)?;
     (m > ram && m < 64 * TIB).then_some(m - m % MIB)
 }

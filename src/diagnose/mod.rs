@@ -143,6 +143,24 @@ pub enum Edit {
 }
 
 impl Edit {
+    /// The device id the edit finds its device by, if any.
+    pub fn device(&self) -> Option<&str> {
+        match self {
+            Edit::SetAlign { device, .. }
+            | Edit::SetSize { device, .. }
+            | Edit::SetLabelSize { device, .. }
+            | Edit::SetAddr { device, .. }
+            | Edit::SetSlot { device, .. }
+            | Edit::SetNode { device, .. }
+            | Edit::SetFlag { device, .. }
+            | Edit::SetBackingFile { device, .. } => Some(device),
+            Edit::SetSlots { .. }
+            | Edit::SetMaxmem { .. }
+            | Edit::RenameDevice { .. }
+            | Edit::RenameMemdev { .. } => None,
+        }
+    }
+
     /// Apply the edit; `false` when its device no longer exists.
     pub fn apply(&self, profile: &mut Profile) -> bool {
         match self {
@@ -362,8 +380,23 @@ pub fn rule(code: &str) -> Option<&'static Rule> {
 }
 
 /// Run every rule. Errors come first, then warnings, then notes; within a
-/// severity, in rule order.
+/// severity, in rule order. While two devices share an id, fixes that find
+/// their device by that id are withheld (they could edit the wrong one):
+/// the duplicate-id fix comes first.
 pub fn check(ctx: &Context) -> Vec<Diagnostic> {
+    let mut seen = std::collections::HashSet::new();
+    let shared: std::collections::HashSet<&str> = ctx
+        .profile
+        .devices
+        .iter()
+        .map(|d| d.id.as_str())
+        .filter(|id| !seen.insert(*id))
+        .collect();
+    let ambiguous = |fix: &Fix| {
+        fix.edits
+            .iter()
+            .any(|e| e.device().is_some_and(|id| shared.contains(id)))
+    };
     let mut out: Vec<Diagnostic> = RULES
         .iter()
         .flat_map(|rule| {
@@ -374,7 +407,7 @@ pub fn check(ctx: &Context) -> Vec<Diagnostic> {
                 device: f.device,
                 message: f.message,
                 help: f.help,
-                fix: f.fix,
+                fix: f.fix.filter(|fix| !ambiguous(fix)),
             })
         })
         .collect();

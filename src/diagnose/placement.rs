@@ -6,6 +6,7 @@ use super::{Basis, Context, Edit, Finding, Fix, Rule, Severity};
 use crate::diagnose::host::Entry;
 use crate::layout::{past_section, visible_size, DeviceLayout, PlaceError, Placement};
 use crate::profile::{Auto, Backend};
+use crate::qemu::caps::Feature;
 use crate::size::{align_up, format_human, format_qemu, Size, GIB};
 
 /// The guest-kernel nuance every section finding carries.
@@ -37,11 +38,15 @@ fn check_section(ctx: &Context) -> Vec<Finding> {
         return Vec::new();
     }
     // One fix for all: align every file-backed DIMM, so the ones after
-    // a fixed one line up too.
+    // a fixed one line up too; not on a QEMU without align=.
+    let can_align = ctx
+        .qemu_version
+        .is_none_or(|v| Feature::Align.in_version(v));
     let to_align: Vec<&str> = ctx
         .profile
         .devices
         .iter()
+        .filter(|_| can_align)
         .filter(|x| x.backend.path().is_some() && x.align.is_none_or(|a| a.0 < section))
         .map(|x| x.id.as_str())
         .collect();
@@ -220,16 +225,21 @@ fn no_device_memory(ctx: &Context) -> Vec<Finding> {
     if maxmem < ram || (slots > 0 && maxmem == ram) {
         return Vec::new();
     }
+    let already_auto = p.slots == Auto::Auto && p.maxmem == Auto::Auto;
     refused(ctx)
         .filter(|(_, e)| matches!(e, PlaceError::NoDeviceMemory))
         .map(|(d, _)| {
+            let message = format!(
+                "{} cannot be plugged: with maxmem={} and slots={slots} the machine has no device memory",
+                d.id,
+                format_qemu(maxmem)
+            );
+            if already_auto {
+                return Finding::about(Some(&d.id), message, None);
+            }
             Finding::fixed(
                 Some(&d.id),
-                format!(
-                    "{} cannot be plugged: with maxmem={} and slots={slots} the machine has no device memory",
-                    d.id,
-                    format_qemu(maxmem)
-                ),
+                message,
                 Fix {
                     summary: "let qpmem pick slots and maxmem".into(),
                     edits: vec![
@@ -270,7 +280,9 @@ fn no_free_slot(ctx: &Context) -> Vec<Finding> {
                     d.id
                 )
             };
-            let want = u32::try_from(n).unwrap_or(u32::MAX).max(slots + 1);
+            let want = u32::try_from(n)
+                .unwrap_or(u32::MAX)
+                .max(slots.saturating_add(1));
             Finding::fixed(
                 Some(&d.id),
                 message,
@@ -301,11 +313,13 @@ fn invalid_slot(ctx: &Context) -> Vec<Finding> {
         .filter_map(|(d, e)| match e {
             PlaceError::InvalidSlot { slot, max } => Some(Finding::fixed(
                 Some(&d.id),
-                format!(
-                    "{} asks for slot={slot}, but slots={} numbers them 0-{max}",
-                    d.id,
-                    max + 1
-                ),
+                match ctx.profile.effective_slots() {
+                    0 => format!("{} asks for slot={slot}, but slots=0 gives no slots", d.id),
+                    n => format!(
+                        "{} asks for slot={slot}, but slots={n} numbers them 0-{max}",
+                        d.id
+                    ),
+                },
                 clear_slot(&d.id),
                 None,
             )),
@@ -377,26 +391,35 @@ fn not_enough_space(ctx: &Context) -> Vec<Finding> {
             .iter()
             .filter_map(|x| visible_size(x, crate::layout::effective_align(x, ctx.host)).ok())
             .fold(0u64, u64::saturating_add);
-        let wanted = align_up(p.ram.0.saturating_add(all), GIB).unwrap_or(u64::MAX);
-        findings.push(Finding::fixed(
-            Some(&d.id),
-            format!(
-                "{} needs {} but maxmem={} leaves {} for devices above the {} of RAM, {} of it already used",
-                d.id,
-                format_human(need),
-                format_qemu(p.effective_maxmem()),
-                format_human(*total),
-                format_human(p.ram.0),
-                format_human(*used)
+        let message = format!(
+            "{} needs {} but maxmem={} leaves {} for devices above the {} of RAM, {} of it already used",
+            d.id,
+            format_human(need),
+            format_qemu(p.effective_maxmem()),
+            format_human(*total),
+            format_human(p.ram.0),
+            format_human(*used)
+        );
+        let wanted = p
+            .ram
+            .0
+            .checked_add(all)
+            .and_then(|m| align_up(m, GIB))
+            .filter(|m| *m > p.effective_maxmem());
+        findings.push(match wanted {
+            Some(wanted) => Finding::fixed(
+                Some(&d.id),
+                message,
+                Fix::one(
+                    format!("raise maxmem to {}", format_qemu(wanted)),
+                    Edit::SetMaxmem {
+                        maxmem: Auto::Fixed(Size(wanted)),
+                    },
+                ),
+                None,
             ),
-            Fix::one(
-                format!("raise maxmem to {}", format_qemu(wanted)),
-                Edit::SetMaxmem {
-                    maxmem: Auto::Fixed(Size(wanted)),
-                },
-            ),
-            None,
-        ));
+            None => Finding::about(Some(&d.id), message, Some("use smaller devices".into())),
+        });
     }
     findings
 }
@@ -578,6 +601,20 @@ mod tests {
         let mut p = seed(None);
         assert!(s[0].fix.as_ref().unwrap().apply(&mut p));
         assert!(only(&run(&p), "QP100").is_empty());
+    }
+
+    #[test]
+    fn no_align_fix_on_a_qemu_without_align() {
+        let old = Some(crate::qemu::QemuVersion::new(2, 11, 0));
+        let ds = run_with(&seed(None), &[], &HostFacts::default(), old);
+        let s = only(&ds, "QP100");
+        assert_eq!(s.len(), 2);
+        assert!(s.iter().all(|d| d.fix.is_none()));
+        assert!(s[1]
+            .help
+            .as_deref()
+            .unwrap()
+            .starts_with("give nv2 an addr= on a 128 MiB boundary (0x540000000)"));
     }
 
     #[test]
