@@ -613,6 +613,17 @@ mod tests {
                 r.severity
             );
         }
+        // ... and no rule that is not in the table.
+        for piece in readme.split("`QP").skip(1) {
+            let digits: String = piece.chars().take_while(char::is_ascii_digit).collect();
+            if digits.len() == 3 && piece[3..].starts_with('`') {
+                let code = format!("QP{digits}");
+                assert!(
+                    rule(&code).is_some(),
+                    "README lists {code}, which is no rule"
+                );
+            }
+        }
     }
 
     #[test]
