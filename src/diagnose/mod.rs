@@ -16,7 +16,7 @@ mod placement;
 mod version;
 
 use crate::cmdline::ImportNote;
-use crate::layout::{layout, HostFacts, Layout};
+use crate::layout::{layout, DeviceLayout, HostFacts, Layout};
 use crate::profile::{Addr, Auto, Dimm, Profile};
 use crate::qemu::QemuVersion;
 use crate::size::Size;
@@ -78,10 +78,19 @@ pub struct Context<'a> {
     pub host: &'a HostFacts,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     /// The first device with this id.
-    pub fn device(&self, id: &str) -> Option<&Dimm> {
+    pub fn device(&self, id: &str) -> Option<&'a Dimm> {
         self.profile.devices.iter().find(|d| d.id == id)
+    }
+
+    /// Each device with its outcome in the layout, in command-line order
+    /// (the layout has one entry per device, in the same order).
+    pub fn laid_out(&self) -> impl Iterator<Item = (&'a Dimm, &'a DeviceLayout)> {
+        let devices = &self.profile.devices;
+        self.layout
+            .into_iter()
+            .flat_map(move |l| devices.iter().zip(&l.devices))
     }
 }
 
@@ -393,9 +402,11 @@ pub fn check(ctx: &Context) -> Vec<Diagnostic> {
         .filter(|id| !seen.insert(*id))
         .collect();
     let ambiguous = |fix: &Fix| {
-        fix.edits
-            .iter()
-            .any(|e| e.device().is_some_and(|id| shared.contains(id)))
+        !shared.is_empty()
+            && fix
+                .edits
+                .iter()
+                .any(|e| e.device().is_some_and(|id| shared.contains(id)))
     };
     let mut out: Vec<Diagnostic> = RULES
         .iter()

@@ -5,7 +5,7 @@
 use super::{Basis, Context, Edit, Finding, Fix, Rule, Severity};
 use crate::diagnose::host::Entry;
 use crate::layout::{past_section, visible_size, DeviceLayout, PlaceError, Placement};
-use crate::profile::{Auto, Backend};
+use crate::profile::{Auto, Backend, Dimm};
 use crate::qemu::caps::Feature;
 use crate::size::{align_up, format_human, format_qemu, Size, GIB};
 
@@ -30,51 +30,39 @@ fn check_section(ctx: &Context) -> Vec<Finding> {
         return Vec::new();
     };
     let section = layout.section_size;
-    let mut misaligned = layout
-        .placements()
-        .filter(|(_, p)| !p.start_aligned || !p.end_aligned)
-        .peekable();
-    if misaligned.peek().is_none() {
-        return Vec::new();
-    }
-    // One fix for all: align every file-backed DIMM, so the ones after
-    // a fixed one line up too; not on a QEMU without align=.
+    // Not on a QEMU without align=.
     let can_align = ctx
         .qemu_version
         .is_none_or(|v| Feature::Align.in_version(v));
-    let to_align: Vec<&str> = ctx
-        .profile
-        .devices
-        .iter()
-        .filter(|_| can_align)
-        .filter(|x| x.backend.path().is_some() && x.align.is_none_or(|a| a.0 < section))
-        .map(|x| x.id.as_str())
+    let alignable =
+        |d: &Dimm| can_align && d.backend.path().is_some() && d.align.is_none_or(|a| a.0 < section);
+    // In address order, so each device's neighbour below is at hand.
+    let mut placed: Vec<(usize, &Dimm, &Placement)> = ctx
+        .laid_out()
+        .enumerate()
+        .filter_map(|(n, (d, l))| l.placement().map(|p| (n, d, p)))
         .collect();
-    let fix = (!to_align.is_empty()).then(|| Fix {
-        summary: format!(
-            "set align={} on {}",
-            format_qemu(section),
-            to_align.join(", ")
-        ),
-        edits: to_align
-            .iter()
-            .map(|id| Edit::SetAlign {
-                device: id.to_string(),
-                align: Some(Size(section)),
-            })
-            .collect(),
-    });
-    misaligned
-        .map(|(d, p)| {
-            let message = describe(&d.id, p, section);
-            let file_backed = ctx
-                .device(&d.id)
-                .is_some_and(|x| x.backend.path().is_some());
-            match &fix {
-                Some(fix) if file_backed => {
-                    Finding::fixed(Some(&d.id), message, fix.clone(), Some(SECTION_NUANCE))
-                }
-                _ => Finding::about(
+    placed.sort_by_key(|(_, _, p)| p.addr);
+    let mut out: Vec<(usize, Finding)> = Vec::new();
+    for (i, &(n, d, p)) in placed.iter().enumerate() {
+        if p.start_aligned && p.end_aligned {
+            continue;
+        }
+        // Aligning the device puts both its edges on sections; aligning
+        // the one ending off a section just below it closes the gap too.
+        let below = i.checked_sub(1).map(|j| placed[j]).filter(|(_, b, bp)| {
+            !p.start_aligned && !bp.end_aligned && bp.end() <= p.addr && alignable(b)
+        });
+        let to_align: Vec<&str> = below
+            .map(|(_, b, _)| b.id.as_str())
+            .into_iter()
+            .chain(alignable(d).then_some(d.id.as_str()))
+            .collect();
+        let message = describe(&d.id, p, section);
+        if !alignable(d) {
+            out.push((
+                n,
+                Finding::about(
                     Some(&d.id),
                     message,
                     Some(format!(
@@ -84,9 +72,31 @@ fn check_section(ctx: &Context) -> Vec<Finding> {
                         align_up(p.addr, section).unwrap_or(p.addr)
                     )),
                 ),
-            }
-        })
-        .collect()
+            ));
+            continue;
+        }
+        let fix = Fix {
+            summary: format!(
+                "set align={} on {}",
+                format_qemu(section),
+                to_align.join(", ")
+            ),
+            edits: to_align
+                .iter()
+                .map(|id| Edit::SetAlign {
+                    device: id.to_string(),
+                    align: Some(Size(section)),
+                })
+                .collect(),
+        };
+        out.push((
+            n,
+            Finding::fixed(Some(&d.id), message, fix, Some(SECTION_NUANCE)),
+        ));
+    }
+    // Back to command-line order.
+    out.sort_by_key(|(n, _)| *n);
+    out.into_iter().map(|(_, f)| f).collect()
 }
 
 fn describe(id: &str, p: &Placement, section: u64) -> String {
@@ -121,14 +131,10 @@ already exists that would move its label area, so no automatic fix is offered th
 };
 
 fn align_waste(ctx: &Context) -> Vec<Finding> {
-    let Some(layout) = ctx.layout else {
-        return Vec::new();
-    };
-    layout
-        .placements()
-        .filter(|(_, p)| p.unused_tail > 0)
-        .filter_map(|(d, p)| {
-            let dimm = ctx.device(&d.id)?;
+    ctx.laid_out()
+        .filter_map(|(dimm, d)| d.placement().map(|p| (dimm, d, p)))
+        .filter(|(_, _, p)| p.unused_tail > 0)
+        .filter_map(|(dimm, d, p)| {
             let cause = match dimm.align {
                 Some(a) if a.0 == p.align => format!("align={}", format_qemu(a.0)),
                 _ => format!("the {} page size", format_human(p.align)),
