@@ -6,10 +6,15 @@
 //! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
 //! a table or JSON). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
 //! guest to see what the kernel makes of the DIMMs) are the thin layers
-//! that touch files and processes.
+//! that touch files and processes; [`verify`] boots a profile in that guest
+//! and compares what the kernel saw with [`layout()`].
 
+pub mod clipboard;
 pub mod cmdline;
+pub mod console;
 pub mod diagnose;
+pub mod examples;
+pub mod export;
 pub mod guest;
 pub mod layout;
 pub mod map;
@@ -18,6 +23,8 @@ pub mod qemu;
 pub mod size;
 pub mod source;
 pub mod store;
+pub mod verify;
+pub mod vm;
 
 pub use layout::{layout, HostFacts, Layout};
 pub use profile::{Dimm, Profile};

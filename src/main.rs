@@ -22,6 +22,9 @@ enum Command {
         source: SourceArgs,
         #[arg(long, value_enum, default_value = "shell")]
         format: cli::render::Format,
+        /// Write to FILE (atomically) instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Print the guest physical address map QEMU will build.
     Map {
@@ -31,11 +34,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Import a pasted QEMU command line and print it as a profile (RON).
+    /// Import a pasted QEMU command line: print it as a profile (RON), or save it.
     Import {
         /// The command line, quoted as one argument.
         #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
         cmdline: String,
+        /// Save it as the stored profile NAME instead of printing it.
+        #[arg(long, value_name = "NAME")]
+        save: Option<String>,
+        /// With --save: replace an existing stored profile (kept as NAME.ron.bak).
+        #[arg(long, requires = "save")]
+        force: bool,
+    },
+    /// Stored profiles and built-in examples.
+    Profiles {
+        #[command(subcommand)]
+        command: cli::profiles::Command,
     },
     /// Diagnose the profile: what QEMU would refuse, what would surprise the guest or lose data.
     Check(cli::check::CheckArgs),
@@ -49,6 +63,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check, create missing backing files (after confirmation), and run the
+    /// VM with its serial console full screen.
+    Launch {
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        qemu: QemuArgs,
+        /// Create missing backing files and directories without asking.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Boot a throwaway Linux guest on scratch files and compare what it saw with the prediction.
+    Verify(cli::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,10 +97,21 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Outcome {
     match cli.command {
         None => cli::map::run(SourceArgs::default(), false),
-        Some(Command::Render { source, format }) => cli::render::run(source, format),
+        Some(Command::Render {
+            source,
+            format,
+            output,
+        }) => cli::render::run(source, format, output),
         Some(Command::Map { source, json }) => cli::map::run(source, json),
-        Some(Command::Import { cmdline }) => cli::import::run(&cmdline),
+        Some(Command::Import {
+            cmdline,
+            save,
+            force,
+        }) => cli::import::run(&cmdline, save.as_deref(), force),
+        Some(Command::Profiles { command }) => cli::profiles::run(command),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
         Some(Command::Check(args)) => cli::check::run(args),
+        Some(Command::Launch { source, qemu, yes }) => cli::launch::run(source, qemu, yes),
+        Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

@@ -1,12 +1,26 @@
-//! Profiles on disk: reading RON with errors that point at the line, and
-//! atomic saves that never leave a half-written profile behind.
+//! Profiles on disk: reading RON with errors that point at the line,
+//! atomic saves that never leave a half-written profile behind, and the
+//! store of named profiles and settings in qpmem's XDG directories.
+//!
+//! Layout on disk (via the `directories` crate, so `XDG_CONFIG_HOME` and
+//! `XDG_DATA_HOME` are honoured):
+//! - `$XDG_CONFIG_HOME/qpmem/profiles/NAME.ron`: stored profiles, with the
+//!   previous version of each kept as `NAME.ron.bak`;
+//! - `$XDG_CONFIG_HOME/qpmem/config.ron`: [`Settings`] (last profile, theme);
+//! - `$XDG_DATA_HOME/qpmem/`: default backing files (`${data}` in profiles).
+//!
+//! Built-in examples ([`crate::examples`]) are listed beside the stored
+//! profiles and are read-only: saving under an example's name writes a
+//! stored profile of that name, which then shadows the example.
 
-use crate::profile::{Profile, PROFILE_VERSION};
+use crate::examples::{self, Example};
+use crate::profile::{DimmKind, Profile, PROFILE_VERSION};
 use ron::extensions::Extensions;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// Profiles larger than this are refused unread (a real one is a few KiB).
 pub const MAX_PROFILE_BYTES: u64 = 4 << 20;
@@ -31,6 +45,18 @@ pub enum StoreError {
     TooNew { path: String, found: u32 },
     #[error("{path}: cannot write a profile: {message}")]
     Serialize { path: String, message: String },
+    #[error("{path}: not a regular file")]
+    NotAFile { path: String },
+    #[error("invalid profile name {name:?}: {reason}")]
+    BadName { name: String, reason: &'static str },
+    #[error("'{name}' is a built-in example and read-only; it has no file to {action}")]
+    BuiltIn { name: String, action: &'static str },
+    #[error("no stored profile '{name}' ({path})")]
+    NoSuchProfile { name: String, path: String },
+    #[error("a stored profile '{name}' already exists ({path})")]
+    Exists { name: String, path: String },
+    #[error("cannot find the home directory for qpmem's profiles: set HOME (or XDG_CONFIG_HOME and XDG_DATA_HOME)")]
+    NoHome,
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -75,21 +101,37 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, StoreError> {
             message,
         }
     };
-    // Check the version first, so a newer file gets the right complaint
-    // rather than one about the fields it added.
-    if let Ok(v) = ron_options().from_str::<VersionOnly>(text) {
-        if v.version > PROFILE_VERSION {
-            return Err(StoreError::TooNew {
-                path: origin.to_string(),
-                found: v.version,
-            });
-        }
+    // Parse first (the common case pays for one pass only); when that
+    // fails, a newer version gets the right complaint rather than one
+    // about the fields it added.
+    let too_new = |found| StoreError::TooNew {
+        path: origin.to_string(),
+        found,
+    };
+    match ron_options().from_str::<Profile>(text) {
+        Ok(p) if p.version > PROFILE_VERSION => Err(too_new(p.version)),
+        Ok(p) => Ok(p),
+        Err(e) => match ron_options().from_str::<VersionOnly>(text) {
+            Ok(v) if v.version > PROFILE_VERSION => Err(too_new(v.version)),
+            _ => Err(position(e)),
+        },
     }
-    ron_options().from_str::<Profile>(text).map_err(position)
 }
 
 /// Read and parse a profile file, refusing oversized files unread.
 pub fn load_profile(path: &Path) -> Result<Profile, StoreError> {
+    let text = read_profile_text(path)?;
+    parse_profile(&text, &path.display().to_string())
+}
+
+/// A profile file's text: refuses directories, FIFOs and devices (which
+/// could block or never end) and files over [`MAX_PROFILE_BYTES`] unread.
+pub fn read_profile_text(path: &Path) -> Result<String, StoreError> {
+    if !fs::metadata(path).map_err(io_err(path))?.is_file() {
+        return Err(StoreError::NotAFile {
+            path: path.display().to_string(),
+        });
+    }
     let file = File::open(path).map_err(io_err(path))?;
     let size = file.metadata().map_err(io_err(path))?.len();
     if size > MAX_PROFILE_BYTES {
@@ -103,13 +145,12 @@ pub fn load_profile(path: &Path) -> Result<Profile, StoreError> {
     file.take(MAX_PROFILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(io_err(path))?;
-    let text = String::from_utf8(bytes).map_err(|e| StoreError::Parse {
+    String::from_utf8(bytes).map_err(|e| StoreError::Parse {
         path: path.display().to_string(),
         line: 1,
         column: 1,
         message: format!("not UTF-8 text ({e})"),
-    })?;
-    parse_profile(&text, &path.display().to_string())
+    })
 }
 
 /// The profile as pretty RON, fields in a stable order.
@@ -127,6 +168,26 @@ pub fn to_ron(profile: &Profile) -> Result<String, ron::Error> {
 /// set the previous file is kept as `PATH.bak`. A failure at any point
 /// leaves the old file intact.
 pub fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> Result<(), StoreError> {
+    write_atomic_with(path, bytes, backup, |_| Ok(()))
+}
+
+/// `PATH.bak`.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let mut bak = path.as_os_str().to_owned();
+    bak.push(".bak");
+    PathBuf::from(bak)
+}
+
+/// [`write_atomic`] with a hook run after the new contents are written and
+/// synced (and the backup made) but before the rename: the seam tests use
+/// to inject a failure there. An error from the hook aborts the save, the
+/// temporary file is removed and `path` is left as it was.
+pub fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    backup: bool,
+    before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), StoreError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -136,16 +197,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> Result<(), Store
         .tempfile_in(&dir)
         .map_err(io_err(&dir))?;
     tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
-    tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
-    if let Ok(meta) = fs::metadata(path) {
+    match fs::metadata(path) {
         // Keep the old file's permissions.
-        let _ = fs::set_permissions(tmp.path(), meta.permissions());
-        if backup {
-            let mut bak = path.as_os_str().to_owned();
-            bak.push(".bak");
-            fs::copy(path, PathBuf::from(bak)).map_err(io_err(path))?;
+        Ok(meta) => {
+            let _ = fs::set_permissions(tmp.path(), meta.permissions());
+            if backup {
+                // Copy into a temporary file and rename it, so the backup
+                // itself is never half-written either.
+                let mut bak = tempfile::Builder::new()
+                    .prefix(".qpmem-bak")
+                    .tempfile_in(&dir)
+                    .map_err(io_err(&dir))?;
+                let mut old = File::open(path).map_err(io_err(path))?;
+                std::io::copy(&mut old, &mut bak).map_err(io_err(path))?;
+                let bak_path = backup_path(path);
+                bak.persist(&bak_path).map_err(|e| StoreError::Io {
+                    path: bak_path.display().to_string(),
+                    source: e.error,
+                })?;
+            }
+        }
+        // A new file: readable by others like any file the user creates
+        // (tempfile's default is 0600).
+        Err(_) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644));
+            }
         }
     }
+    tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
+    before_rename(tmp.path()).map_err(io_err(path))?;
     tmp.persist(path).map_err(|e| StoreError::Io {
         path: path.display().to_string(),
         source: e.error,
@@ -177,6 +260,368 @@ pub fn data_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("qpmem"))
 }
 
+/// Longest profile name accepted, in bytes (file names may have 255; the
+/// rest is left for `.ron.bak` and temporary names).
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// Check that `name` can be a profile's file name (`NAME.ron`) on any
+/// common file system, and is not mistaken for a path.
+pub fn validate_name(name: &str) -> Result<(), StoreError> {
+    let bad = |reason| {
+        Err(StoreError::BadName {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("a name cannot be empty");
+    }
+    if name.contains('/') || name.contains('\\') {
+        return bad("a name cannot contain '/' or '\\'");
+    }
+    if name.starts_with('.') {
+        return bad("a name cannot start with '.'");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("a name cannot contain control characters");
+    }
+    if name.trim() != name {
+        return bad("a name cannot start or end with white space");
+    }
+    if name.ends_with(".ron") {
+        return bad("leave out the .ron (a SOURCE ending in .ron is read as a file path)");
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return bad("a name can be at most 200 bytes long");
+    }
+    Ok(())
+}
+
+/// qpmem's store: stored profiles and settings under a config directory,
+/// backing files under a data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Store {
+    config_dir: PathBuf,
+    data_dir: PathBuf,
+}
+
+/// Where a listed profile lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// A file in the store.
+    Stored {
+        path: PathBuf,
+        modified: Option<SystemTime>,
+    },
+    /// A built-in example.
+    BuiltIn,
+}
+
+/// What `profiles list` and the TUI's picker show about a profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub description: String,
+    /// Memory devices of every kind.
+    pub devices: usize,
+    /// NVDIMMs among them.
+    pub nvdimms: usize,
+    /// Total size of the NVDIMM backends (label areas included).
+    pub pmem_bytes: u64,
+}
+
+impl Summary {
+    pub fn of(p: &Profile) -> Summary {
+        let nv = p.devices.iter().filter(|d| d.kind == DimmKind::Nvdimm);
+        Summary {
+            description: p.description.clone(),
+            devices: p.devices.len(),
+            nvdimms: nv.clone().count(),
+            pmem_bytes: nv.fold(0u64, |a, d| a.saturating_add(d.size.0)),
+        }
+    }
+}
+
+/// One row of the store's listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub name: String,
+    pub origin: Origin,
+    /// A built-in example hidden by a stored profile of the same name.
+    pub shadowed: bool,
+    /// The summary, or why the file could not be read.
+    pub summary: Result<Summary, String>,
+}
+
+impl Store {
+    /// The store in the user's XDG directories.
+    pub fn from_env() -> Result<Store, StoreError> {
+        let dirs = project_dirs().ok_or(StoreError::NoHome)?;
+        Ok(Store::at(dirs.config_dir(), dirs.data_dir()))
+    }
+
+    /// A store rooted elsewhere (tests, `--config-dir`-style overrides).
+    pub fn at(config_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Store {
+        Store {
+            config_dir: config_dir.into(),
+            data_dir: data_dir.into(),
+        }
+    }
+
+    /// `$XDG_CONFIG_HOME/qpmem`.
+    pub fn config_dir(&self) -> &Path {
+        &self.config_dir
+    }
+
+    /// `$XDG_DATA_HOME/qpmem`: where `${data}` points.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// `$XDG_CONFIG_HOME/qpmem/profiles`.
+    pub fn profiles_dir(&self) -> PathBuf {
+        self.config_dir.join("profiles")
+    }
+
+    /// `$XDG_CONFIG_HOME/qpmem/config.ron`.
+    pub fn settings_path(&self) -> PathBuf {
+        self.config_dir.join("config.ron")
+    }
+
+    /// The file a stored profile `name` lives in (whether or not it exists).
+    pub fn profile_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        validate_name(name)?;
+        Ok(self.profiles_dir().join(format!("{name}.ron")))
+    }
+
+    /// The stored profile `name`, if its file exists.
+    pub fn stored_path(&self, name: &str) -> Result<Option<PathBuf>, StoreError> {
+        let path = self.profile_path(name)?;
+        Ok(path.is_file().then_some(path))
+    }
+
+    /// Open a profile by name: the stored one, else the built-in example.
+    /// `${data}` is expanded. `Ok(None)` when neither exists.
+    pub fn open(&self, name: &str) -> Result<Option<(Profile, Origin)>, StoreError> {
+        if let Some(path) = self.stored_path(name)? {
+            let modified = fs::metadata(&path).and_then(|m| m.modified()).ok();
+            let mut p = load_profile(&path)?;
+            examples::expand_placeholders(&mut p, &self.data_dir);
+            return Ok(Some((p, Origin::Stored { path, modified })));
+        }
+        match examples::find(name) {
+            Some(e) => Ok(Some((e.load(&self.data_dir)?, Origin::BuiltIn))),
+            None => Ok(None),
+        }
+    }
+
+    /// The RON text of a profile by name, as stored (stored file first,
+    /// then the built-in example), checked to parse.
+    pub fn text(&self, name: &str) -> Result<Option<String>, StoreError> {
+        if let Some(path) = self.stored_path(name)? {
+            let text = read_profile_text(&path)?;
+            parse_profile(&text, &path.display().to_string())?;
+            return Ok(Some(text));
+        }
+        Ok(examples::find(name).map(|e| e.text.to_string()))
+    }
+
+    /// Save `profile` as the stored profile `name` (atomically, keeping
+    /// `NAME.ron.bak`), creating the directory. The profile's `name` field
+    /// is set to `name`. Saving under a built-in example's name is allowed
+    /// and makes a stored profile that shadows the example.
+    pub fn save(&self, name: &str, profile: &Profile) -> Result<PathBuf, StoreError> {
+        self.save_with(name, profile, |_| Ok(()))
+    }
+
+    /// [`Store::save`] with the test seam of [`write_atomic_with`].
+    pub fn save_with(
+        &self,
+        name: &str,
+        profile: &Profile,
+        before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> Result<PathBuf, StoreError> {
+        let path = self.profile_path(name)?;
+        let dir = self.profiles_dir();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let mut p = profile.clone();
+        p.name = name.to_string();
+        let text = to_ron(&p).map_err(|e| StoreError::Serialize {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        write_atomic_with(&path, text.as_bytes(), true, before_rename)?;
+        Ok(path)
+    }
+
+    /// Remove the stored profile `name`. It is not destroyed: it becomes
+    /// `NAME.ron.bak` (replacing an older backup), whose path is returned.
+    /// Built-in examples cannot be removed.
+    pub fn remove(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let path = self.profile_path(name)?;
+        if !path.is_file() {
+            if examples::find(name).is_some() {
+                return Err(StoreError::BuiltIn {
+                    name: name.to_string(),
+                    action: "remove",
+                });
+            }
+            return Err(StoreError::NoSuchProfile {
+                name: name.to_string(),
+                path: path.display().to_string(),
+            });
+        }
+        let bak = backup_path(&path);
+        fs::rename(&path, &bak).map_err(io_err(&path))?;
+        if let Ok(d) = File::open(self.profiles_dir()) {
+            let _ = d.sync_all();
+        }
+        Ok(bak)
+    }
+
+    /// Rename the stored profile `from` to `to` (refusing to overwrite an
+    /// existing `to`); the profile's `name` field follows. Returns the new path.
+    pub fn rename(&self, from: &str, to: &str) -> Result<PathBuf, StoreError> {
+        let src = self.profile_path(from)?;
+        let dst = self.profile_path(to)?;
+        if !src.is_file() {
+            if examples::find(from).is_some() {
+                return Err(StoreError::BuiltIn {
+                    name: from.to_string(),
+                    action: "rename",
+                });
+            }
+            return Err(StoreError::NoSuchProfile {
+                name: from.to_string(),
+                path: src.display().to_string(),
+            });
+        }
+        if dst.exists() {
+            return Err(StoreError::Exists {
+                name: to.to_string(),
+                path: dst.display().to_string(),
+            });
+        }
+        let p = load_profile(&src)?;
+        let new = self.save(to, &p)?;
+        self.remove(from)?;
+        Ok(new)
+    }
+
+    /// Every stored profile (sorted by name) followed by every built-in
+    /// example. Unreadable files are listed with their error, not skipped.
+    pub fn list(&self) -> Result<Vec<Entry>, StoreError> {
+        let dir = self.profiles_dir();
+        let mut stored = Vec::new();
+        match fs::read_dir(&dir) {
+            Ok(rd) => {
+                for item in rd {
+                    let item = item.map_err(io_err(&dir))?;
+                    let file_name = item.file_name();
+                    let Some(name) = file_name.to_str().and_then(|f| f.strip_suffix(".ron")) else {
+                        continue;
+                    };
+                    if validate_name(name).is_err() {
+                        continue;
+                    }
+                    let path = item.path();
+                    let meta = match fs::metadata(&path) {
+                        Ok(m) if m.is_file() => m,
+                        _ => continue,
+                    };
+                    let summary = load_profile(&path)
+                        .map(|p| Summary::of(&p))
+                        .map_err(|e| e.to_string());
+                    stored.push(Entry {
+                        name: name.to_string(),
+                        origin: Origin::Stored {
+                            path,
+                            modified: meta.modified().ok(),
+                        },
+                        shadowed: false,
+                        summary,
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&dir)(e)),
+        }
+        stored.sort_by(|a, b| a.name.cmp(&b.name));
+        let builtin = examples::EXAMPLES.iter().map(|e: &Example| Entry {
+            name: e.name.to_string(),
+            origin: Origin::BuiltIn,
+            shadowed: stored.iter().any(|s| s.name == e.name),
+            summary: e
+                .parse()
+                .map(|p| Summary::of(&p))
+                .map_err(|e| e.to_string()),
+        });
+        let builtin: Vec<Entry> = builtin.collect();
+        stored.extend(builtin);
+        Ok(stored)
+    }
+}
+
+/// User settings (`config.ron`). Every field is optional; a missing file
+/// is the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The profile the TUI opened last (a store name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_profile: Option<String>,
+    /// The TUI theme's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
+}
+
+impl Settings {
+    /// Read the settings; defaults when the file does not exist, an error
+    /// (with `path:line:column`) when it is unreadable or malformed.
+    pub fn load(store: &Store) -> Result<Settings, StoreError> {
+        let path = store.settings_path();
+        if !path.exists() {
+            return Ok(Settings::default());
+        }
+        let text = read_profile_text(&path)?;
+        ron_options()
+            .from_str::<Settings>(&text)
+            .map_err(|e| StoreError::Parse {
+                path: path.display().to_string(),
+                line: e.span.start.line,
+                column: e.span.start.col,
+                message: e.code.to_string(),
+            })
+    }
+
+    /// Write the settings atomically (keeping `config.ron.bak`).
+    pub fn save(&self, store: &Store) -> Result<(), StoreError> {
+        let path = store.settings_path();
+        fs::create_dir_all(store.config_dir()).map_err(io_err(store.config_dir()))?;
+        let pretty = ron::ser::PrettyConfig::new().struct_names(false);
+        let mut text =
+            ron_options()
+                .to_string_pretty(self, pretty)
+                .map_err(|e| StoreError::Serialize {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+        text.push('\n');
+        write_atomic(&path, text.as_bytes(), true)
+    }
+
+    /// Record `name` as the last profile opened: load, set, save. A
+    /// malformed settings file is reported, not overwritten.
+    pub fn set_last_profile(store: &Store, name: &str) -> Result<(), StoreError> {
+        validate_name(name)?;
+        let mut s = Settings::load(store)?;
+        if s.last_profile.as_deref() == Some(name) {
+            return Ok(());
+        }
+        s.last_profile = Some(name.to_string());
+        s.save(store)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +644,8 @@ mod tests {
         assert!(msg.contains("bogus"), "{msg}");
         let e = parse_profile("(version: 9, name: \"x\", future: 1)", "p.ron").unwrap_err();
         assert!(matches!(e, StoreError::TooNew { found: 9, .. }), "{e}");
+        let e = parse_profile("(version: 2, name: \"x\")", "p.ron").unwrap_err();
+        assert!(matches!(e, StoreError::TooNew { found: 2, .. }), "{e}");
         assert!(parse_profile("", "p.ron").is_err());
     }
 
@@ -215,5 +662,165 @@ mod tests {
             load_profile(&dir.path().join("p.ron.bak")).unwrap().name,
             "one"
         );
+    }
+
+    fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::at(dir.path().join("config"), dir.path().join("data"));
+        (dir, s)
+    }
+
+    #[test]
+    fn names_that_cannot_be_file_names_are_refused() {
+        for bad in [
+            "", "a/b", "/abs", ".hidden", ".", "..", "a\\b", "tab\tx", " lead", "trail ", "x.ron",
+            "nul\0x",
+        ] {
+            let e = validate_name(bad).unwrap_err();
+            assert!(matches!(e, StoreError::BadName { .. }), "{bad:?}: {e}");
+            assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
+        }
+        assert!(validate_name(&"n".repeat(201)).is_err());
+        for good in ["default", "2x17G labelled", "a.b", "laptop-1", "ü"] {
+            validate_name(good).unwrap();
+        }
+        let (_d, s) = temp_store();
+        assert!(s.save("a/b", &Profile::empty("x")).is_err());
+        assert!(!s.profiles_dir().join("a").exists());
+    }
+
+    #[test]
+    fn an_error_between_write_and_rename_leaves_the_old_file() {
+        let (_d, s) = temp_store();
+        let old = Profile::seed(Path::new("/vms"));
+        let path = s.save("keep", &old).unwrap();
+        let before = fs::read(&path).unwrap();
+        let mut new = old.clone();
+        new.ram = crate::size::Size::gib(8);
+        let mut seen_tmp = None;
+        let e = s
+            .save_with("keep", &new, |tmp| {
+                // The new contents are complete in the temporary file.
+                let t = fs::read_to_string(tmp).unwrap();
+                assert!(t.contains("ram: \"8G\""), "{t}");
+                seen_tmp = Some(tmp.to_path_buf());
+                Err(std::io::Error::other("injected failure"))
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert!(!seen_tmp.unwrap().exists(), "temporary file removed");
+        let leftovers: Vec<_> = fs::read_dir(s.profiles_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".qpmem"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        // And a save that goes through replaces it, keeping the old as .bak.
+        s.save("keep", &new).unwrap();
+        assert_eq!(fs::read(backup_path(&path)).unwrap(), before);
+        assert_eq!(s.open("keep").unwrap().unwrap().0.ram, new.ram);
+    }
+
+    #[test]
+    fn listing_shows_stored_then_builtin_and_marks_shadowing() {
+        let (_d, s) = temp_store();
+        assert_eq!(s.list().unwrap().len(), examples::EXAMPLES.len());
+        s.save("zeta", &Profile::seed(Path::new("/v"))).unwrap();
+        s.save("default", &Profile::empty("x")).unwrap();
+        fs::write(s.profiles_dir().join("broken.ron"), "(version: 1,").unwrap();
+        fs::write(s.profiles_dir().join("notes.txt"), "x").unwrap();
+        let l = s.list().unwrap();
+        let names: Vec<_> = l.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "broken",
+                "default",
+                "zeta",
+                "default",
+                "small",
+                "numa",
+                "label-less"
+            ]
+        );
+        assert!(l[0].summary.is_err());
+        let zeta = l[2].summary.as_ref().unwrap();
+        assert_eq!((zeta.devices, zeta.nvdimms), (2, 2));
+        assert_eq!(zeta.pmem_bytes, 34 << 30);
+        assert!(matches!(
+            l[2].origin,
+            Origin::Stored {
+                modified: Some(_),
+                ..
+            }
+        ));
+        assert!(l[3].shadowed && l[3].origin == Origin::BuiltIn);
+        assert!(!l[4].shadowed);
+    }
+
+    #[test]
+    fn remove_keeps_a_backup_and_refuses_builtins() {
+        let (_d, s) = temp_store();
+        let path = s.save("gone", &Profile::empty("x")).unwrap();
+        let bak = s.remove("gone").unwrap();
+        assert!(!path.exists());
+        assert_eq!(bak, backup_path(&path));
+        assert!(load_profile(&bak).is_ok());
+        assert!(matches!(
+            s.remove("gone").unwrap_err(),
+            StoreError::NoSuchProfile { .. }
+        ));
+        assert!(matches!(
+            s.remove("numa").unwrap_err(),
+            StoreError::BuiltIn { .. }
+        ));
+    }
+
+    #[test]
+    fn rename_moves_the_profile_and_its_name() {
+        let (_d, s) = temp_store();
+        s.save("a", &Profile::empty("a")).unwrap();
+        s.save("b", &Profile::empty("b")).unwrap();
+        assert!(matches!(
+            s.rename("a", "b").unwrap_err(),
+            StoreError::Exists { .. }
+        ));
+        s.rename("a", "c").unwrap();
+        assert!(s.stored_path("a").unwrap().is_none());
+        assert_eq!(s.open("c").unwrap().unwrap().0.name, "c");
+        assert!(matches!(
+            s.rename("small", "mine").unwrap_err(),
+            StoreError::BuiltIn { .. }
+        ));
+    }
+
+    #[test]
+    fn settings_default_save_and_remember_the_last_profile() {
+        let (_d, s) = temp_store();
+        assert_eq!(Settings::load(&s).unwrap(), Settings::default());
+        Settings::set_last_profile(&s, "numa").unwrap();
+        assert_eq!(
+            Settings::load(&s).unwrap().last_profile.as_deref(),
+            Some("numa")
+        );
+        assert!(Settings::set_last_profile(&s, "../x").is_err());
+        fs::write(s.settings_path(), "(last_profile: Some(\"x\"), colour: 1)").unwrap();
+        let e = Settings::load(&s).unwrap_err().to_string();
+        assert!(e.contains("config.ron:1:") && e.contains("colour"), "{e}");
+        // A malformed file is reported, never overwritten.
+        assert!(Settings::set_last_profile(&s, "y").is_err());
+        assert!(fs::read_to_string(s.settings_path())
+            .unwrap()
+            .contains("colour"));
+    }
+
+    #[test]
+    fn special_files_are_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load_profile(dir.path()).unwrap_err();
+        assert!(matches!(e, StoreError::NotAFile { .. }), "{e}");
+        let e = load_profile(Path::new("/dev/zero")).unwrap_err();
+        assert!(matches!(e, StoreError::NotAFile { .. }), "{e}");
     }
 }

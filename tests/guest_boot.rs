@@ -8,17 +8,17 @@
 //! `scripts/fetch-guest-kernel.sh` when absent. Without one of them the tests
 //! are skipped with a message, unless `QPMEM_REQUIRE_QEMU=1`, when they fail.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Duration;
 
+use common::guest::{guest_setup_or_skip, kernel_cache_dir, one_qemu_at_a_time, GuestSetup};
 use qpmem::guest::{
-    debian_kernel_cache, find_busybox, write_initramfs, GuestKernel, GuestVm, InitMode,
-    InitramfsSpec, DEFAULT_APPEND, KERNEL_DIR_ENV,
+    write_initramfs, GuestKernel, GuestVm, InitMode, InitramfsSpec, DEFAULT_APPEND,
 };
 
-const QEMU: &str = "qemu-system-x86_64";
 /// Generous: a boot takes seconds, but CI machines can be slow and busy.
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 
@@ -31,76 +31,6 @@ const ALIGN: u64 = 128 * MIB;
 /// `-m 512M` on `pc`: all RAM is below 4 GiB, so the device memory region
 /// starts at 4 GiB.
 const DEVICE_MEMORY_BASE: u64 = 4 * GIB;
-
-/// One QEMU at a time: the machine has two cores, and boot times are measured.
-static QEMU_LOCK: Mutex<()> = Mutex::new(());
-
-struct Setup {
-    qemu: PathBuf,
-    busybox: PathBuf,
-    kernel: GuestKernel,
-}
-
-/// Finds QEMU, busybox and the kernel, or says which is missing. Returns
-/// `None` (after printing why) when the test should be skipped.
-fn setup() -> Option<Setup> {
-    match try_setup() {
-        Ok(s) => Some(s),
-        Err(reason) => {
-            if std::env::var("QPMEM_REQUIRE_QEMU").is_ok_and(|v| v == "1") {
-                panic!("QPMEM_REQUIRE_QEMU=1 but the guest cannot boot: {reason}");
-            }
-            eprintln!(
-                "SKIPPED guest boot test: {reason} (set QPMEM_REQUIRE_QEMU=1 to make this fail)"
-            );
-            None
-        }
-    }
-}
-
-fn try_setup() -> Result<Setup, String> {
-    let qemu = which::which(QEMU)
-        .map_err(|_| format!("{QEMU} not found in PATH: install the qemu-system-x86 package"))?;
-    let busybox = find_busybox().map_err(|e| e.to_string())?;
-    let kernel = guest_kernel()?;
-    Ok(Setup {
-        qemu,
-        busybox,
-        kernel,
-    })
-}
-
-/// `<target dir>/guest-kernel`: CARGO_TARGET_TMPDIR is `<target dir>/tmp`,
-/// whatever CARGO_TARGET_DIR says.
-fn cache_dir() -> PathBuf {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    tmp.parent().unwrap_or(tmp).join("guest-kernel")
-}
-
-/// `$QPMEM_GUEST_KERNEL_DIR`, else [`cache_dir`], fetching it once.
-fn guest_kernel() -> Result<GuestKernel, String> {
-    if std::env::var_os(KERNEL_DIR_ENV).is_some_and(|v| !v.is_empty()) {
-        return debian_kernel_cache(None).map_err(|e| e.to_string());
-    }
-    let dir = cache_dir();
-    if let Ok(k) = debian_kernel_cache(Some(&dir)) {
-        return Ok(k);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-guest-kernel.sh");
-    let status = Command::new("bash")
-        .arg(&script)
-        .arg(&dir)
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    if !status.success() {
-        return Err(format!(
-            "{} {} failed ({status})",
-            script.display(),
-            dir.display()
-        ));
-    }
-    debian_kernel_cache(Some(&dir)).map_err(|e| e.to_string())
-}
 
 fn align_down(x: u64, a: u64) -> u64 {
     x / a * a
@@ -123,7 +53,12 @@ fn expected_starts() -> [u64; 2] {
 }
 
 /// The full QEMU command line: two NVDIMMs on files in `scratch`.
-fn qemu_command(setup: &Setup, kernel: &GuestKernel, scratch: &Path, initrd: &Path) -> Command {
+fn qemu_command(
+    setup: &GuestSetup,
+    kernel: &GuestKernel,
+    scratch: &Path,
+    initrd: &Path,
+) -> Command {
     let mut cmd = Command::new(&setup.qemu);
     cmd.args([
         "-machine",
@@ -153,7 +88,7 @@ fn qemu_command(setup: &Setup, kernel: &GuestKernel, scratch: &Path, initrd: &Pa
 }
 
 /// Builds the initramfs for `mode` in `scratch` and returns the QEMU command.
-fn prepare(setup: &Setup, kernel: &GuestKernel, scratch: &Path, mode: InitMode) -> Command {
+fn prepare(setup: &GuestSetup, kernel: &GuestKernel, scratch: &Path, mode: InitMode) -> Command {
     let initrd = scratch.join("initrd.cpio");
     let spec = InitramfsSpec::new(setup.busybox.clone(), kernel.modules_dir.clone(), mode);
     write_initramfs(&spec, &initrd).unwrap_or_else(|e| panic!("initramfs: {e}"));
@@ -163,14 +98,17 @@ fn prepare(setup: &Setup, kernel: &GuestKernel, scratch: &Path, mode: InitMode) 
 
 #[test]
 fn guest_sees_two_nvdimms_where_qemu_places_them() {
-    let Some(setup) = setup() else { return };
-    let _one_at_a_time = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    const TEST: &str = "guest_sees_two_nvdimms_where_qemu_places_them";
+    let Some(setup) = guest_setup_or_skip(TEST) else {
+        return;
+    };
+    let _one_at_a_time = one_qemu_at_a_time();
     let scratch = tempfile::tempdir().expect("temp dir");
     // The fast path: the ELF kernel booted through PVH.
     let kernel = setup
         .kernel
         .clone()
-        .with_pvh_image(&cache_dir())
+        .with_pvh_image(&kernel_cache_dir())
         .unwrap_or_else(|e| panic!("{e}"));
     let cmd = prepare(&setup, &kernel, scratch.path(), InitMode::Report);
 
@@ -222,8 +160,11 @@ fn guest_sees_two_nvdimms_where_qemu_places_them() {
 
 #[test]
 fn interactive_guest_runs_typed_commands() {
-    let Some(setup) = setup() else { return };
-    let _one_at_a_time = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    const TEST: &str = "interactive_guest_runs_typed_commands";
+    let Some(setup) = guest_setup_or_skip(TEST) else {
+        return;
+    };
+    let _one_at_a_time = one_qemu_at_a_time();
     let scratch = tempfile::tempdir().expect("temp dir");
     // The plain bzImage, so both ways of booting are covered.
     let cmd = prepare(

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 /// Where the profile comes from.
 #[derive(Args, Clone, Default)]
 pub struct SourceArgs {
-    /// A profile file (.ron); the built-in default when omitted.
+    /// A stored profile NAME, a built-in example, or a profile file (.ron); the built-in default when omitted.
     pub source: Option<String>,
     /// A QEMU command line to import instead of a profile.
     #[arg(long, value_name = "STRING", allow_hyphen_values = true)]

@@ -3,6 +3,9 @@
 pub mod check;
 pub mod common;
 pub mod import;
+pub mod launch;
 pub mod map;
 pub mod probe;
+pub mod profiles;
 pub mod render;
+pub mod verify;

@@ -2,7 +2,7 @@
 
 use super::common::{load, out, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
 use qpmem::layout::{layout, HostFacts};
-use qpmem::qemu;
+use qpmem::qemu::{self, compare, DeviceComparison};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -20,62 +20,16 @@ pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
         }
         Err(e) => return Err(e.into()),
     };
-    let mut matches = actual.len() == predicted.devices.len();
-    let mut rows = Vec::new();
-    for a in &actual {
-        let id = a.id.clone().unwrap_or_default();
-        let p = predicted
-            .devices
-            .iter()
-            .find(|d| d.id == id)
-            .and_then(|d| d.placement());
-        let same = p.is_some_and(|p| p.addr == a.addr && p.size == a.size && p.slot == a.slot);
-        matches &= same;
-        rows.push((a, p.cloned(), same));
-    }
+    let comparison = compare(&predicted, &actual);
+    let matches = comparison.matches();
     let text = if json {
-        let dimms: Vec<_> = rows
-            .iter()
-            .map(|(a, p, same)| {
-                serde_json::json!({
-                    "id": a.id, "kind": a.kind, "slot": a.slot, "addr": a.addr, "size": a.size,
-                    "node": a.node,
-                    "predicted": p.as_ref().map(|p| serde_json::json!({"slot": p.slot, "addr": p.addr, "size": p.size})),
-                    "matches": same,
-                })
-            })
-            .collect();
+        let dimms: Vec<_> = comparison.devices.iter().map(json_row).collect();
         let mut t =
             serde_json::to_string_pretty(&serde_json::json!({"dimms": dimms, "matches": matches}))?;
         t.push('\n');
         t
     } else {
-        let mut t = format!(
-            "{:<10} {:>4}  {:<14} {:>12}  {:<14} {:>12}  RESULT\n",
-            "ID", "SLOT", "QEMU ADDR", "QEMU SIZE", "PREDICTED", "SIZE"
-        );
-        for (a, p, same) in &rows {
-            t.push_str(&format!(
-                "{:<10} {:>4}  {:#014x} {:>12}  {:<14} {:>12}  {}\n",
-                a.id.as_deref().unwrap_or("-"),
-                a.slot,
-                a.addr,
-                qpmem::size::format_qemu(a.size),
-                p.as_ref()
-                    .map(|p| format!("{:#014x}", p.addr))
-                    .unwrap_or("-".into()),
-                p.as_ref()
-                    .map(|p| qpmem::size::format_qemu(p.size))
-                    .unwrap_or("-".into()),
-                if *same { "match" } else { "DIFFERENT" }
-            ));
-        }
-        t.push_str(if matches {
-            "QEMU placed every device where qpmem predicted.\n"
-        } else {
-            "QEMU's placement DIFFERS from qpmem's prediction.\n"
-        });
-        t
+        table(&comparison.devices, matches)
     };
     out(&text)?;
     Ok(if matches {
@@ -83,4 +37,54 @@ pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// QEMU's values at the top level (null when QEMU did not report the
+/// device), the prediction beside them.
+fn json_row(d: &DeviceComparison) -> serde_json::Value {
+    let a = d.actual.as_ref();
+    serde_json::json!({
+        "id": d.id,
+        "kind": a.map(|a| &a.kind),
+        "slot": a.map(|a| a.slot),
+        "addr": a.map(|a| a.addr),
+        "size": a.map(|a| a.size),
+        "node": a.map(|a| a.node),
+        "predicted": d.predicted,
+        "matches": d.matches(),
+        "differences": d.differences,
+    })
+}
+
+fn table(rows: &[DeviceComparison], matches: bool) -> String {
+    let mut t = format!(
+        "{:<10} {:>4}  {:<14} {:>12}  {:<14} {:>12}  RESULT\n",
+        "ID", "SLOT", "QEMU ADDR", "QEMU SIZE", "PREDICTED", "SIZE"
+    );
+    let dash = || "-".to_string();
+    for d in rows {
+        let a = d.actual.as_ref();
+        let p = d.predicted.as_ref();
+        t.push_str(&format!(
+            "{:<10} {:>4}  {:<14} {:>12}  {:<14} {:>12}  {}\n",
+            d.id,
+            a.map(|a| a.slot.to_string()).unwrap_or_else(dash),
+            a.map(|a| format!("{:#014x}", a.addr)).unwrap_or_else(dash),
+            a.map(|a| qpmem::size::format_qemu(a.size))
+                .unwrap_or_else(dash),
+            p.map(|p| format!("{:#014x}", p.addr)).unwrap_or_else(dash),
+            p.map(|p| qpmem::size::format_qemu(p.size))
+                .unwrap_or_else(dash),
+            if d.matches() { "match" } else { "DIFFERENT" }
+        ));
+        for diff in &d.differences {
+            t.push_str(&format!("    {diff}\n"));
+        }
+    }
+    t.push_str(if matches {
+        "QEMU placed every device where qpmem predicted.\n"
+    } else {
+        "QEMU's placement DIFFERS from qpmem's prediction.\n"
+    });
+    t
 }

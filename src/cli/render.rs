@@ -1,26 +1,105 @@
-//! `qpmem render`: the QEMU command line.
+//! `qpmem render`: the QEMU command line, or one of the export formats
+//! (see `qpmem::export`), on stdout or atomically into a file.
 
 use super::common::{load, out, Outcome, SourceArgs};
 use clap::ValueEnum;
 use qpmem::cmdline::{render_argv, render_shell};
+use qpmem::diagnose::{self, Context};
+use qpmem::export;
+use qpmem::layout::{layout, HostFacts};
+use qpmem::profile::Backend;
+use qpmem::store;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// One option per line, quoted for POSIX sh.
     Shell,
     /// One argument per line, the QEMU binary first.
     Argv,
+    /// {"argv": [...], "shell", "map", "diagnostics"} for programs.
+    Json,
+    /// A POSIX sh script: create missing backing files (sparse), then exec QEMU.
+    Script,
+    /// A libvirt <domain> (notes on what libvirt changes go to stderr too).
+    Libvirt,
+    /// The ndctl/mkfs/mount commands to run inside the guest.
+    Guest,
 }
 
-pub fn run(s: SourceArgs, format: Format) -> Outcome {
+pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     let loaded = load(&s)?;
+    let profile = &loaded.profile;
+    let host = HostFacts::default();
     let text = match format {
-        Format::Shell => render_shell(&loaded.profile),
+        Format::Shell => render_shell(profile),
         Format::Argv => {
-            let mut t = render_argv(&loaded.profile).join("\n");
+            let mut t = render_argv(profile).join("\n");
             t.push('\n');
             t
         }
+        Format::Json => {
+            let l = layout(profile, &host);
+            let ctx = Context {
+                profile,
+                layout: l.as_ref().ok(),
+                qemu_version: None,
+                import_notes: &loaded.notes,
+                host: &host,
+            };
+            let diagnostics = diagnose::check(&ctx);
+            let v = export::json::render(profile, l.as_ref(), &diagnostics);
+            let mut t = serde_json::to_string_pretty(&v)?;
+            t.push('\n');
+            t
+        }
+        Format::Script => export::script::render(profile),
+        Format::Libvirt => {
+            // libvirt needs absolute paths: resolve the emulator on PATH
+            // and relative backing files against the current directory.
+            let mut p = profile.clone();
+            for d in &mut p.devices {
+                if let Backend::File(path) = &mut d.backend {
+                    if path.is_relative() {
+                        if let Ok(abs) = std::path::absolute(&*path) {
+                            *path = abs;
+                        }
+                    }
+                }
+            }
+            let emulator = which::which(p.qemu_binary()).ok();
+            let e = export::libvirt::render(&p, emulator.as_deref());
+            for n in &e.notes {
+                eprintln!("note: {n}");
+            }
+            e.text
+        }
+        Format::Guest => {
+            let l = layout(profile, &host).ok();
+            export::guest::render(profile, l.as_ref())
+        }
     };
-    out(&text)
+    match output {
+        None => out(&text),
+        Some(path) => {
+            write_file(&path, &text, format == Format::Script)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Write atomically (temp file, fsync, rename); a script becomes executable.
+fn write_file(path: &Path, text: &str, executable: bool) -> Result<(), store::StoreError> {
+    store::write_atomic(path, text.as_bytes(), false)?;
+    #[cfg(unix)]
+    if executable {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode();
+            let mode = mode | ((mode & 0o444) >> 2);
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+        }
+    }
+    Ok(())
 }

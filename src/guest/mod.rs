@@ -117,6 +117,9 @@ pub enum GuestError {
         stderr: String,
         console_tail: String,
     },
+    /// The caller gave up waiting (Ctrl-C, a key in the TUI); QEMU was killed.
+    #[error("cancelled; QEMU was killed")]
+    Cancelled,
     /// Writing to the guest console (QEMU's stdin) failed.
     #[error("cannot type into the guest console: {source}")]
     ConsoleWrite {

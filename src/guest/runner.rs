@@ -5,6 +5,7 @@
 //! and reaped.
 
 use std::io::{Read, Write};
+use std::ops::ControlFlow;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -140,9 +141,25 @@ impl GuestVm {
 
     /// Waits for QEMU to exit (the guest powers off), at most `timeout`;
     /// then QEMU is killed and that is an error.
-    pub fn wait(mut self, timeout: Duration) -> Result<GuestRun, GuestError> {
+    pub fn wait(self, timeout: Duration) -> Result<GuestRun, GuestError> {
+        self.wait_until(timeout, |_| ControlFlow::Continue(()))
+    }
+
+    /// [`GuestVm::wait`], calling `watch` with the running guest every
+    /// poll (about 50 times a second) to show progress or to give up: when
+    /// it returns `Break`, QEMU is killed and reaped and the result is
+    /// [`GuestError::Cancelled`].
+    pub fn wait_until(
+        mut self,
+        timeout: Duration,
+        mut watch: impl FnMut(&GuestVm) -> ControlFlow<()>,
+    ) -> Result<GuestRun, GuestError> {
         let deadline = Instant::now() + timeout;
         loop {
+            if watch(&self).is_break() {
+                self.kill();
+                return Err(GuestError::Cancelled);
+            }
             if let Some(status) = self.try_wait()? {
                 let elapsed = self.started.elapsed();
                 self.join_readers();
@@ -228,7 +245,7 @@ fn snapshot(buf: &Mutex<Vec<u8>>) -> String {
 }
 
 /// The last [`TAIL_CHARS`] characters of `text`.
-fn tail(text: &str) -> String {
+pub(crate) fn tail(text: &str) -> String {
     let count = text.chars().count();
     text.chars()
         .skip(count.saturating_sub(TAIL_CHARS))
@@ -268,6 +285,26 @@ mod tests {
         assert!(matches!(err, GuestError::Timeout { .. }), "{err}");
         assert!(err.to_string().contains("started"), "{err}");
         // Reaped: no such process any more.
+        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[test]
+    fn cancelling_kills_the_process() {
+        let vm = GuestVm::spawn(sh("echo started; exec sleep 30")).unwrap();
+        let pid = vm.child.id();
+        let mut polls = 0;
+        let err = vm
+            .wait_until(Duration::from_secs(30), |vm| {
+                polls += 1;
+                if vm.console().contains("started") {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap_err();
+        assert!(matches!(err, GuestError::Cancelled), "{err}");
+        assert!(polls >= 1);
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
     }
 

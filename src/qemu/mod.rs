@@ -2,12 +2,15 @@
 //! version can do), talking QMP and starting it paused (`-S`) to see what
 //! it really placed.
 
+pub mod args;
 pub mod caps;
+pub mod compare;
 pub mod discover;
 pub mod probe;
 pub mod qmp;
 pub mod version;
 
+pub use compare::{compare, Comparison, DeviceComparison};
 pub use discover::{detect, QemuStatus};
 pub use probe::{probe, ProbeError};
 pub use qmp::{MemoryDeviceInfo, Qmp, QmpError};

@@ -4,7 +4,9 @@
 //! The profile's own backing files are never created: a missing one is
 //! stood in for by a sparse scratch file of the same size in a temporary
 //! directory, removed afterwards. An existing one is used as it is, since
-//! nothing runs in the guest to write it.
+//! nothing runs in the guest to write it. Console, monitor and display
+//! options kept in `extra_args` are set aside (see [`super::args`]): they
+//! do not change placement and would clash with `-display none`.
 
 use super::qmp::{MemoryDeviceInfo, Qmp, QmpError};
 use crate::cmdline::render_argv;
@@ -50,6 +52,7 @@ fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
     p.initrd = None;
     p.append = None;
     p.disks.clear();
+    p.extra_args = super::args::without_console_options(&p.extra_args).0;
     for (i, d) in p.devices.iter_mut().enumerate() {
         if let Backend::File(path) = &d.backend {
             if !path.exists() {

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod guest;
+
 /// The real QEMU, or `None` (after saying why) when it is missing and the
 /// environment does not require it. With `QPMEM_REQUIRE_QEMU=1` a missing
 /// QEMU fails the test instead.

@@ -1,0 +1,464 @@
+//! The guest's serial console: a pseudo-terminal, a terminal emulator
+//! (vt100) with bounded scrollback, the keyboard encoding, and the pane
+//! that draws it.
+//!
+//! [`open_pty`] makes the pseudo-terminal; the program (QEMU) gets the
+//! slave side, a [`Console`] the master side. The console runs two small
+//! threads: a reader that pumps the program's output into the emulator and
+//! wakes the UI (at most one wake-up outstanding until [`Console::ack`], so
+//! a flooding guest cannot fill the UI's queue), and a writer that sends
+//! keys, so the UI never blocks on a guest that stopped reading. Memory is
+//! bounded: the emulator keeps [`Emulator::scrollback_limit`] rows of
+//! history (32 bytes per cell), and the input queue holds at most
+//! [`INPUT_QUEUE`] writes.
+
+pub mod keys;
+pub mod pane;
+
+pub use keys::{encode_key, encode_paste, InputModes, KeyInput};
+pub use pane::ConsolePane;
+
+use crossterm::event::KeyEvent;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Rows of history kept above the screen.
+pub const DEFAULT_SCROLLBACK: usize = 10_000;
+/// Writes that may wait for the guest to read them.
+pub const INPUT_QUEUE: usize = 1024;
+
+/// Called (from the console's reader thread) when there is new output to
+/// draw or the program closed the terminal. It must not block.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// The master and slave sides of a new pseudo-terminal.
+pub struct Pty {
+    pub master: OwnedFd,
+    pub slave: OwnedFd,
+}
+
+/// Open a pseudo-terminal of `rows` x `cols`. Both ends are close-on-exec;
+/// the slave is not made anyone's controlling terminal here.
+pub fn open_pty(rows: u16, cols: u16) -> std::io::Result<Pty> {
+    use rustix::pty::{grantpt, ioctl_tiocgptpeer, openpt, unlockpt, OpenptFlags};
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+    let master = openpt(flags)?;
+    grantpt(&master)?;
+    unlockpt(&master)?;
+    let slave = ioctl_tiocgptpeer(&master, flags)?;
+    set_winsize(&master, rows, cols)?;
+    Ok(Pty { master, slave })
+}
+
+fn set_winsize(fd: impl AsFd, rows: u16, cols: u16) -> std::io::Result<()> {
+    let ws = rustix::termios::Winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    Ok(rustix::termios::tcsetwinsize(fd, ws)?)
+}
+
+/// The terminal emulator: a vt100 parser with bounded scrollback and a
+/// scroll position. No threads, no file descriptors: the benchmark and
+/// the tests drive it directly.
+pub struct Emulator {
+    parser: vt100::Parser,
+    scrollback_limit: usize,
+}
+
+impl Emulator {
+    /// A screen of `rows` x `cols` (each at least 1) keeping
+    /// `scrollback` rows of history.
+    pub fn new(rows: u16, cols: u16, scrollback: usize) -> Emulator {
+        Emulator {
+            parser: vt100::Parser::new(rows.max(1), cols.max(1), scrollback),
+            scrollback_limit: scrollback,
+        }
+    }
+
+    /// Interpret bytes the program wrote.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.parser.process(bytes);
+    }
+
+    pub fn screen(&self) -> &vt100::Screen {
+        self.parser.screen()
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        self.parser.screen().size()
+    }
+
+    /// Resize the screen; `false` when it already had that size.
+    pub fn resize(&mut self, rows: u16, cols: u16) -> bool {
+        let (rows, cols) = (rows.max(1), cols.max(1));
+        if self.size() == (rows, cols) {
+            return false;
+        }
+        self.parser.screen_mut().set_size(rows, cols);
+        true
+    }
+
+    /// The most rows of history kept.
+    pub fn scrollback_limit(&self) -> usize {
+        self.scrollback_limit
+    }
+
+    /// Rows of history currently held (at most the limit).
+    pub fn scrollback_len(&mut self) -> usize {
+        let screen = self.parser.screen_mut();
+        let here = screen.scrollback();
+        screen.set_scrollback(usize::MAX);
+        let len = screen.scrollback();
+        screen.set_scrollback(here);
+        len
+    }
+
+    /// How many rows the view is scrolled back (0: following the output).
+    pub fn scroll_offset(&self) -> usize {
+        self.parser.screen().scrollback()
+    }
+
+    /// Scroll the view back (positive) or forward (negative) by `rows`.
+    pub fn scroll_by(&mut self, rows: isize) {
+        let screen = self.parser.screen_mut();
+        let target = screen.scrollback().saturating_add_signed(rows);
+        screen.set_scrollback(target);
+    }
+
+    pub fn scroll_to_bottom(&mut self) {
+        self.parser.screen_mut().set_scrollback(0);
+    }
+
+    pub fn scroll_to_top(&mut self) {
+        self.parser.screen_mut().set_scrollback(usize::MAX);
+    }
+
+    /// The keyboard modes the program asked for.
+    pub fn input_modes(&self) -> InputModes {
+        let s = self.parser.screen();
+        InputModes {
+            application_cursor: s.application_cursor(),
+            bracketed_paste: s.bracketed_paste(),
+        }
+    }
+
+    /// The visible text, rows joined by newlines.
+    pub fn contents(&self) -> String {
+        self.parser.screen().contents()
+    }
+
+    /// Everything held, history and screen, as text (the view is left
+    /// where it was).
+    pub fn all_text(&mut self) -> String {
+        let here = self.scroll_offset();
+        let (rows, cols) = self.size();
+        let total = self.scrollback_len();
+        let mut out = String::new();
+        // Walk the history a screenful at a time, oldest first.
+        let mut offset = total;
+        loop {
+            self.parser.screen_mut().set_scrollback(offset);
+            let take = if offset == 0 {
+                usize::from(rows)
+            } else {
+                offset.min(usize::from(rows))
+            };
+            for line in self.parser.screen().rows(0, cols).take(take) {
+                out.push_str(line.trim_end());
+                out.push('\n');
+            }
+            if offset == 0 {
+                break;
+            }
+            offset = offset.saturating_sub(usize::from(rows));
+        }
+        self.parser.screen_mut().set_scrollback(here);
+        out
+    }
+}
+
+/// What a key did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyOutcome {
+    /// Sent to the guest.
+    Sent,
+    /// `Ctrl-]`: the editor gets the keyboard back.
+    Release,
+    /// Nothing to send.
+    Ignored,
+}
+
+/// Why input did not reach the guest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("the console is closed (the program exited)")]
+    Closed,
+    #[error(
+        "the guest is not reading its console ({INPUT_QUEUE} writes are waiting): input dropped"
+    )]
+    Full,
+}
+
+/// A live console on a pseudo-terminal master.
+pub struct Console {
+    emulator: Arc<Mutex<Emulator>>,
+    master: OwnedFd,
+    input: Option<SyncSender<Vec<u8>>>,
+    pending: Arc<AtomicBool>,
+    closed: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+fn lock(m: &Mutex<Emulator>) -> MutexGuard<'_, Emulator> {
+    // A panic while holding the lock leaves a usable emulator.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Console {
+    /// Start the reader and writer threads on `master`.
+    pub fn new(
+        master: OwnedFd,
+        rows: u16,
+        cols: u16,
+        scrollback: usize,
+        waker: Waker,
+    ) -> std::io::Result<Console> {
+        let emulator = Arc::new(Mutex::new(Emulator::new(rows, cols, scrollback)));
+        let pending = Arc::new(AtomicBool::new(false));
+        let closed = Arc::new(AtomicBool::new(false));
+        let mut read_end = File::from(master.try_clone()?);
+        let mut write_end = File::from(master.try_clone()?);
+
+        let reader = {
+            let emulator = Arc::clone(&emulator);
+            let pending = Arc::clone(&pending);
+            let closed = Arc::clone(&closed);
+            let waker = Arc::clone(&waker);
+            std::thread::Builder::new()
+                .name("qpmem-console-read".into())
+                .spawn(move || {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        match read_end.read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => {
+                                lock(&emulator).feed(&buf[..n]);
+                                if !pending.swap(true, Ordering::AcqRel) {
+                                    waker();
+                                }
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            // EIO: every slave descriptor is closed.
+                            Err(_) => break,
+                        }
+                    }
+                    closed.store(true, Ordering::Release);
+                    waker();
+                })?
+        };
+        let (tx, rx) = sync_channel::<Vec<u8>>(INPUT_QUEUE);
+        let writer = std::thread::Builder::new()
+            .name("qpmem-console-write".into())
+            .spawn(move || {
+                while let Ok(bytes) = rx.recv() {
+                    if write_end.write_all(&bytes).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Console {
+            emulator,
+            master,
+            input: Some(tx),
+            pending,
+            closed,
+            reader: Some(reader),
+            writer: Some(writer),
+        })
+    }
+
+    /// Send raw bytes to the program.
+    pub fn send(&self, bytes: Vec<u8>) -> Result<(), InputError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let Some(tx) = &self.input else {
+            return Err(InputError::Closed);
+        };
+        match tx.try_send(bytes) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(InputError::Full),
+            Err(TrySendError::Disconnected(_)) => Err(InputError::Closed),
+        }
+    }
+
+    /// Handle a key: encode it for the guest's current modes and send it
+    /// (the view returns to the bottom, as terminals do when you type).
+    pub fn key(&self, key: &KeyEvent) -> Result<KeyOutcome, InputError> {
+        let modes = self.input_modes();
+        match encode_key(key, modes) {
+            KeyInput::Send(bytes) => {
+                lock(&self.emulator).scroll_to_bottom();
+                self.send(bytes).map(|()| KeyOutcome::Sent)
+            }
+            KeyInput::Release => Ok(KeyOutcome::Release),
+            KeyInput::Ignore => Ok(KeyOutcome::Ignored),
+        }
+    }
+
+    /// Send pasted text (bracketed when the guest enabled it).
+    pub fn paste(&self, text: &str) -> Result<(), InputError> {
+        let bytes = encode_paste(text, self.input_modes());
+        lock(&self.emulator).scroll_to_bottom();
+        self.send(bytes)
+    }
+
+    pub fn input_modes(&self) -> InputModes {
+        lock(&self.emulator).input_modes()
+    }
+
+    /// Resize the emulator and the pseudo-terminal (the pane reports its
+    /// inner size when drawn).
+    pub fn resize(&self, rows: u16, cols: u16) -> std::io::Result<()> {
+        if lock(&self.emulator).resize(rows, cols) {
+            set_winsize(&self.master, rows.max(1), cols.max(1))?;
+        }
+        Ok(())
+    }
+
+    /// The emulator, locked: read the screen, scroll. Hold it briefly.
+    pub fn emulator(&self) -> MutexGuard<'_, Emulator> {
+        lock(&self.emulator)
+    }
+
+    /// The visible text.
+    pub fn contents(&self) -> String {
+        lock(&self.emulator).contents()
+    }
+
+    /// Mark the last wake-up as handled: the next output wakes the UI again.
+    pub fn ack(&self) {
+        self.pending.store(false, Ordering::Release);
+    }
+
+    /// The program closed the terminal (it exited).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer; the reader ends when the
+        // program's side closes (its process is gone by now, or it gets
+        // SIGHUP when the last master descriptor closes).
+        self.input.take();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        if self.closed.load(Ordering::Acquire) {
+            if let Some(r) = self.reader.take() {
+                let _ = r.join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulator_keeps_bounded_history_and_scrolls() {
+        let mut e = Emulator::new(5, 20, 100);
+        for i in 0..1000 {
+            e.feed(format!("line {i}\r\n").as_bytes());
+        }
+        assert_eq!(e.scrollback_len(), 100);
+        assert!(e.contents().contains("line 999"));
+        e.scroll_by(3);
+        assert_eq!(e.scroll_offset(), 3);
+        assert!(e.contents().contains("line 996"));
+        assert!(!e.contents().contains("line 999"));
+        e.scroll_to_top();
+        assert_eq!(e.scroll_offset(), 100);
+        assert!(e.contents().starts_with("line 896"), "{}", e.contents());
+        e.scroll_by(-1000);
+        assert_eq!(e.scroll_offset(), 0);
+        let all = e.all_text();
+        assert!(all.starts_with("line 896\n"), "{all}");
+        assert!(all.contains("line 999\n"));
+        assert_eq!(all.matches("line 950\n").count(), 1);
+    }
+
+    #[test]
+    fn emulator_follows_modes_and_resizes() {
+        let mut e = Emulator::new(24, 80, 10);
+        assert_eq!(e.input_modes(), InputModes::default());
+        e.feed(b"\x1b[?1h\x1b[?2004h");
+        assert_eq!(
+            e.input_modes(),
+            InputModes {
+                application_cursor: true,
+                bracketed_paste: true
+            }
+        );
+        assert!(e.resize(10, 40));
+        assert!(!e.resize(10, 40));
+        assert_eq!(e.size(), (10, 40));
+        assert!(e.resize(0, 0));
+        assert_eq!(e.size(), (1, 1));
+    }
+
+    #[test]
+    fn console_on_a_real_pty_reads_writes_and_resizes() {
+        let pty = open_pty(24, 80).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waker: Waker = Arc::new(move || {
+            let _ = tx.send(());
+        });
+        let console = Console::new(pty.master, 24, 80, 100, waker).unwrap();
+        // Raw mode on the slave so bytes pass unchanged.
+        let mut t = rustix::termios::tcgetattr(&pty.slave).unwrap();
+        t.make_raw();
+        rustix::termios::tcsetattr(&pty.slave, rustix::termios::OptionalActions::Now, &t).unwrap();
+        let mut slave = File::from(pty.slave);
+        slave.write_all(b"\x1b[31mred\x1b[0m text").unwrap();
+        rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        assert!(console.contents().starts_with("red text"));
+        {
+            let emu = console.emulator();
+            let cell = emu.screen().cell(0, 0).unwrap();
+            assert_eq!(cell.fgcolor(), vt100::Color::Idx(1));
+        }
+        console.ack();
+        console
+            .key(&KeyEvent::new(
+                crossterm::event::KeyCode::Up,
+                crossterm::event::KeyModifiers::NONE,
+            ))
+            .unwrap();
+        let mut got = [0u8; 3];
+        slave.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"\x1b[A");
+        console.resize(30, 100).unwrap();
+        let ws = rustix::termios::tcgetwinsize(&slave).unwrap();
+        assert_eq!((ws.ws_row, ws.ws_col), (30, 100));
+        drop(slave);
+        // The reader sees the slave close.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !console.is_closed() && std::time::Instant::now() < deadline {
+            let _ = rx.recv_timeout(std::time::Duration::from_millis(50));
+        }
+        assert!(console.is_closed());
+    }
+}

@@ -1,0 +1,55 @@
+//! `--format json`: the argv (exactly the `argv` form), the shell form,
+//! the address map ([`crate::map::to_json`]) and the diagnostics, as one
+//! JSON object for programs.
+
+use crate::cmdline::{render_argv, render_shell};
+use crate::diagnose::Diagnostic;
+use crate::layout::{Layout, LayoutError};
+use crate::map;
+use crate::profile::Profile;
+use serde_json::{json, Value};
+
+/// `{"argv": [...], "shell": "...", "map": {...} | null, "map_error":
+/// "..." (only when there is no map), "diagnostics": [...]}`.
+pub fn render(
+    profile: &Profile,
+    layout: Result<&Layout, &LayoutError>,
+    diagnostics: &[Diagnostic],
+) -> Value {
+    let mut v = json!({
+        "argv": render_argv(profile),
+        "shell": render_shell(profile),
+        "map": layout.ok().map(|l| map::to_json(profile, l)),
+        "diagnostics": diagnostics,
+    });
+    if let (Err(e), Some(obj)) = (layout, v.as_object_mut()) {
+        obj.insert("map_error".into(), Value::String(e.to_string()));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{layout, HostFacts};
+    use std::path::Path;
+
+    #[test]
+    fn argv_map_and_diagnostics_are_all_there() {
+        let p = Profile::seed(Path::new("/vms"));
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        let v = render(&p, Ok(&l), &[]);
+        let argv: Vec<String> = serde_json::from_value(v["argv"].clone()).unwrap();
+        assert_eq!(argv, render_argv(&p));
+        assert_eq!(v["map"]["dimms"][1]["addr"], 0x538000000u64);
+        assert!(v["diagnostics"].as_array().unwrap().is_empty());
+        assert!(v.get("map_error").is_none());
+
+        let mut odd = p.clone();
+        odd.machine = "microvm".into();
+        let e = layout(&odd, &HostFacts::default()).unwrap_err();
+        let v = render(&odd, Err(&e), &[]);
+        assert!(v["map"].is_null());
+        assert!(v["map_error"].as_str().unwrap().contains("microvm"));
+    }
+}

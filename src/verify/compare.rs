@@ -1,0 +1,287 @@
+//! The comparison at the heart of `verify`: each DIMM's predicted range
+//! against the "Persistent Memory" ranges and nd regions the guest kernel
+//! reported. Pure: a [`Layout`] and a [`GuestReport`] in, verdicts out.
+//!
+//! Matching is by address, never by position: the guest numbers its
+//! regions in the order its NFIT lists them, which need not be DIMM order.
+
+use crate::guest::GuestReport;
+use crate::layout::Layout;
+use crate::profile::DimmKind;
+use serde::Serialize;
+
+/// The `/proc/iomem` name of an NVDIMM range (NFIT SPA range). The e820
+/// type-12 "Persistent Memory (legacy)" ranges are something else.
+pub const PMEM_RANGE_NAME: &str = "Persistent Memory";
+
+/// How one device fared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The guest has a pmem range and an nd region exactly where predicted.
+    Match,
+    /// The guest has a range overlapping the prediction, but it starts or
+    /// ends elsewhere, or its nd region differs or is missing.
+    Different,
+    /// Nothing the guest reported overlaps the prediction.
+    Missing,
+    /// The model predicted no placement (it expected QEMU to refuse the
+    /// device), yet QEMU started.
+    NotPredicted,
+    /// A pc-dimm: volatile RAM, not reported as persistent memory.
+    NotChecked,
+}
+
+impl Verdict {
+    /// Whether this verdict agrees with the prediction.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Verdict::Match | Verdict::NotChecked)
+    }
+
+    /// The word the table prints.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Match => "match",
+            Verdict::Different => "DIFFERENT",
+            Verdict::Missing => "MISSING",
+            Verdict::NotPredicted => "NOT PREDICTED",
+            Verdict::NotChecked => "not checked (pc-dimm)",
+        }
+    }
+}
+
+/// One device: prediction, what the guest saw, verdict. Addresses and
+/// sizes in bytes; `size` is the visible size (label and unaligned tail off).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DimmCheck {
+    pub id: String,
+    pub kind: DimmKind,
+    pub addr: Option<u64>,
+    pub size: Option<u64>,
+    pub guest_addr: Option<u64>,
+    pub guest_size: Option<u64>,
+    /// The nd region the guest made of it, e.g. `region1`.
+    pub region: Option<String>,
+    pub verdict: Verdict,
+}
+
+/// A pmem range the guest reported that no predicted DIMM accounts for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestRange {
+    pub addr: u64,
+    pub size: u64,
+}
+
+/// The whole comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Comparison {
+    pub dimms: Vec<DimmCheck>,
+    pub unexpected: Vec<GuestRange>,
+}
+
+impl Comparison {
+    /// Every DIMM where predicted and nothing unexplained.
+    pub fn all_match(&self) -> bool {
+        self.dimms.iter().all(|d| d.verdict.is_ok()) && self.unexpected.is_empty()
+    }
+}
+
+/// Compares the prediction with the guest's report, device by device in
+/// command-line order.
+pub fn compare(predicted: &Layout, guest: &GuestReport) -> Comparison {
+    let ranges: Vec<GuestRange> = guest
+        .pmem_ranges
+        .iter()
+        .filter(|r| r.name == PMEM_RANGE_NAME)
+        .map(|r| GuestRange {
+            addr: r.start,
+            size: r.size(),
+        })
+        .collect();
+    let mut claimed = vec![false; ranges.len()];
+    let overlaps = |r: &GuestRange, addr: u64, size: u64| {
+        r.addr < addr.saturating_add(size) && addr < r.addr.saturating_add(r.size)
+    };
+
+    // Exact starts first, so a shifted neighbour cannot steal a range.
+    let wanted: Vec<Option<(u64, u64)>> = predicted
+        .devices
+        .iter()
+        .map(|d| match d.kind {
+            DimmKind::Nvdimm => d.placement().map(|p| (p.addr, p.size)),
+            DimmKind::PcDimm => None,
+        })
+        .collect();
+    let mut found: Vec<Option<usize>> = vec![None; wanted.len()];
+    for (i, w) in wanted.iter().enumerate() {
+        if let Some((addr, _)) = w {
+            if let Some(j) = (0..ranges.len()).find(|&j| !claimed[j] && ranges[j].addr == *addr) {
+                claimed[j] = true;
+                found[i] = Some(j);
+            }
+        }
+    }
+    for (i, w) in wanted.iter().enumerate() {
+        if let (Some((addr, size)), None) = (w, found[i]) {
+            if let Some(j) =
+                (0..ranges.len()).find(|&j| !claimed[j] && overlaps(&ranges[j], *addr, *size))
+            {
+                claimed[j] = true;
+                found[i] = Some(j);
+            }
+        }
+    }
+
+    let dimms = predicted
+        .devices
+        .iter()
+        .zip(&found)
+        .map(|(d, at)| {
+            let placement = d.placement();
+            let guest_range = at.map(|j| &ranges[j]);
+            let region = guest_range.and_then(|g| {
+                guest
+                    .regions
+                    .iter()
+                    .find(|r| r.start == g.addr)
+                    .map(|r| (r.name.clone(), r.size))
+            });
+            let verdict = match (d.kind, placement, guest_range) {
+                (DimmKind::PcDimm, _, _) => Verdict::NotChecked,
+                (_, None, _) => Verdict::NotPredicted,
+                (_, Some(_), None) => Verdict::Missing,
+                (_, Some(p), Some(g)) => {
+                    let region_ok = region.as_ref().is_some_and(|(_, size)| *size == g.size);
+                    if g.addr == p.addr && g.size == p.size && region_ok {
+                        Verdict::Match
+                    } else {
+                        Verdict::Different
+                    }
+                }
+            };
+            DimmCheck {
+                id: d.id.clone(),
+                kind: d.kind,
+                addr: placement.map(|p| p.addr),
+                size: placement.map(|p| p.size),
+                guest_addr: guest_range.map(|g| g.addr),
+                guest_size: guest_range.map(|g| g.size),
+                region: region.map(|(name, _)| name),
+                verdict,
+            }
+        })
+        .collect();
+    let unexpected = ranges
+        .into_iter()
+        .zip(claimed)
+        .filter(|(_, c)| !c)
+        .map(|(r, _)| r)
+        .collect();
+    Comparison { dimms, unexpected }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::parse_report;
+    use crate::layout::{layout, HostFacts};
+    use crate::profile::{Auto, Dimm, Profile};
+    use crate::size::{Size, GIB, MIB};
+
+    /// Two 2 GiB DIMMs, label 2M, align 128M, on pc with 512M: QEMU puts
+    /// them at 4 GiB and 4 GiB + 1920 MiB, 1920 MiB visible each.
+    fn two_dimms() -> Layout {
+        let mut p = Profile::empty("t");
+        p.ram = Size::mib(512);
+        p.slots = Auto::Fixed(2);
+        p.maxmem = Auto::Fixed(Size::gib(40));
+        p.devices = (1..=2)
+            .map(|n| Dimm::nvdimm(n, format!("/nonexistent/nv{n}").into(), Size::gib(2)))
+            .collect();
+        layout(&p, &HostFacts::default()).unwrap()
+    }
+
+    fn report(lines: &[&str]) -> GuestReport {
+        let mut text = String::from("QPMEM-BEGIN 1\n");
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        text.push_str("QPMEM-END\n");
+        parse_report(&text)
+    }
+
+    const IOMEM1: &str = "QPMEM-IOMEM 100000000-177ffffff : Persistent Memory";
+    const IOMEM2: &str = "QPMEM-IOMEM 178000000-1efffffff : Persistent Memory";
+    // The guest numbers regions in NFIT order: region0 is the second DIMM.
+    const REGION_A: &str = "QPMEM-REGION region1 start=0x100000000 size=2013265920";
+    const REGION_B: &str = "QPMEM-REGION region0 start=0x178000000 size=2013265920";
+
+    #[test]
+    fn matches_by_address_not_region_number() {
+        let c = compare(&two_dimms(), &report(&[IOMEM1, IOMEM2, REGION_B, REGION_A]));
+        assert!(c.all_match(), "{c:#?}");
+        assert_eq!(c.dimms[0].region.as_deref(), Some("region1"));
+        assert_eq!(c.dimms[1].region.as_deref(), Some("region0"));
+        assert_eq!(c.dimms[1].guest_addr, Some(4 * GIB + 1920 * MIB));
+        assert_eq!(c.dimms[1].guest_size, Some(1920 * MIB));
+    }
+
+    #[test]
+    fn a_missing_dimm_fails() {
+        let c = compare(&two_dimms(), &report(&[IOMEM1, REGION_A]));
+        assert!(!c.all_match());
+        assert_eq!(c.dimms[0].verdict, Verdict::Match);
+        assert_eq!(c.dimms[1].verdict, Verdict::Missing);
+        assert_eq!(c.dimms[1].guest_addr, None);
+    }
+
+    #[test]
+    fn a_shifted_range_is_different_and_leftovers_are_unexpected() {
+        let c = compare(
+            &two_dimms(),
+            &report(&[
+                IOMEM1,
+                "QPMEM-IOMEM 17fe00000-1f7dfffff : Persistent Memory",
+                "QPMEM-IOMEM 300000000-3ffffffff : Persistent Memory",
+                "QPMEM-IOMEM 400000000-4ffffffff : Persistent Memory (legacy)",
+                REGION_A,
+                "QPMEM-REGION region0 start=0x17fe00000 size=2013265920",
+            ]),
+        );
+        assert_eq!(c.dimms[0].verdict, Verdict::Match);
+        assert_eq!(c.dimms[1].verdict, Verdict::Different);
+        assert_eq!(c.dimms[1].guest_addr, Some(0x1_7fe0_0000));
+        assert_eq!(
+            c.unexpected,
+            [GuestRange {
+                addr: 0x3_0000_0000,
+                size: 4 * GIB
+            }]
+        );
+        assert!(!c.all_match());
+    }
+
+    #[test]
+    fn a_range_without_its_region_is_different() {
+        let c = compare(&two_dimms(), &report(&[IOMEM1, IOMEM2, REGION_A]));
+        assert_eq!(c.dimms[1].verdict, Verdict::Different);
+        assert_eq!(c.dimms[1].region, None);
+    }
+
+    #[test]
+    fn pc_dimms_are_not_checked_and_refused_devices_not_predicted() {
+        let mut p = Profile::empty("t");
+        p.ram = Size::mib(512);
+        p.devices = vec![
+            Dimm::pc_dimm(1, Size::gib(1)),
+            Dimm::nvdimm(2, "/nonexistent/nv2".into(), Size::mib(100)),
+        ];
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        assert!(l.devices[1].placement().is_none(), "100M < align 128M");
+        let c = compare(&l, &report(&[]));
+        assert_eq!(c.dimms[0].verdict, Verdict::NotChecked);
+        assert_eq!(c.dimms[1].verdict, Verdict::NotPredicted);
+        assert!(!c.all_match());
+    }
+}

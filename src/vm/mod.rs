@@ -1,0 +1,716 @@
+//! Running the VM: pre-flight, spawning QEMU on a pseudo-terminal, and the
+//! [`Vm`] handle that watches and controls it.
+//!
+//! QEMU is started directly (no shell) as the leader of a new session
+//! whose controlling terminal is the slave side of a fresh pseudo-terminal;
+//! the guest's first serial port is QEMU's stdio (`-chardev stdio`, which
+//! puts the terminal in raw mode), so the [`Console`] on the master side
+//! is the guest's console. QEMU's stderr is a separate pipe, kept as lines
+//! ([`Vm::stderr_lines`]) so an error is shown, not lost. A QMP socket in
+//! a private runtime directory (`$XDG_RUNTIME_DIR/qpmem-XXXXXX`, or a 0700
+//! temporary directory) controls it.
+//!
+//! (portable-pty is not used: it points stderr at the terminal too and
+//! closes every other descriptor in the child, so QEMU's messages would
+//! land in the guest console.)
+//!
+//! A supervisor thread waits for QMP, asks `query-memory-devices` and
+//! compares it with the prediction, follows the run state, and notices
+//! QEMU's exit. Everything it learns is announced through the caller's
+//! [`Notify`] callback, so an event-driven UI redraws only when something
+//! changed. Dropping a [`Vm`] stops the VM it started: ACPI power-off,
+//! `quit` after a grace period, then SIGKILL. Should qpmem itself die, the
+//! kernel closes the terminal's master side and QEMU, as the session
+//! leader, gets SIGHUP and exits.
+
+mod inuse;
+pub mod preflight;
+pub mod view;
+
+pub use preflight::{preflight, prepare, NewFile, Plan, PrepareError, Problem};
+
+use crate::cmdline::render_argv;
+use crate::console::{open_pty, Console, DEFAULT_SCROLLBACK};
+use crate::layout::{layout, HostFacts};
+use crate::profile::Profile;
+use crate::qemu::args::without_console_options;
+use crate::qemu::{compare, Comparison, MemoryDeviceInfo, Qmp, QmpError};
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Lines of QEMU's stderr kept.
+pub const STDERR_LINES: usize = 500;
+/// How long [`Vm`]'s drop waits for the guest to power off before `quit`.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long QEMU may take to open its QMP socket.
+pub const QMP_TIMEOUT: Duration = Duration::from_secs(30);
+/// The chardev id of the guest console.
+const CONSOLE_CHARDEV: &str = "qpmem-console";
+
+/// Where the VM is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmStatus {
+    /// QEMU is running but its QMP socket is not answering yet.
+    Starting,
+    Running,
+    Paused,
+    /// QEMU is gone, with this status.
+    Exited(ExitStatus),
+}
+
+impl std::fmt::Display for VmStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VmStatus::Starting => f.write_str("starting"),
+            VmStatus::Running => f.write_str("running"),
+            VmStatus::Paused => f.write_str("paused"),
+            VmStatus::Exited(s) => {
+                match (s.code(), std::os::unix::process::ExitStatusExt::signal(s)) {
+                    (Some(c), _) => write!(f, "exited (status {c})"),
+                    (None, Some(sig)) => write!(f, "exited (killed by signal {sig})"),
+                    _ => f.write_str("exited"),
+                }
+            }
+        }
+    }
+}
+
+/// What the VM tells its host. Sent from the VM's threads; the callback
+/// must not block (send on a channel, wake a loop).
+#[derive(Debug, Clone, PartialEq)]
+pub enum VmEvent {
+    /// New console output (at most one outstanding until [`Console::ack`]).
+    Console,
+    Status(VmStatus),
+    /// A line QEMU wrote to stderr.
+    Stderr(String),
+    /// QMP answered `query-memory-devices`: see [`Vm::placement`].
+    Placement,
+    /// Something went wrong talking to QEMU (the VM may still run).
+    Notice(String),
+}
+
+/// The host's callback for [`VmEvent`]s.
+pub type Notify = Arc<dyn Fn(VmEvent) + Send + Sync>;
+
+/// How to start QEMU.
+#[derive(Debug, Clone)]
+pub struct LaunchOptions {
+    /// The QEMU binary (already resolved; see [`crate::qemu::find_binary`]).
+    pub qemu: PathBuf,
+    /// Initial console size; the pane resizes it.
+    pub rows: u16,
+    pub cols: u16,
+    pub scrollback: usize,
+    /// Where to make the private runtime directory; `None`:
+    /// `$XDG_RUNTIME_DIR`, else the system temporary directory.
+    pub runtime_parent: Option<PathBuf>,
+    /// How long dropping the [`Vm`] waits for an ACPI power-off before
+    /// `quit`.
+    pub shutdown_grace: Duration,
+}
+
+impl LaunchOptions {
+    pub fn new(qemu: PathBuf) -> LaunchOptions {
+        LaunchOptions {
+            qemu,
+            rows: 24,
+            cols: 80,
+            scrollback: DEFAULT_SCROLLBACK,
+            runtime_parent: None,
+            shutdown_grace: SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Why QEMU could not be started or controlled.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    #[error("cannot make the runtime directory in {dir}: {source}")]
+    RuntimeDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open a pseudo-terminal: {0}")]
+    Pty(std::io::Error),
+    #[error("cannot start QEMU '{binary}': {source}")]
+    Spawn {
+        binary: String,
+        source: std::io::Error,
+    },
+    #[error("QEMU's monitor (QMP) is not connected yet")]
+    NotReady,
+    #[error("QEMU has exited")]
+    Exited,
+    #[error(transparent)]
+    Qmp(#[from] QmpError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The QEMU command line for a launch: the profile's, with its console
+/// options set aside, plus qpmem's console on stdio, no display, and QMP
+/// on `qmp_socket`.
+pub fn launch_argv(profile: &Profile, qemu: &Path, qmp_socket: &Path) -> Vec<OsString> {
+    let mut p = profile.clone();
+    p.extra_args = without_console_options(&p.extra_args).0;
+    let mut argv: Vec<OsString> = render_argv(&p).into_iter().map(OsString::from).collect();
+    if let Some(first) = argv.first_mut() {
+        *first = qemu.as_os_str().to_owned();
+    }
+    let socket = qmp_socket.to_string_lossy().replace(',', ",,");
+    for a in [
+        "-display".to_string(),
+        "none".into(),
+        "-monitor".into(),
+        "none".into(),
+        "-chardev".into(),
+        format!("stdio,id={CONSOLE_CHARDEV},signal=off"),
+        "-serial".into(),
+        format!("chardev:{CONSOLE_CHARDEV}"),
+        "-qmp".into(),
+        format!("unix:{socket},server=on,wait=off"),
+    ] {
+        argv.push(a.into());
+    }
+    argv
+}
+
+struct Shared {
+    status: VmStatus,
+    started: Instant,
+    ended: Option<Instant>,
+    stderr: VecDeque<String>,
+    placement: Option<Comparison>,
+    actual: Option<Vec<MemoryDeviceInfo>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A running (or finished) QEMU that this process started.
+pub struct Vm {
+    shared: Arc<Mutex<Shared>>,
+    child: Arc<Mutex<Child>>,
+    qmp: Arc<Mutex<Option<Qmp>>>,
+    console: Console,
+    notify: Notify,
+    stop: Arc<AtomicBool>,
+    supervisor: Option<JoinHandle<()>>,
+    stderr_reader: Option<JoinHandle<()>>,
+    pid: u32,
+    argv: Vec<OsString>,
+    shutdown_grace: Duration,
+    runtime: tempfile::TempDir,
+}
+
+impl Vm {
+    /// Start QEMU for `profile`. Run [`preflight`] and [`prepare`] first:
+    /// this only starts the process.
+    pub fn launch(profile: &Profile, opts: &LaunchOptions, notify: Notify) -> Result<Vm, VmError> {
+        let parent = opts
+            .runtime_parent
+            .clone()
+            .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))
+            .filter(|d| d.is_dir())
+            .unwrap_or_else(std::env::temp_dir);
+        // tempfile makes directories 0700.
+        let runtime = tempfile::Builder::new()
+            .prefix("qpmem-")
+            .tempdir_in(&parent)
+            .map_err(|source| VmError::RuntimeDir {
+                dir: parent.clone(),
+                source,
+            })?;
+        let socket = runtime.path().join("qmp.sock");
+        let argv = launch_argv(profile, &opts.qemu, &socket);
+        let predicted = layout(profile, &HostFacts::default()).ok();
+
+        let pty = open_pty(opts.rows, opts.cols).map_err(VmError::Pty)?;
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .stdin(Stdio::from(pty.slave.try_clone().map_err(VmError::Pty)?))
+            .stdout(Stdio::from(pty.slave.try_clone().map_err(VmError::Pty)?))
+            .stderr(Stdio::piped());
+        // SAFETY: the closure only makes system calls (setsid, ioctl),
+        // which are async-signal-safe, and allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                rustix::process::setsid()?;
+                let stdin = std::os::fd::BorrowedFd::borrow_raw(0);
+                rustix::process::ioctl_tiocsctty(stdin)?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|source| VmError::Spawn {
+            binary: opts.qemu.display().to_string(),
+            source,
+        })?;
+        // QEMU holds the slave now; ours would keep the console open after
+        // QEMU exits.
+        drop(pty.slave);
+        let pid = child.id();
+        let stderr = child.stderr.take();
+
+        let shared = Arc::new(Mutex::new(Shared {
+            status: VmStatus::Starting,
+            started: Instant::now(),
+            ended: None,
+            stderr: VecDeque::new(),
+            placement: None,
+            actual: None,
+        }));
+        let child = Arc::new(Mutex::new(child));
+        let qmp = Arc::new(Mutex::new(None));
+        let stop = Arc::new(AtomicBool::new(false));
+
+        let console_notify = Arc::clone(&notify);
+        let console = match Console::new(
+            pty.master,
+            opts.rows,
+            opts.cols,
+            opts.scrollback,
+            Arc::new(move || console_notify(VmEvent::Console)),
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                let mut c = locked(&child);
+                let _ = c.kill();
+                let _ = c.wait();
+                return Err(VmError::Pty(e));
+            }
+        };
+
+        let stderr_done = Arc::new(AtomicBool::new(false));
+        let stderr_reader = stderr.and_then(|pipe| {
+            let shared = Arc::clone(&shared);
+            let notify = Arc::clone(&notify);
+            let done = Arc::clone(&stderr_done);
+            std::thread::Builder::new()
+                .name("qpmem-qemu-stderr".into())
+                .spawn(move || {
+                    let mut reader = BufReader::new(pipe);
+                    let mut buf = Vec::new();
+                    while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+                        let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+                        buf.clear();
+                        {
+                            let mut s = locked(&shared);
+                            if s.stderr.len() == STDERR_LINES {
+                                s.stderr.pop_front();
+                            }
+                            s.stderr.push_back(line.clone());
+                        }
+                        notify(VmEvent::Stderr(line));
+                    }
+                    done.store(true, Ordering::Release);
+                })
+                .ok()
+        });
+        if stderr_reader.is_none() {
+            stderr_done.store(true, Ordering::Release);
+        }
+
+        let supervisor = {
+            let sup = Supervisor {
+                shared: Arc::clone(&shared),
+                child: Arc::clone(&child),
+                qmp: Arc::clone(&qmp),
+                notify: Arc::clone(&notify),
+                stop: Arc::clone(&stop),
+                stderr_done,
+                socket,
+                predicted,
+            };
+            std::thread::Builder::new()
+                .name("qpmem-vm".into())
+                .spawn(move || sup.run())?
+        };
+
+        Ok(Vm {
+            shared,
+            child,
+            qmp,
+            console,
+            notify,
+            stop,
+            supervisor: Some(supervisor),
+            stderr_reader,
+            pid,
+            argv,
+            shutdown_grace: opts.shutdown_grace,
+            runtime,
+        })
+    }
+
+    pub fn console(&self) -> &Console {
+        &self.console
+    }
+
+    pub fn status(&self) -> VmStatus {
+        locked(&self.shared).status
+    }
+
+    /// Time since QEMU started, frozen when it exits.
+    pub fn uptime(&self) -> Duration {
+        let s = locked(&self.shared);
+        s.ended.unwrap_or_else(Instant::now) - s.started
+    }
+
+    /// QEMU's stderr so far (the last [`STDERR_LINES`] lines).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        locked(&self.shared).stderr.iter().cloned().collect()
+    }
+
+    /// Actual against predicted placement, once QMP answered.
+    pub fn placement(&self) -> Option<Comparison> {
+        locked(&self.shared).placement.clone()
+    }
+
+    /// QEMU's own `query-memory-devices` answer, once QMP answered.
+    pub fn memory_devices(&self) -> Option<Vec<MemoryDeviceInfo>> {
+        locked(&self.shared).actual.clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The command QEMU was started with.
+    pub fn argv(&self) -> &[OsString] {
+        &self.argv
+    }
+
+    /// The private directory holding the QMP socket.
+    pub fn runtime_dir(&self) -> &Path {
+        self.runtime.path()
+    }
+
+    fn qmp_command(&self, command: &str) -> Result<(), VmError> {
+        if matches!(self.status(), VmStatus::Exited(_)) {
+            return Err(VmError::Exited);
+        }
+        let mut guard = locked(&self.qmp);
+        let qmp = guard.as_mut().ok_or(VmError::NotReady)?;
+        qmp.execute(command, None)?;
+        Ok(())
+    }
+
+    fn set_status(&self, status: VmStatus) {
+        let changed = {
+            let mut s = locked(&self.shared);
+            let changed = s.status != status && !matches!(s.status, VmStatus::Exited(_));
+            if changed {
+                s.status = status;
+            }
+            changed
+        };
+        if changed {
+            (self.notify)(VmEvent::Status(status));
+        }
+    }
+
+    /// Stop the guest's CPUs (QMP `stop`).
+    pub fn pause(&self) -> Result<(), VmError> {
+        self.qmp_command("stop")?;
+        self.set_status(VmStatus::Paused);
+        Ok(())
+    }
+
+    /// Let the guest run again (QMP `cont`).
+    pub fn resume(&self) -> Result<(), VmError> {
+        self.qmp_command("cont")?;
+        self.set_status(VmStatus::Running);
+        Ok(())
+    }
+
+    /// Pause a running guest, resume a paused one.
+    pub fn toggle_pause(&self) -> Result<(), VmError> {
+        match self.status() {
+            VmStatus::Paused => self.resume(),
+            VmStatus::Running => self.pause(),
+            VmStatus::Starting => Err(VmError::NotReady),
+            VmStatus::Exited(_) => Err(VmError::Exited),
+        }
+    }
+
+    /// Press the ACPI power button (QMP `system_powerdown`); the guest
+    /// decides what to do.
+    pub fn power_off(&self) -> Result<(), VmError> {
+        self.qmp_command("system_powerdown")
+    }
+
+    /// Wait up to `timeout` for QEMU to exit.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = locked(&self.child).try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// End QEMU now: QMP `quit`, then SIGKILL if it is still there after
+    /// two seconds. Returns its exit status.
+    pub fn force_quit(&self) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = locked(&self.child).try_wait() {
+            return Some(status);
+        }
+        if let Some(qmp) = locked(&self.qmp).as_mut() {
+            let _ = qmp.execute("quit", None);
+        }
+        if let Some(s) = self.wait_exit(Duration::from_secs(2)) {
+            return Some(s);
+        }
+        let mut child = locked(&self.child);
+        // try_wait and kill under one lock: the pid cannot be reused.
+        if let Ok(None) = child.try_wait() {
+            let _ = child.kill();
+        }
+        child.wait().ok()
+    }
+
+    /// Stop the VM politely: resume it if paused, press the power button,
+    /// wait up to `grace`, then [`Vm::force_quit`].
+    pub fn shutdown(&self, grace: Duration) -> Option<ExitStatus> {
+        match self.status() {
+            VmStatus::Exited(s) => return Some(s),
+            VmStatus::Paused => {
+                let _ = self.resume();
+            }
+            _ => {}
+        }
+        if self.power_off().is_ok() {
+            if let Some(s) = self.wait_exit(grace) {
+                return Some(s);
+            }
+        }
+        self.force_quit()
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.shutdown(self.shutdown_grace);
+        self.stop.store(true, Ordering::Release);
+        if let Some(s) = self.supervisor.take() {
+            let _ = s.join();
+        }
+        if let Some(r) = self.stderr_reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+/// The thread that connects QMP and watches QEMU.
+struct Supervisor {
+    shared: Arc<Mutex<Shared>>,
+    child: Arc<Mutex<Child>>,
+    qmp: Arc<Mutex<Option<Qmp>>>,
+    notify: Notify,
+    stop: Arc<AtomicBool>,
+    stderr_done: Arc<AtomicBool>,
+    socket: PathBuf,
+    predicted: Option<crate::layout::Layout>,
+}
+
+impl Supervisor {
+    fn run(self) {
+        if self.connect() {
+            self.watch();
+        }
+    }
+
+    /// QEMU's exit status if it has exited.
+    fn exited(&self) -> Option<ExitStatus> {
+        locked(&self.child).try_wait().ok().flatten()
+    }
+
+    fn finish(&self, status: ExitStatus) {
+        // Let the last stderr lines arrive before announcing the exit.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !self.stderr_done.load(Ordering::Acquire) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        locked(&self.qmp).take();
+        {
+            let mut s = locked(&self.shared);
+            s.status = VmStatus::Exited(status);
+            s.ended = Some(Instant::now());
+        }
+        (self.notify)(VmEvent::Status(VmStatus::Exited(status)));
+    }
+
+    /// Wait for the QMP socket and read the placement; `false` when QEMU
+    /// exited (or we were told to stop) first.
+    fn connect(&self) -> bool {
+        let start = Instant::now();
+        let mut qmp = loop {
+            if let Some(status) = self.exited() {
+                self.finish(status);
+                return false;
+            }
+            if self.stop.load(Ordering::Acquire) {
+                return false;
+            }
+            if self.socket.exists() {
+                match Qmp::connect(&self.socket, Duration::from_secs(5)) {
+                    Ok(q) => break q,
+                    Err(QmpError::Connect { .. }) => {}
+                    Err(e) => {
+                        (self.notify)(VmEvent::Notice(format!("QMP: {e}")));
+                        return self.wait_only();
+                    }
+                }
+            }
+            if start.elapsed() > QMP_TIMEOUT {
+                (self.notify)(VmEvent::Notice(format!(
+                    "QEMU did not open its QMP socket within {QMP_TIMEOUT:?}"
+                )));
+                return self.wait_only();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        match qmp.query_memory_devices() {
+            Ok(actual) => {
+                let mut s = locked(&self.shared);
+                s.placement = self.predicted.as_ref().map(|l| compare(l, &actual));
+                s.actual = Some(actual);
+                drop(s);
+                (self.notify)(VmEvent::Placement);
+            }
+            Err(e) => (self.notify)(VmEvent::Notice(format!("QMP query-memory-devices: {e}"))),
+        }
+        let status = run_state(&mut qmp).unwrap_or(VmStatus::Running);
+        *locked(&self.qmp) = Some(qmp);
+        self.update(status);
+        true
+    }
+
+    /// Without QMP: only wait for the exit.
+    fn wait_only(&self) -> bool {
+        while !self.stop.load(Ordering::Acquire) {
+            if let Some(status) = self.exited() {
+                self.finish(status);
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn update(&self, status: VmStatus) {
+        let changed = {
+            let mut s = locked(&self.shared);
+            let changed = s.status != status && !matches!(s.status, VmStatus::Exited(_));
+            if changed {
+                s.status = status;
+            }
+            changed
+        };
+        if changed {
+            (self.notify)(VmEvent::Status(status));
+        }
+    }
+
+    /// Follow the run state (the guest may stop itself) until QEMU exits.
+    fn watch(&self) {
+        let mut last_poll = Instant::now();
+        while !self.stop.load(Ordering::Acquire) {
+            if let Some(status) = self.exited() {
+                self.finish(status);
+                return;
+            }
+            if last_poll.elapsed() >= Duration::from_millis(500) {
+                last_poll = Instant::now();
+                // Never wait behind a command the UI is running.
+                let polled = match self.qmp.try_lock() {
+                    Ok(mut guard) => guard.as_mut().and_then(|q| run_state(q).ok()),
+                    Err(_) => None,
+                };
+                if let Some(status) = polled {
+                    self.update(status);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+/// QMP `query-status` as a [`VmStatus`].
+fn run_state(qmp: &mut Qmp) -> Result<VmStatus, QmpError> {
+    let v = qmp.execute("query-status", None)?;
+    Ok(
+        if v.get("running").and_then(|r| r.as_bool()).unwrap_or(false) {
+            VmStatus::Running
+        } else {
+            VmStatus::Paused
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Dimm;
+    use crate::size::Size;
+
+    #[test]
+    fn launch_argv_owns_console_monitor_display_and_qmp() {
+        let mut p = Profile::empty("t");
+        p.devices
+            .push(Dimm::nvdimm(1, "/v/nv1".into(), Size::gib(1)));
+        p.extra_args = vec!["-nographic".into(), "-enable-kvm".into()];
+        let argv = launch_argv(&p, Path::new("/opt/q/qemu"), Path::new("/run/a,b/qmp.sock"));
+        let s: Vec<String> = argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(s[0], "/opt/q/qemu");
+        assert!(!s.contains(&"-nographic".to_string()));
+        assert!(s.contains(&"-enable-kvm".to_string()));
+        let tail = &s[s.len() - 10..];
+        assert_eq!(
+            tail,
+            [
+                "-display",
+                "none",
+                "-monitor",
+                "none",
+                "-chardev",
+                "stdio,id=qpmem-console,signal=off",
+                "-serial",
+                "chardev:qpmem-console",
+                "-qmp",
+                "unix:/run/a,,b/qmp.sock,server=on,wait=off"
+            ]
+        );
+    }
+
+    #[test]
+    fn status_reads_well() {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(VmStatus::Paused.to_string(), "paused");
+        assert_eq!(
+            VmStatus::Exited(ExitStatus::from_raw(1 << 8)).to_string(),
+            "exited (status 1)"
+        );
+        assert_eq!(
+            VmStatus::Exited(ExitStatus::from_raw(9)).to_string(),
+            "exited (killed by signal 9)"
+        );
+    }
+}

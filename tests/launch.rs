@@ -1,0 +1,428 @@
+//! Launching the VM with real QEMU: a real Linux guest driven through
+//! qpmem's own console (pty, emulator, key encoding), QEMU failing at
+//! once, a missing QEMU, a missing kernel, a backing file in use, and the
+//! VM being stopped when its handle goes.
+//!
+//! Needs qemu-system-x86_64; the guest test also needs busybox-static and a
+//! Debian kernel (`$QPMEM_GUEST_KERNEL_DIR`, or `<target dir>/guest-kernel`
+//! fetched by scripts/fetch-guest-kernel.sh). Missing tools skip the test
+//! with a message unless QPMEM_REQUIRE_QEMU=1, when they fail it.
+
+use assert_cmd::Command as Cli;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use qpmem::guest::{
+    debian_kernel_cache, find_busybox, write_initramfs, GuestKernel, InitMode, InitramfsSpec,
+    DEFAULT_APPEND, KERNEL_DIR_ENV,
+};
+use qpmem::layout::{layout, HostFacts};
+use qpmem::profile::{Dimm, Profile};
+use qpmem::size::Size;
+use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmError, VmEvent, VmStatus};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const QEMU: &str = "qemu-system-x86_64";
+const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+/// One QEMU at a time on a small machine.
+static QEMU_LOCK: Mutex<()> = Mutex::new(());
+
+fn required() -> bool {
+    std::env::var("QPMEM_REQUIRE_QEMU").is_ok_and(|v| v == "1")
+}
+
+fn skip(reason: &str) {
+    if required() {
+        panic!("QPMEM_REQUIRE_QEMU=1 but {reason}");
+    }
+    eprintln!("SKIPPED: {reason} (set QPMEM_REQUIRE_QEMU=1 to make this fail)");
+}
+
+fn qemu() -> Option<PathBuf> {
+    match which::which(QEMU) {
+        Ok(p) => Some(p),
+        Err(_) => {
+            skip(&format!(
+                "{QEMU} is not on PATH (apt-get install qemu-system-x86)"
+            ));
+            None
+        }
+    }
+}
+
+fn events() -> (Notify, Receiver<VmEvent>) {
+    let (tx, rx) = channel();
+    let tx = Mutex::new(tx);
+    let notify: Notify = Arc::new(move |e| {
+        let _ = tx.lock().unwrap().send(e);
+    });
+    (notify, rx)
+}
+
+/// Wait for events until `done` says yes; acknowledges console output.
+fn wait_until(
+    vm: &Vm,
+    rx: &Receiver<VmEvent>,
+    timeout: Duration,
+    what: &str,
+    mut done: impl FnMut(&Vm) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(vm) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "timed out waiting for {what}; status {}; stderr {:?}; console:\n{}",
+            vm.status(),
+            vm.stderr_lines(),
+            vm.console().emulator().all_text()
+        );
+        if let Ok(VmEvent::Console) = rx.recv_timeout(left.min(Duration::from_millis(200))) {
+            vm.console().ack();
+        }
+    }
+}
+
+fn process_gone(pid: u32) -> bool {
+    !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A small machine: 512M of RAM, two 1 GiB NVDIMMs on files in `dir`.
+fn small_profile(dir: &Path) -> Profile {
+    let mut p = Profile::empty("launch-test");
+    p.ram = Size::mib(512);
+    p.cpus = 1;
+    for n in 1..=2 {
+        p.devices
+            .push(Dimm::nvdimm(n, dir.join(format!("nv{n}")), Size::gib(1)));
+    }
+    p
+}
+
+struct Guest {
+    busybox: PathBuf,
+    kernel: GuestKernel,
+}
+
+fn guest() -> Option<Guest> {
+    let busybox = match find_busybox() {
+        Ok(b) => b,
+        Err(e) => {
+            skip(&e.to_string());
+            return None;
+        }
+    };
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let cache = tmp.parent().unwrap_or(tmp).join("guest-kernel");
+    let kernel = if std::env::var_os(KERNEL_DIR_ENV).is_some_and(|v| !v.is_empty()) {
+        debian_kernel_cache(None)
+    } else {
+        debian_kernel_cache(Some(&cache)).or_else(|_| {
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-guest-kernel.sh");
+            let _ = Command::new("bash").arg(script).arg(&cache).status();
+            debian_kernel_cache(Some(&cache))
+        })
+    };
+    let kernel = match kernel.and_then(|k| k.with_pvh_image(&cache)) {
+        Ok(k) => k,
+        Err(e) => {
+            skip(&format!("no guest kernel: {e}"));
+            return None;
+        }
+    };
+    Some(Guest { busybox, kernel })
+}
+
+fn type_line(vm: &Vm, text: &str) {
+    for c in text.chars() {
+        vm.console()
+            .key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+            .unwrap();
+    }
+    vm.console()
+        .key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+        .unwrap();
+}
+
+#[test]
+fn a_real_guest_through_qpmems_console() {
+    let Some(qemu) = qemu() else { return };
+    let Some(g) = guest() else { return };
+    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let initrd = tmp.path().join("initrd.cpio");
+    let spec = InitramfsSpec::new(
+        g.busybox.clone(),
+        g.kernel.modules_dir.clone(),
+        InitMode::ReportThenShell,
+    );
+    write_initramfs(&spec, &initrd).unwrap();
+
+    let data = tmp.path().join("vms/pmem");
+    let mut p = small_profile(&data);
+    p.kernel = Some(g.kernel.vmlinuz.clone());
+    p.initrd = Some(initrd);
+    p.append = Some(DEFAULT_APPEND.to_string());
+    p.extra_args = vec!["-no-reboot".into()];
+
+    let plan = preflight(&p, None, &[]);
+    assert!(!plan.is_blocked(), "{:?}", plan.errors());
+    assert_eq!(plan.create_files.len(), 2);
+    prepare(&plan, true).unwrap();
+    assert_eq!(std::fs::metadata(data.join("nv1")).unwrap().len(), 1 << 30);
+
+    let (notify, rx) = events();
+    let mut opts = LaunchOptions::new(qemu);
+    opts.rows = 40;
+    opts.cols = 160;
+    opts.shutdown_grace = Duration::from_secs(2);
+    let vm = Vm::launch(&p, &opts, notify).unwrap();
+    let pid = vm.pid();
+
+    wait_until(&vm, &rx, BOOT_TIMEOUT, "the guest shell", |vm| {
+        vm.console().emulator().all_text().contains("QPMEM-SHELL")
+    });
+    assert_eq!(vm.status(), VmStatus::Running);
+
+    // What QEMU placed is what qpmem predicted.
+    let placement = vm.placement().expect("QMP answered query-memory-devices");
+    assert!(placement.matches(), "{placement:#?}");
+
+    // What the guest sees is the predicted map too.
+    let report = qpmem::guest::parse_report(&vm.console().emulator().all_text());
+    let guest_ranges: Vec<(u64, u64)> = report
+        .pmem_ranges
+        .iter()
+        .filter(|r| r.name == "Persistent Memory")
+        .map(|r| (r.start, r.size()))
+        .collect();
+    let predicted = layout(&p, &HostFacts::default()).unwrap();
+    let predicted: Vec<(u64, u64)> = predicted
+        .placements()
+        .map(|(_, pl)| (pl.addr, pl.size))
+        .collect();
+    // 1G files, 2M label, align 128M: 896 MiB each, from 4 GiB, back to back.
+    assert_eq!(
+        predicted,
+        [
+            (0x1_0000_0000, 896 << 20),
+            (0x1_0000_0000 + (896 << 20), 896 << 20)
+        ]
+    );
+    assert_eq!(guest_ranges, predicted, "/proc/iomem in the guest");
+
+    // Type a command through the key encoding and read its answer.
+    type_line(&vm, "echo hello-$((6*7))");
+    wait_until(&vm, &rx, Duration::from_secs(60), "hello-42", |vm| {
+        vm.console()
+            .emulator()
+            .all_text()
+            .lines()
+            .any(|l| l.trim() == "hello-42")
+    });
+
+    vm.pause().unwrap();
+    assert_eq!(vm.status(), VmStatus::Paused);
+    vm.resume().unwrap();
+    assert_eq!(vm.status(), VmStatus::Running);
+    assert!(vm.uptime() > Duration::ZERO);
+
+    let status = vm.shutdown(Duration::from_secs(2));
+    assert!(status.is_some());
+    assert!(matches!(vm.status(), VmStatus::Exited(_)) || status.is_some());
+    drop(vm);
+    assert!(process_gone(pid), "QEMU {pid} is still there");
+}
+
+#[test]
+fn qemu_failing_at_once_shows_its_message() {
+    let Some(qemu) = qemu() else { return };
+    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = small_profile(tmp.path());
+    p.extra_args = vec!["-no-such-option".into()];
+    let (notify, rx) = events();
+    let vm = Vm::launch(&p, &LaunchOptions::new(qemu), notify).unwrap();
+    wait_until(&vm, &rx, Duration::from_secs(30), "QEMU to exit", |vm| {
+        matches!(vm.status(), VmStatus::Exited(_))
+    });
+    let VmStatus::Exited(status) = vm.status() else {
+        unreachable!()
+    };
+    assert!(!status.success());
+    let stderr = vm.stderr_lines().join("\n");
+    assert!(
+        stderr.contains("-no-such-option") && stderr.contains("invalid option"),
+        "{stderr}"
+    );
+    // Nothing to control any more, and saying so is not a panic.
+    assert!(matches!(vm.pause(), Err(VmError::Exited)));
+}
+
+#[test]
+fn a_missing_qemu_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = small_profile(tmp.path());
+    let (notify, _rx) = events();
+    let missing = tmp.path().join("no-qemu-here");
+    let err = match Vm::launch(&p, &LaunchOptions::new(missing.clone()), notify) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("launched a missing binary"),
+    };
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(err.contains("No such file"), "{err}");
+
+    let out = Cli::cargo_bin("qpmem")
+        .unwrap()
+        .args(["launch", "--yes", "--qemu"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no-qemu-here"), "{stderr}");
+}
+
+fn write_profile(dir: &Path, p: &Profile) -> PathBuf {
+    let path = dir.join("vm.ron");
+    qpmem::store::save_profile(&path, p).unwrap();
+    path
+}
+
+#[test]
+fn a_missing_kernel_stops_the_launch() {
+    let Some(qemu) = qemu() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = small_profile(&tmp.path().join("data"));
+    p.kernel = Some(tmp.path().join("vmlinuz-gone"));
+    let profile = write_profile(tmp.path(), &p);
+    let out = Cli::cargo_bin("qpmem")
+        .unwrap()
+        .arg("launch")
+        .arg(&profile)
+        .arg("--yes")
+        .arg("--qemu")
+        .arg(&qemu)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("kernel") && stderr.contains("vmlinuz-gone"),
+        "{stderr}"
+    );
+    // Refused before anything was created.
+    assert!(!tmp.path().join("data").exists());
+}
+
+#[test]
+fn a_backing_file_in_use_names_the_process() {
+    let Some(qemu) = qemu() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let p = small_profile(tmp.path());
+    let held = tmp.path().join("nv1");
+    std::fs::File::create(&held)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    // Another process holds it open for reading.
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg("exec sleep 60 3<\"$0\"")
+        .arg(&held)
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = holder.id();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while preflight(&p, None, &[]).problems.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let profile = write_profile(tmp.path(), &p);
+    let out = Cli::cargo_bin("qpmem")
+        .unwrap()
+        .arg("launch")
+        .arg(&profile)
+        .arg("--yes")
+        .arg("--qemu")
+        .arg(&qemu)
+        .output()
+        .unwrap();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("in use by process {pid} (sleep)")) && stderr.contains("nv1"),
+        "{stderr}"
+    );
+    // The file was left exactly as it was.
+    assert_eq!(std::fs::metadata(&held).unwrap().len(), 1 << 30);
+    // nv2 was not created either: the launch stopped before any change.
+    assert!(!tmp.path().join("nv2").exists());
+}
+
+#[test]
+fn creating_files_needs_confirmation() {
+    let Some(qemu) = qemu() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let p = small_profile(&tmp.path().join("new-dir"));
+    let profile = write_profile(tmp.path(), &p);
+    let out = Cli::cargo_bin("qpmem")
+        .unwrap()
+        .arg("launch")
+        .arg(&profile)
+        .arg("--qemu")
+        .arg(&qemu)
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert!(stderr.contains("new-dir/nv1"), "{stderr}");
+    assert!(!tmp.path().join("new-dir").exists());
+
+    // With --yes the files are made, then launch wants a terminal.
+    let out = Cli::cargo_bin("qpmem")
+        .unwrap()
+        .arg("launch")
+        .arg(&profile)
+        .arg("--yes")
+        .arg("--qemu")
+        .arg(&qemu)
+        .write_stdin("")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("terminal"));
+    let meta = std::fs::metadata(tmp.path().join("new-dir/nv2")).unwrap();
+    assert_eq!(meta.len(), 1 << 30);
+}
+
+#[test]
+fn dropping_the_vm_stops_qemu() {
+    let Some(qemu) = qemu() else { return };
+    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    // No kernel: the firmware waits forever, ignoring the power button.
+    let mut p = small_profile(tmp.path());
+    p.extra_args = vec!["-nodefaults".into()];
+    prepare(&preflight(&p, None, &[]), true).unwrap();
+    let (notify, rx) = events();
+    let mut opts = LaunchOptions::new(qemu);
+    opts.shutdown_grace = Duration::from_millis(500);
+    let vm = Vm::launch(&p, &opts, notify).unwrap();
+    let pid = vm.pid();
+    wait_until(&vm, &rx, Duration::from_secs(30), "QMP", |vm| {
+        vm.status() == VmStatus::Running
+    });
+    assert!(vm.runtime_dir().join("qmp.sock").exists());
+    let runtime = vm.runtime_dir().to_path_buf();
+    drop(vm);
+    assert!(process_gone(pid), "QEMU {pid} survived its Vm");
+    assert!(!runtime.exists(), "runtime dir left behind");
+}

@@ -1,0 +1,135 @@
+//! `qpmem probe` against real QEMU: the JSON contract, the exit codes, and
+//! the rule that probe never creates a backing file the profile names.
+//! Skips without qemu-system-x86_64 unless QPMEM_REQUIRE_QEMU=1.
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn have_qemu() -> bool {
+    if which::which("qemu-system-x86_64").is_ok() {
+        return true;
+    }
+    if std::env::var("QPMEM_REQUIRE_QEMU").is_ok_and(|v| v == "1") {
+        panic!("QPMEM_REQUIRE_QEMU=1 but qemu-system-x86_64 is not on PATH");
+    }
+    eprintln!("SKIPPED: qemu-system-x86_64 is not on PATH (set QPMEM_REQUIRE_QEMU=1 to fail)");
+    false
+}
+
+/// Two 1 GiB labelled NVDIMMs on `dir/nv1`, `dir/nv2`, 512M of RAM.
+fn cmdline(dir: &Path, extra: &str) -> String {
+    let d = dir.display();
+    format!(
+        "qemu-system-x86_64 -machine pc,nvdimm=on -m 512M,slots=4,maxmem=8G \
+         -object memory-backend-file,id=mem1,share=on,mem-path={d}/nv1,size=1G,align=128M \
+         -device nvdimm,memdev=mem1,id=nv1,label-size=2M \
+         -object memory-backend-file,id=mem2,share=on,mem-path={d}/nv2,size=1G,align=128M \
+         -device nvdimm,memdev=mem2,id=nv2,label-size=2M {extra}"
+    )
+}
+
+fn probe(line: &str, tmpdir: &Path) -> std::process::Output {
+    Command::cargo_bin("qpmem")
+        .unwrap()
+        .args(["probe", "--json", "--cmdline", line])
+        .env("TMPDIR", tmpdir)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn json_contract_and_no_files_created() {
+    if !have_qemu() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("not-yet");
+    let scratch = tmp.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    // -nographic is set aside: probe owns the display.
+    let out = probe(&cmdline(&data, "-nographic"), &scratch);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["matches"], true);
+    let dimms = v["dimms"].as_array().unwrap();
+    // 1G - 2M label, aligned down to 128M = 896 MiB, from 4 GiB on.
+    let visible = 896u64 << 20;
+    let want = [
+        ("nv1", 0, 0x1_0000_0000u64),
+        ("nv2", 1, 0x1_0000_0000 + visible),
+    ];
+    assert_eq!(dimms.len(), 2);
+    for (d, (id, slot, addr)) in dimms.iter().zip(want) {
+        assert_eq!(d["id"], id);
+        assert_eq!(d["slot"], slot);
+        assert_eq!(d["addr"], addr);
+        assert_eq!(d["size"], visible);
+    }
+    // The profile's files were not created, and the scratch files are gone.
+    assert!(!data.exists());
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+}
+
+#[test]
+fn an_existing_file_is_used_as_it_is_and_qemu_refusal_exits_2() {
+    if !have_qemu() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // Smaller than size=1G: QEMU refuses, and the file stays as it was.
+    std::fs::write(tmp.path().join("nv1"), b"keep me").unwrap();
+    let out = probe(&cmdline(tmp.path(), ""), tmp.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("backing store size"), "{stderr}");
+    assert_eq!(std::fs::read(tmp.path().join("nv1")).unwrap(), b"keep me");
+    assert!(!tmp.path().join("nv2").exists());
+}
+
+#[test]
+fn a_device_qpmem_does_not_model_is_a_difference() {
+    if !have_qemu() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // A pc-dimm hidden in the arguments a profile keeps verbatim.
+    let (mut profile, _) = qpmem::cmdline::import(&cmdline(tmp.path(), "")).unwrap();
+    profile.extra_args = [
+        "-object",
+        "memory-backend-ram,id=hidden,size=128M",
+        "-device",
+        "pc-dimm,memdev=hidden,id=dimmx",
+    ]
+    .map(String::from)
+    .to_vec();
+    let file = tmp.path().join("p.ron");
+    qpmem::store::save_profile(&file, &profile).unwrap();
+    let out = Command::cargo_bin("qpmem")
+        .unwrap()
+        .args(["probe", "--json"])
+        .arg(&file)
+        .env("TMPDIR", tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["matches"], false);
+    let extra = v["dimms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "dimmx")
+        .expect("the unmodelled device is listed");
+    assert_eq!(extra["predicted"], serde_json::Value::Null);
+    assert_eq!(extra["matches"], false);
+}
