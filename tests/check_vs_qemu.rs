@@ -304,6 +304,22 @@ fn cases(root: &Path) -> Vec<Case> {
     add("node beyond the NUMA nodes", &["QP210"], false, &|p, _| {
         p.devices[0].node = Some(1)
     });
+    add("no device memory at all", &["QP110"], false, &|p, _| {
+        p.slots = Auto::Fixed(0);
+        p.maxmem = Auto::Fixed(Size::mib(512));
+    });
+    add(
+        "a machine type newer than this QEMU",
+        &["QP403"],
+        false,
+        &|p, _| p.machine = "pc-i440fx-99.0".into(),
+    );
+    add(
+        "a property newer than this QEMU",
+        &["QP402"],
+        false,
+        &|p, _| p.devices[0].backend_options = vec!["rom=off".into()],
+    );
     add(
         "existing file smaller than size",
         &["QP300"],
