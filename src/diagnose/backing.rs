@@ -41,15 +41,33 @@ fn file_too_small(ctx: &Context) -> Vec<Finding> {
             _ => None,
         })
         .map(|(d, path, fsz)| {
+            let message = format!(
+                "{} is {}, smaller than {}'s size={}",
+                path.display(),
+                format_human(fsz),
+                d.id,
+                format_qemu(d.size.0)
+            );
+            let grow = format!(
+                "grow the file: truncate -s {} {}",
+                format_qemu(d.size.0),
+                path.display()
+            );
+            // Shrinking the device to the file only helps when QEMU would
+            // accept a device of that size.
+            let mut shrunk = d.clone();
+            shrunk.size = Size(fsz);
+            let usable = crate::layout::visible_size(
+                &shrunk,
+                crate::layout::effective_align(&shrunk, ctx.host),
+            )
+            .is_ok();
+            if !usable {
+                return Finding::about(Some(&d.id), message, Some(grow));
+            }
             Finding::fixed(
                 Some(&d.id),
-                format!(
-                    "{} is {}, smaller than {}'s size={}",
-                    path.display(),
-                    format_human(fsz),
-                    d.id,
-                    format_qemu(d.size.0)
-                ),
+                message,
                 Fix::one(
                     format!(
                         "set size={} on {} (the file's size)",
@@ -61,11 +79,7 @@ fn file_too_small(ctx: &Context) -> Vec<Finding> {
                         size: Size(fsz),
                     },
                 ),
-                Some(&format!(
-                    "or grow the file: truncate -s {} {}",
-                    format_qemu(d.size.0),
-                    path.display()
-                )),
+                Some(&format!("or {grow}")),
             )
         })
         .collect()
@@ -601,6 +615,11 @@ mod tests {
             .unwrap()
             .starts_with("set size=512M on nv1"));
         assert!(only(&ds, "QP301").is_empty());
+        // A file too small to hold even the label gets no shrink fix.
+        let tiny = diags(&p, &host(file(8)));
+        let e = only(&tiny, "QP300");
+        assert!(e[0].fix.is_none());
+        assert!(e[0].help.as_deref().unwrap().contains("truncate -s 17G"));
         // An empty file is grown by QEMU; an exact one is fine.
         for ok in [0, 17 * GIB] {
             assert!(only(&diags(&p, &host(file(ok))), "QP300").is_empty());

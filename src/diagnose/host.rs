@@ -117,15 +117,41 @@ pub fn gather(profile: &Profile) -> HostFacts {
         }
         facts.files.insert(path.clone(), f);
     }
-    let wanted: Vec<(PathBuf, PathBuf)> = facts
+    let wanted: Vec<PathBuf> = facts
         .files
         .iter()
         .filter(|(_, f)| matches!(f.entry, Entry::File { .. }))
-        .filter_map(|(p, _)| fs::canonicalize(p).ok().map(|c| (p.clone(), c)))
+        .map(|(p, _)| p.clone())
         .collect();
     for (path, openers) in openers_of(&wanted) {
         if let Some(f) = facts.files.get_mut(&path) {
             f.open_by = openers;
+        }
+    }
+    facts
+}
+
+/// Only what placement depends on, cheaply: the huge page size of backing
+/// files on hugetlbfs (one `statfs` each; no mount table, no `/proc`
+/// scan). For `map`, `render` and `probe`, which must stay fast.
+pub fn placement_facts(profile: &Profile) -> HostFacts {
+    /// `HUGETLBFS_MAGIC` from linux/magic.h (`f_type` is signed on some
+    /// targets: compare the low 32 bits).
+    const HUGETLBFS_MAGIC: u64 = 0x9584_58f6;
+    let mut facts = HostFacts::default();
+    for d in &profile.devices {
+        let Backend::File(path) = &d.backend else {
+            continue;
+        };
+        let Some(existing) = nearest_existing(path) else {
+            continue;
+        };
+        if let Ok(sfs) = rustix::fs::statfs(&existing) {
+            if (sfs.f_type as u64) & 0xffff_ffff == HUGETLBFS_MAGIC && sfs.f_bsize > 0 {
+                facts
+                    .file_page_size
+                    .insert(path.clone(), sfs.f_bsize as u64);
+            }
         }
     }
     facts
@@ -289,50 +315,20 @@ fn unescape_mount(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Which processes other than this one have each file open: every
-/// `/proc/PID/fd/*` link whose target is one of the canonical paths.
-/// Processes this user may not look into are skipped.
-fn openers_of(files: &[(PathBuf, PathBuf)]) -> BTreeMap<PathBuf, Vec<Opener>> {
+/// Which processes other than this one have each existing file open
+/// (compared by device and inode, see [`super::inuse`]).
+fn openers_of(files: &[PathBuf]) -> BTreeMap<PathBuf, Vec<Opener>> {
+    let ids: Vec<(PathBuf, u64, u64)> = files
+        .iter()
+        .filter_map(|p| fs::metadata(p).ok().map(|m| (p.clone(), m.dev(), m.ino())))
+        .collect();
     let mut found: BTreeMap<PathBuf, Vec<Opener>> = BTreeMap::new();
-    if files.is_empty() {
-        return found;
-    }
-    let me = std::process::id();
-    let Ok(procs) = fs::read_dir("/proc") else {
-        return found;
-    };
-    for p in procs.flatten() {
-        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let Ok(fds) = fs::read_dir(p.path().join("fd")) else {
-            continue;
-        };
-        let mut hits: Vec<&PathBuf> = Vec::new();
-        for fd in fds.flatten() {
-            let Ok(target) = fs::read_link(fd.path()) else {
-                continue;
-            };
-            for (path, canon) in files {
-                if &target == canon && !hits.contains(&path) {
-                    hits.push(path);
-                }
-            }
-        }
-        if hits.is_empty() {
-            continue;
-        }
-        let command = fs::read_to_string(p.path().join("comm"))
-            .map(|c| c.trim_end().to_string())
-            .unwrap_or_default();
-        for path in hits {
-            found.entry(path.clone()).or_default().push(Opener {
-                pid,
-                command: command.clone(),
-            });
+    for (i, pid, command) in super::inuse::holders(ids.iter().map(|(_, d, i)| (*d, *i))) {
+        if let Some((path, _, _)) = ids.get(i) {
+            found
+                .entry(path.clone())
+                .or_default()
+                .push(Opener { pid, command });
         }
     }
     found

@@ -11,6 +11,7 @@ mod backing;
 mod device;
 pub mod host;
 mod imported;
+mod inuse;
 mod machine;
 mod placement;
 mod version;
