@@ -22,13 +22,19 @@ pub const RAM_BACKEND_ALIGN: u64 = 2 * MIB;
 /// QEMU's limit on `slots=` (`ACPI_MAX_RAM_SLOTS`).
 pub const MAX_SLOTS: u32 = 256;
 
-/// Facts about the host that change placement, gathered by the caller
-/// (the model itself touches no file system).
+/// Facts about the host that change placement or that the diagnostics
+/// judge, gathered by the caller (the model itself touches no file
+/// system): [`crate::diagnose::host::gather`] fills them in; the default
+/// knows nothing and the rules that need a fact stay quiet without it.
 #[derive(Debug, Clone, Default)]
 pub struct HostFacts {
     /// Page size of backing files that are not ordinary 4 KiB-page files
     /// (files on hugetlbfs). Missing entries mean 4 KiB.
     pub file_page_size: BTreeMap<PathBuf, u64>,
+    /// What the file system says about each backing path of the profile.
+    pub files: BTreeMap<PathBuf, crate::diagnose::host::FileFacts>,
+    /// The QEMU binary that will run the profile, when it was looked for.
+    pub qemu: crate::qemu::discover::QemuStatus,
 }
 
 impl HostFacts {

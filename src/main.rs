@@ -63,6 +63,8 @@ enum Command {
         #[arg(long, value_name = "NAME|PATH")]
         theme: Option<String>,
     },
+    /// Diagnose the profile: what QEMU would refuse, what would surprise the guest or lose data.
+    Check(cli::check::CheckArgs),
     /// Start QEMU paused (-S) and compare its placement with the prediction.
     Probe {
         #[command(flatten)]
@@ -121,6 +123,7 @@ fn run(cli: Cli) -> Outcome {
         }) => cli::import::run(&cmdline, save.as_deref(), force),
         Some(Command::Profiles { command }) => cli::profiles::run(command),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
+        Some(Command::Check(args)) => cli::check::run(args),
         Some(Command::Launch { source, qemu, yes }) => cli::launch::run(source, qemu, yes),
         Some(Command::Verify(args)) => cli::verify::run(args),
     }

@@ -338,7 +338,7 @@ fn a_backing_file_in_use_names_the_process() {
         .unwrap();
     let pid = holder.id();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while preflight(&p, None, &[]).problems.is_empty() && Instant::now() < deadline {
+    while preflight(&p, None, &[]).errors().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let profile = write_profile(tmp.path(), &p);
@@ -353,10 +353,11 @@ fn a_backing_file_in_use_names_the_process() {
         .unwrap();
     let _ = holder.kill();
     let _ = holder.wait();
-    assert_eq!(out.status.code(), Some(2));
+    // A configuration that would corrupt data: an error (exit 1).
+    assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!("in use by process {pid} (sleep)")) && stderr.contains("nv1"),
+        stderr.contains(&format!("open in process {pid} (sleep)")) && stderr.contains("nv1"),
         "{stderr}"
     );
     // The file was left exactly as it was.

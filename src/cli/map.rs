@@ -1,13 +1,14 @@
 //! `qpmem map`: the guest physical address map.
 
 use super::common::{load, out, Outcome, SourceArgs};
-use qpmem::layout::{layout, HostFacts};
+use qpmem::diagnose::host::placement_facts;
+use qpmem::layout::layout;
 use qpmem::map;
 use std::process::ExitCode;
 
 pub fn run(s: SourceArgs, json: bool) -> Outcome {
     let loaded = load(&s)?;
-    let l = layout(&loaded.profile, &HostFacts::default())?;
+    let l = layout(&loaded.profile, &placement_facts(&loaded.profile))?;
     let code = if l.devices.iter().all(|d| d.result.is_ok()) {
         ExitCode::SUCCESS
     } else {

@@ -1,5 +1,6 @@
 //! The subcommands, one file each; `main.rs` parses and dispatches.
 
+pub mod check;
 pub mod common;
 pub mod import;
 pub mod launch;

@@ -1,7 +1,8 @@
 //! `qpmem probe`: QEMU's real placement against the prediction.
 
 use super::common::{load, out, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
-use qpmem::layout::{layout, HostFacts};
+use qpmem::diagnose::host::placement_facts;
+use qpmem::layout::layout;
 use qpmem::qemu::{self, compare, DeviceComparison};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
     let loaded = load(&s)?;
     let binary = qemu_binary(&q, &loaded.profile)?;
-    let predicted = layout(&loaded.profile, &HostFacts::default())?;
+    let predicted = layout(&loaded.profile, &placement_facts(&loaded.profile))?;
     let actual = match qemu::probe(&loaded.profile, &binary, Duration::from_secs(30)) {
         Ok(a) => a,
         Err(qemu::ProbeError::Refused { message }) => {

@@ -6,7 +6,7 @@ use clap::ValueEnum;
 use qpmem::cmdline::{render_argv, render_shell};
 use qpmem::diagnose::{self, Context};
 use qpmem::export;
-use qpmem::layout::{layout, HostFacts};
+use qpmem::layout::layout;
 use qpmem::profile::Backend;
 use qpmem::store;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ pub enum Format {
 pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     let loaded = load(&s)?;
     let profile = &loaded.profile;
-    let host = HostFacts::default();
+    let host = qpmem::diagnose::host::gather(profile);
     let text = match format {
         Format::Shell => render_shell(profile),
         Format::Argv => {

@@ -10,7 +10,7 @@
 mod import;
 mod render;
 
-pub use import::{import, ImportError, ImportNote};
+pub use import::{import, ImportError, ImportNote, ImportNoteKind};
 pub use render::{render_argv, render_shell, shell_quote};
 
 /// Double every comma so QEMU reads `value` as one property value.

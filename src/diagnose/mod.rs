@@ -7,15 +7,23 @@
 //! themselves, so the TUI, `qpmem check` and the tests all see the same
 //! findings. Rules live in one file per family; [`RULES`] lists them all.
 
+mod backing;
+mod device;
+pub mod host;
+mod imported;
+mod inuse;
+mod machine;
 mod placement;
+mod version;
 
 use crate::cmdline::ImportNote;
-use crate::layout::{HostFacts, Layout};
-use crate::profile::{Auto, Profile};
+use crate::layout::{layout, DeviceLayout, HostFacts, Layout};
+use crate::profile::{Addr, Auto, Dimm, Profile};
 use crate::qemu::QemuVersion;
 use crate::size::Size;
 use serde::Serialize;
 use std::fmt;
+use std::path::PathBuf;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -39,16 +47,75 @@ impl fmt::Display for Severity {
     }
 }
 
+/// Why a rule's finding matters: what the test against real QEMU holds
+/// each rule to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Basis {
+    /// QEMU refuses to start (its error-level rules must fire exactly when
+    /// real QEMU refuses).
+    QemuRefuses,
+    /// QEMU starts, but data is lost or corrupted.
+    DataLoss,
+    /// QEMU starts; the guest kernel or the user is in for a surprise.
+    Surprise,
+    /// About the input rather than the VM: a pasted line, a missing QEMU.
+    Input,
+}
+
 /// Everything a rule may look at.
 pub struct Context<'a> {
     pub profile: &'a Profile,
     /// `None` when the machine type is not modelled.
     pub layout: Option<&'a Layout>,
-    /// The QEMU that will run it, when known.
+    /// The QEMU that will run it, when known (detected, or given with
+    /// `--qemu-version`).
     pub qemu_version: Option<QemuVersion>,
     /// What an imported command line got wrong.
     pub import_notes: &'a [ImportNote],
+    /// What the file system says ([`host::gather`]) and which QEMU was
+    /// found; the default knows nothing, and rules needing a fact stay
+    /// quiet.
     pub host: &'a HostFacts,
+}
+
+impl<'a> Context<'a> {
+    /// The first device with this id.
+    pub fn device(&self, id: &str) -> Option<&'a Dimm> {
+        self.profile.devices.iter().find(|d| d.id == id)
+    }
+
+    /// Each device with its outcome in the layout, in command-line order
+    /// (the layout has one entry per device, in the same order).
+    pub fn laid_out(&self) -> impl Iterator<Item = (&'a Dimm, &'a DeviceLayout)> {
+        let devices = &self.profile.devices;
+        self.layout
+            .into_iter()
+            .flat_map(move |l| devices.iter().zip(&l.devices))
+    }
+}
+
+/// A boolean property of a device or its backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flag {
+    Share,
+    Pmem,
+    Readonly,
+    DiscardData,
+    Unarmed,
+}
+
+impl Flag {
+    fn field(self, d: &mut Dimm) -> &mut bool {
+        match self {
+            Flag::Share => &mut d.share,
+            Flag::Pmem => &mut d.pmem,
+            Flag::Readonly => &mut d.readonly,
+            Flag::DiscardData => &mut d.discard_data,
+            Flag::Unarmed => &mut d.unarmed,
+        }
+    }
 }
 
 /// A mechanical change to the profile that resolves a finding.
@@ -65,9 +132,45 @@ pub enum Edit {
     SetSlots { slots: Auto<u32> },
     /// Set `maxmem=`.
     SetMaxmem { maxmem: Auto<Size> },
+    /// Set (or clear, letting QEMU choose) a device's `addr=`.
+    SetAddr { device: String, addr: Option<Addr> },
+    /// Set (or clear) a device's `slot=`.
+    SetSlot { device: String, slot: Option<u32> },
+    /// Set (or clear) a device's `node=`.
+    SetNode { device: String, node: Option<u32> },
+    /// Turn a boolean property on or off.
+    SetFlag {
+        device: String,
+        flag: Flag,
+        value: bool,
+    },
+    /// Point a device's backend at another file.
+    SetBackingFile { device: String, path: PathBuf },
+    /// Rename the device at `index` (ids may be duplicated, so by position).
+    RenameDevice { index: usize, id: String },
+    /// Rename the backend object of the device at `index`.
+    RenameMemdev { index: usize, memdev: String },
 }
 
 impl Edit {
+    /// The device id the edit finds its device by, if any.
+    pub fn device(&self) -> Option<&str> {
+        match self {
+            Edit::SetAlign { device, .. }
+            | Edit::SetSize { device, .. }
+            | Edit::SetLabelSize { device, .. }
+            | Edit::SetAddr { device, .. }
+            | Edit::SetSlot { device, .. }
+            | Edit::SetNode { device, .. }
+            | Edit::SetFlag { device, .. }
+            | Edit::SetBackingFile { device, .. } => Some(device),
+            Edit::SetSlots { .. }
+            | Edit::SetMaxmem { .. }
+            | Edit::RenameDevice { .. }
+            | Edit::RenameMemdev { .. } => None,
+        }
+    }
+
     /// Apply the edit; `false` when its device no longer exists.
     pub fn apply(&self, profile: &mut Profile) -> bool {
         match self {
@@ -84,11 +187,36 @@ impl Edit {
                 profile.maxmem = *maxmem;
                 true
             }
+            Edit::SetAddr { device: id, addr } => with_device(profile, id, |d| d.addr = *addr),
+            Edit::SetSlot { device: id, slot } => with_device(profile, id, |d| d.slot = *slot),
+            Edit::SetNode { device: id, node } => with_device(profile, id, |d| d.node = *node),
+            Edit::SetFlag {
+                device: id,
+                flag,
+                value,
+            } => with_device(profile, id, |d| *flag.field(d) = *value),
+            Edit::SetBackingFile { device: id, path } => with_device(profile, id, |d| {
+                d.backend = crate::profile::Backend::File(path.clone())
+            }),
+            Edit::RenameDevice { index, id } => match profile.devices.get_mut(*index) {
+                Some(d) => {
+                    d.id = id.clone();
+                    true
+                }
+                None => false,
+            },
+            Edit::RenameMemdev { index, memdev } => match profile.devices.get_mut(*index) {
+                Some(d) => {
+                    d.memdev = memdev.clone();
+                    true
+                }
+                None => false,
+            },
         }
     }
 }
 
-fn with_device(profile: &mut Profile, id: &str, f: impl FnOnce(&mut crate::profile::Dimm)) -> bool {
+fn with_device(profile: &mut Profile, id: &str, f: impl FnOnce(&mut Dimm)) -> bool {
     match profile.devices.iter_mut().find(|d| d.id == id) {
         Some(d) => {
             f(d);
@@ -106,8 +234,21 @@ pub struct Fix {
 }
 
 impl Fix {
+    /// A fix made of one edit.
+    pub fn one(summary: impl Into<String>, edit: Edit) -> Fix {
+        Fix {
+            summary: summary.into(),
+            edits: vec![edit],
+        }
+    }
+
+    /// Apply every edit; `false` when one of them found no device.
     pub fn apply(&self, profile: &mut Profile) -> bool {
-        self.edits.iter().all(|e| e.apply(profile))
+        let mut all = true;
+        for e in &self.edits {
+            all &= e.apply(profile);
+        }
+        all
     }
 }
 
@@ -120,6 +261,33 @@ pub struct Finding {
     pub fix: Option<Fix>,
 }
 
+impl Finding {
+    /// A finding about `device` with a help line and no fix.
+    pub fn about(device: Option<&str>, message: String, help: Option<String>) -> Finding {
+        Finding {
+            device: device.map(str::to_string),
+            message,
+            help,
+            fix: None,
+        }
+    }
+
+    /// A finding whose help is its fix's summary, plus an optional
+    /// explanation after it.
+    pub fn fixed(device: Option<&str>, message: String, fix: Fix, why: Option<&str>) -> Finding {
+        let help = match why {
+            Some(w) => format!("{} ({w})", fix.summary),
+            None => fix.summary.clone(),
+        };
+        Finding {
+            device: device.map(str::to_string),
+            message,
+            help: Some(help),
+            fix: Some(fix),
+        }
+    }
+}
+
 /// One rule of the table.
 pub struct Rule {
     /// Stable code, `QP` and three digits.
@@ -127,6 +295,8 @@ pub struct Rule {
     /// Stable kebab-case name.
     pub name: &'static str,
     pub severity: Severity,
+    /// Why it matters.
+    pub basis: Basis,
     /// What it catches and why it matters.
     pub docs: &'static str,
     pub check: fn(&Context) -> Vec<Finding>,
@@ -145,7 +315,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// rustc style: `warning[QP010]: message` then `  = help: ...`.
+    /// rustc style: `warning[QP100]: message` then `  = help: ...`.
     pub fn render(&self) -> String {
         let mut s = format!("{}[{}]: {}", self.severity, self.code, self.message);
         if let Some(h) = &self.help {
@@ -153,14 +323,92 @@ impl Diagnostic {
         }
         s
     }
+
+    /// The rule that produced it.
+    pub fn rule(&self) -> Option<&'static Rule> {
+        rule(self.code)
+    }
 }
 
 /// Every rule, in code order.
-pub static RULES: &[&Rule] = &[&placement::SECTION_MISALIGNED];
+pub static RULES: &[&Rule] = &[
+    &imported::NVDIMM_NOT_ENABLED,
+    &imported::SLOTS_MISSING,
+    &imported::MAXMEM_MISSING,
+    &imported::BARE_BOOLEAN,
+    &machine::MAXMEM_BELOW_RAM,
+    &machine::MAXMEM_EQUALS_RAM,
+    &machine::MAXMEM_UNALIGNED,
+    &machine::TOO_MANY_SLOTS,
+    &machine::PHYS_BITS_TOO_LOW,
+    &machine::ACPI_DISABLED,
+    &machine::MACHINE_NOT_MODELLED,
+    &placement::SECTION_MISALIGNED,
+    &placement::ALIGN_WASTE,
+    &placement::NO_DEVICE_MEMORY,
+    &placement::NO_FREE_SLOT,
+    &placement::INVALID_SLOT,
+    &placement::SLOT_BUSY,
+    &placement::NOT_ENOUGH_SPACE,
+    &placement::ADDR_MISALIGNED,
+    &placement::ADDR_OUTSIDE,
+    &placement::ADDR_CONFLICT,
+    &placement::FRAGMENTED,
+    &device::TOO_SMALL,
+    &device::PC_DIMM_SIZE_UNALIGNED,
+    &device::LABEL_TOO_SMALL,
+    &device::LABEL_UNALIGNED,
+    &device::DUPLICATE_ID,
+    &device::DUPLICATE_MEMDEV,
+    &device::INVALID_ID,
+    &device::ALIGN_NOT_POWER_OF_TWO,
+    &device::ALIGN_BELOW_PAGE,
+    &device::UNARMED_REQUIRED,
+    &device::NODE_OUT_OF_RANGE,
+    &backing::FILE_TOO_SMALL,
+    &backing::FILE_LARGER,
+    &backing::BACKING_IS_DIRECTORY,
+    &backing::NOT_PERSISTENT,
+    &backing::DIR_MISSING,
+    &backing::SHARED_BACKING_FILE,
+    &backing::FILE_IN_USE,
+    &backing::DISK_SPACE,
+    &backing::PMEM_NOT_DAX,
+    &backing::LABEL_HIDES_DATA,
+    &backing::SHARE_OFF,
+    &backing::DISCARD_DATA,
+    &backing::COMMA_IN_PATH,
+    &version::QEMU_NOT_FOUND,
+    &version::QEMU_VERSION_UNKNOWN,
+    &version::NEEDS_NEWER_QEMU,
+    &version::MACHINE_TOO_NEW,
+];
+
+/// The rule with this code.
+pub fn rule(code: &str) -> Option<&'static Rule> {
+    RULES.iter().copied().find(|r| r.code == code)
+}
 
 /// Run every rule. Errors come first, then warnings, then notes; within a
-/// severity, in rule order.
+/// severity, in rule order. While two devices share an id, fixes that find
+/// their device by that id are withheld (they could edit the wrong one):
+/// the duplicate-id fix comes first.
 pub fn check(ctx: &Context) -> Vec<Diagnostic> {
+    let mut seen = std::collections::HashSet::new();
+    let shared: std::collections::HashSet<&str> = ctx
+        .profile
+        .devices
+        .iter()
+        .map(|d| d.id.as_str())
+        .filter(|id| !seen.insert(*id))
+        .collect();
+    let ambiguous = |fix: &Fix| {
+        !shared.is_empty()
+            && fix
+                .edits
+                .iter()
+                .any(|e| e.device().is_some_and(|id| shared.contains(id)))
+    };
     let mut out: Vec<Diagnostic> = RULES
         .iter()
         .flat_map(|rule| {
@@ -171,10 +419,262 @@ pub fn check(ctx: &Context) -> Vec<Diagnostic> {
                 device: f.device,
                 message: f.message,
                 help: f.help,
-                fix: f.fix,
+                fix: f.fix.filter(|fix| !ambiguous(fix)),
             })
         })
         .collect();
     out.sort_by_key(|d| std::cmp::Reverse(d.severity));
     out
+}
+
+/// Lay the profile out and run every rule: the one call `qpmem check`
+/// and the TUI make.
+pub fn check_profile(
+    profile: &Profile,
+    import_notes: &[ImportNote],
+    host: &HostFacts,
+    qemu_version: Option<QemuVersion>,
+) -> Vec<Diagnostic> {
+    let l = layout(profile, host).ok();
+    check(&Context {
+        profile,
+        layout: l.as_ref(),
+        qemu_version,
+        import_notes,
+        host,
+    })
+}
+
+/// Apply every automatic fix, checking again after each round (a fix can
+/// reveal the next finding: aligning a DIMM shows the tail it wastes)
+/// until nothing fixable is left or nothing changes. Import notes are
+/// only judged in the first round: the profile already fixes them.
+/// Returns the summaries of the fixes applied, in order.
+pub fn fix_all(
+    profile: &mut Profile,
+    import_notes: &[ImportNote],
+    host: &HostFacts,
+    qemu_version: Option<QemuVersion>,
+) -> Vec<String> {
+    const MAX_ROUNDS: usize = 8;
+    let mut applied = Vec::new();
+    for round in 0..MAX_ROUNDS {
+        let notes = if round == 0 { import_notes } else { &[] };
+        let before = profile.clone();
+        for d in check_profile(profile, notes, host, qemu_version) {
+            if let Some(fix) = d.fix {
+                if fix.apply(profile) {
+                    applied.push(fix.summary);
+                }
+            }
+        }
+        if *profile == before {
+            break;
+        }
+    }
+    applied
+}
+
+/// Counts for a summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+    pub fixable: usize,
+}
+
+impl Tally {
+    pub fn of(diagnostics: &[Diagnostic]) -> Tally {
+        diagnostics.iter().fold(Tally::default(), |mut t, d| {
+            match d.severity {
+                Severity::Error => t.errors += 1,
+                Severity::Warning => t.warnings += 1,
+                Severity::Note => t.notes += 1,
+            }
+            t.fixable += usize::from(d.fix.is_some());
+            t
+        })
+    }
+}
+
+impl fmt::Display for Tally {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = |n: usize, one: &str| {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {one}s")
+            }
+        };
+        write!(
+            f,
+            "{}, {}, {}",
+            plural(self.errors, "error"),
+            plural(self.warnings, "warning"),
+            plural(self.notes, "note")
+        )?;
+        if self.fixable > 0 {
+            write!(f, " ({} fixable with --fix)", self.fixable)?;
+        }
+        Ok(())
+    }
+}
+
+/// Shared by the rule files' tests: the seed recipe with a fixed `-m`.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::profile::Auto;
+    use std::path::Path;
+
+    /// The recipe: `-m 512M,slots=2,maxmem=40G`, two 17G NVDIMMs with
+    /// label-size=2M and `align` as given.
+    pub fn seed(align: Option<Size>) -> Profile {
+        let mut p = Profile::seed(Path::new("/vms"));
+        p.ram = Size::mib(512);
+        p.slots = Auto::Fixed(2);
+        p.maxmem = Auto::Fixed(Size::gib(40));
+        for d in &mut p.devices {
+            d.align = align;
+        }
+        p
+    }
+
+    /// Run the whole table with these host facts and this QEMU.
+    pub fn run_with(
+        p: &Profile,
+        notes: &[ImportNote],
+        host: &HostFacts,
+        v: Option<QemuVersion>,
+    ) -> Vec<Diagnostic> {
+        check_profile(p, notes, host, v)
+    }
+
+    /// Run the table with no host facts and no QEMU version.
+    pub fn run(p: &Profile) -> Vec<Diagnostic> {
+        run_with(p, &[], &HostFacts::default(), None)
+    }
+
+    /// The diagnostics of one rule.
+    pub fn only<'a>(ds: &'a [Diagnostic], code: &str) -> Vec<&'a Diagnostic> {
+        ds.iter().filter(|d| d.code == code).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique_and_well_formed() {
+        let mut codes = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for r in RULES {
+            assert!(codes.insert(r.code), "duplicate code {}", r.code);
+            assert!(names.insert(r.name), "duplicate name {}", r.name);
+            assert!(
+                r.code.len() == 5
+                    && r.code.starts_with("QP")
+                    && r.code[2..].chars().all(|c| c.is_ascii_digit()),
+                "{}",
+                r.code
+            );
+            assert!(
+                r.name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{}",
+                r.name
+            );
+            assert!(r.docs.len() > 40, "{} needs docs", r.code);
+            // Errors are either refusals or data loss; a surprise is never an error.
+            if r.severity == Severity::Error {
+                assert!(
+                    matches!(r.basis, Basis::QemuRefuses | Basis::DataLoss),
+                    "{}",
+                    r.code
+                );
+            }
+        }
+        let sorted: Vec<_> = RULES.iter().map(|r| r.code).collect();
+        let mut want = sorted.clone();
+        want.sort();
+        assert_eq!(sorted, want, "RULES must be in code order");
+    }
+
+    #[test]
+    fn the_readme_lists_every_rule() {
+        let readme = include_str!("../../README.md");
+        for r in RULES {
+            let row = readme
+                .lines()
+                .find(|l| l.contains(&format!("`{}`", r.code)))
+                .unwrap_or_else(|| panic!("README has no row for {}", r.code));
+            assert!(
+                row.contains(r.name),
+                "README row for {} lacks {}",
+                r.code,
+                r.name
+            );
+            assert!(
+                row.contains(&r.severity.to_string()),
+                "README row for {} lacks {}",
+                r.code,
+                r.severity
+            );
+        }
+        // ... and no rule that is not in the table.
+        for piece in readme.split("`QP").skip(1) {
+            let digits: String = piece.chars().take_while(char::is_ascii_digit).collect();
+            if digits.len() == 3 && piece[3..].starts_with('`') {
+                let code = format!("QP{digits}");
+                assert!(
+                    rule(&code).is_some(),
+                    "README lists {code}, which is no rule"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn errors_sort_first_and_render_like_rustc() {
+        let mut p = seed(None);
+        p.devices[1].discard_data = true;
+        let ds = run(&p);
+        assert_eq!(ds[0].severity, Severity::Error);
+        assert!(ds.windows(2).all(|w| w[0].severity >= w[1].severity));
+        let text = ds[0].render();
+        assert!(text.starts_with("error[QP"), "{text}");
+        assert!(text.contains("\n  = help: "), "{text}");
+    }
+
+    #[test]
+    fn fix_all_reaches_a_clean_seed() {
+        let mut p = seed(None);
+        p.devices[0].share = false;
+        let applied = fix_all(&mut p, &[], &HostFacts::default(), None);
+        assert!(!applied.is_empty());
+        let left = run(&p);
+        assert!(left.iter().all(|d| d.fix.is_none()), "{left:#?}");
+        assert!(p.devices.iter().all(|d| d.align == Some(Size::mib(128))));
+        assert!(p.devices[0].share);
+        // Grown so the guest sees whole GiBs.
+        assert_eq!(p.devices[0].size, Size::mib(17410));
+    }
+
+    #[test]
+    fn tally_reads_like_rustc() {
+        let t = Tally {
+            errors: 1,
+            warnings: 2,
+            notes: 0,
+            fixable: 2,
+        };
+        assert_eq!(
+            t.to_string(),
+            "1 error, 2 warnings, 0 notes (2 fixable with --fix)"
+        );
+    }
 }

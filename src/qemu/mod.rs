@@ -1,13 +1,17 @@
-//! QEMU itself: finding the binary, reading its version, talking QMP and
-//! starting it paused (`-S`) to see what it really placed.
+//! QEMU itself: finding the binary, reading its version (and what that
+//! version can do), talking QMP and starting it paused (`-S`) to see what
+//! it really placed.
 
 pub mod args;
+pub mod caps;
 pub mod compare;
+pub mod discover;
 pub mod probe;
 pub mod qmp;
 pub mod version;
 
 pub use compare::{compare, Comparison, DeviceComparison};
+pub use discover::{detect, QemuStatus};
 pub use probe::{probe, ProbeError};
 pub use qmp::{MemoryDeviceInfo, Qmp, QmpError};
 pub use version::QemuVersion;

@@ -66,6 +66,9 @@ pub enum Event {
     Resize(u16, u16),
     /// The QEMU binary's version, or why it could not be read.
     QemuDetected(Result<QemuVersion, String>),
+    /// What the host says about the backing files and QEMU (the same facts
+    /// `qpmem check` judges).
+    HostGathered(Box<HostFacts>),
     /// A save finished: the path written, or the error.
     Saved(Result<PathBuf, String>),
     /// The profiles the picker offers, or why they cannot be listed.
@@ -105,6 +108,8 @@ pub enum Effect {
     StartVm(Profile),
     /// Read the QEMU binary's version, then send [`Event::QemuDetected`].
     DetectQemu(PathBuf),
+    /// Look at the host for this profile, then send [`Event::HostGathered`].
+    GatherHost(Profile),
 }
 
 /// Everything shown that is computed from the profile by the core.
@@ -268,6 +273,8 @@ pub struct App {
     pub qemu_problem: Option<String>,
     pub profiles_dir: Option<PathBuf>,
     pub quit: bool,
+    /// Effects a change asked for, returned by the next `handle`.
+    queued: Vec<Effect>,
 }
 
 impl App {
@@ -301,6 +308,7 @@ impl App {
             qemu_problem: None,
             profiles_dir: setup.profiles_dir,
             quit: false,
+            queued: Vec::new(),
         }
     }
 
@@ -319,7 +327,10 @@ impl App {
 
     /// Effects to perform once at start.
     pub fn start(&self) -> Vec<Effect> {
-        vec![Effect::DetectQemu(self.profile.qemu_binary())]
+        vec![
+            Effect::DetectQemu(self.profile.qemu_binary()),
+            Effect::GatherHost(self.profile.clone()),
+        ]
     }
 
     /// Are there unsaved changes?
@@ -355,6 +366,15 @@ impl App {
         }
         let old = std::mem::replace(&mut self.profile, new);
         let qemu_changed = old.qemu_binary() != self.profile.qemu_binary();
+        let files = |p: &Profile| -> Vec<PathBuf> {
+            p.devices
+                .iter()
+                .filter_map(|d| d.backend.path().map(PathBuf::from))
+                .collect()
+        };
+        if qemu_changed || files(&old) != files(&self.profile) {
+            self.queued.push(Effect::GatherHost(self.profile.clone()));
+        }
         self.undo.push((old, self.selected));
         if self.undo.len() > HISTORY_LIMIT {
             self.undo.remove(0);
@@ -380,6 +400,12 @@ impl App {
 
     /// Handle one event.
     pub fn handle(&mut self, event: Event) -> Vec<Effect> {
+        let mut effects = self.handle_inner(event);
+        effects.append(&mut self.queued);
+        effects
+    }
+
+    fn handle_inner(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(k) => self.key(k),
             Event::Mouse(m) => self.mouse(m),
@@ -398,6 +424,11 @@ impl App {
                         self.qemu_problem = Some(e);
                     }
                 }
+                self.refresh();
+                Vec::new()
+            }
+            Event::HostGathered(host) => {
+                self.host = *host;
                 self.refresh();
                 Vec::new()
             }
@@ -444,7 +475,10 @@ impl App {
                 self.cmdline_scroll = 0;
                 self.map = MapView::default();
                 self.refresh();
-                vec![Effect::DetectQemu(qemu)]
+                vec![
+                    Effect::DetectQemu(qemu),
+                    Effect::GatherHost(self.profile.clone()),
+                ]
             }
             Event::Opened(Err(e)) => {
                 self.complain(format!("open failed: {e}"));

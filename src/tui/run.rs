@@ -14,8 +14,11 @@ use super::profiles;
 use super::theme::Theme;
 use super::ui;
 use crate::clipboard;
+use crate::diagnose::host;
+use crate::layout::HostFacts;
 use crate::profile::Profile;
 use crate::qemu;
+use crate::qemu::discover;
 use crate::source::Loaded;
 use crate::store::{self, Settings, Store};
 use crate::vm::view::{LaunchView, ViewOutcome};
@@ -284,6 +287,10 @@ impl Driver {
                 }))
             }
             Effect::StartVm(profile) => self.start_vm(app, &profile).err().map(Event::Launched),
+            Effect::GatherHost(profile) => Some(Event::HostGathered(Box::new(HostFacts {
+                qemu: discover::detect(None, &profile),
+                ..host::gather(&profile)
+            }))),
             Effect::DetectQemu(binary) => Some(Event::QemuDetected(
                 qemu::find_binary(&binary)
                     .and_then(|b| qemu::read_version(&b))

@@ -23,7 +23,6 @@
 //! kernel closes the terminal's master side and QEMU, as the session
 //! leader, gets SIGHUP and exits.
 
-mod inuse;
 pub mod preflight;
 pub mod view;
 
@@ -31,7 +30,7 @@ pub use preflight::{preflight, prepare, NewFile, Plan, PrepareError, Problem};
 
 use crate::cmdline::render_argv;
 use crate::console::{open_pty, Console, DEFAULT_SCROLLBACK};
-use crate::layout::{layout, HostFacts};
+use crate::layout::layout;
 use crate::profile::Profile;
 use crate::qemu::args::without_console_options;
 use crate::qemu::{compare, Comparison, MemoryDeviceInfo, Qmp, QmpError};
@@ -233,7 +232,7 @@ impl Vm {
             })?;
         let socket = runtime.path().join("qmp.sock");
         let argv = launch_argv(profile, &opts.qemu, &socket);
-        let predicted = layout(profile, &HostFacts::default()).ok();
+        let predicted = layout(profile, &crate::diagnose::host::placement_facts(profile)).ok();
 
         let pty = open_pty(opts.rows, opts.cols).map_err(VmError::Pty)?;
         let mut cmd = Command::new(&argv[0]);

@@ -12,14 +12,13 @@
 
 use crate::cmdline::ImportNote;
 use crate::diagnose::{self, Context, Diagnostic, Severity};
-use crate::layout::{layout, HostFacts};
+use crate::layout::layout;
 use crate::profile::Profile;
 use crate::qemu::args::without_console_options;
 use crate::qemu::QemuVersion;
 use crate::size::format_qemu;
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// A backing file to create.
@@ -34,20 +33,6 @@ pub struct NewFile {
 /// concerns the files on this host, now.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
-    #[error("{device}: backing file {path} is in use by process {pid} ({command}); stop it first (two VMs on one file corrupt it)")]
-    FileInUse {
-        device: String,
-        path: PathBuf,
-        pid: u32,
-        command: String,
-    },
-    #[error("{device}: backing file {path} is {len} bytes, smaller than size={size}; QEMU refuses it and qpmem never resizes an existing file")]
-    FileTooSmall {
-        device: String,
-        path: PathBuf,
-        len: u64,
-        size: String,
-    },
     #[error("{device}: backing file {path}: {parent} is not a directory")]
     ParentNotDirectory {
         device: String,
@@ -125,7 +110,9 @@ pub fn preflight(
     qemu_version: Option<QemuVersion>,
     import_notes: &[ImportNote],
 ) -> Plan {
-    let host = HostFacts::default();
+    // The file system and /proc, read once: the diagnostics judge what
+    // is there (too small, in use by another process, a directory...).
+    let host = diagnose::host::gather(profile);
     let lay = layout(profile, &host).ok();
     let mut plan = Plan {
         diagnostics: diagnose::check(&Context {
@@ -140,75 +127,31 @@ pub fn preflight(
     };
 
     let mut dirs = BTreeSet::new();
-    let mut existing = Vec::new();
     for d in &profile.devices {
         let Some(path) = d.backend.path() else {
             continue;
         };
-        match fs::metadata(path) {
-            Ok(meta) if meta.is_file() => {
-                if meta.len() < d.size.0 {
-                    plan.problems.push(Problem::FileTooSmall {
-                        device: d.id.clone(),
-                        path: path.to_path_buf(),
-                        len: meta.len(),
-                        size: format_qemu(d.size.0),
-                    });
-                } else if meta.len() > d.size.0 {
-                    plan.notes.push(format!(
-                        "{}: {} is {} bytes; the guest sees only its first {} (size={})",
-                        d.id,
-                        path.display(),
-                        meta.len(),
-                        d.size.0,
-                        format_qemu(d.size.0)
-                    ));
-                }
-                existing.push((d.id.clone(), path.to_path_buf(), meta));
-            }
-            Ok(meta) if meta.is_dir() => plan.notes.push(format!(
-                "{}: mem-path {} is a directory: QEMU backs the device with a temporary file there and nothing persists",
-                d.id,
-                path.display()
-            )),
-            // A device node (/dev/dax0.0, /dev/pmem0) is used as it is.
-            Ok(meta) => existing.push((d.id.clone(), path.to_path_buf(), meta)),
-            Err(_) => {
-                if plan.create_files.iter().any(|f| f.path == path) {
-                    continue;
-                }
-                match missing_dirs(path) {
-                    Ok(missing) => dirs.extend(missing),
-                    Err(parent) => {
-                        plan.problems.push(Problem::ParentNotDirectory {
-                            device: d.id.clone(),
-                            path: path.to_path_buf(),
-                            parent,
-                        });
-                        continue;
-                    }
-                }
-                plan.create_files.push(NewFile {
+        if fs::symlink_metadata(path).is_ok() || plan.create_files.iter().any(|f| f.path == path) {
+            continue;
+        }
+        match missing_dirs(path) {
+            Ok(missing) => dirs.extend(missing),
+            Err(parent) => {
+                plan.problems.push(Problem::ParentNotDirectory {
                     device: d.id.clone(),
                     path: path.to_path_buf(),
-                    size: d.size.0,
+                    parent,
                 });
+                continue;
             }
         }
+        plan.create_files.push(NewFile {
+            device: d.id.clone(),
+            path: path.to_path_buf(),
+            size: d.size.0,
+        });
     }
     plan.create_dirs = dirs.into_iter().collect();
-
-    let users = super::inuse::holders(existing.iter().map(|(_, _, m)| (m.dev(), m.ino())));
-    for (i, pid, command) in users {
-        if let Some((id, path, _)) = existing.get(i) {
-            plan.problems.push(Problem::FileInUse {
-                device: id.clone(),
-                path: path.clone(),
-                pid,
-                command,
-            });
-        }
-    }
 
     for (what, path) in profile
         .kernel
@@ -333,6 +276,7 @@ mod tests {
     use super::*;
     use crate::profile::Dimm;
     use crate::size::Size;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn plans_missing_files_and_dirs_and_creates_them_only_when_confirmed() {
@@ -378,10 +322,18 @@ mod tests {
         p.devices.push(d2);
         let plan = preflight(&p, None, &[]);
         assert!(plan.is_blocked());
-        assert!(plan.errors().iter().any(|e| e.contains("nv1")
-            && e.contains("smaller than size=1G")
-            && e.contains("8 bytes")));
-        assert!(plan.notes.iter().any(|n| n.contains("nv2")));
+        assert!(
+            plan.errors()
+                .iter()
+                .any(|e| e.contains("nv1") && e.contains("smaller than") && e.contains("8 B")),
+            "{:?}",
+            plan.errors()
+        );
+        // The larger file is worth a word, not a refusal.
+        assert!(plan
+            .diagnostics
+            .iter()
+            .any(|d| d.device.as_deref() == Some("nv2") && d.severity != Severity::Error));
         assert!(plan.create_files.is_empty());
         assert!(matches!(
             prepare(&plan, true),

@@ -1,0 +1,50 @@
+//! Diagnostics speed: the whole rule table on 256 devices (target: under
+//! 1 ms of model time per check).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use qpmem::diagnose::{check, check_profile, Context};
+use qpmem::layout::{layout, HostFacts};
+use qpmem::profile::{Auto, Dimm, Profile};
+use qpmem::qemu::QemuVersion;
+use qpmem::size::Size;
+use std::hint::black_box;
+use std::path::PathBuf;
+
+/// 256 NVDIMMs without align, so every one after the first is off a
+/// section boundary and the busiest rules have something to say.
+fn profile_with(n: usize) -> Profile {
+    let mut p = Profile::empty("bench");
+    p.slots = Auto::Fixed(256);
+    p.devices = (1..=n)
+        .map(|i| {
+            let mut d = Dimm::nvdimm(i, PathBuf::from(format!("/vms/nv{i}")), Size::mib(1000));
+            d.align = None;
+            d
+        })
+        .collect();
+    p
+}
+
+fn diagnose(c: &mut Criterion) {
+    let host = HostFacts::default();
+    let version = Some(QemuVersion::new(7, 2, 0));
+    let p = profile_with(256);
+    let l = layout(&p, &host).ok();
+    c.bench_function("check 256 devices (layout given)", |b| {
+        b.iter(|| {
+            check(black_box(&Context {
+                profile: &p,
+                layout: l.as_ref(),
+                qemu_version: version,
+                import_notes: &[],
+                host: &host,
+            }))
+        })
+    });
+    c.bench_function("check_profile 256 devices (with layout)", |b| {
+        b.iter(|| check_profile(black_box(&p), &[], &host, version))
+    });
+}
+
+criterion_group!(benches, diagnose);
+criterion_main!(benches);

@@ -1,0 +1,207 @@
+//! `qpmem check`: run the diagnostics on a profile and print them
+//! rustc-style (or as JSON), or apply every automatic fix with `--fix`.
+//! Exit 0 when nothing is an error (warnings too with `--deny warnings`),
+//! 1 when something is, 2 when the input itself is unusable.
+
+use super::common::{load, out, Outcome, QemuArgs, SourceArgs};
+use clap::{Args, ValueEnum};
+use qpmem::diagnose::{self, host, Diagnostic, Severity, Tally};
+use qpmem::layout::HostFacts;
+use qpmem::qemu::discover::{self, QemuStatus};
+use qpmem::qemu::QemuVersion;
+use qpmem::store;
+use serde::Serialize;
+use std::process::ExitCode;
+
+#[derive(Args, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub qemu: QemuArgs,
+    /// Judge against this QEMU release instead of asking the binary.
+    #[arg(long, value_name = "X.Y[.Z]")]
+    pub qemu_version: Option<QemuVersion>,
+    /// JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Treat this level as errors for the exit code.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub deny: Option<Deny>,
+    /// Apply every automatic fix: print the fixed profile (RON), and
+    /// rewrite SOURCE in place when it is a profile file.
+    #[arg(long)]
+    pub fix: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Deny {
+    /// Warnings fail the check too.
+    Warnings,
+}
+
+#[derive(Serialize)]
+struct DiagnosticJson<'a> {
+    code: &'a str,
+    name: &'a str,
+    severity: Severity,
+    device: Option<&'a str>,
+    message: &'a str,
+    help: Option<&'a str>,
+    fixable: bool,
+    fix: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct QemuJson {
+    version: Option<String>,
+    #[serde(flatten)]
+    status: QemuStatus,
+}
+
+#[derive(Serialize)]
+struct FixedJson {
+    applied: Vec<String>,
+    /// The fixed profile as RON.
+    profile: String,
+    /// The profile file rewritten, if any.
+    written: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    diagnostics: Vec<DiagnosticJson<'a>>,
+    summary: Tally,
+    qemu: QemuJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixed: Option<FixedJson>,
+}
+
+fn to_json(d: &Diagnostic) -> DiagnosticJson<'_> {
+    DiagnosticJson {
+        code: d.code,
+        name: d.name,
+        severity: d.severity,
+        device: d.device.as_deref(),
+        message: &d.message,
+        help: d.help.as_deref(),
+        fixable: d.fix.is_some(),
+        fix: d.fix.as_ref().map(|f| f.summary.as_str()),
+    }
+}
+
+/// The diagnostics as rustc prints them, then a summary line.
+pub fn render_text(diagnostics: &[Diagnostic], qemu: &str) -> String {
+    let mut text = String::new();
+    for d in diagnostics {
+        text.push_str(&d.render());
+        text.push('\n');
+        if d.fix.is_some() {
+            text.push_str("  = fix: `qpmem check --fix` applies this\n");
+        }
+        text.push('\n');
+    }
+    text.push_str(&format!("check: {}; {qemu}\n", Tally::of(diagnostics)));
+    text
+}
+
+fn describe_qemu(status: &QemuStatus, version: Option<QemuVersion>) -> String {
+    match (status, version) {
+        (QemuStatus::Found { path, origin, .. }, Some(v)) => format!(
+            "QEMU {v} at {} (from {})",
+            path.display(),
+            origin.describe()
+        ),
+        (QemuStatus::NotChecked, Some(v)) => format!("QEMU {v} (--qemu-version)"),
+        (QemuStatus::NotFound { wanted, .. }, _) => format!("QEMU not found ({wanted})"),
+        (QemuStatus::NoVersion { path, .. }, _) => {
+            format!("QEMU at {} of unknown version", path.display())
+        }
+        (_, v) => format!(
+            "QEMU {}",
+            v.map(|v| v.to_string()).unwrap_or("unknown".into())
+        ),
+    }
+}
+
+pub fn run(args: CheckArgs) -> Outcome {
+    let loaded = load(&args.source)?;
+    let mut profile = loaded.profile;
+    let (status, version) = match args.qemu_version {
+        Some(v) => (QemuStatus::NotChecked, Some(v)),
+        None => {
+            let s = discover::detect(args.qemu.qemu.as_deref(), &profile);
+            let v = s.version();
+            (s, v)
+        }
+    };
+    let facts = |p: &qpmem::Profile| HostFacts {
+        qemu: status.clone(),
+        ..host::gather(p)
+    };
+    let mut host = facts(&profile);
+    let mut notes = loaded.notes;
+
+    let fixed = if args.fix {
+        let applied = diagnose::fix_all(&mut profile, &notes, &host, version);
+        // The pasted line's complaints are answered by the profile itself.
+        notes.clear();
+        host = facts(&profile);
+        let ron = store::to_ron(&profile)?;
+        let written = match &loaded.path {
+            Some(path) if !applied.is_empty() => {
+                store::save_profile(path, &profile)?;
+                Some(path.display().to_string())
+            }
+            _ => None,
+        };
+        Some(FixedJson {
+            applied,
+            profile: ron,
+            written,
+        })
+    } else {
+        None
+    };
+
+    let diagnostics = diagnose::check_profile(&profile, &notes, &host, version);
+    let tally = Tally::of(&diagnostics);
+    let failed = tally.errors > 0 || (args.deny == Some(Deny::Warnings) && tally.warnings > 0);
+    let qemu_line = describe_qemu(&status, version);
+
+    if args.json {
+        let report = ReportJson {
+            diagnostics: diagnostics.iter().map(to_json).collect(),
+            summary: tally,
+            qemu: QemuJson {
+                version: version.map(|v| v.to_string()),
+                status: status.clone(),
+            },
+            fixed,
+        };
+        let mut text = serde_json::to_string_pretty(&report)?;
+        text.push('\n');
+        out(&text)?;
+    } else if let Some(fixed) = fixed {
+        // stdout is the profile; what was done and what is left go to stderr.
+        out(&fixed.profile)?;
+        let mut report = String::new();
+        for a in &fixed.applied {
+            report.push_str(&format!("fixed: {a}\n"));
+        }
+        if let Some(path) = &fixed.written {
+            report.push_str(&format!(
+                "wrote {path} (the previous version is {path}.bak)\n"
+            ));
+        }
+        report.push_str(&render_text(&diagnostics, &qemu_line));
+        eprint!("{report}");
+    } else {
+        out(&render_text(&diagnostics, &qemu_line))?;
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,369 @@
+//! Rules about the QEMU that will run the profile: whether it was found,
+//! and whether its release has every property and machine type the
+//! profile uses ([`crate::qemu::caps`]).
+
+use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
+use crate::profile::{Backend, DimmKind, Profile};
+use crate::qemu::caps::{machine_version, release, Feature};
+use crate::qemu::discover::QemuStatus;
+use crate::size::{Size, GIB};
+
+pub static QEMU_NOT_FOUND: Rule = Rule {
+    code: "QP400",
+    name: "qemu-not-found",
+    severity: Severity::Warning,
+    basis: Basis::Input,
+    docs: "No QEMU binary was found (--qemu, $QPMEM_QEMU, the profile's qemu, \
+qemu-system-<arch> on PATH), so the version checks were skipped. A warning, not an error: \
+the configuration may well be right for the machine that will run it; --deny warnings \
+makes it fatal.",
+    check: qemu_not_found,
+};
+
+fn qemu_not_found(ctx: &Context) -> Vec<Finding> {
+    match &ctx.host.qemu {
+        QemuStatus::NotFound {
+            wanted,
+            origin,
+            reason,
+        } => vec![Finding::about(
+            None,
+            format!(
+                "QEMU not found: {wanted} (from {}): {reason}",
+                origin.describe()
+            ),
+            Some(
+                "install it (apt-get install qemu-system-x86, dnf install qemu-system-x86-core) \
+or give --qemu PATH; the version checks were skipped"
+                    .into(),
+            ),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+pub static QEMU_VERSION_UNKNOWN: Rule = Rule {
+    code: "QP401",
+    name: "qemu-version-unknown",
+    severity: Severity::Warning,
+    basis: Basis::Input,
+    docs: "The QEMU binary exists but `--version` did not say which release it is, so the \
+version checks were skipped. --qemu-version X.Y tells qpmem instead.",
+    check: qemu_version_unknown,
+};
+
+fn qemu_version_unknown(ctx: &Context) -> Vec<Finding> {
+    match &ctx.host.qemu {
+        QemuStatus::NoVersion { path, reason } if ctx.qemu_version.is_none() => {
+            vec![Finding::about(
+                None,
+                format!("cannot tell which QEMU {} is: {reason}", path.display()),
+                Some("give --qemu-version X.Y; the version checks were skipped".into()),
+            )]
+        }
+        _ => Vec::new(),
+    }
+}
+
+pub static NEEDS_NEWER_QEMU: Rule = Rule {
+    code: "QP402",
+    name: "needs-newer-qemu",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "The profile uses a property the QEMU release lacks: memory devices 2.1, nvdimm \
+2.6, label-size 2.7, discard-data 2.11, align and unarmed 2.12, nvdimm-persistence 3.0, \
+pmem 3.1, uuid 5.0, align above 1 GiB 5.2, readonly 6.0, offset 8.1, rom 8.2. QEMU refuses \
+an unknown property (\"Property '.align' not found\").",
+    check: needs_newer_qemu,
+};
+
+/// Which features the profile uses, and by which devices (empty for the
+/// machine as a whole).
+fn features_used(p: &Profile) -> Vec<(Feature, Vec<&str>)> {
+    let mut used: Vec<(Feature, Vec<&str>)> = Vec::new();
+    fn add<'p>(used: &mut Vec<(Feature, Vec<&'p str>)>, f: Feature, id: Option<&'p str>) {
+        let pos = match used.iter().position(|(g, _)| *g == f) {
+            Some(i) => i,
+            None => {
+                used.push((f, Vec::new()));
+                used.len() - 1
+            }
+        };
+        if let Some(id) = id {
+            used[pos].1.push(id);
+        }
+    }
+    if !p.devices.is_empty() {
+        add(&mut used, Feature::MemoryDevices, None);
+    }
+    if p.machine_options
+        .iter()
+        .any(|o| o.starts_with("nvdimm-persistence="))
+    {
+        add(&mut used, Feature::NvdimmPersistence, None);
+    }
+    for d in &p.devices {
+        let id = Some(d.id.as_str());
+        let nv = d.kind == DimmKind::Nvdimm;
+        let file = matches!(d.backend, Backend::File(_));
+        let opt = |list: &[String], key: &str| list.iter().any(|o| o.starts_with(key));
+        let checks = [
+            (nv, Feature::Nvdimm),
+            (nv && d.label_size.0 > 0, Feature::LabelSize),
+            (nv && d.unarmed, Feature::Unarmed),
+            (file && d.discard_data, Feature::DiscardData),
+            (file && d.align.is_some(), Feature::Align),
+            (
+                file && d.align.is_some_and(|a| a.0 > GIB),
+                Feature::AlignAbove1G,
+            ),
+            (file && d.pmem, Feature::Pmem),
+            (file && d.readonly, Feature::Readonly),
+            (opt(&d.device_options, "uuid="), Feature::Uuid),
+            (opt(&d.backend_options, "offset="), Feature::Offset),
+            (opt(&d.backend_options, "rom="), Feature::Rom),
+        ];
+        for (uses, f) in checks {
+            if uses {
+                add(&mut used, f, id);
+            }
+        }
+    }
+    used
+}
+
+/// How to do without a feature, where that is harmless.
+fn drop_feature(f: Feature, ids: &[&str]) -> Option<Fix> {
+    let edits: Vec<Edit> = ids
+        .iter()
+        .map(|id| {
+            let device = id.to_string();
+            match f {
+                Feature::Align => Some(Edit::SetAlign {
+                    device,
+                    align: None,
+                }),
+                Feature::AlignAbove1G => Some(Edit::SetAlign {
+                    device,
+                    align: Some(Size(GIB)),
+                }),
+                Feature::DiscardData => Some(Edit::SetFlag {
+                    device,
+                    flag: Flag::DiscardData,
+                    value: false,
+                }),
+                Feature::Pmem => Some(Edit::SetFlag {
+                    device,
+                    flag: Flag::Pmem,
+                    value: false,
+                }),
+                _ => None,
+            }
+        })
+        .collect::<Option<_>>()?;
+    if edits.is_empty() {
+        return None;
+    }
+    let what = match f {
+        Feature::Align => "remove align= from".to_string(),
+        Feature::AlignAbove1G => "set align=1G on".to_string(),
+        Feature::DiscardData => "set discard-data=off on".to_string(),
+        Feature::Pmem => "set pmem=off on".to_string(),
+        _ => return None,
+    };
+    Some(Fix {
+        summary: format!("{what} {}", ids.join(", ")),
+        edits,
+    })
+}
+
+fn needs_newer_qemu(ctx: &Context) -> Vec<Finding> {
+    let Some(v) = ctx.qemu_version else {
+        return Vec::new();
+    };
+    features_used(ctx.profile)
+        .into_iter()
+        .filter(|(f, _)| !f.in_version(v))
+        .map(|(f, ids)| {
+            let since = release(f.since());
+            let users = if ids.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} {} it)",
+                    ids.join(", "),
+                    if ids.len() == 1 { "uses" } else { "use" }
+                )
+            };
+            let message = format!(
+                "{} needs QEMU {since}, but this QEMU is {v}{users}",
+                f.spelling()
+            );
+            let upgrade = format!("upgrade QEMU to {since} or newer");
+            match drop_feature(f, &ids) {
+                Some(fix) => Finding::fixed(
+                    ids.first().copied(),
+                    message,
+                    fix,
+                    Some(&format!("or {upgrade}")),
+                ),
+                None => Finding::about(ids.first().copied(), message, Some(upgrade)),
+            }
+        })
+        .collect()
+}
+
+pub static MACHINE_TOO_NEW: Rule = Rule {
+    code: "QP403",
+    name: "machine-too-new",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "A versioned machine type (pc-i440fx-8.2, pc-q35-9.0) newer than the QEMU release \
+does not exist there. QEMU refuses: \"unsupported machine type\".",
+    check: machine_too_new,
+};
+
+fn machine_too_new(ctx: &Context) -> Vec<Finding> {
+    let (Some(v), Some(m)) = (ctx.qemu_version, machine_version(&ctx.profile.machine)) else {
+        return Vec::new();
+    };
+    if (m.major, m.minor) <= (v.major, v.minor) {
+        return Vec::new();
+    }
+    let family = match ctx.profile.machine_family() {
+        Some(crate::profile::MachineFamily::Q35) => "q35",
+        _ => "pc",
+    };
+    vec![Finding::about(
+        None,
+        format!(
+            "machine type {} needs QEMU {}.{}, but this QEMU is {v}",
+            ctx.profile.machine, m.major, m.minor
+        ),
+        Some(format!(
+            "use machine {family} (this QEMU's newest) or pc-{}-{}.{}",
+            if family == "q35" { "q35" } else { "i440fx" },
+            v.major,
+            v.minor
+        )),
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::*;
+    use crate::layout::HostFacts;
+    use crate::qemu::discover::Origin;
+    use crate::qemu::QemuVersion;
+
+    fn at(p: &Profile, major: u32, minor: u32) -> Vec<super::super::Diagnostic> {
+        run_with(
+            p,
+            &[],
+            &HostFacts::default(),
+            Some(QemuVersion::new(major, minor, 0)),
+        )
+    }
+
+    #[test]
+    fn align_on_2_11_names_2_12() {
+        let p = seed(Some(Size::mib(128)));
+        let ds = at(&p, 2, 11);
+        let e = only(&ds, "QP402");
+        assert_eq!(e.len(), 1, "{ds:#?}");
+        assert_eq!(
+            e[0].message,
+            "align= needs QEMU 2.12, but this QEMU is 2.11.0 (nv1, nv2 use it)"
+        );
+        assert_eq!(
+            e[0].help.as_deref(),
+            Some("remove align= from nv1, nv2 (or upgrade QEMU to 2.12 or newer)")
+        );
+        assert!(only(&at(&p, 2, 12), "QP402").is_empty());
+        // Without a known version nothing is judged.
+        assert!(only(&run(&p), "QP402").is_empty());
+    }
+
+    #[test]
+    fn each_feature_names_its_release() {
+        let mut p = seed(Some(Size::gib(2)));
+        p.devices[0].readonly = true;
+        p.devices[0].unarmed = true;
+        p.devices[1].pmem = true;
+        p.devices[1].device_options = vec!["uuid=01234567-89ab-cdef-0123-456789abcdef".into()];
+        let ds = at(&p, 2, 5);
+        let msgs: Vec<&str> = only(&ds, "QP402")
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        for want in [
+            "-device nvdimm needs QEMU 2.6",
+            "label-size= needs QEMU 2.7",
+            "unarmed= needs QEMU 2.12",
+            "align= needs QEMU 2.12",
+            "align= above 1 GiB needs QEMU 5.2",
+            "readonly= needs QEMU 6.0",
+            "pmem= needs QEMU 3.1",
+            "uuid= needs QEMU 5.0",
+        ] {
+            assert!(
+                msgs.iter().any(|m| m.starts_with(want)),
+                "{want}: {msgs:#?}"
+            );
+        }
+        assert!(!msgs.iter().any(|m| m.starts_with("memory devices")));
+        let ds = at(&p, 5, 1);
+        let msgs: Vec<&str> = only(&ds, "QP402")
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(msgs.len(), 2, "{msgs:#?}");
+        assert!(only(&at(&p, 6, 0), "QP402").is_empty());
+    }
+
+    #[test]
+    fn versioned_machine_types_must_exist() {
+        let mut p = seed(None);
+        p.machine = "pc-i440fx-8.2".into();
+        let ds = at(&p, 7, 2);
+        let e = only(&ds, "QP403");
+        assert_eq!(
+            e[0].message,
+            "machine type pc-i440fx-8.2 needs QEMU 8.2, but this QEMU is 7.2.0"
+        );
+        assert!(only(&at(&p, 8, 2), "QP403").is_empty());
+        p.machine = "q35".into();
+        assert!(only(&at(&p, 2, 12), "QP403").is_empty());
+    }
+
+    #[test]
+    fn qemu_missing_or_mute() {
+        let p = seed(None);
+        assert!(only(&run(&p), "QP400").is_empty());
+        let mut h = HostFacts {
+            qemu: QemuStatus::NotFound {
+                wanted: "qemu-system-x86_64".into(),
+                origin: Origin::Default,
+                reason: "not on PATH".into(),
+            },
+            ..Default::default()
+        };
+        let ds = run_with(&p, &[], &h, None);
+        let w = only(&ds, "QP400");
+        assert_eq!(w[0].severity, Severity::Warning);
+        assert!(
+            w[0].message.contains("qemu-system-x86_64 (from PATH)"),
+            "{}",
+            w[0].message
+        );
+        h.qemu = QemuStatus::NoVersion {
+            path: "/usr/bin/qemu".into(),
+            reason: "no version".into(),
+        };
+        assert_eq!(only(&run_with(&p, &[], &h, None), "QP401").len(), 1);
+        // Given a version by hand, the mute binary does not matter.
+        let v = Some(QemuVersion::new(7, 2, 0));
+        assert!(only(&run_with(&p, &[], &h, v), "QP401").is_empty());
+    }
+}

@@ -1,0 +1,278 @@
+//! Which QEMU binary will run a profile, and which release it is.
+//!
+//! The binary is `--qemu PATH`, else `$QPMEM_QEMU`, else the profile's
+//! `qemu`, else `qemu-system-<arch>` on `PATH`. Its version comes from
+//! `--version`, read once per binary: the answer is kept in memory and in
+//! `$XDG_CACHE_HOME/qpmem/qemu-versions.json`, keyed by the binary's path
+//! and stamped with its size and modification time, so a replaced binary
+//! is read again. Nothing here starts a VM.
+
+use super::{find_binary, read_version, FindError, QemuVersion};
+use crate::profile::Profile;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
+use std::time::UNIX_EPOCH;
+
+/// Where the binary's name came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// `--qemu PATH`.
+    Flag,
+    /// `$QPMEM_QEMU`.
+    Env,
+    /// The profile's `qemu` field.
+    Profile,
+    /// `qemu-system-<arch>` looked up on `PATH`.
+    Default,
+}
+
+impl Origin {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Origin::Flag => "--qemu",
+            Origin::Env => "$QPMEM_QEMU",
+            Origin::Profile => "the profile's qemu",
+            Origin::Default => "PATH",
+        }
+    }
+}
+
+/// What is known about the QEMU that will run the profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum QemuStatus {
+    /// Nobody looked (the TUI before discovery, tests, a version given
+    /// with `--qemu-version`).
+    #[default]
+    NotChecked,
+    Found {
+        path: PathBuf,
+        version: QemuVersion,
+        origin: Origin,
+    },
+    /// No such binary.
+    NotFound {
+        wanted: String,
+        origin: Origin,
+        reason: String,
+    },
+    /// The binary exists but no version could be read from it.
+    NoVersion { path: PathBuf, reason: String },
+}
+
+impl QemuStatus {
+    pub fn version(&self) -> Option<QemuVersion> {
+        match self {
+            QemuStatus::Found { version, .. } => Some(*version),
+            _ => None,
+        }
+    }
+}
+
+/// The binary to use and where the choice came from (not yet resolved
+/// on `PATH`).
+pub fn wanted(flag: Option<&Path>, profile: &Profile) -> (PathBuf, Origin) {
+    if let Some(f) = flag {
+        return (f.to_path_buf(), Origin::Flag);
+    }
+    if let Some(env) = std::env::var_os("QPMEM_QEMU").filter(|v| !v.is_empty()) {
+        return (PathBuf::from(env), Origin::Env);
+    }
+    match &profile.qemu {
+        Some(p) => (p.clone(), Origin::Profile),
+        None => (PathBuf::from(profile.arch.qemu_binary()), Origin::Default),
+    }
+}
+
+/// Find the binary and read its version (cached).
+pub fn detect(flag: Option<&Path>, profile: &Profile) -> QemuStatus {
+    let (name, origin) = wanted(flag, profile);
+    let path = match find_binary(&name) {
+        Ok(p) if p.is_file() => p,
+        Ok(p) => {
+            return QemuStatus::NotFound {
+                wanted: p.display().to_string(),
+                origin,
+                reason: "no such file".into(),
+            }
+        }
+        Err(e) => {
+            return QemuStatus::NotFound {
+                wanted: name.display().to_string(),
+                origin,
+                reason: e.to_string(),
+            }
+        }
+    };
+    match cached_version(&path) {
+        Ok(version) => QemuStatus::Found {
+            path,
+            version,
+            origin,
+        },
+        Err(e) => QemuStatus::NoVersion {
+            path,
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// What identifies one build of a binary: its size and mtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    len: u64,
+    mtime_ns: u128,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime_ns = meta
+        .modified()
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some(Stamp {
+        len: meta.len(),
+        mtime_ns,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    stamp: Stamp,
+    version: QemuVersion,
+}
+
+type Cache = BTreeMap<String, Entry>;
+
+static MEMORY: LazyLock<Mutex<Cache>> = LazyLock::new(|| Mutex::new(Cache::new()));
+
+/// `$XDG_CACHE_HOME/qpmem/qemu-versions.json`.
+pub fn cache_file() -> Option<PathBuf> {
+    crate::store::project_dirs().map(|d| d.cache_dir().join("qemu-versions.json"))
+}
+
+fn read_cache_file(file: &Path) -> Cache {
+    std::fs::read(file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// `binary --version`, from the cache when the binary is unchanged.
+pub fn cached_version(binary: &Path) -> Result<QemuVersion, FindError> {
+    version_with(binary, cache_file().as_deref(), true)
+}
+
+fn version_with(
+    binary: &Path,
+    file: Option<&Path>,
+    use_memory: bool,
+) -> Result<QemuVersion, FindError> {
+    let key = std::fs::canonicalize(binary)
+        .unwrap_or_else(|_| binary.to_path_buf())
+        .display()
+        .to_string();
+    let Some(st) = stamp(binary) else {
+        // Unstattable: read it, cache nothing.
+        return read_version(binary);
+    };
+    let fresh = |c: &Cache| c.get(&key).filter(|e| e.stamp == st).map(|e| e.version);
+    if use_memory {
+        if let Some(v) = MEMORY.lock().ok().and_then(|m| fresh(&m)) {
+            return Ok(v);
+        }
+    }
+    let mut on_disk = file.map(read_cache_file).unwrap_or_default();
+    if let Some(v) = fresh(&on_disk) {
+        remember(&key, st, v);
+        return Ok(v);
+    }
+    let version = read_version(binary)?;
+    remember(&key, st, version);
+    if let Some(file) = file {
+        on_disk.insert(key, Entry { stamp: st, version });
+        // A cache that cannot be written only costs a re-read next time.
+        if let (Some(dir), Ok(text)) = (file.parent(), serde_json::to_vec_pretty(&on_disk)) {
+            if std::fs::create_dir_all(dir).is_ok() {
+                let _ = crate::store::write_atomic(file, &text, false);
+            }
+        }
+    }
+    Ok(version)
+}
+
+fn remember(key: &str, stamp: Stamp, version: QemuVersion) {
+    if let Ok(mut m) = MEMORY.lock() {
+        m.insert(key.to_string(), Entry { stamp, version });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn fake(dir: &Path, version: &str) -> PathBuf {
+        let path = dir.join("qemu-system-x86_64");
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho 'QEMU emulator version {version}'\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn flag_beats_the_profile() {
+        let mut p = Profile::empty("x");
+        p.qemu = Some("/opt/qemu/bin/qemu-system-x86_64".into());
+        let (w, o) = wanted(Some(Path::new("/usr/bin/q")), &p);
+        assert_eq!((w, o), (PathBuf::from("/usr/bin/q"), Origin::Flag));
+    }
+
+    #[test]
+    fn a_missing_binary_is_not_found() {
+        let p = Profile::empty("x");
+        let s = detect(Some(Path::new("/nonexistent/qemu-system-x86_64")), &p);
+        assert!(
+            matches!(
+                s,
+                QemuStatus::NotFound {
+                    origin: Origin::Flag,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+        let s = detect(Some(Path::new("no-such-qemu-binary-here")), &p);
+        assert!(matches!(s, QemuStatus::NotFound { .. }), "{s:?}");
+    }
+
+    #[test]
+    fn versions_are_cached_on_disk_and_reread_when_the_binary_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache/qemu-versions.json");
+        let bin = fake(dir.path(), "2.11.1");
+        let v = version_with(&bin, Some(&cache), false).unwrap();
+        assert_eq!(v, QemuVersion::new(2, 11, 1));
+        // The answer is on disk: doctor it, and the unchanged binary is not run again.
+        let text = std::fs::read_to_string(&cache).unwrap();
+        assert!(text.contains("\"minor\": 11"), "{text}");
+        std::fs::write(&cache, text.replace("\"minor\": 11", "\"minor\": 99")).unwrap();
+        let v = version_with(&bin, Some(&cache), false).unwrap();
+        assert_eq!(v, QemuVersion::new(2, 99, 1));
+        // A different build (another size) is read again.
+        let bin = fake(dir.path(), "10.1.50");
+        let v = version_with(&bin, Some(&cache), false).unwrap();
+        assert_eq!(v, QemuVersion::new(10, 1, 50));
+        // A binary that prints no version is an error, not a guess.
+        std::fs::write(&bin, "#!/bin/sh\necho hello\n").unwrap();
+        assert!(version_with(&bin, Some(&cache), true).is_err());
+    }
+}

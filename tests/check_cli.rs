@@ -1,0 +1,364 @@
+//! `qpmem check` as a user runs it: the seed recipe, exit codes, JSON,
+//! `--fix` rewriting a profile file, and which QEMU is judged. Old
+//! releases, which real QEMU cannot show, come from a fake
+//! `qemu-system-x86_64` shell script on PATH that prints a version.
+
+use assert_cmd::Command;
+use qpmem::profile::{Auto, Profile};
+use qpmem::size::Size;
+use qpmem::store;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// The recipe from the seed page, `align=128M` or not.
+fn seed_line(align: bool) -> String {
+    let a = if align { ",align=128M" } else { "" };
+    format!(
+        "qemu-system-x86_64 -machine pc,nvdimm -m 512M,slots=2,maxmem=40G \
+         -object memory-backend-file,id=mem1,share,mem-path=/home/rzwisler/vms/nvdimm-3.1,size=17G{a} \
+         -device nvdimm,memdev=mem1,id=nv1,label-size=2M \
+         -object memory-backend-file,id=mem2,share,mem-path=/home/rzwisler/vms/nvdimm-3.2,size=17G{a} \
+         -device nvdimm,memdev=mem2,id=nv2,label-size=2M"
+    )
+}
+
+/// `qpmem` with its environment pinned: a private cache, no QEMU from
+/// the environment, PATH as given.
+fn qpmem(cache: &Path, path: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_qpmem"));
+    c.env("XDG_CACHE_HOME", cache)
+        .env("XDG_DATA_HOME", cache.join("data"))
+        .env("PATH", path)
+        .env_remove("QPMEM_QEMU");
+    c
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fake `qemu-system-x86_64` in `dir` whose `--version` prints `line`
+/// and that notes each run in `dir/runs`.
+fn fake_qemu(dir: &Path, line: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("qemu-system-x86_64");
+    let runs = dir.join("runs");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\necho '{line}'\n",
+            runs.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn runs(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("runs"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_seed_recipe_without_align_warns_about_nv2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args([
+            "check",
+            "--qemu-version",
+            "7.2",
+            "--cmdline",
+            &seed_line(false),
+        ])
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(
+            "warning[QP100]: nv2 starts at 0x53fe00000, 126 MiB past a 128 MiB section boundary"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("set align=128M on nv1, nv2"), "{text}");
+    assert!(text.contains("Linux 5.3+"), "{text}");
+    // The pasted bare booleans are reported, and said to be fixed already.
+    assert!(text.contains("warning[QP004]"), "{text}");
+    assert!(text.contains("check: 0 errors, "), "{text}");
+    assert!(text.contains("QEMU 7.2.0 (--qemu-version)"), "{text}");
+    // Denying warnings turns it into a failure.
+    qpmem(tmp.path(), "/usr/bin:/bin")
+        .args([
+            "check",
+            "--qemu-version",
+            "7.2",
+            "--deny",
+            "warnings",
+            "--cmdline",
+            &seed_line(false),
+        ])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn the_seed_recipe_with_align_on_2_11_is_an_error_naming_2_12() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args([
+            "check",
+            "--qemu-version",
+            "2.11",
+            "--cmdline",
+            &seed_line(true),
+        ])
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "error[QP402]: align= needs QEMU 2.12, but this QEMU is 2.11.0 (nv1, nv2 use it)"
+        ),
+        "{text}"
+    );
+    // 2.12 has it.
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args([
+            "check",
+            "--qemu-version",
+            "2.12",
+            "--cmdline",
+            &seed_line(true),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn an_old_qemu_found_on_path_is_judged_and_cached() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    let fake = fake_qemu(
+        &bin,
+        "QEMU emulator version 2.11.1 (Debian 1:2.11+dfsg-1ubuntu7)",
+    );
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let o = qpmem(tmp.path(), &path)
+        .args(["check", "--cmdline", &seed_line(true)])
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("align= needs QEMU 2.12, but this QEMU is 2.11.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("QEMU 2.11.1 at {} (from PATH)", fake.display())),
+        "{text}"
+    );
+    assert_eq!(runs(&bin), 1);
+    // Asked again: the cached answer, the binary is not run.
+    qpmem(tmp.path(), &path)
+        .args(["check", "--cmdline", &seed_line(true)])
+        .assert()
+        .code(1);
+    assert_eq!(runs(&bin), 1, "the version should have come from the cache");
+    assert!(tmp.path().join("qpmem/qemu-versions.json").is_file());
+    // Upgraded in place (another build): read again.
+    fake_qemu(
+        &bin,
+        "QEMU emulator version 9.0.50 (v9.0.0-1388-g80e8f06021-dirty)",
+    );
+    let o = qpmem(tmp.path(), &path)
+        .args(["check", "--cmdline", &seed_line(true)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("QEMU 9.0.50"), "{}", stdout(&o));
+    assert_eq!(runs(&bin), 2);
+}
+
+#[test]
+fn qemu_is_chosen_by_flag_then_env_then_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = fake_qemu(&tmp.path().join("old"), "QEMU emulator version 2.11.0");
+    let new = fake_qemu(
+        &tmp.path().join("new"),
+        "QEMU emulator version 8.2.2 (qemu-8.2.2-1.fc40)",
+    );
+    let path = format!("{}:/usr/bin:/bin", tmp.path().join("new").display());
+    // $QPMEM_QEMU beats PATH.
+    qpmem(tmp.path(), &path)
+        .env("QPMEM_QEMU", &old)
+        .args(["check", "--cmdline", &seed_line(true)])
+        .assert()
+        .code(1);
+    // --qemu beats $QPMEM_QEMU.
+    let o = qpmem(tmp.path(), &path)
+        .env("QPMEM_QEMU", &old)
+        .args(["check", "--qemu"])
+        .arg(&new)
+        .args(["--cmdline", &seed_line(true)])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("(from --qemu)"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_missing_or_mute_qemu_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let path = empty.display().to_string();
+    let o = qpmem(tmp.path(), &path)
+        .args(["check", "--cmdline", &seed_line(true)])
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning[QP400]: QEMU not found: qemu-system-x86_64"),
+        "{text}"
+    );
+    qpmem(tmp.path(), &path)
+        .args(["check", "--deny", "warnings", "--cmdline", &seed_line(true)])
+        .assert()
+        .code(1);
+    let mute = fake_qemu(&tmp.path().join("mute"), "hello");
+    let o = qpmem(tmp.path(), &path)
+        .args(["check", "--qemu"])
+        .arg(&mute)
+        .args(["--cmdline", &seed_line(true)])
+        .output()
+        .unwrap();
+    assert!(stdout(&o).contains("warning[QP401]"), "{}", stdout(&o));
+}
+
+#[test]
+fn json_names_code_severity_device_and_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args([
+            "check",
+            "--json",
+            "--qemu-version",
+            "7.2.0",
+            "--cmdline",
+            &seed_line(false),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ds = v["diagnostics"].as_array().unwrap();
+    let nv2 = ds
+        .iter()
+        .find(|d| d["code"] == "QP100" && d["device"] == "nv2")
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert_eq!(nv2["name"], "section-misaligned");
+    assert_eq!(nv2["severity"], "warning");
+    assert_eq!(nv2["fixable"], true);
+    assert_eq!(nv2["fix"], "set align=128M on nv1, nv2");
+    assert!(nv2["message"].as_str().unwrap().contains("0x53fe00000"));
+    assert!(nv2["help"].as_str().unwrap().starts_with("set align=128M"));
+    let bare = ds.iter().find(|d| d["code"] == "QP004").unwrap();
+    assert_eq!(bare["fixable"], false);
+    assert!(bare["fix"].is_null());
+    assert_eq!(v["summary"]["errors"], 0);
+    assert_eq!(v["qemu"]["version"], "7.2.0");
+}
+
+#[test]
+fn fix_rewrites_the_profile_file_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("vm.ron");
+    let mut p = Profile::seed(&tmp.path().join("vms"));
+    p.ram = Size::mib(512);
+    p.slots = Auto::Fixed(2);
+    p.maxmem = Auto::Fixed(Size::gib(40));
+    for d in &mut p.devices {
+        d.align = None;
+    }
+    p.devices[1].share = false;
+    store::save_profile(&file, &p).unwrap();
+
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args(["check", "--fix", "--qemu-version", "7.2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("fixed: set align=128M on nv1, nv2"), "{err}");
+    assert!(err.contains("fixed: set share=on on nv2"), "{err}");
+    // stdout is the fixed profile, and the file now holds it.
+    let printed = store::parse_profile(&stdout(&o), "stdout").unwrap();
+    let saved = store::load_profile(&file).unwrap();
+    assert_eq!(printed, saved);
+    for d in &saved.devices {
+        assert_eq!(d.align, Some(Size::mib(128)));
+        assert_eq!(d.size, Size::mib(17410));
+        assert!(d.share);
+    }
+    let mut bak = file.clone().into_os_string();
+    bak.push(".bak");
+    assert_eq!(store::load_profile(Path::new(&bak)).unwrap(), p);
+    // Nothing fixable is left.
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args(["check", "--qemu-version", "7.2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!stdout(&o).contains("--fix"), "{}", stdout(&o));
+}
+
+#[test]
+fn fix_without_a_file_only_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args([
+            "check",
+            "--fix",
+            "--qemu-version",
+            "7.2",
+            "--cmdline",
+            &seed_line(false),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let p = store::parse_profile(&stdout(&o), "stdout").unwrap();
+    assert!(p.devices.iter().all(|d| d.align == Some(Size::mib(128))));
+}
+
+#[test]
+fn exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        qpmem(tmp.path(), "/usr/bin:/bin")
+            .arg("check")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // An error in the configuration: 1.
+    let too_small = seed_line(true).replace("maxmem=40G", "maxmem=20G");
+    let o = run(&["--qemu-version", "7.2", "--cmdline", &too_small]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("error[QP114]: nv2 needs"),
+        "{}",
+        stdout(&o)
+    );
+    // Unusable input: 2.
+    assert_eq!(run(&["/nonexistent/vm.ron"]).status.code(), Some(2));
+    assert_eq!(run(&["--qemu-version", "banana"]).status.code(), Some(2));
+    assert_eq!(run(&["--cmdline", "-m '1G"]).status.code(), Some(2));
+    assert_eq!(run(&["--deny", "everything"]).status.code(), Some(2));
+}
