@@ -520,3 +520,74 @@ fn launch_checks_then_asks_before_creating_files() {
     a.handle(Event::Launched(Ok("QEMU exited (status 0)".into())));
     assert_eq!(a.status.as_ref().unwrap().text, "QEMU exited (status 0)");
 }
+
+#[test]
+fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
+    use qpmem::profile::DimmKind;
+    use qpmem::tui::app::GuestCheck;
+    use qpmem::verify::{Accel, DimmCheck, Verdict, VerifyReport};
+    let mut a = app(seed());
+    assert_eq!(keys(&mut a, "v"), [Effect::Verify(a.profile.clone())]);
+    assert_eq!(a.focus, Pane::Diagnostics);
+    a.handle(Event::VerifyStage("booting".into()));
+    assert_eq!(a.guest, GuestCheck::Running("booting".into()));
+    // v again cancels.
+    assert_eq!(keys(&mut a, "v"), [Effect::CancelVerify]);
+    assert!(matches!(a.guest, GuestCheck::Failed(_)));
+    // A verdict that contradicts the model is shown, naming the DIMM.
+    keys(&mut a, "v");
+    let check = |id: &str, verdict, guest_addr| DimmCheck {
+        id: id.into(),
+        kind: DimmKind::Nvdimm,
+        addr: Some(0x1_0000_0000),
+        size: Some(1 << 30),
+        guest_addr,
+        guest_size: guest_addr.map(|_| 1 << 30),
+        region: None,
+        verdict,
+    };
+    let report = VerifyReport {
+        all_match: false,
+        dimms: vec![
+            check("nv1", Verdict::Match, Some(0x1_0000_0000)),
+            check("nv2", Verdict::Missing, None),
+        ],
+        unexpected: Vec::new(),
+        kernel_warnings: vec!["nd_pmem: probe failed".into()],
+        notes: Vec::new(),
+        kernel_release: Some("6.1.0-56-amd64".into()),
+        accel: Accel::Tcg,
+        boot_seconds: 5.0,
+        guest: Default::default(),
+    };
+    a.handle(Event::Verified(Ok(Box::new(report))));
+    let GuestCheck::Done { lines, ok, stale } = &a.guest else {
+        panic!("{:?}", a.guest)
+    };
+    assert!(!ok && !stale);
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("nv2") && l.contains("predicted 0x100000000")));
+    assert!(!lines.iter().any(|l| l.contains("nv1 ")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("nd_pmem: probe failed")));
+    // The screen shows it, and a change to the profile marks it stale.
+    let screen = render_text(&a);
+    assert!(screen.contains("nv2 MISSING"), "{screen}");
+    keys(&mut a, "a");
+    assert!(matches!(a.guest, GuestCheck::Done { stale: true, .. }));
+    assert!(render_text(&a).contains("before your last change"));
+}
+
+fn render_text(a: &App) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).unwrap();
+    t.draw(|f| qpmem::tui::ui::draw(f, a)).unwrap();
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}

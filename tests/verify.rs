@@ -396,6 +396,42 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
         qemus[0]
     );
     assert!(!own.exists());
+
+    // SIGKILL: qpmem runs no code at all, yet its QEMU must not outlive it
+    // (the kernel kills it: parent-death signal).
+    let mut child = cli(&setup)
+        .arg(&profile)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let qemus = loop {
+        let q = qemu_children(pid);
+        if !q.is_empty() || Instant::now() > deadline {
+            break q;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(qemus.len(), 1, "QEMU never started");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{}/stat", qemus[0])).exists() && Instant::now() < gone {
+        // A zombie reaped by init still has /proc/PID briefly: look at its state.
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", qemus[0])).unwrap_or_default();
+        if stat.contains(") Z ") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", qemus[0])).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "QEMU {} outlived a killed qpmem: {stat}",
+        qemus[0]
+    );
 }
 
 #[test]

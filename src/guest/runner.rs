@@ -52,6 +52,7 @@ impl GuestVm {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        crate::qemu::die_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|source| GuestError::Spawn {
             program: program.clone(),
             source,

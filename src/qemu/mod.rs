@@ -60,3 +60,59 @@ pub fn read_version(binary: &Path) -> Result<QemuVersion, FindError> {
         output: text.chars().take(200).collect(),
     })
 }
+
+/// Have the kernel kill `cmd`'s process (SIGKILL) when the thread that
+/// spawned it ends, so that no QEMU outlives qpmem, even when qpmem itself
+/// is killed or exits on a signal without running destructors.
+pub fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure makes one system call (prctl), which is
+    // async-signal-safe, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            Ok(())
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(pid: u32) -> String {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest[..1].to_string()))
+            .unwrap_or_default()
+    }
+
+    /// A child spawned with `die_with_parent` is killed when the spawning
+    /// thread ends; one spawned without it lives on.
+    #[test]
+    fn children_die_with_the_thread_that_spawned_them() {
+        let spawn = |guarded: bool| {
+            std::thread::spawn(move || {
+                let mut cmd = Command::new("sleep");
+                cmd.arg("30");
+                if guarded {
+                    die_with_parent(&mut cmd);
+                }
+                cmd.spawn().expect("sleep runs")
+            })
+            .join()
+            .expect("thread")
+        };
+        let mut guarded = spawn(true);
+        let mut free = spawn(false);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while state(guarded.id()) != "Z" && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(state(guarded.id()), "Z", "the guarded child still runs");
+        assert_ne!(state(free.id()), "Z", "the unguarded child died too");
+        let _ = free.kill();
+        let _ = free.wait();
+        let _ = guarded.wait();
+    }
+}

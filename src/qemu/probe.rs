@@ -81,18 +81,18 @@ pub fn probe(
     let p = probe_profile(profile, dir.path())?;
     let argv = render_argv(&p);
     let socket = dir.path().join("qmp.sock");
-    let child = Command::new(binary)
-        .args(&argv[1..])
+    let mut cmd = Command::new(binary);
+    cmd.args(&argv[1..])
         .args(["-S", "-nodefaults", "-display", "none", "-qmp"])
         .arg(format!("unix:{},server=on,wait=off", socket.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| ProbeError::Spawn {
-            binary: binary.display().to_string(),
-            source,
-        })?;
+        .stderr(Stdio::piped());
+    super::die_with_parent(&mut cmd);
+    let child = cmd.spawn().map_err(|source| ProbeError::Spawn {
+        binary: binary.display().to_string(),
+        source,
+    })?;
     let mut child = Reaper(child);
     let start = Instant::now();
     let result = loop {

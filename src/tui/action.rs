@@ -26,6 +26,7 @@ pub enum Action {
     Open,
     Copy,
     Launch,
+    Verify,
     Help,
     Quit,
     ForceQuit,
@@ -53,6 +54,8 @@ pub enum Scope {
     Move,
     /// The address map pane.
     Map,
+    /// The diagnostics pane.
+    Diagnostics,
 }
 
 /// One key (code plus Ctrl/Alt; Shift is implied by the character).
@@ -140,6 +143,7 @@ pub static KEYMAP: &[Binding] = &[
     b("+", &[key('+'), key('=')], Action::ZoomIn, Scope::Map, "zoom in", Some("zoom")),
     b("-", &[key('-')], Action::ZoomOut, Scope::Map, "zoom out", None),
     b("0", &[key('0')], Action::ZoomFit, Scope::Map, "fit the whole map", None),
+    b("v", &[key('v')], Action::Verify, Scope::Diagnostics, "verify in a throwaway guest; v again cancels", Some("verify")),
 ];
 
 /// Mouse use, for the help overlay and README.

@@ -19,6 +19,7 @@ use crate::layout::{layout, HostFacts, Layout, LayoutError};
 use crate::profile::{Dimm, Profile};
 use crate::qemu::QemuVersion;
 use crate::size::Size;
+use crate::verify::{Verdict, VerifyReport};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -82,6 +83,10 @@ pub enum Event {
     LaunchChecked(Result<Vec<String>, String>),
     /// The VM ended (how), or could not be started (why).
     Launched(Result<String, String>),
+    /// A guest check moved on to a new stage (its label).
+    VerifyStage(String),
+    /// A guest check ended: its report, or why it could not run.
+    Verified(Result<Box<VerifyReport>, String>),
 }
 
 /// What the driver must do.
@@ -110,6 +115,71 @@ pub enum Effect {
     DetectQemu(PathBuf),
     /// Look at the host for this profile, then send [`Event::HostGathered`].
     GatherHost(Profile),
+    /// Boot a throwaway guest on scratch files (in the background),
+    /// sending [`Event::VerifyStage`] as it goes and [`Event::Verified`].
+    Verify(Profile),
+    /// Stop the running guest check.
+    CancelVerify,
+}
+
+/// What the last guest check (`v`) says, shown atop the diagnostics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum GuestCheck {
+    #[default]
+    None,
+    /// Booting: the stage it is at.
+    Running(String),
+    /// The guest's verdict, one line each; `ok` when every DIMM sat
+    /// where predicted. `stale` once the profile changed since.
+    Done {
+        lines: Vec<String>,
+        ok: bool,
+        stale: bool,
+    },
+    Failed(String),
+}
+
+impl GuestCheck {
+    fn from_report(r: &VerifyReport) -> GuestCheck {
+        let kernel = r.kernel_release.as_deref().unwrap_or("Linux");
+        let checked = r
+            .dimms
+            .iter()
+            .filter(|d| d.verdict == Verdict::Match)
+            .count();
+        let mut lines = vec![if r.all_match {
+            format!(
+                "guest ({kernel}, {:.1} s): all {checked} NVDIMMs where predicted",
+                r.boot_seconds
+            )
+        } else {
+            format!("guest ({kernel}): the guest saw something else than predicted")
+        }];
+        for d in r.dimms.iter().filter(|d| !d.verdict.is_ok()) {
+            let at = |a: Option<u64>, s: Option<u64>| match (a, s) {
+                (Some(a), Some(s)) => format!("{a:#x} ({})", crate::size::format_qemu(s)),
+                _ => "nothing".to_string(),
+            };
+            lines.push(format!(
+                "  {} {}: predicted {}, guest {}",
+                d.id,
+                d.verdict.label(),
+                at(d.addr, d.size),
+                at(d.guest_addr, d.guest_size)
+            ));
+        }
+        for u in &r.unexpected {
+            lines.push(format!("  unexpected pmem range at {:#x}", u.addr));
+        }
+        for w in &r.kernel_warnings {
+            lines.push(format!("  kernel: {w}"));
+        }
+        GuestCheck::Done {
+            lines,
+            ok: r.all_match,
+            stale: false,
+        }
+    }
 }
 
 /// Everything shown that is computed from the profile by the core.
@@ -272,6 +342,8 @@ pub struct App {
     /// Why the QEMU version is unknown, when it is.
     pub qemu_problem: Option<String>,
     pub profiles_dir: Option<PathBuf>,
+    /// The last guest check (`v`).
+    pub guest: GuestCheck,
     pub quit: bool,
     /// Effects a change asked for, returned by the next `handle`.
     queued: Vec<Effect>,
@@ -307,6 +379,7 @@ impl App {
             qemu_version: None,
             qemu_problem: None,
             profiles_dir: setup.profiles_dir,
+            guest: GuestCheck::None,
             quit: false,
             queued: Vec::new(),
         }
@@ -374,6 +447,9 @@ impl App {
         };
         if qemu_changed || files(&old) != files(&self.profile) {
             self.queued.push(Effect::GatherHost(self.profile.clone()));
+        }
+        if let GuestCheck::Done { stale, .. } = &mut self.guest {
+            *stale = true;
         }
         self.undo.push((old, self.selected));
         if self.undo.len() > HISTORY_LIMIT {
@@ -514,6 +590,19 @@ impl App {
                 self.complain(e);
                 Vec::new()
             }
+            Event::VerifyStage(stage) => {
+                if matches!(self.guest, GuestCheck::Running(_)) {
+                    self.guest = GuestCheck::Running(stage);
+                }
+                Vec::new()
+            }
+            Event::Verified(r) => {
+                self.guest = match r {
+                    Ok(report) => GuestCheck::from_report(&report),
+                    Err(e) => GuestCheck::Failed(e),
+                };
+                Vec::new()
+            }
         }
     }
 
@@ -629,6 +718,15 @@ impl App {
             Action::Open => return vec![Effect::ListProfiles],
             Action::Copy => return vec![Effect::Copy(self.derived.shell.join("\n") + "\n")],
             Action::Launch => return vec![Effect::Launch(self.profile.clone())],
+            Action::Verify => {
+                if matches!(self.guest, GuestCheck::Running(_)) {
+                    self.guest = GuestCheck::Failed("cancelled".into());
+                    return vec![Effect::CancelVerify];
+                }
+                self.guest = GuestCheck::Running("starting".into());
+                self.focus = Pane::Diagnostics;
+                return vec![Effect::Verify(self.profile.clone())];
+            }
             Action::Edit => return self.edit(),
             Action::Up
             | Action::Down

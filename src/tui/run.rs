@@ -21,6 +21,7 @@ use crate::qemu;
 use crate::qemu::discover;
 use crate::source::Loaded;
 use crate::store::{self, Settings, Store};
+use crate::verify::{verify_with_progress, VerifyOptions};
 use crate::vm::view::{LaunchView, ViewOutcome};
 use crate::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus, SHUTDOWN_GRACE};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
@@ -140,6 +141,7 @@ pub fn run(opts: Options) -> io::Result<()> {
         clipboard: clipboard::Env::detect(),
         tx: tx.clone(),
         view: None,
+        verify: None,
     };
     let (w, h) = crossterm::terminal::size().map_err(context("cannot read the terminal size"))?;
     app.handle(Event::Resize(w, h));
@@ -190,6 +192,10 @@ pub fn run(opts: Options) -> io::Result<()> {
         match msg {
             Some(Incoming::InputFailed(e)) => return Err(context("reading the terminal")(e)),
             Some(Incoming::Vm(e)) => driver.vm_event(&e),
+            Some(Incoming::App(ev)) => {
+                let effects = app.handle(ev);
+                driver.perform(&mut app, effects);
+            }
             Some(Incoming::Term(e)) => {
                 if driver.view.is_some() {
                     if let Some(ev) = driver.view_input(e) {
@@ -217,6 +223,7 @@ pub fn run(opts: Options) -> io::Result<()> {
             None => terminal.draw(|f| ui::draw(f, &app))?,
         };
     }
+    driver.cancel_verify();
     Ok(())
 }
 
@@ -225,6 +232,14 @@ enum Incoming {
     Term(event::Event),
     InputFailed(io::Error),
     Vm(VmEvent),
+    /// An effect that runs in the background reports back.
+    App(Event),
+}
+
+/// A guest check running on its own thread.
+struct Verifying {
+    cancel: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 /// What the effects need: the profile store, the clipboard helpers, and
@@ -234,6 +249,7 @@ struct Driver {
     clipboard: clipboard::Env,
     tx: mpsc::Sender<Incoming>,
     view: Option<LaunchView>,
+    verify: Option<Verifying>,
 }
 
 impl Driver {
@@ -291,6 +307,14 @@ impl Driver {
                 qemu: discover::detect(None, &profile),
                 ..host::gather(&profile)
             }))),
+            Effect::Verify(profile) => {
+                self.start_verify(profile);
+                None
+            }
+            Effect::CancelVerify => {
+                self.cancel_verify();
+                None
+            }
             Effect::DetectQemu(binary) => Some(Event::QemuDetected(
                 qemu::find_binary(&binary)
                     .and_then(|b| qemu::read_version(&b))
@@ -322,6 +346,47 @@ impl Driver {
 }
 
 impl Driver {
+    /// Boot the guest check on its own thread; it reports stages and its
+    /// verdict through the main loop's channel.
+    fn start_verify(&mut self, profile: Profile) {
+        self.cancel_verify();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let tx = self.tx.clone();
+        let flag = cancel.clone();
+        let spawned = std::thread::Builder::new()
+            .name("qpmem-verify".into())
+            .spawn(move || {
+                let send = |e: Event| {
+                    let _ = tx.send(Incoming::App(e));
+                };
+                let result = VerifyOptions::for_profile(&profile).and_then(|mut opts| {
+                    opts.cancel = Some(flag);
+                    verify_with_progress(&profile, &opts, |stage| {
+                        send(Event::VerifyStage(stage.label().to_string()))
+                    })
+                });
+                send(Event::Verified(
+                    result.map(Box::new).map_err(|e| e.to_string()),
+                ));
+            });
+        match spawned {
+            Ok(thread) => self.verify = Some(Verifying { cancel, thread }),
+            Err(e) => {
+                let _ = self.tx.send(Incoming::App(Event::Verified(Err(format!(
+                    "cannot start the guest check: {e}"
+                )))));
+            }
+        }
+    }
+
+    /// Stop a running guest check and wait for its QEMU to be gone.
+    fn cancel_verify(&mut self) {
+        if let Some(v) = self.verify.take() {
+            v.cancel.store(true, Ordering::SeqCst);
+            let _ = v.thread.join();
+        }
+    }
+
     /// Create the missing files and start QEMU with its console view; the
     /// event to send when that fails.
     fn start_vm(&mut self, app: &App, profile: &Profile) -> Result<(), Result<String, String>> {

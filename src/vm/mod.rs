@@ -250,6 +250,7 @@ impl Vm {
                 Ok(())
             });
         }
+        crate::qemu::die_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|source| VmError::Spawn {
             binary: opts.qemu.display().to_string(),
             source,

@@ -3,7 +3,8 @@
 //! `f` applies the selected one's fix.
 
 use crate::diagnose::{Diagnostic, Severity};
-use crate::tui::app::{App, Pane};
+use crate::tui::app::{App, GuestCheck, Pane};
+use crate::tui::theme::Theme;
 use crate::tui::ui::{pane_block, wrap};
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -51,10 +52,51 @@ fn offset(app: &App, width: usize, height: usize) -> usize {
     first
 }
 
+/// What stands above the diagnostics: the layout's own error, then the
+/// last guest check (`v`), which confirms or contradicts the model.
+fn header(app: &App, theme: &Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    if let Err(err) = &app.derived.layout {
+        lines.push(Line::styled(format!("error: {err}"), theme.error()));
+    }
+    match &app.guest {
+        GuestCheck::None => {}
+        GuestCheck::Running(stage) => lines.push(Line::styled(
+            format!("guest check: {stage}… (v cancels)"),
+            theme.note(),
+        )),
+        GuestCheck::Failed(why) => lines.push(Line::styled(
+            format!("guest check failed: {why}"),
+            theme.error(),
+        )),
+        GuestCheck::Done {
+            lines: l,
+            ok,
+            stale,
+        } => {
+            for (i, text) in l.iter().enumerate() {
+                let style = match (i, ok, stale) {
+                    (_, _, true) => theme.dim(),
+                    (0, true, _) => theme.ok(),
+                    _ => theme.error(),
+                };
+                lines.push(Line::styled(text.clone(), style));
+                if i == 0 && *stale {
+                    lines.push(Line::styled(
+                        "  (before your last change: v checks again)",
+                        theme.dim(),
+                    ));
+                }
+            }
+        }
+    }
+    lines
+}
+
 /// The diagnostic shown at `row` of a pane whose inside is `width` x `height`.
 pub fn index_at(app: &App, width: usize, height: usize, row: usize) -> Option<usize> {
     let diags = &app.derived.diagnostics;
-    let mut y = usize::from(app.derived.layout.is_err());
+    let mut y = header(app, &app.theme).len();
     let height = height.saturating_sub(y);
     for (i, d) in diags.iter().enumerate().skip(offset(app, width, height)) {
         let (h, p, _) = rows(d, width);
@@ -95,12 +137,9 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let width = inner.width as usize;
-    let mut lines: Vec<Line> = Vec::new();
-    if let Err(err) = &app.derived.layout {
-        lines.push(Line::styled(format!("error: {err}"), theme.error()));
-    }
+    let mut lines: Vec<Line> = header(app, theme);
     if diags.is_empty() {
-        if lines.is_empty() {
+        if app.derived.layout.is_ok() {
             lines.push(Line::styled("✓ no problems found", theme.ok()));
         }
         f.render_widget(Paragraph::new(lines), inner);

@@ -30,6 +30,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         (Scope::Global, "Keys"),
         (Scope::Move, "Moving in a pane"),
         (Scope::Map, "Address map"),
+        (Scope::Diagnostics, "Diagnostics"),
     ] {
         out.push(Line::styled(title, theme.title()));
         for b in KEYMAP.iter().filter(|b| b.scope == scope) {

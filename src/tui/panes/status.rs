@@ -29,7 +29,11 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
     let first = |b: &&Binding| !matches!(b.action, Action::Help | Action::Quit);
     let mut list: Vec<&Binding> = KEYMAP
         .iter()
-        .filter(|b| b.scope == Scope::Global || (b.scope == Scope::Map && app.focus == Pane::Map))
+        .filter(|b| {
+            b.scope == Scope::Global
+                || (b.scope == Scope::Map && app.focus == Pane::Map)
+                || (b.scope == Scope::Diagnostics && app.focus == Pane::Diagnostics)
+        })
         .collect();
     list.sort_by_key(first);
     list.into_iter()
