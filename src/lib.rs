@@ -23,6 +23,7 @@ pub mod qemu;
 pub mod size;
 pub mod source;
 pub mod store;
+pub mod terminal;
 pub mod tui;
 pub mod verify;
 pub mod vm;

@@ -591,3 +591,28 @@ fn render_text(a: &App) -> String {
     }
     out
 }
+
+#[test]
+fn paste_types_into_the_field_being_edited_and_never_runs_keys() {
+    let mut a = app(seed());
+    // Not editing: a paste full of command keys changes nothing.
+    let before = a.profile.clone();
+    assert!(a.handle(Event::Paste("adddq".into())).is_empty());
+    assert_eq!(a.profile, before);
+    assert!(a.dialog.is_none() && !a.quit);
+    // Editing nv1's size: the pasted text lands in the field.
+    a.handle(Event::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
+    assert_eq!(a.focus, Pane::Dimm);
+    keys(&mut a, "jjjj");
+    a.handle(k(KeyCode::Enter));
+    let e = a.editing.as_ref().expect("editing the size field");
+    assert_eq!(e.input.text, "17G");
+    for _ in 0..3 {
+        a.handle(k(KeyCode::Backspace));
+    }
+    a.handle(Event::Paste("20G\n".into()));
+    assert_eq!(a.editing.as_ref().unwrap().input.text, "20G ");
+    a.handle(k(KeyCode::Backspace));
+    a.handle(k(KeyCode::Enter));
+    assert_eq!(a.profile.devices[0].size, Size::gib(20));
+}

@@ -2,10 +2,7 @@
 //! console full screen ([`qpmem::vm::view::LaunchView`]).
 
 use super::common::{load, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event};
-use crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
-};
+use crossterm::event::Event;
 use qpmem::diagnose::Severity;
 use qpmem::vm::view::{LaunchView, ViewOutcome};
 use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus};
@@ -101,7 +98,7 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
     let vm = Vm::launch(&loaded.profile, &opts, notify)?;
     let mut view = LaunchView::new(vm, format!("guest console: {}", loaded.profile.name));
 
-    let guard = TerminalGuard::enter()?;
+    let session = qpmem::terminal::Session::enter(false)?;
     std::thread::Builder::new()
         .name("qpmem-input".into())
         .spawn(move || {
@@ -129,7 +126,7 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
                 AppEvent::Vm(e) => view.on_event(&e),
                 AppEvent::Term(Event::Key(k)) => {
                     if view.handle_key(k) == ViewOutcome::Leave {
-                        drop(guard);
+                        drop(session);
                         return finish(view);
                     }
                 }
@@ -139,7 +136,7 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
             next = rx.try_recv().ok();
         }
     }
-    drop(guard);
+    drop(session);
     finish(view)
 }
 
@@ -175,33 +172,4 @@ fn finish(view: LaunchView) -> Outcome {
 enum AppEvent {
     Term(Event),
     Vm(VmEvent),
-}
-
-/// Raw mode, the alternate screen and bracketed paste, undone on drop
-/// (also when unwinding from a panic).
-struct TerminalGuard;
-
-impl TerminalGuard {
-    fn enter() -> std::io::Result<TerminalGuard> {
-        enable_raw_mode()?;
-        let guard = TerminalGuard;
-        crossterm::execute!(
-            std::io::stdout(),
-            EnterAlternateScreen,
-            EnableBracketedPaste
-        )?;
-        Ok(guard)
-    }
-}
-
-impl Drop for TerminalGuard {
-    fn drop(&mut self) {
-        let _ = crossterm::execute!(
-            std::io::stdout(),
-            DisableBracketedPaste,
-            LeaveAlternateScreen,
-            crossterm::cursor::Show
-        );
-        let _ = disable_raw_mode();
-    }
 }

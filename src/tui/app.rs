@@ -63,6 +63,10 @@ impl Pane {
 #[derive(Debug, Clone)]
 pub enum Event {
     Key(KeyEvent),
+    /// Text pasted into the terminal (bracketed paste): typed into the
+    /// field or name being edited, ignored elsewhere (it must not run
+    /// keys as commands).
+    Paste(String),
     Mouse(MouseEvent),
     Resize(u16, u16),
     /// The QEMU binary's version, or why it could not be read.
@@ -484,6 +488,10 @@ impl App {
     fn handle_inner(&mut self, event: Event) -> Vec<Effect> {
         match event {
             Event::Key(k) => self.key(k),
+            Event::Paste(text) => {
+                self.paste(&text);
+                Vec::new()
+            }
             Event::Mouse(m) => self.mouse(m),
             Event::Resize(w, h) => {
                 self.size = (w, h);
@@ -876,6 +884,24 @@ impl App {
                 Ok(p)
             }
             FormKind::Vm => VM_FIELDS[e.field].parse(&self.profile, &e.input.text),
+        }
+    }
+
+    fn paste(&mut self, text: &str) {
+        // Line breaks in a pasted value become spaces; other control
+        // characters are dropped.
+        let chars = text
+            .chars()
+            .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+            .filter(|c| !c.is_control());
+        if let Some(mut e) = self.editing.take() {
+            chars.for_each(|c| e.input.insert(c));
+            e.error = self.parse_editing(&e).err();
+            self.editing = Some(e);
+        } else if let Some(Dialog::SaveAs { input, .. }) = &mut self.dialog {
+            chars.for_each(|c| input.insert(c));
+        } else {
+            self.complain("paste goes into a field: press Enter on one first");
         }
     }
 

@@ -6,8 +6,8 @@
 //! ([`crate::vm::view::LaunchView`]) takes the screen and the keys until
 //! it is left; then the editor is back.
 //!
-//! The terminal is restored on quit, on error (the guard's `Drop`), on
-//! panic (a panic hook) and on SIGTERM/SIGHUP (a signal thread).
+//! The terminal is restored on quit, on error, on panic and on
+//! SIGTERM/SIGHUP: see [`crate::terminal`].
 
 use super::app::{App, Effect, Event, Setup};
 use super::profiles;
@@ -21,18 +21,15 @@ use crate::qemu;
 use crate::qemu::discover;
 use crate::source::Loaded;
 use crate::store::{self, Settings, Store};
+use crate::terminal;
 use crate::verify::{verify_with_progress, VerifyOptions};
 use crate::vm::view::{LaunchView, ViewOutcome};
 use crate::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus, SHUTDOWN_GRACE};
-use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture};
-use crossterm::terminal::{
-    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
-};
-use crossterm::{cursor, execute};
+use crossterm::event;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use std::collections::VecDeque;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -47,69 +44,9 @@ pub struct Options {
     pub status: Option<String>,
 }
 
-/// Whether the terminal is in the TUI's mode (raw, alternate screen).
-static ACTIVE: AtomicBool = AtomicBool::new(false);
-
-/// Put the terminal back as it was; safe to call more than once and from
-/// any thread.
-pub fn restore_terminal() {
-    if ACTIVE.swap(false, Ordering::SeqCst) {
-        let _ = disable_raw_mode();
-        let mut out = std::io::stdout();
-        let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
-        let _ = out.flush();
-    }
-}
-
 /// An I/O error with what was being done.
 fn context(what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
-}
-
-/// Restores the terminal when dropped (normal return and errors).
-struct Guard;
-
-impl Guard {
-    fn enter() -> io::Result<Guard> {
-        enable_raw_mode().map_err(context("cannot put the terminal in raw mode"))?;
-        ACTIVE.store(true, Ordering::SeqCst);
-        let guard = Guard;
-        execute!(
-            io::stdout(),
-            EnterAlternateScreen,
-            EnableMouseCapture,
-            cursor::Hide
-        )
-        .map_err(context("cannot set up the terminal"))?;
-        Ok(guard)
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        restore_terminal();
-    }
-}
-
-fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
-        previous(info);
-    }));
-}
-
-/// SIGTERM and SIGHUP: restore the terminal and exit 128+signal.
-fn install_signal_thread() {
-    use signal_hook::consts::{SIGHUP, SIGTERM};
-    if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGHUP]) {
-        std::thread::spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                restore_terminal();
-                std::process::exit(128 + sig);
-            }
-        });
-    }
 }
 
 /// Run the TUI until the user quits.
@@ -146,9 +83,7 @@ pub fn run(opts: Options) -> io::Result<()> {
     let (w, h) = crossterm::terminal::size().map_err(context("cannot read the terminal size"))?;
     app.handle(Event::Resize(w, h));
 
-    install_panic_hook();
-    let _guard = Guard::enter()?;
-    install_signal_thread();
+    let _session = terminal::Session::enter(true)?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
     terminal.draw(|f| ui::draw(f, &app))?;
@@ -207,6 +142,7 @@ pub fn run(opts: Options) -> io::Result<()> {
                         event::Event::Key(k) => Event::Key(k),
                         event::Event::Mouse(m) => Event::Mouse(m),
                         event::Event::Resize(w, h) => Event::Resize(w, h),
+                        event::Event::Paste(text) => Event::Paste(text),
                         _ => continue,
                     };
                     let effects = app.handle(ev);
