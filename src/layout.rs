@@ -11,7 +11,7 @@
 use crate::profile::{Backend, Dimm, DimmKind, MachineFamily, Profile};
 use crate::size::{align_down, align_up, format_human, GIB, MIB};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// Base page size of an ordinary file or anonymous mapping on x86_64.
@@ -255,18 +255,21 @@ pub fn layout(profile: &Profile, host: &HostFacts) -> Result<Layout, LayoutError
     let section_size = profile.arch.section_size();
 
     let mut placer = Placer {
+        devices: &profile.devices,
         region: device_memory,
         total: maxmem.saturating_sub(ram),
         slots,
-        used_slots: Vec::new(),
+        used_slots: BTreeSet::new(),
+        free_from: 0,
         used_space: 0,
-        placed: Vec::new(),
+        placed: Vec::with_capacity(profile.devices.len()),
     };
     let devices = profile
         .devices
         .iter()
-        .map(|dimm| {
-            let result = placer.place(dimm, host, section_size);
+        .enumerate()
+        .map(|(index, dimm)| {
+            let result = placer.place(index, host, section_size);
             DeviceLayout {
                 id: dimm.id.clone(),
                 kind: dimm.kind,
@@ -289,23 +292,27 @@ pub fn layout(profile: &Profile, host: &HostFacts) -> Result<Layout, LayoutError
 }
 
 /// QEMU's per-machine placement state while devices are plugged in order.
-struct Placer {
+struct Placer<'p> {
+    devices: &'p [Dimm],
     region: Option<Region>,
     total: u64,
     slots: u32,
-    used_slots: Vec<u32>,
+    used_slots: BTreeSet<u32>,
+    /// No slot below this is free (slots are only ever taken).
+    free_from: u32,
     used_space: u64,
-    /// (addr, size, id), kept sorted by address.
-    placed: Vec<(u64, u64, String)>,
+    /// (start, end, index into `devices`) of placed devices, sorted by start.
+    placed: Vec<(u64, u64, usize)>,
 }
 
-impl Placer {
+impl Placer<'_> {
     fn place(
         &mut self,
-        dimm: &Dimm,
+        index: usize,
         host: &HostFacts,
         section: u64,
     ) -> Result<Placement, PlaceError> {
+        let dimm = &self.devices[index];
         let region = self.region.ok_or(PlaceError::NoDeviceMemory)?;
         let slot = self.pick_slot(dimm.slot)?;
         let align = effective_align(dimm, host);
@@ -320,10 +327,10 @@ impl Placer {
             Some(hint) => self.check_hint(hint.0, size, align, region)?,
             None => self.first_fit(size, align, region)?,
         };
-        self.used_slots.push(slot);
+        self.used_slots.insert(slot);
         self.used_space += size;
         let pos = self.placed.partition_point(|(a, _, _)| *a <= addr);
-        self.placed.insert(pos, (addr, size, dimm.id.clone()));
+        self.placed.insert(pos, (addr, addr + size, index));
         let label = dimm.effective_label_size();
         let label_offset = dimm.size.0 - label;
         Ok(Placement {
@@ -338,7 +345,7 @@ impl Placer {
         })
     }
 
-    fn pick_slot(&self, hint: Option<u32>) -> Result<u32, PlaceError> {
+    fn pick_slot(&mut self, hint: Option<u32>) -> Result<u32, PlaceError> {
         match hint {
             Some(slot) if slot >= self.slots => Err(PlaceError::InvalidSlot {
                 slot,
@@ -346,9 +353,16 @@ impl Placer {
             }),
             Some(slot) if self.used_slots.contains(&slot) => Err(PlaceError::SlotBusy { slot }),
             Some(slot) => Ok(slot),
-            None => (0..self.slots)
-                .find(|s| !self.used_slots.contains(s))
-                .ok_or(PlaceError::NoFreeSlot { slots: self.slots }),
+            None => {
+                while self.used_slots.contains(&self.free_from) {
+                    self.free_from += 1;
+                }
+                if self.free_from < self.slots {
+                    Ok(self.free_from)
+                } else {
+                    Err(PlaceError::NoFreeSlot { slots: self.slots })
+                }
+            }
         }
     }
 
@@ -377,25 +391,37 @@ impl Placer {
         if let Some((_, _, other)) = self
             .placed
             .iter()
-            .find(|(a, s, _)| overlaps(*a, *s, addr, size))
+            .find(|(a, e, _)| overlaps(*a, e - a, addr, size))
         {
             return Err(PlaceError::AddrConflict {
-                other: other.clone(),
+                other: self.devices[*other].id.clone(),
             });
         }
         Ok(addr)
     }
 
+    /// QEMU's first fit (memory_device_get_free_addr): from the aligned
+    /// base, past each placed device (by address) that overlaps, move to
+    /// its aligned end. A run of back-to-back devices is crossed in one
+    /// step: whichever of them the candidate lands in, walking on ends at
+    /// the aligned end of the run's last device, so only that is computed.
     fn first_fit(&self, size: u64, align: u64, region: Region) -> Result<u64, PlaceError> {
         let mut addr = align_up(region.base, align).ok_or(PlaceError::Fragmented)?;
-        for (a, s, _) in &self.placed {
-            if overlaps(*a, *s, addr, size) {
-                addr = a
-                    .checked_add(*s)
-                    .and_then(|end| align_up(end, align))
-                    .ok_or(PlaceError::Fragmented)?;
-            } else if *a >= addr.saturating_add(size) {
+        let placed = &self.placed;
+        let mut i = 0;
+        while i < placed.len() {
+            let (start, end, _) = placed[i];
+            if overlaps(start, end - start, addr, size) {
+                let mut last = i;
+                while last + 1 < placed.len() && placed[last + 1].0 == placed[last].1 {
+                    last += 1;
+                }
+                addr = align_up(placed[last].1, align).ok_or(PlaceError::Fragmented)?;
+                i = last + 1;
+            } else if start >= addr.saturating_add(size) {
                 break;
+            } else {
+                i += 1;
             }
         }
         match addr.checked_add(size) {
@@ -527,5 +553,58 @@ mod tests {
                 other: "nv1".into()
             })
         );
+    }
+
+    /// QEMU's walk as written in memory-device.c, one device at a time.
+    fn naive_first_fit(placed: &[(u64, u64)], base: u64, size: u64, align: u64) -> Option<u64> {
+        let mut addr = align_up(base, align)?;
+        for &(start, end) in placed {
+            if overlaps(start, end - start, addr, size) {
+                addr = align_up(end, align)?;
+            } else if start >= addr.saturating_add(size) {
+                break;
+            }
+        }
+        Some(addr)
+    }
+
+    proptest::proptest! {
+        /// Crossing runs of back-to-back devices in one step finds the
+        /// same address as QEMU's device-by-device walk.
+        #[test]
+        fn first_fit_equals_qemus_walk(
+            pieces in proptest::collection::vec((0u64..4, 1u64..6), 0..40),
+            size_units in 1u64..6,
+            align_shift in 0u32..4,
+        ) {
+            // Ranges in 1 MiB units, with gaps of 0..3 MiB (0 = back to back).
+            let unit = MIB;
+            let base = 4 * GIB;
+            let mut at = base;
+            let mut placed = Vec::new();
+            for (gap, len) in pieces {
+                at += gap * unit;
+                placed.push((at, at + len * unit, 0usize));
+                at += len * unit;
+            }
+            let dimms: Vec<Dimm> = Vec::new();
+            let placer = Placer {
+                devices: &dimms,
+                region: Some(Region { base, size: 64 * GIB }),
+                total: 64 * GIB,
+                slots: 256,
+                used_slots: BTreeSet::new(),
+                free_from: 0,
+                used_space: 0,
+                placed: placed.clone(),
+            };
+            let align = unit << align_shift;
+            let size = size_units * unit;
+            let simple: Vec<(u64, u64)> = placed.iter().map(|(a, e, _)| (*a, *e)).collect();
+            proptest::prop_assert_eq!(
+                placer.first_fit(size, align, placer.region.unwrap()).ok(),
+                naive_first_fit(&simple, base, size, align)
+            );
+        }
     }
 }

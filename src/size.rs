@@ -207,6 +207,10 @@ pub fn align_up(value: u64, align: u64) -> Option<u64> {
     if align <= 1 {
         return Some(value);
     }
+    if align.is_power_of_two() {
+        let mask = align - 1;
+        return value.checked_add(mask).map(|v| v & !mask);
+    }
     let rem = value % align;
     if rem == 0 {
         Some(value)
