@@ -461,4 +461,85 @@ mod tests {
         }
         assert!(console.is_closed());
     }
+
+    /// Keys reach the program while it floods the console: the writer
+    /// thread does not wait behind the reader. The bound is generous; it
+    /// checks liveness, not speed (benches/console.rs measures speed).
+    #[test]
+    fn keys_reach_the_program_during_a_flood() {
+        use std::sync::atomic::AtomicU64;
+        use std::time::{Duration, Instant};
+
+        let pty = open_pty(48, 160).unwrap();
+        let mut t = rustix::termios::tcgetattr(&pty.slave).unwrap();
+        t.make_raw();
+        rustix::termios::tcsetattr(&pty.slave, rustix::termios::OptionalActions::Now, &t).unwrap();
+        let wakes = Arc::new(AtomicU64::new(0));
+        let waker: Waker = {
+            let wakes = Arc::clone(&wakes);
+            Arc::new(move || {
+                wakes.fetch_add(1, Ordering::Relaxed);
+            })
+        };
+        let console = Console::new(pty.master, 48, 160, DEFAULT_SCROLLBACK, waker).unwrap();
+
+        // The "guest": writes a boot log as fast as the pty takes it until
+        // told to stop, and counts the bytes.
+        let mut out = File::from(pty.slave.try_clone().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(AtomicU64::new(0));
+        let flood = {
+            let (stop, written) = (Arc::clone(&stop), Arc::clone(&written));
+            std::thread::spawn(move || {
+                let log = include_bytes!("../../benches/data/linux-boot.txt");
+                while !stop.load(Ordering::Relaxed) {
+                    if out.write_all(log).is_err() {
+                        break;
+                    }
+                    written.fetch_add(log.len() as u64, Ordering::Relaxed);
+                }
+            })
+        };
+        // Its keyboard: the bytes the console sends.
+        let (got_tx, got_rx) = std::sync::mpsc::channel();
+        let mut input = File::from(pty.slave.try_clone().unwrap());
+        let keyboard = std::thread::spawn(move || {
+            let mut got = [0u8; 3];
+            if input.read_exact(&mut got).is_ok() {
+                let _ = got_tx.send(got);
+            }
+        });
+
+        // The flood is under way: over a megabyte through the emulator.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while written.load(Ordering::Relaxed) < 1 << 20 {
+            assert!(Instant::now() < deadline, "the flood did not start");
+            std::thread::sleep(Duration::from_millis(10));
+            console.ack();
+        }
+        let before = written.load(Ordering::Relaxed);
+        let up = KeyEvent::new(
+            crossterm::event::KeyCode::Up,
+            crossterm::event::KeyModifiers::NONE,
+        );
+        assert_eq!(console.key(&up), Ok(KeyOutcome::Sent));
+        let got = got_rx.recv_timeout(Duration::from_secs(5));
+        let during = written.load(Ordering::Relaxed);
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(got, Ok(*b"\x1b[A"), "the key never reached the program");
+        assert!(
+            during > before,
+            "the flood stalled while the key was sent ({before} bytes)"
+        );
+        assert!(wakes.load(Ordering::Relaxed) > 0);
+        {
+            let mut emu = console.emulator();
+            assert!(emu.contents().contains("] "), "{}", emu.contents());
+            assert!(emu.scrollback_len() <= DEFAULT_SCROLLBACK);
+        }
+        flood.join().unwrap();
+        keyboard.join().unwrap();
+        drop(pty.slave);
+        drop(console);
+    }
 }
