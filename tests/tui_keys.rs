@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use qpmem::cmdline::render_shell;
-use qpmem::profile::{Auto, Backend, Profile};
+use qpmem::profile::{Backend, Profile};
 use qpmem::qemu::QemuVersion;
 use qpmem::size::Size;
 use qpmem::tui::app::{Dialog, Effect, Event, Pane, Setup};
@@ -33,14 +33,7 @@ fn seed() -> Profile {
 
 /// The original recipe: no align, so nv2 lands off a section boundary.
 fn seed_without_align() -> Profile {
-    let mut p = seed();
-    p.ram = Size::mib(512);
-    p.slots = Auto::Fixed(2);
-    p.maxmem = Auto::Fixed(Size::gib(40));
-    for d in &mut p.devices {
-        d.align = None;
-    }
-    p
+    Profile::original_recipe(Path::new("/vms"), None)
 }
 
 fn k(code: KeyCode) -> Event {
