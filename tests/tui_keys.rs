@@ -320,11 +320,13 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
             name: "small".into(),
             summary: "1 DIMM".into(),
             source: ProfileRef("small".into()),
+            builtin: false,
         },
         ProfileEntry {
             name: "default (built in)".into(),
             summary: "2 DIMMs".into(),
             source: ProfileRef("default".into()),
+            builtin: true,
         },
     ];
     a.handle(Event::ProfilesListed(Ok(entries.clone())));
@@ -362,6 +364,79 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
     assert_eq!(a.name.as_deref(), Some("small"));
     assert!(!a.dirty());
     assert!(!a.can_undo());
+}
+
+#[test]
+fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
+    let mut a = app(seed());
+    a.name = Some("mine".into());
+    let entries = vec![
+        ProfileEntry {
+            name: "mine".into(),
+            summary: "2 DIMMs".into(),
+            source: ProfileRef("mine".into()),
+            builtin: false,
+        },
+        ProfileEntry {
+            name: "small (built in)".into(),
+            summary: "1 DIMM".into(),
+            source: ProfileRef("small".into()),
+            builtin: true,
+        },
+    ];
+    keys(&mut a, "o");
+    a.handle(Event::ProfilesListed(Ok(entries.clone())));
+    // Rename: the name is checked as typed; Enter asks the store.
+    keys(&mut a, "r");
+    assert!(matches!(a.dialog, Some(Dialog::Rename { .. })));
+    for _ in 0.."mine".len() {
+        a.handle(k(KeyCode::Backspace));
+    }
+    keys(&mut a, ".x");
+    match &a.dialog {
+        Some(Dialog::Rename { error: Some(e), .. }) => assert!(e.contains(".x"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    a.handle(k(KeyCode::Home));
+    a.handle(k(KeyCode::Delete));
+    assert_eq!(
+        a.handle(k(KeyCode::Enter)),
+        [Effect::RenameProfile {
+            from: "mine".into(),
+            to: "x".into()
+        }]
+    );
+    // The open profile follows its new name; the picker comes back.
+    let fx = a.handle(Event::ProfileRenamed(Ok((
+        "mine".into(),
+        "x".into(),
+        "/cfg/qpmem/profiles/x.ron".into(),
+    ))));
+    assert_eq!(fx, [Effect::ListProfiles]);
+    assert_eq!(a.name.as_deref(), Some("x"));
+    assert_eq!(a.path, Some(PathBuf::from("/cfg/qpmem/profiles/x.ron")));
+    // Remove asks first.
+    a.handle(Event::ProfilesListed(Ok(entries.clone())));
+    assert!(keys(&mut a, "d").is_empty());
+    match &a.dialog {
+        Some(Dialog::Confirm { question, .. }) => {
+            assert!(question.contains("mine.ron.bak"), "{question}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(keys(&mut a, "y"), [Effect::RemoveProfile("mine".into())]);
+    assert_eq!(
+        a.handle(Event::ProfileRemoved(Ok("mine".into()))),
+        [Effect::ListProfiles]
+    );
+    // Built-in examples are refused, and the picker stays open.
+    a.handle(Event::ProfilesListed(Ok(entries)));
+    keys(&mut a, "j");
+    assert!(keys(&mut a, "d").is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::Picker { .. })));
+    assert!(a.status.as_ref().unwrap().text.contains("built in"));
+    assert!(keys(&mut a, "r").is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::Picker { .. })));
 }
 
 #[test]
