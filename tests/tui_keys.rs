@@ -684,3 +684,25 @@ fn paste_types_into_the_field_being_edited_and_never_runs_keys() {
     a.handle(k(KeyCode::Enter));
     assert_eq!(a.profile.devices[0].size, Size::gib(20));
 }
+
+#[test]
+fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
+    let mut a = app(seed());
+    assert!(!render_text(&a).contains("ndctl create-namespace"));
+    keys(&mut a, "r");
+    assert_eq!(a.focus, Pane::Cmdline);
+    assert!(a
+        .cmdline_lines()
+        .iter()
+        .any(|l| l.contains("ndctl init-labels")));
+    let screen = render_text(&a);
+    assert!(screen.contains("guest recipe"), "{screen}");
+    assert!(screen.contains("qpmem_region"), "{screen}");
+    // y still copies the QEMU command line, whatever is shown.
+    match &keys(&mut a, "y")[..] {
+        [Effect::Copy(text)] => assert!(text.starts_with("qemu-system-x86_64")),
+        other => panic!("{other:?}"),
+    }
+    keys(&mut a, "r");
+    assert!(a.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
+}

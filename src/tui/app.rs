@@ -205,6 +205,8 @@ pub struct Derived {
     pub diagnostics: Vec<Diagnostic>,
     /// `render_shell`, split into lines.
     pub shell: Vec<String>,
+    /// `qpmem render --format guest`: what to run inside the guest.
+    pub guest: Vec<String>,
 }
 
 impl Derived {
@@ -223,10 +225,15 @@ impl Derived {
             host,
         });
         let shell = render_shell(profile).lines().map(str::to_string).collect();
+        let guest = crate::export::guest::render(profile, layout.as_ref().ok())
+            .lines()
+            .map(str::to_string)
+            .collect();
         Derived {
             layout,
             diagnostics,
             shell,
+            guest,
         }
     }
 
@@ -368,6 +375,8 @@ pub struct App {
     pub profiles_dir: Option<PathBuf>,
     /// The last guest check (`v`).
     pub guest: GuestCheck,
+    /// The command-line pane shows the guest recipe instead (`r`).
+    pub show_recipe: bool,
     pub quit: bool,
     /// Effects a change asked for, returned by the next `handle`.
     queued: Vec<Effect>,
@@ -404,6 +413,7 @@ impl App {
             qemu_problem: None,
             profiles_dir: setup.profiles_dir,
             guest: GuestCheck::None,
+            show_recipe: false,
             quit: false,
             queued: Vec::new(),
         }
@@ -430,6 +440,16 @@ impl App {
         ]
     }
 
+    /// What the command-line pane shows: the QEMU command line, or the
+    /// guest recipe after `r`.
+    pub fn cmdline_lines(&self) -> &[String] {
+        if self.show_recipe {
+            &self.derived.guest
+        } else {
+            &self.derived.shell
+        }
+    }
+
     /// Are there unsaved changes?
     pub fn dirty(&self) -> bool {
         self.profile != self.saved
@@ -453,7 +473,7 @@ impl App {
             .min(self.derived.diagnostics.len().saturating_sub(1));
         self.cmdline_scroll = self
             .cmdline_scroll
-            .min(self.derived.shell.len().saturating_sub(1));
+            .min(self.cmdline_lines().len().saturating_sub(1));
     }
 
     /// Replace the profile with `new`, recording the old one for undo.
@@ -768,6 +788,11 @@ impl App {
             Action::Open => return vec![Effect::ListProfiles],
             Action::Copy => return vec![Effect::Copy(self.derived.shell.join("\n") + "\n")],
             Action::Launch => return vec![Effect::Launch(self.profile.clone())],
+            Action::ToggleRecipe => {
+                self.show_recipe = !self.show_recipe;
+                self.cmdline_scroll = 0;
+                self.focus = Pane::Cmdline;
+            }
             Action::Verify => {
                 if matches!(self.guest, GuestCheck::Running(_)) {
                     self.guest = GuestCheck::Failed("cancelled".into());
@@ -1166,7 +1191,7 @@ impl App {
                     step(self.diag_selected, self.derived.diagnostics.len(), a, page)
             }
             Pane::Cmdline => {
-                let max = self.derived.shell.len().saturating_sub(page);
+                let max = self.cmdline_lines().len().saturating_sub(page);
                 self.cmdline_scroll = step(self.cmdline_scroll, max + 1, a, page)
             }
         }

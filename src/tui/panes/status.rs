@@ -40,6 +40,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             b.scope == Scope::Global
                 || (b.scope == Scope::Map && app.focus == Pane::Map)
                 || (b.scope == Scope::Diagnostics && app.focus == Pane::Diagnostics)
+                || (b.scope == Scope::Cmdline && app.focus == Pane::Cmdline)
         })
         .collect();
     list.sort_by_key(first);
