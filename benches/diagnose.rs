@@ -30,10 +30,11 @@ fn diagnose(c: &mut Criterion) {
     let version = Some(QemuVersion::new(7, 2, 0));
     let p = profile_with(256);
     let l = layout(&p, &host).ok();
+    let p = &p;
     c.bench_function("check 256 devices (layout given)", |b| {
         b.iter(|| {
             check(black_box(&Context {
-                profile: &p,
+                profile: p,
                 layout: l.as_ref(),
                 qemu_version: version,
                 import_notes: &[],
@@ -41,9 +42,13 @@ fn diagnose(c: &mut Criterion) {
             }))
         })
     });
-    c.bench_function("check_profile 256 devices (with layout)", |b| {
-        b.iter(|| check_profile(black_box(&p), &[], &host, version))
-    });
+    // Placement plus the whole rule table, as the TUI does on every change.
+    for n in [1, 8, 64, 256] {
+        let p = profile_with(n);
+        c.bench_function(&format!("check_profile {n} devices (with layout)"), |b| {
+            b.iter(|| check_profile(black_box(&p), &[], &host, version))
+        });
+    }
 }
 
 criterion_group!(benches, diagnose);

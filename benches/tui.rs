@@ -1,5 +1,6 @@
-//! TUI speed: one frame on a 160x50 TestBackend, for the default profile
-//! (target under 1 ms) and for 256 DIMMs (under 5 ms).
+//! TUI speed: one frame on a TestBackend at 80x24, 160x50 and 250x80, for
+//! the default profile, 8 DIMMs and 256 DIMMs (targets at 160x50: under
+//! 1 ms for the default profile, under 5 ms for 256 DIMMs).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use qpmem::profile::{Auto, Dimm, Profile};
@@ -9,32 +10,36 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::path::{Path, PathBuf};
 
-fn app(profile: Profile) -> App {
+fn app(profile: Profile, (w, h): (u16, u16)) -> App {
     let mut app = App::with_profile(profile);
-    app.handle(Event::Resize(160, 50));
+    app.handle(Event::Resize(w, h));
     app
 }
 
-fn frames(c: &mut Criterion) {
-    let mut big = Profile::empty("big");
-    big.slots = Auto::Fixed(256);
-    big.devices = (1..=256)
+fn with_dimms(n: usize) -> Profile {
+    let mut p = Profile::empty("many");
+    p.slots = Auto::Fixed(256);
+    p.devices = (1..=n)
         .map(|i| Dimm::nvdimm(i, PathBuf::from(format!("/vms/nv{i}")), Size::gib(1)))
         .collect();
-    for (name, profile) in [
-        (
-            "frame default profile 160x50",
-            Profile::seed(Path::new("/vms")),
-        ),
-        ("frame 256 DIMMs 160x50", big),
-    ] {
-        let app = app(profile);
-        let mut terminal = Terminal::new(TestBackend::new(160, 50)).unwrap();
-        c.bench_function(name, |b| {
-            b.iter(|| {
-                terminal.draw(|f| ui::draw(f, &app)).unwrap();
-            })
-        });
+    p
+}
+
+fn frames(c: &mut Criterion) {
+    for size in [(80, 24), (160, 50), (250, 80)] {
+        for (what, profile) in [
+            ("default profile", Profile::seed(Path::new("/vms"))),
+            ("8 DIMMs", with_dimms(8)),
+            ("256 DIMMs", with_dimms(256)),
+        ] {
+            let app = app(profile, size);
+            let mut terminal = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
+            c.bench_function(&format!("frame {what} {}x{}", size.0, size.1), |b| {
+                b.iter(|| {
+                    terminal.draw(|f| ui::draw(f, &app)).unwrap();
+                })
+            });
+        }
     }
 }
 

@@ -453,14 +453,7 @@ mod tests {
     use std::path::Path;
 
     fn seed(align: Option<Size>) -> Profile {
-        let mut p = Profile::seed(Path::new("/vms"));
-        p.ram = Size::mib(512);
-        p.slots = Auto::Fixed(2);
-        p.maxmem = Auto::Fixed(Size::gib(40));
-        for d in &mut p.devices {
-            d.align = align;
-        }
-        p
+        Profile::original_recipe(Path::new("/vms"), align)
     }
 
     #[test]

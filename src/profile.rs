@@ -371,6 +371,21 @@ impl Profile {
         p
     }
 
+    /// The recipe exactly as the "pmem in QEMU" page writes it: `-m
+    /// 512M,slots=2,maxmem=40G` and two 17G NVDIMMs with label-size=2M,
+    /// with `align` as given (the page uses 128M; without it nv2 misses a
+    /// section boundary). Tests, benches and examples start from it.
+    pub fn original_recipe(data_dir: &Path, align: Option<Size>) -> Profile {
+        let mut p = Profile::seed(data_dir);
+        p.ram = Size::mib(512);
+        p.slots = Auto::Fixed(2);
+        p.maxmem = Auto::Fixed(Size::gib(40));
+        for d in &mut p.devices {
+            d.align = align;
+        }
+        p
+    }
+
     pub fn machine_family(&self) -> Option<MachineFamily> {
         MachineFamily::of(&self.machine)
     }

@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use qpmem::cmdline::render_shell;
-use qpmem::profile::{Auto, Backend, Profile};
+use qpmem::profile::{Backend, Profile};
 use qpmem::qemu::QemuVersion;
 use qpmem::size::Size;
 use qpmem::tui::app::{Dialog, Effect, Event, Pane, Setup};
@@ -33,14 +33,7 @@ fn seed() -> Profile {
 
 /// The original recipe: no align, so nv2 lands off a section boundary.
 fn seed_without_align() -> Profile {
-    let mut p = seed();
-    p.ram = Size::mib(512);
-    p.slots = Auto::Fixed(2);
-    p.maxmem = Auto::Fixed(Size::gib(40));
-    for d in &mut p.devices {
-        d.align = None;
-    }
-    p
+    Profile::original_recipe(Path::new("/vms"), None)
 }
 
 fn k(code: KeyCode) -> Event {
@@ -327,11 +320,13 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
             name: "small".into(),
             summary: "1 DIMM".into(),
             source: ProfileRef("small".into()),
+            builtin: false,
         },
         ProfileEntry {
             name: "default (built in)".into(),
             summary: "2 DIMMs".into(),
             source: ProfileRef("default".into()),
+            builtin: true,
         },
     ];
     a.handle(Event::ProfilesListed(Ok(entries.clone())));
@@ -369,6 +364,79 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
     assert_eq!(a.name.as_deref(), Some("small"));
     assert!(!a.dirty());
     assert!(!a.can_undo());
+}
+
+#[test]
+fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
+    let mut a = app(seed());
+    a.name = Some("mine".into());
+    let entries = vec![
+        ProfileEntry {
+            name: "mine".into(),
+            summary: "2 DIMMs".into(),
+            source: ProfileRef("mine".into()),
+            builtin: false,
+        },
+        ProfileEntry {
+            name: "small (built in)".into(),
+            summary: "1 DIMM".into(),
+            source: ProfileRef("small".into()),
+            builtin: true,
+        },
+    ];
+    keys(&mut a, "o");
+    a.handle(Event::ProfilesListed(Ok(entries.clone())));
+    // Rename: the name is checked as typed; Enter asks the store.
+    keys(&mut a, "r");
+    assert!(matches!(a.dialog, Some(Dialog::Rename { .. })));
+    for _ in 0.."mine".len() {
+        a.handle(k(KeyCode::Backspace));
+    }
+    keys(&mut a, ".x");
+    match &a.dialog {
+        Some(Dialog::Rename { error: Some(e), .. }) => assert!(e.contains(".x"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    a.handle(k(KeyCode::Home));
+    a.handle(k(KeyCode::Delete));
+    assert_eq!(
+        a.handle(k(KeyCode::Enter)),
+        [Effect::RenameProfile {
+            from: "mine".into(),
+            to: "x".into()
+        }]
+    );
+    // The open profile follows its new name; the picker comes back.
+    let fx = a.handle(Event::ProfileRenamed(Ok((
+        "mine".into(),
+        "x".into(),
+        "/cfg/qpmem/profiles/x.ron".into(),
+    ))));
+    assert_eq!(fx, [Effect::ListProfiles]);
+    assert_eq!(a.name.as_deref(), Some("x"));
+    assert_eq!(a.path, Some(PathBuf::from("/cfg/qpmem/profiles/x.ron")));
+    // Remove asks first.
+    a.handle(Event::ProfilesListed(Ok(entries.clone())));
+    assert!(keys(&mut a, "d").is_empty());
+    match &a.dialog {
+        Some(Dialog::Confirm { question, .. }) => {
+            assert!(question.contains("mine.ron.bak"), "{question}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(keys(&mut a, "y"), [Effect::RemoveProfile("mine".into())]);
+    assert_eq!(
+        a.handle(Event::ProfileRemoved(Ok("mine".into()))),
+        [Effect::ListProfiles]
+    );
+    // Built-in examples are refused, and the picker stays open.
+    a.handle(Event::ProfilesListed(Ok(entries)));
+    keys(&mut a, "j");
+    assert!(keys(&mut a, "d").is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::Picker { .. })));
+    assert!(a.status.as_ref().unwrap().text.contains("built in"));
+    assert!(keys(&mut a, "r").is_empty());
+    assert!(matches!(a.dialog, Some(Dialog::Picker { .. })));
 }
 
 #[test]
@@ -615,4 +683,26 @@ fn paste_types_into_the_field_being_edited_and_never_runs_keys() {
     a.handle(k(KeyCode::Backspace));
     a.handle(k(KeyCode::Enter));
     assert_eq!(a.profile.devices[0].size, Size::gib(20));
+}
+
+#[test]
+fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
+    let mut a = app(seed());
+    assert!(!render_text(&a).contains("ndctl create-namespace"));
+    keys(&mut a, "r");
+    assert_eq!(a.focus, Pane::Cmdline);
+    assert!(a
+        .cmdline_lines()
+        .iter()
+        .any(|l| l.contains("ndctl init-labels")));
+    let screen = render_text(&a);
+    assert!(screen.contains("guest recipe"), "{screen}");
+    assert!(screen.contains("qpmem_region"), "{screen}");
+    // y still copies the QEMU command line, whatever is shown.
+    match &keys(&mut a, "y")[..] {
+        [Effect::Copy(text)] => assert!(text.starts_with("qemu-system-x86_64")),
+        other => panic!("{other:?}"),
+    }
+    keys(&mut a, "r");
+    assert!(a.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
 }

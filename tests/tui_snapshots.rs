@@ -4,7 +4,7 @@
 //! (the misaligned edge in the warning colour, NO_COLOR).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use qpmem::profile::{Auto, Dimm, Profile};
+use qpmem::profile::{Dimm, Profile};
 use qpmem::size::Size;
 use qpmem::tui::panes;
 use qpmem::tui::theme::Theme;
@@ -18,14 +18,8 @@ use std::path::{Path, PathBuf};
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 50)];
 
 fn seed_without_align() -> Profile {
-    let mut p = Profile::seed(Path::new("/vms"));
+    let mut p = Profile::original_recipe(Path::new("/vms"), None);
     p.name = "seed-no-align".into();
-    p.ram = Size::mib(512);
-    p.slots = Auto::Fixed(2);
-    p.maxmem = Auto::Fixed(Size::gib(40));
-    for d in &mut p.devices {
-        d.align = None;
-    }
     p
 }
 

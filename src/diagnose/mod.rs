@@ -525,20 +525,12 @@ impl fmt::Display for Tally {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use crate::profile::Auto;
     use std::path::Path;
 
     /// The recipe: `-m 512M,slots=2,maxmem=40G`, two 17G NVDIMMs with
     /// label-size=2M and `align` as given.
     pub fn seed(align: Option<Size>) -> Profile {
-        let mut p = Profile::seed(Path::new("/vms"));
-        p.ram = Size::mib(512);
-        p.slots = Auto::Fixed(2);
-        p.maxmem = Auto::Fixed(Size::gib(40));
-        for d in &mut p.devices {
-            d.align = align;
-        }
-        p
+        Profile::original_recipe(Path::new("/vms"), align)
     }
 
     /// Run the whole table with these host facts and this QEMU.

@@ -27,6 +27,7 @@ pub enum Action {
     Copy,
     Launch,
     Verify,
+    ToggleRecipe,
     Help,
     Quit,
     ForceQuit,
@@ -56,6 +57,8 @@ pub enum Scope {
     Map,
     /// The diagnostics pane.
     Diagnostics,
+    /// The command-line pane.
+    Cmdline,
 }
 
 /// One key (code plus Ctrl/Alt; Shift is implied by the character).
@@ -143,6 +146,7 @@ pub static KEYMAP: &[Binding] = &[
     b("+", &[key('+'), key('=')], Action::ZoomIn, Scope::Map, "zoom in", Some("zoom")),
     b("-", &[key('-')], Action::ZoomOut, Scope::Map, "zoom out", None),
     b("0", &[key('0')], Action::ZoomFit, Scope::Map, "fit the whole map", None),
+    b("r", &[key('r')], Action::ToggleRecipe, Scope::Cmdline, "show the guest recipe (ndctl, mkfs, mount) or the command line", Some("recipe")),
     b("v", &[key('v')], Action::Verify, Scope::Diagnostics, "verify in a throwaway guest; v again cancels", Some("verify")),
 ];
 

@@ -87,6 +87,10 @@ pub enum Event {
     LaunchChecked(Result<Vec<String>, String>),
     /// The VM ended (how), or could not be started (why).
     Launched(Result<String, String>),
+    /// A stored profile was removed (its name) or renamed (from, to, the
+    /// new file), or why not.
+    ProfileRemoved(Result<String, String>),
+    ProfileRenamed(Result<(String, String, PathBuf), String>),
     /// A guest check moved on to a new stage (its label).
     VerifyStage(String),
     /// A guest check ended: its report, or why it could not run.
@@ -124,6 +128,14 @@ pub enum Effect {
     Verify(Profile),
     /// Stop the running guest check.
     CancelVerify,
+    /// Remove a stored profile (kept as `.bak`), then send
+    /// [`Event::ProfileRemoved`].
+    RemoveProfile(String),
+    /// Rename a stored profile, then send [`Event::ProfileRenamed`].
+    RenameProfile {
+        from: String,
+        to: String,
+    },
 }
 
 /// What the last guest check (`v`) says, shown atop the diagnostics.
@@ -193,6 +205,8 @@ pub struct Derived {
     pub diagnostics: Vec<Diagnostic>,
     /// `render_shell`, split into lines.
     pub shell: Vec<String>,
+    /// `qpmem render --format guest`: what to run inside the guest.
+    pub guest: Vec<String>,
 }
 
 impl Derived {
@@ -211,10 +225,15 @@ impl Derived {
             host,
         });
         let shell = render_shell(profile).lines().map(str::to_string).collect();
+        let guest = crate::export::guest::render(profile, layout.as_ref().ok())
+            .lines()
+            .map(str::to_string)
+            .collect();
         Derived {
             layout,
             diagnostics,
             shell,
+            guest,
         }
     }
 
@@ -260,6 +279,8 @@ pub enum Pending {
     Quit,
     Open(ProfileRef),
     Launch,
+    /// Remove this stored profile.
+    RemoveProfile(String),
 }
 
 /// A modal dialog.
@@ -277,6 +298,12 @@ pub enum Dialog {
     Picker {
         entries: Vec<ProfileEntry>,
         selected: usize,
+    },
+    /// Ask for a stored profile's new name.
+    Rename {
+        from: String,
+        input: Input,
+        error: Option<String>,
     },
 }
 
@@ -348,6 +375,8 @@ pub struct App {
     pub profiles_dir: Option<PathBuf>,
     /// The last guest check (`v`).
     pub guest: GuestCheck,
+    /// The command-line pane shows the guest recipe instead (`r`).
+    pub show_recipe: bool,
     pub quit: bool,
     /// Effects a change asked for, returned by the next `handle`.
     queued: Vec<Effect>,
@@ -384,6 +413,7 @@ impl App {
             qemu_problem: None,
             profiles_dir: setup.profiles_dir,
             guest: GuestCheck::None,
+            show_recipe: false,
             quit: false,
             queued: Vec::new(),
         }
@@ -410,6 +440,16 @@ impl App {
         ]
     }
 
+    /// What the command-line pane shows: the QEMU command line, or the
+    /// guest recipe after `r`.
+    pub fn cmdline_lines(&self) -> &[String] {
+        if self.show_recipe {
+            &self.derived.guest
+        } else {
+            &self.derived.shell
+        }
+    }
+
     /// Are there unsaved changes?
     pub fn dirty(&self) -> bool {
         self.profile != self.saved
@@ -433,7 +473,7 @@ impl App {
             .min(self.derived.diagnostics.len().saturating_sub(1));
         self.cmdline_scroll = self
             .cmdline_scroll
-            .min(self.derived.shell.len().saturating_sub(1));
+            .min(self.cmdline_lines().len().saturating_sub(1));
     }
 
     /// Replace the profile with `new`, recording the old one for undo.
@@ -598,6 +638,28 @@ impl App {
                 self.complain(e);
                 Vec::new()
             }
+            Event::ProfileRemoved(r) => {
+                match r {
+                    Ok(name) => {
+                        self.say(format!("removed profile {name} (kept as {name}.ron.bak)"))
+                    }
+                    Err(e) => self.complain(format!("remove failed: {e}")),
+                }
+                vec![Effect::ListProfiles]
+            }
+            Event::ProfileRenamed(r) => {
+                match r {
+                    Ok((from, to, path)) => {
+                        if self.name.as_deref() == Some(from.as_str()) {
+                            self.name = Some(to.clone());
+                            self.path = Some(path);
+                        }
+                        self.say(format!("renamed profile {from} to {to}"));
+                    }
+                    Err(e) => self.complain(format!("rename failed: {e}")),
+                }
+                vec![Effect::ListProfiles]
+            }
             Event::VerifyStage(stage) => {
                 if matches!(self.guest, GuestCheck::Running(_)) {
                     self.guest = GuestCheck::Running(stage);
@@ -726,6 +788,11 @@ impl App {
             Action::Open => return vec![Effect::ListProfiles],
             Action::Copy => return vec![Effect::Copy(self.derived.shell.join("\n") + "\n")],
             Action::Launch => return vec![Effect::Launch(self.profile.clone())],
+            Action::ToggleRecipe => {
+                self.show_recipe = !self.show_recipe;
+                self.cmdline_scroll = 0;
+                self.focus = Pane::Cmdline;
+            }
             Action::Verify => {
                 if matches!(self.guest, GuestCheck::Running(_)) {
                     self.guest = GuestCheck::Failed("cancelled".into());
@@ -898,7 +965,9 @@ impl App {
             chars.for_each(|c| e.input.insert(c));
             e.error = self.parse_editing(&e).err();
             self.editing = Some(e);
-        } else if let Some(Dialog::SaveAs { input, .. }) = &mut self.dialog {
+        } else if let Some(Dialog::SaveAs { input, .. } | Dialog::Rename { input, .. }) =
+            &mut self.dialog
+        {
             chars.for_each(|c| input.insert(c));
         } else {
             self.complain("paste goes into a field: press Enter on one first");
@@ -977,20 +1046,67 @@ impl App {
                     }
                 },
                 code => {
-                    match code {
-                        KeyCode::Char(c) => input.insert(c),
-                        KeyCode::Backspace => input.backspace(),
-                        KeyCode::Delete => input.delete(),
-                        KeyCode::Left => input.left(),
-                        KeyCode::Right => input.right(),
-                        KeyCode::Home => input.home(),
-                        KeyCode::End => input.end(),
-                        _ => {}
-                    }
+                    input.edit(code);
                     let error = self.save_target(&input.text).err();
                     self.dialog = Some(Dialog::SaveAs { input, error });
                 }
             },
+            Dialog::Rename {
+                from, mut input, ..
+            } => match k.code {
+                KeyCode::Esc => return vec![Effect::ListProfiles],
+                KeyCode::Enter => {
+                    let to = input.text.trim().to_string();
+                    match crate::store::validate_name(&to) {
+                        Ok(()) => return vec![Effect::RenameProfile { from, to }],
+                        Err(e) => {
+                            self.dialog = Some(Dialog::Rename {
+                                from,
+                                input,
+                                error: Some(e.to_string()),
+                            })
+                        }
+                    }
+                }
+                code => {
+                    input.edit(code);
+                    let error = crate::store::validate_name(input.text.trim())
+                        .err()
+                        .map(|e| e.to_string());
+                    self.dialog = Some(Dialog::Rename { from, input, error });
+                }
+            },
+            Dialog::Picker { entries, selected }
+                if matches!(k.code, KeyCode::Char('r') | KeyCode::Char('d')) =>
+            {
+                let rename = k.code == KeyCode::Char('r');
+                match entries.get(selected) {
+                    Some(e) if e.builtin => {
+                        self.complain(format!(
+                            "{} is built in: it cannot be renamed or removed (save it under a name first)",
+                            e.source.0
+                        ));
+                        self.dialog = Some(Dialog::Picker { entries, selected });
+                    }
+                    Some(e) if rename => {
+                        self.dialog = Some(Dialog::Rename {
+                            from: e.source.0.clone(),
+                            input: Input::new(&e.source.0),
+                            error: None,
+                        })
+                    }
+                    Some(e) => {
+                        self.dialog = Some(Dialog::Confirm {
+                            question: format!(
+                                "Remove the stored profile {}? (it is kept as {}.ron.bak)",
+                                e.source.0, e.source.0
+                            ),
+                            pending: Pending::RemoveProfile(e.source.0.clone()),
+                        })
+                    }
+                    None => self.dialog = Some(Dialog::Picker { entries, selected }),
+                }
+            }
             Dialog::Picker {
                 entries,
                 mut selected,
@@ -1024,6 +1140,7 @@ impl App {
             Pending::Quit => return self.quit_now(),
             Pending::Open(r) => return vec![Effect::Open(r)],
             Pending::Launch => return vec![Effect::StartVm(self.profile.clone())],
+            Pending::RemoveProfile(name) => return vec![Effect::RemoveProfile(name)],
             Pending::Delete(i) => {
                 if i < self.profile.devices.len() {
                     let mut p = self.profile.clone();
@@ -1074,7 +1191,7 @@ impl App {
                     step(self.diag_selected, self.derived.diagnostics.len(), a, page)
             }
             Pane::Cmdline => {
-                let max = self.derived.shell.len().saturating_sub(page);
+                let max = self.cmdline_lines().len().saturating_sub(page);
                 self.cmdline_scroll = step(self.cmdline_scroll, max + 1, a, page)
             }
         }

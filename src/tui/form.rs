@@ -61,6 +61,22 @@ impl Input {
     pub fn end(&mut self) {
         self.cursor = self.text.chars().count();
     }
+    /// Apply an editing key (a character, Backspace, Delete, arrows,
+    /// Home, End); `false` when the key is not one of those.
+    pub fn edit(&mut self, code: crossterm::event::KeyCode) -> bool {
+        use crossterm::event::KeyCode;
+        match code {
+            KeyCode::Char(c) => self.insert(c),
+            KeyCode::Backspace => self.backspace(),
+            KeyCode::Delete => self.delete(),
+            KeyCode::Left => self.left(),
+            KeyCode::Right => self.right(),
+            KeyCode::Home => self.home(),
+            KeyCode::End => self.end(),
+            _ => return false,
+        }
+        true
+    }
 }
 
 fn size_field(name: &str, text: &str, bare: BareUnit) -> Result<Size, String> {

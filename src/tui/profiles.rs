@@ -19,6 +19,8 @@ pub struct ProfileEntry {
     pub name: String,
     pub summary: String,
     pub source: ProfileRef,
+    /// A built-in example: it can be opened, not renamed or removed.
+    pub builtin: bool,
 }
 
 /// A profile read for the editor.
@@ -59,6 +61,7 @@ fn entry(e: Entry) -> ProfileEntry {
             Err(err) => format!("unreadable: {err}"),
         },
         source: ProfileRef(e.name),
+        builtin,
     }
 }
 

@@ -243,6 +243,16 @@ impl Driver {
                 qemu: discover::detect(None, &profile),
                 ..host::gather(&profile)
             }))),
+            Effect::RemoveProfile(name) => Some(Event::ProfileRemoved(
+                self.store()
+                    .and_then(|s| s.remove(&name).map_err(|e| e.to_string()))
+                    .map(|_| name),
+            )),
+            Effect::RenameProfile { from, to } => Some(Event::ProfileRenamed(
+                self.store()
+                    .and_then(|s| s.rename(&from, &to).map_err(|e| e.to_string()))
+                    .map(|path| (from, to, path)),
+            )),
             Effect::Verify(profile) => {
                 self.start_verify(profile);
                 None

@@ -192,6 +192,21 @@ struct Shared {
     actual: Option<Vec<MemoryDeviceInfo>>,
 }
 
+/// Record a new status and tell the UI; an exited VM stays exited.
+fn set_status(shared: &Mutex<Shared>, notify: &Notify, status: VmStatus) {
+    let changed = {
+        let mut s = locked(shared);
+        let changed = s.status != status && !matches!(s.status, VmStatus::Exited(_));
+        if changed {
+            s.status = status;
+        }
+        changed
+    };
+    if changed {
+        notify(VmEvent::Status(status));
+    }
+}
+
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -406,17 +421,7 @@ impl Vm {
     }
 
     fn set_status(&self, status: VmStatus) {
-        let changed = {
-            let mut s = locked(&self.shared);
-            let changed = s.status != status && !matches!(s.status, VmStatus::Exited(_));
-            if changed {
-                s.status = status;
-            }
-            changed
-        };
-        if changed {
-            (self.notify)(VmEvent::Status(status));
-        }
+        set_status(&self.shared, &self.notify, status);
     }
 
     /// Stop the guest's CPUs (QMP `stop`).
@@ -613,17 +618,7 @@ impl Supervisor {
     }
 
     fn update(&self, status: VmStatus) {
-        let changed = {
-            let mut s = locked(&self.shared);
-            let changed = s.status != status && !matches!(s.status, VmStatus::Exited(_));
-            if changed {
-                s.status = status;
-            }
-            changed
-        };
-        if changed {
-            (self.notify)(VmEvent::Status(status));
-        }
+        set_status(&self.shared, &self.notify, status);
     }
 
     /// Follow the run state (the guest may stop itself) until QEMU exits.

@@ -1,5 +1,6 @@
 //! The live command-line preview: [`crate::cmdline::render_shell`]'s
-//! output, wrapped to the pane and scrollable; `y` copies it.
+//! output, wrapped to the pane and scrollable; `y` copies it. `r` shows
+//! the guest recipe instead ([`crate::export::guest`]: ndctl, mkfs, mount).
 
 use crate::tui::app::{App, Pane};
 use crate::tui::ui::pane_block;
@@ -18,14 +19,15 @@ pub fn wrap(lines: &[String], width: usize) -> Vec<String> {
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
-    let block = pane_block(
-        app,
-        Pane::Cmdline,
-        Some(Span::styled("y copies", theme.dim())),
-    );
+    let note = if app.show_recipe {
+        "guest recipe · r back"
+    } else {
+        "y copies · r recipe"
+    };
+    let block = pane_block(app, Pane::Cmdline, Some(Span::styled(note, theme.dim())));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let rows = wrap(&app.derived.shell, inner.width as usize);
+    let rows = wrap(app.cmdline_lines(), inner.width as usize);
     let height = inner.height as usize;
     let off = app.cmdline_scroll.min(rows.len().saturating_sub(height));
     let lines: Vec<Line> = rows

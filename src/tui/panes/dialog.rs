@@ -1,7 +1,9 @@
 //! Modal dialogs: yes/no confirmations (delete, quit or open over unsaved
-//! changes), the save-as prompt, and the profile picker.
+//! changes, removing a stored profile), the save-as and rename prompts,
+//! and the profile picker (r renames, d removes a stored profile).
 
 use crate::tui::app::{App, Dialog};
+use crate::tui::form::Input;
 use crate::tui::ui::{centered, list_offset};
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -43,38 +45,17 @@ pub fn draw(f: &mut Frame, screen: Rect, app: &App) {
             f.render_widget(Paragraph::new(lines), inner);
         }
         Some(Dialog::SaveAs { input, error }) => {
-            let area = centered(screen, 70, 7);
-            f.render_widget(Clear, area);
-            let block = frame(app, "Save as");
-            let inner = block.inner(area);
-            f.render_widget(block, area);
-            let chars: Vec<char> = input.text.chars().collect();
-            let before: String = chars[..input.cursor.min(chars.len())].iter().collect();
-            let at = chars
-                .get(input.cursor)
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| " ".into());
-            let after: String = chars.iter().skip(input.cursor + 1).collect();
             let dir = app
                 .profiles_dir
                 .as_ref()
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|| "?".into());
-            let mut lines = vec![
-                Line::styled(
-                    format!("A name (saved in {dir}) or a path ending in .ron:"),
-                    theme.dim(),
-                ),
-                Line::from(vec![
-                    Span::styled(before, theme.text()),
-                    Span::styled(at, theme.text().add_modifier(Modifier::REVERSED)),
-                    Span::styled(after, theme.text()),
-                ]),
-            ];
-            if let Some(e) = error {
-                lines.push(Line::styled(format!("✗ {e}"), theme.error()));
-            }
-            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+            let prompt = format!("A name (saved in {dir}) or a path ending in .ron:");
+            text_dialog(f, app, "Save as", &prompt, input, error.as_deref());
+        }
+        Some(Dialog::Rename { from, input, error }) => {
+            let prompt = format!("New name for the stored profile {from}:");
+            text_dialog(f, app, "Rename", &prompt, input, error.as_deref());
         }
         Some(Dialog::Picker { entries, selected }) => {
             let h = (entries.len() as u16 + 2).clamp(5, screen.height.saturating_sub(4));
@@ -110,4 +91,41 @@ pub fn draw(f: &mut Frame, screen: Rect, app: &App) {
             f.render_widget(Paragraph::new(lines), inner);
         }
     }
+}
+
+/// A question answered by typing one line: the prompt, the input with its
+/// cursor, and why the answer is not acceptable yet.
+fn text_dialog(
+    f: &mut Frame,
+    app: &App,
+    title: &str,
+    prompt: &str,
+    input: &Input,
+    error: Option<&str>,
+) {
+    let theme = &app.theme;
+    let area = centered(f.area(), 70, 7);
+    f.render_widget(Clear, area);
+    let block = frame(app, title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let chars: Vec<char> = input.text.chars().collect();
+    let before: String = chars[..input.cursor.min(chars.len())].iter().collect();
+    let at = chars
+        .get(input.cursor)
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| " ".into());
+    let after: String = chars.iter().skip(input.cursor + 1).collect();
+    let mut lines = vec![
+        Line::styled(prompt.to_string(), theme.dim()),
+        Line::from(vec![
+            Span::styled(before, theme.text()),
+            Span::styled(at, theme.text().add_modifier(Modifier::REVERSED)),
+            Span::styled(after, theme.text()),
+        ]),
+    ];
+    if let Some(e) = error {
+        lines.push(Line::styled(format!("✗ {e}"), theme.error()));
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }

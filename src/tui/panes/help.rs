@@ -31,6 +31,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         (Scope::Move, "Moving in a pane"),
         (Scope::Map, "Address map"),
         (Scope::Diagnostics, "Diagnostics"),
+        (Scope::Cmdline, "Command line"),
     ] {
         out.push(Line::styled(title, theme.title()));
         for b in KEYMAP.iter().filter(|b| b.scope == scope) {

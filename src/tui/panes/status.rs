@@ -17,8 +17,15 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
     match &app.dialog {
         Some(Dialog::Confirm { .. }) => return vec![("y", "yes"), ("n", "no")],
         Some(Dialog::SaveAs { .. }) => return vec![("Enter", "save"), ("Esc", "cancel")],
+        Some(Dialog::Rename { .. }) => return vec![("Enter", "rename"), ("Esc", "cancel")],
         Some(Dialog::Picker { .. }) => {
-            return vec![("Up/Down", "choose"), ("Enter", "open"), ("Esc", "cancel")]
+            return vec![
+                ("Up/Down", "choose"),
+                ("Enter", "open"),
+                ("r", "rename"),
+                ("d", "remove"),
+                ("Esc", "cancel"),
+            ]
         }
         None => {}
     }
@@ -33,6 +40,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             b.scope == Scope::Global
                 || (b.scope == Scope::Map && app.focus == Pane::Map)
                 || (b.scope == Scope::Diagnostics && app.focus == Pane::Diagnostics)
+                || (b.scope == Scope::Cmdline && app.focus == Pane::Cmdline)
         })
         .collect();
     list.sort_by_key(first);
