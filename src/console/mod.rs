@@ -523,14 +523,16 @@ mod tests {
             crossterm::event::KeyModifiers::NONE,
         );
         assert_eq!(console.key(&up), Ok(KeyOutcome::Sent));
+        // The flood runs until `stop`, so the key arrives in the middle of it.
         let got = got_rx.recv_timeout(Duration::from_secs(5));
-        let during = written.load(Ordering::Relaxed);
-        stop.store(true, Ordering::Relaxed);
         assert_eq!(got, Ok(*b"\x1b[A"), "the key never reached the program");
-        assert!(
-            during > before,
-            "the flood stalled while the key was sent ({before} bytes)"
-        );
+        // And the output keeps flowing after it.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while written.load(Ordering::Relaxed) < before + (1 << 20) {
+            assert!(Instant::now() < deadline, "the flood stalled after the key");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        stop.store(true, Ordering::Relaxed);
         assert!(wakes.load(Ordering::Relaxed) > 0);
         {
             let mut emu = console.emulator();
