@@ -339,6 +339,20 @@ fn cli_json_for_two_dimms() {
     assert!(!own.exists(), "the profile's backing files were created");
 }
 
+/// The QEMU that process `pid` started, once it runs (panics after 60 s).
+fn wait_for_qemu_child(pid: u32) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let q = qemu_children(pid);
+        if !q.is_empty() {
+            assert_eq!(q.len(), 1, "more than one QEMU: {q:?}");
+            return q;
+        }
+        assert!(Instant::now() < deadline, "QEMU never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn cli_timeout_and_ctrl_c_leave_no_qemu() {
     const TEST: &str = "cli_timeout_and_ctrl_c_leave_no_qemu";
@@ -372,15 +386,7 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let qemus = loop {
-        let q = qemu_children(pid);
-        if !q.is_empty() || Instant::now() > deadline {
-            break q;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(qemus.len(), 1, "QEMU never started");
+    let qemus = wait_for_qemu_child(pid);
     let kill = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()
@@ -406,15 +412,7 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let qemus = loop {
-        let q = qemu_children(pid);
-        if !q.is_empty() || Instant::now() > deadline {
-            break q;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(qemus.len(), 1, "QEMU never started");
+    let qemus = wait_for_qemu_child(pid);
     child.kill().unwrap();
     child.wait().unwrap();
     let gone = Instant::now() + Duration::from_secs(5);
