@@ -191,3 +191,21 @@ fn a_bad_profile_file_points_at_the_line_and_names_the_field() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/p.ron"));
 }
+
+/// Arguments that are not UTF-8 (a path, a pasted line): exit 2 with a
+/// message, never a panic.
+#[test]
+fn invalid_utf8_arguments_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::OsStr::from_bytes(b"/tmp/\xff.ron");
+    let line = std::ffi::OsStr::from_bytes(
+        b"-object memory-backend-file,id=m,mem-path=/x\xff,size=1G -device nvdimm,id=n,memdev=m",
+    );
+    for args in [vec![path], vec![std::ffi::OsStr::new("--cmdline"), line]] {
+        let out = qpmem().arg("map").args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("invalid UTF-8"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
