@@ -9,7 +9,7 @@
 //! `tests/qemu_ground_truth.rs` hold this model against real QEMU.
 
 use crate::profile::{Backend, Dimm, DimmKind, MachineFamily, Profile};
-use crate::size::{align_down, align_up, format_human, GIB, MIB};
+use crate::size::{align_down, align_up, GIB, MIB};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -440,10 +440,6 @@ pub fn past_section(addr: u64, section: u64) -> u64 {
     addr % section
 }
 
-/// `126 MiB` past a boundary, etc.
-pub fn describe_offset(bytes: u64) -> String {
-    format_human(bytes)
-}
 
 #[cfg(test)]
 mod tests {
