@@ -216,7 +216,12 @@ mod tests {
             action_for(&ev(KeyCode::Char('r'), KeyModifiers::CONTROL)),
             Some(Action::Redo)
         );
-        assert_eq!(action_for(&ev(KeyCode::Char('r'), n)), None);
+        // Plain r is another key than Ctrl-r.
+        assert_eq!(
+            action_for(&ev(KeyCode::Char('r'), n)),
+            Some(Action::ToggleRecipe)
+        );
+        assert_eq!(action_for(&ev(KeyCode::Char('x'), n)), None);
         assert_eq!(
             action_for(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Some(Action::ForceQuit)
