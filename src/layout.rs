@@ -440,7 +440,6 @@ pub fn past_section(addr: u64, section: u64) -> u64 {
     addr % section
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
