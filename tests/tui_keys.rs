@@ -706,3 +706,44 @@ fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
     keys(&mut a, "r");
     assert!(a.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
 }
+
+#[test]
+fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
+    use qpmem::qemu::{compare, MemoryDeviceInfo};
+    let mut a = app(seed());
+    let layout = a.derived.layout.clone().unwrap();
+    let actual = |nv2_addr: u64| -> Vec<MemoryDeviceInfo> {
+        layout
+            .placements()
+            .map(|(d, p)| MemoryDeviceInfo {
+                kind: "nvdimm".into(),
+                id: Some(d.id.clone()),
+                slot: p.slot,
+                addr: if d.id == "nv2" { nv2_addr } else { p.addr },
+                size: p.size,
+                node: 0,
+                memdev: format!("/objects/mem{}", &d.id[2..]),
+            })
+            .collect()
+    };
+    // As predicted: said quietly.
+    a.handle(Event::QemuPlaced(Box::new(compare(
+        &layout,
+        &actual(0x5_3800_0000),
+    ))));
+    assert!(render_text(&a).contains("QEMU placed every DIMM as predicted"));
+    // Moved: said loudly, naming the DIMM, in the error style.
+    a.handle(Event::QemuPlaced(Box::new(compare(
+        &layout,
+        &actual(0x5_4000_0000),
+    ))));
+    let screen = render_text(&a);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("QEMU DIFFERS"))
+        .expect(&screen);
+    assert!(row.contains("nv2"), "{row}");
+    // A change to the profile makes it history.
+    keys(&mut a, "a");
+    assert!(render_text(&a).contains("before your last change"));
+}

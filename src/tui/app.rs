@@ -17,7 +17,7 @@ use crate::cmdline::{render_shell, ImportNote};
 use crate::diagnose::{self, Context, Diagnostic, Severity};
 use crate::layout::{layout, HostFacts, Layout, LayoutError};
 use crate::profile::{Dimm, Profile};
-use crate::qemu::QemuVersion;
+use crate::qemu::{Comparison, QemuVersion};
 use crate::size::Size;
 use crate::verify::{Verdict, VerifyReport};
 use crossterm::event::{
@@ -91,6 +91,8 @@ pub enum Event {
     /// new file), or why not.
     ProfileRemoved(Result<String, String>),
     ProfileRenamed(Result<(String, String, PathBuf), String>),
+    /// QEMU, launched from here, reported where it placed the devices.
+    QemuPlaced(Box<Comparison>),
     /// A guest check moved on to a new stage (its label).
     VerifyStage(String),
     /// A guest check ended: its report, or why it could not run.
@@ -377,6 +379,9 @@ pub struct App {
     pub guest: GuestCheck,
     /// The command-line pane shows the guest recipe instead (`r`).
     pub show_recipe: bool,
+    /// What QEMU really placed at the last launch, against the
+    /// prediction, and whether the profile changed since (stale).
+    pub qemu_placed: Option<(Comparison, bool)>,
     pub quit: bool,
     /// Effects a change asked for, returned by the next `handle`.
     queued: Vec<Effect>,
@@ -414,6 +419,7 @@ impl App {
             profiles_dir: setup.profiles_dir,
             guest: GuestCheck::None,
             show_recipe: false,
+            qemu_placed: None,
             quit: false,
             queued: Vec::new(),
         }
@@ -493,6 +499,9 @@ impl App {
             self.queued.push(Effect::GatherHost(self.profile.clone()));
         }
         if let GuestCheck::Done { stale, .. } = &mut self.guest {
+            *stale = true;
+        }
+        if let Some((_, stale)) = &mut self.qemu_placed {
             *stale = true;
         }
         self.undo.push((old, self.selected));
@@ -659,6 +668,10 @@ impl App {
                     Err(e) => self.complain(format!("rename failed: {e}")),
                 }
                 vec![Effect::ListProfiles]
+            }
+            Event::QemuPlaced(c) => {
+                self.qemu_placed = Some((*c, false));
+                Vec::new()
             }
             Event::VerifyStage(stage) => {
                 if matches!(self.guest, GuestCheck::Running(_)) {

@@ -126,7 +126,15 @@ pub fn run(opts: Options) -> io::Result<()> {
         };
         match msg {
             Some(Incoming::InputFailed(e)) => return Err(context("reading the terminal")(e)),
-            Some(Incoming::Vm(e)) => driver.vm_event(&e),
+            Some(Incoming::Vm(e)) => {
+                driver.vm_event(&e);
+                // What QEMU placed also goes on the editor's map.
+                if let (VmEvent::Placement, Some(view)) = (&e, &driver.view) {
+                    if let Some(c) = view.vm().placement() {
+                        app.handle(Event::QemuPlaced(Box::new(c)));
+                    }
+                }
+            }
             Some(Incoming::App(ev)) => {
                 let effects = app.handle(ev);
                 driver.perform(&mut app, effects);

@@ -184,6 +184,30 @@ fn edge_notes(p: &Placement, section: u64) -> Vec<(u64, String)> {
     out
 }
 
+/// What QEMU really placed at the last launch, beside the prediction:
+/// quiet when it agreed, loud when it did not.
+fn qemu_verdict(app: &App) -> Option<Line<'static>> {
+    let (c, stale) = app.qemu_placed.as_ref()?;
+    let theme = &app.theme;
+    let line = if *stale {
+        Line::styled(" QEMU's placement: before your last change ", theme.dim())
+    } else if c.matches() {
+        Line::styled(" QEMU placed every DIMM as predicted ", theme.ok())
+    } else {
+        let what: Vec<String> = c
+            .devices
+            .iter()
+            .filter(|d| !d.matches())
+            .map(|d| format!("{}: {}", d.id, d.differences.join(", ")))
+            .collect();
+        Line::styled(
+            format!(" QEMU DIFFERS: {} ", what.join("; ")),
+            theme.error().add_modifier(ratatui::style::Modifier::BOLD),
+        )
+    };
+    Some(line)
+}
+
 pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
     let inner_w = area.width.saturating_sub(2).max(1);
@@ -220,11 +244,14 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     } else {
         " +/- zoom"
     };
-    let block = pane_block(
+    let mut block = pane_block(
         app,
         Pane::Map,
         Some(Span::styled(format!("{scale} ·{zoom_note}"), theme.dim())),
     );
+    if let Some(line) = qemu_verdict(app) {
+        block = block.title_top(line.right_aligned());
+    }
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height < 3 || inner.width < 10 {
