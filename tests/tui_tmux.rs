@@ -287,6 +287,10 @@ fn launch_from_the_editor_and_come_back() {
     assert!(s.contains("small-1"), "{s}");
     t.keys(&["y"]);
     t.wait("the console view", |s| s.contains("guest console: small"));
+    // QMP's answer arrives once QEMU is up.
+    t.wait("QEMU's placement", |s| {
+        s.contains("QEMU placed every device where qpmem predicted")
+    });
     assert_eq!(
         std::fs::metadata(&file).unwrap().len(),
         1026 << 20,
@@ -302,6 +306,8 @@ fn launch_from_the_editor_and_come_back() {
         s.contains("Address map") && s.contains("QEMU exited")
     });
     assert!(!s.contains("guest console"), "{s}");
+    // What QEMU placed stays on the editor's map.
+    assert!(s.contains("QEMU placed every DIMM as predicted"), "{s}");
     let start = Instant::now();
     while !qemu_processes_with(&data).is_empty() {
         assert!(
