@@ -439,9 +439,10 @@ impl VmField {
         }
     }
 
-    pub fn placeholder(self, p: &Profile) -> String {
+    pub fn placeholder(self, _profile: &Profile) -> String {
         match self {
-            VmField::Qemu => format!("{} on PATH", p.arch.qemu_binary()),
+            // Short, so the detected version beside it stays visible.
+            VmField::Qemu => "auto (PATH)".into(),
             VmField::Kernel | VmField::Initrd | VmField::Append => "none".into(),
             VmField::Disks | VmField::ExtraArgs => "none".into(),
             _ => String::new(),

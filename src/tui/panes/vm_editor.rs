@@ -19,7 +19,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             note: (*field == VmField::Qemu).then(|| match (&app.qemu_version, &app.qemu_problem) {
                 (Some(v), _) => format!("({v})"),
                 (None, Some(_)) => "(not found)".to_string(),
-                (None, None) => "(version unknown)".to_string(),
+                (None, None) => "(version ?)".to_string(),
             }),
         })
         .collect();
