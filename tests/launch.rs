@@ -338,7 +338,13 @@ fn a_backing_file_in_use_names_the_process() {
         .unwrap();
     let pid = holder.id();
     let deadline = Instant::now() + Duration::from_secs(5);
-    while preflight(&p, None, &[]).errors().is_empty() && Instant::now() < deadline {
+    // Until the shell has opened the file and become `sleep`.
+    while !preflight(&p, None, &[])
+        .errors()
+        .iter()
+        .any(|e| e.contains("(sleep)"))
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     let profile = write_profile(tmp.path(), &p);
