@@ -345,7 +345,8 @@ fn check_reports_an_error_exactly_when_qemu_refuses() {
     let mut failures = Vec::new();
     let mut refusals = 0;
     let dir = tempfile::tempdir().unwrap();
-    for case in cases(dir.path()) {
+    let cases = cases(dir.path());
+    for case in &cases {
         let host: HostFacts = host::gather(&case.profile);
         let ds = diagnose::check_profile(&case.profile, &[], &host, version);
         let qemu_errors: Vec<_> = ds
@@ -395,6 +396,10 @@ fn check_reports_an_error_exactly_when_qemu_refuses() {
             failures.push(format!("{}:\n    {}", case.name, problems.join("\n    ")));
         }
     }
+    eprintln!(
+        "check_vs_qemu: {} configurations, {refusals} refused by QEMU",
+        cases.len()
+    );
     assert!(
         refusals >= 20,
         "only {refusals} refusals: the generated set lost its broken cases"
