@@ -207,8 +207,9 @@ pub struct Derived {
     pub diagnostics: Vec<Diagnostic>,
     /// `render_shell`, split into lines.
     pub shell: Vec<String>,
-    /// `qpmem render --format guest`: what to run inside the guest.
-    pub guest: Vec<String>,
+    /// `qpmem render --format guest`: what to run inside the guest; only
+    /// computed while the command-line pane shows it (`r`).
+    pub guest: Option<Vec<String>>,
 }
 
 impl Derived {
@@ -217,6 +218,7 @@ impl Derived {
         qemu_version: Option<QemuVersion>,
         notes: &[ImportNote],
         host: &HostFacts,
+        with_recipe: bool,
     ) -> Derived {
         let layout = layout(profile, host);
         let diagnostics = diagnose::check(&Context {
@@ -227,10 +229,12 @@ impl Derived {
             host,
         });
         let shell = render_shell(profile).lines().map(str::to_string).collect();
-        let guest = crate::export::guest::render(profile, layout.as_ref().ok())
-            .lines()
-            .map(str::to_string)
-            .collect();
+        let guest = with_recipe.then(|| {
+            crate::export::guest::render(profile, layout.as_ref().ok())
+                .lines()
+                .map(str::to_string)
+                .collect()
+        });
         Derived {
             layout,
             diagnostics,
@@ -390,7 +394,7 @@ pub struct App {
 impl App {
     pub fn new(setup: Setup) -> App {
         let host = HostFacts::default();
-        let derived = Derived::compute(&setup.profile, None, &setup.notes, &host);
+        let derived = Derived::compute(&setup.profile, None, &setup.notes, &host, false);
         App {
             saved: setup.profile.clone(),
             profile: setup.profile,
@@ -449,10 +453,9 @@ impl App {
     /// What the command-line pane shows: the QEMU command line, or the
     /// guest recipe after `r`.
     pub fn cmdline_lines(&self) -> &[String] {
-        if self.show_recipe {
-            &self.derived.guest
-        } else {
-            &self.derived.shell
+        match &self.derived.guest {
+            Some(guest) if self.show_recipe => guest,
+            _ => &self.derived.shell,
         }
     }
 
@@ -470,7 +473,13 @@ impl App {
     }
 
     fn refresh(&mut self) {
-        self.derived = Derived::compute(&self.profile, self.qemu_version, &self.notes, &self.host);
+        self.derived = Derived::compute(
+            &self.profile,
+            self.qemu_version,
+            &self.notes,
+            &self.host,
+            self.show_recipe,
+        );
         self.selected = self
             .selected
             .min(self.profile.devices.len().saturating_sub(1));
@@ -805,6 +814,7 @@ impl App {
                 self.show_recipe = !self.show_recipe;
                 self.cmdline_scroll = 0;
                 self.focus = Pane::Cmdline;
+                self.refresh();
             }
             Action::Verify => {
                 if matches!(self.guest, GuestCheck::Running(_)) {
