@@ -6,6 +6,8 @@
 //! Tests that need QEMU or virt-xml-validate skip with a message when the
 //! tool is missing, unless QPMEM_REQUIRE_QEMU=1 (CI), where they fail.
 
+mod common;
+
 use assert_cmd::Command;
 use qpmem::profile::{Dimm, Profile};
 use qpmem::size::Size;
@@ -92,30 +94,6 @@ fn argv_lines(text: &str) -> Vec<String> {
     text.lines().map(str::to_string).collect()
 }
 
-/// What `sh` makes of `words_text` as the arguments of a command.
-fn sh_words(words_text: &str) -> Vec<String> {
-    let script = format!(
-        "printargs() {{ for a in \"$@\"; do printf '%s\\0' \"$a\"; done; }}\nprintargs {words_text}"
-    );
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut words: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .split('\0')
-        .map(str::to_string)
-        .collect();
-    assert_eq!(words.pop().as_deref(), Some(""));
-    words
-}
-
 #[test]
 fn shell_form_parsed_by_sh_and_json_argv_equal_the_argv_form() {
     let env = Env::new();
@@ -127,7 +105,7 @@ fn shell_form_parsed_by_sh_and_json_argv_equal_the_argv_form() {
     assert!(argv.iter().any(|a| a.contains("日本")), "{argv:?}");
 
     let shell = env.qpmem(&["render", f, "--format", "shell"]);
-    assert_eq!(sh_words(&shell), argv);
+    assert_eq!(common::sh_words(&shell), argv);
 
     let json: serde_json::Value =
         serde_json::from_str(&env.qpmem(&["render", f, "--format", "json"])).unwrap();

@@ -2,6 +2,8 @@
 //! QEMU version strings and QMP replies never panic, and what qpmem writes
 //! it reads back unchanged.
 
+mod common;
+
 use proptest::prelude::*;
 use qpmem::cmdline::{import, render_argv, render_shell};
 use qpmem::profile::{Addr, Auto, Backend, Dimm, DimmKind, Profile};
@@ -162,28 +164,12 @@ proptest! {
     }
 }
 
-/// What a real POSIX sh makes of the shell form: every word, NUL-separated.
-fn words_by_sh(shell_text: &str) -> Vec<String> {
-    let script = format!("printf '%s\\0' {shell_text}");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("sh runs");
-    assert!(out.status.success(), "sh failed on: {script}");
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .split_terminator('\0')
-        .map(String::from)
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// A real sh reads the shell form as exactly the argv form.
     #[test]
     fn real_sh_reads_the_shell_form_as_the_argv(p in profile()) {
-        prop_assert_eq!(words_by_sh(&render_shell(&p)), render_argv(&p));
+        prop_assert_eq!(common::sh_words(&render_shell(&p)), render_argv(&p));
     }
 }

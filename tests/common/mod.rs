@@ -25,3 +25,24 @@ pub fn qemu_or_skip(test: &str) -> Option<PathBuf> {
         }
     }
 }
+
+/// What a real POSIX `sh` makes of `words_text` as the words of a command
+/// (the shell form qpmem prints): every word, in order.
+pub fn sh_words(words_text: &str) -> Vec<String> {
+    let script = format!("printf '%s\\0' {words_text}");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("sh runs");
+    assert!(
+        out.status.success(),
+        "sh failed on: {script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .split_terminator('\0')
+        .map(String::from)
+        .collect()
+}
