@@ -1,5 +1,5 @@
 //! The guest's serial console: a pseudo-terminal, a terminal emulator
-//! (vt100) with bounded scrollback, the keyboard encoding, and the pane
+//! ([`term`]) with bounded scrollback, the keyboard encoding, and the pane
 //! that draws it.
 //!
 //! [`open_pty`] makes the pseudo-terminal; the program (QEMU) gets the
@@ -9,14 +9,16 @@
 //! a flooding guest cannot fill the UI's queue), and a writer that sends
 //! keys, so the UI never blocks on a guest that stopped reading. Memory is
 //! bounded: the emulator keeps [`Emulator::scrollback_limit`] rows of
-//! history (32 bytes per cell), and the input queue holds at most
+//! history (16 bytes per cell), and the input queue holds at most
 //! [`INPUT_QUEUE`] writes.
 
 pub mod keys;
 pub mod pane;
+pub mod term;
 
 pub use keys::{encode_key, encode_paste, InputModes, KeyInput};
 pub use pane::ConsolePane;
+pub use term::{Attrs, Cell, Color, Emulator};
 
 use crossterm::event::KeyEvent;
 use std::fs::File;
@@ -65,126 +67,6 @@ fn set_winsize(fd: impl AsFd, rows: u16, cols: u16) -> std::io::Result<()> {
     Ok(rustix::termios::tcsetwinsize(fd, ws)?)
 }
 
-/// The terminal emulator: a vt100 parser with bounded scrollback and a
-/// scroll position. No threads, no file descriptors: the benchmark and
-/// the tests drive it directly.
-pub struct Emulator {
-    parser: vt100::Parser,
-    scrollback_limit: usize,
-}
-
-impl Emulator {
-    /// A screen of `rows` x `cols` (each at least 1) keeping
-    /// `scrollback` rows of history.
-    pub fn new(rows: u16, cols: u16, scrollback: usize) -> Emulator {
-        Emulator {
-            parser: vt100::Parser::new(rows.max(1), cols.max(1), scrollback),
-            scrollback_limit: scrollback,
-        }
-    }
-
-    /// Interpret bytes the program wrote.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        self.parser.process(bytes);
-    }
-
-    pub fn screen(&self) -> &vt100::Screen {
-        self.parser.screen()
-    }
-
-    pub fn size(&self) -> (u16, u16) {
-        self.parser.screen().size()
-    }
-
-    /// Resize the screen; `false` when it already had that size.
-    pub fn resize(&mut self, rows: u16, cols: u16) -> bool {
-        let (rows, cols) = (rows.max(1), cols.max(1));
-        if self.size() == (rows, cols) {
-            return false;
-        }
-        self.parser.screen_mut().set_size(rows, cols);
-        true
-    }
-
-    /// The most rows of history kept.
-    pub fn scrollback_limit(&self) -> usize {
-        self.scrollback_limit
-    }
-
-    /// Rows of history currently held (at most the limit).
-    pub fn scrollback_len(&mut self) -> usize {
-        let screen = self.parser.screen_mut();
-        let here = screen.scrollback();
-        screen.set_scrollback(usize::MAX);
-        let len = screen.scrollback();
-        screen.set_scrollback(here);
-        len
-    }
-
-    /// How many rows the view is scrolled back (0: following the output).
-    pub fn scroll_offset(&self) -> usize {
-        self.parser.screen().scrollback()
-    }
-
-    /// Scroll the view back (positive) or forward (negative) by `rows`.
-    pub fn scroll_by(&mut self, rows: isize) {
-        let screen = self.parser.screen_mut();
-        let target = screen.scrollback().saturating_add_signed(rows);
-        screen.set_scrollback(target);
-    }
-
-    pub fn scroll_to_bottom(&mut self) {
-        self.parser.screen_mut().set_scrollback(0);
-    }
-
-    pub fn scroll_to_top(&mut self) {
-        self.parser.screen_mut().set_scrollback(usize::MAX);
-    }
-
-    /// The keyboard modes the program asked for.
-    pub fn input_modes(&self) -> InputModes {
-        let s = self.parser.screen();
-        InputModes {
-            application_cursor: s.application_cursor(),
-            bracketed_paste: s.bracketed_paste(),
-        }
-    }
-
-    /// The visible text, rows joined by newlines.
-    pub fn contents(&self) -> String {
-        self.parser.screen().contents()
-    }
-
-    /// Everything held, history and screen, as text (the view is left
-    /// where it was).
-    pub fn all_text(&mut self) -> String {
-        let here = self.scroll_offset();
-        let (rows, cols) = self.size();
-        let total = self.scrollback_len();
-        let mut out = String::new();
-        // Walk the history a screenful at a time, oldest first.
-        let mut offset = total;
-        loop {
-            self.parser.screen_mut().set_scrollback(offset);
-            let take = if offset == 0 {
-                usize::from(rows)
-            } else {
-                offset.min(usize::from(rows))
-            };
-            for line in self.parser.screen().rows(0, cols).take(take) {
-                out.push_str(line.trim_end());
-                out.push('\n');
-            }
-            if offset == 0 {
-                break;
-            }
-            offset = offset.saturating_sub(usize::from(rows));
-        }
-        self.parser.screen_mut().set_scrollback(here);
-        out
-    }
-}
-
 /// What a key did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOutcome {
@@ -211,7 +93,9 @@ pub enum InputError {
 pub struct Console {
     emulator: Arc<Mutex<Emulator>>,
     master: OwnedFd,
-    input: Option<SyncSender<Vec<u8>>>,
+    /// The writer's queue; `None` once closed. The reader thread shares
+    /// it to answer the program's queries.
+    input: Arc<Mutex<Option<SyncSender<Vec<u8>>>>>,
     pending: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
     reader: Option<JoinHandle<()>>,
@@ -221,6 +105,19 @@ pub struct Console {
 fn lock(m: &Mutex<Emulator>) -> MutexGuard<'_, Emulator> {
     // A panic while holding the lock leaves a usable emulator.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Queue bytes for the writer thread without waiting.
+fn send(input: &Mutex<Option<SyncSender<Vec<u8>>>>, bytes: Vec<u8>) -> Result<(), InputError> {
+    let input = input.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(tx) = input.as_ref() else {
+        return Err(InputError::Closed);
+    };
+    match tx.try_send(bytes) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(_)) => Err(InputError::Full),
+        Err(TrySendError::Disconnected(_)) => Err(InputError::Closed),
+    }
 }
 
 impl Console {
@@ -238,7 +135,10 @@ impl Console {
         let mut read_end = File::from(master.try_clone()?);
         let mut write_end = File::from(master.try_clone()?);
 
+        let (tx, rx) = sync_channel::<Vec<u8>>(INPUT_QUEUE);
+        let input = Arc::new(Mutex::new(Some(tx)));
         let reader = {
+            let input = Arc::clone(&input);
             let emulator = Arc::clone(&emulator);
             let pending = Arc::clone(&pending);
             let closed = Arc::clone(&closed);
@@ -251,7 +151,16 @@ impl Console {
                         match read_end.read(&mut buf) {
                             Ok(0) => break,
                             Ok(n) => {
-                                lock(&emulator).feed(&buf[..n]);
+                                let answer = {
+                                    let mut emulator = lock(&emulator);
+                                    emulator.feed(&buf[..n]);
+                                    emulator.take_replies()
+                                };
+                                // Answers to the program's queries (where
+                                // is the cursor?) go back like keys.
+                                if !answer.is_empty() {
+                                    let _ = send(&input, answer);
+                                }
                                 if !pending.swap(true, Ordering::AcqRel) {
                                     waker();
                                 }
@@ -265,7 +174,6 @@ impl Console {
                     waker();
                 })?
         };
-        let (tx, rx) = sync_channel::<Vec<u8>>(INPUT_QUEUE);
         let writer = std::thread::Builder::new()
             .name("qpmem-console-write".into())
             .spawn(move || {
@@ -278,7 +186,7 @@ impl Console {
         Ok(Console {
             emulator,
             master,
-            input: Some(tx),
+            input,
             pending,
             closed,
             reader: Some(reader),
@@ -291,14 +199,7 @@ impl Console {
         if bytes.is_empty() {
             return Ok(());
         }
-        let Some(tx) = &self.input else {
-            return Err(InputError::Closed);
-        };
-        match tx.try_send(bytes) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(InputError::Full),
-            Err(TrySendError::Disconnected(_)) => Err(InputError::Closed),
-        }
+        send(&self.input, bytes)
     }
 
     /// Handle a key: encode it for the guest's current modes and send it
@@ -361,7 +262,7 @@ impl Drop for Console {
         // Closing the queue ends the writer; the reader ends when the
         // program's side closes (its process is gone by now, or it gets
         // SIGHUP when the last master descriptor closes).
-        self.input.take();
+        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
@@ -437,8 +338,8 @@ mod tests {
         assert!(console.contents().starts_with("red text"));
         {
             let emu = console.emulator();
-            let cell = emu.screen().cell(0, 0).unwrap();
-            assert_eq!(cell.fgcolor(), vt100::Color::Idx(1));
+            let cell = emu.cell(0, 0).unwrap();
+            assert_eq!(cell.fg(), Color::Idx(1));
         }
         console.ack();
         console
@@ -503,10 +404,16 @@ mod tests {
         // Its keyboard: the bytes the console sends.
         let (got_tx, got_rx) = std::sync::mpsc::channel();
         let mut input = File::from(pty.slave.try_clone().unwrap());
+        // (The boot log asks where the cursor is, so answers come too.)
         let keyboard = std::thread::spawn(move || {
-            let mut got = [0u8; 3];
-            if input.read_exact(&mut got).is_ok() {
-                let _ = got_tx.send(got);
+            let mut got = Vec::new();
+            let mut byte = [0u8; 1];
+            while input.read_exact(&mut byte).is_ok() {
+                got.push(byte[0]);
+                if got.ends_with(b"\x1b[A") {
+                    let _ = got_tx.send(());
+                    break;
+                }
             }
         });
 
@@ -525,7 +432,7 @@ mod tests {
         assert_eq!(console.key(&up), Ok(KeyOutcome::Sent));
         // The flood runs until `stop`, so the key arrives in the middle of it.
         let got = got_rx.recv_timeout(Duration::from_secs(5));
-        assert_eq!(got, Ok(*b"\x1b[A"), "the key never reached the program");
+        assert_eq!(got, Ok(()), "the key never reached the program");
         // And the output keeps flowing after it.
         let deadline = Instant::now() + Duration::from_secs(30);
         while written.load(Ordering::Relaxed) < before + (1 << 20) {
@@ -535,7 +442,7 @@ mod tests {
         stop.store(true, Ordering::Relaxed);
         assert!(wakes.load(Ordering::Relaxed) > 0);
         {
-            let mut emu = console.emulator();
+            let emu = console.emulator();
             assert!(emu.contents().contains("] "), "{}", emu.contents());
             assert!(emu.scrollback_len() <= DEFAULT_SCROLLBACK);
         }

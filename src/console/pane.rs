@@ -5,13 +5,13 @@
 //! for the screen area first and resizes the console to it, so the guest's
 //! terminal always matches what is on screen.
 
+use super::term::{Attrs, Color as TermColor};
 use super::Emulator;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Widget};
-use tui_term::widget::{Cursor, PseudoTerminal};
 
 /// The hint shown while the console has the keyboard.
 pub const RELEASE_HINT: &str = "Ctrl-] releases the keyboard";
@@ -77,15 +77,81 @@ impl<'a> ConsolePane<'a> {
 
 impl Widget for ConsolePane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let mut cursor = Cursor::default();
-        if !self.focused || self.emulator.scroll_offset() > 0 {
-            cursor.hide();
+        let block = self.block();
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let emu = self.emulator;
+        for y in 0..inner.height {
+            let Some(cells) = emu.view_row(y) else {
+                break;
+            };
+            let start = buf.index_of(inner.x, inner.y + y);
+            let row = &mut buf.content[start..start + usize::from(inner.width)];
+            for (out, view) in row.iter_mut().zip(cells) {
+                let cell = view.cell;
+                match view.marks {
+                    // A wide character's right half is drawn by its left.
+                    _ if cell.is_spacer() => {
+                        out.set_char(' ');
+                    }
+                    None => {
+                        out.set_char(cell.ch());
+                    }
+                    Some(marks) => {
+                        let mut s = String::with_capacity(marks.len() + 4);
+                        s.push(cell.ch());
+                        s.push_str(marks);
+                        out.set_symbol(&s);
+                    }
+                }
+                out.fg = color(cell.fg());
+                out.bg = color(cell.bg());
+                out.modifier = modifier(cell.attrs());
+            }
         }
-        PseudoTerminal::new(self.emulator.screen())
-            .block(self.block())
-            .cursor(cursor)
-            .render(area, buf);
+        // The cursor, in reverse video, while the guest has the keyboard
+        // and the view follows the output.
+        if self.focused && emu.scroll_offset() == 0 {
+            if let Some((row, col)) = emu.cursor() {
+                if row < inner.height && col < inner.width {
+                    let out = &mut buf[(inner.x + col, inner.y + row)];
+                    let reversed = out.modifier.contains(Modifier::REVERSED);
+                    out.modifier.set(Modifier::REVERSED, !reversed);
+                }
+            }
+        }
     }
+}
+
+fn color(c: TermColor) -> Color {
+    match c {
+        TermColor::Default => Color::Reset,
+        TermColor::Idx(i) => Color::Indexed(i),
+        TermColor::Rgb(r, g, b) => Color::Rgb(r, g, b),
+    }
+}
+
+fn modifier(attrs: Attrs) -> Modifier {
+    const MAP: [(Attrs, Modifier); 8] = [
+        (Attrs::BOLD, Modifier::BOLD),
+        (Attrs::DIM, Modifier::DIM),
+        (Attrs::ITALIC, Modifier::ITALIC),
+        (Attrs::UNDERLINE, Modifier::UNDERLINED),
+        (Attrs::BLINK, Modifier::SLOW_BLINK),
+        (Attrs::INVERSE, Modifier::REVERSED),
+        (Attrs::HIDDEN, Modifier::HIDDEN),
+        (Attrs::STRIKE, Modifier::CROSSED_OUT),
+    ];
+    let mut modifier = Modifier::empty();
+    if attrs == Attrs::default() {
+        return modifier;
+    }
+    for (a, m) in MAP {
+        if attrs.contains(a) {
+            modifier |= m;
+        }
+    }
+    modifier
 }
 
 #[cfg(test)]
