@@ -804,6 +804,12 @@ impl State {
                 return;
             }
         }
+        // Without autowrap, xterm drops a wide character that does not fit
+        // (a pending wrap stays, so a combining mark still joins the last
+        // character written).
+        if width == 2 && !self.modes.autowrap && self.cursor.col + 2 > self.cols {
+            return;
+        }
         if self.cursor.wrap_pending {
             if self.modes.autowrap {
                 self.wrap();
@@ -811,18 +817,13 @@ impl State {
                 self.cursor.wrap_pending = false;
             }
         }
+        // A wide character that does not fit wraps, leaving the last column
+        // as it is (as xterm does).
         if width == 2 && self.cursor.col + 1 >= self.cols {
             if self.cols < 2 {
                 return;
             }
-            if self.modes.autowrap {
-                let (r, col) = (self.cursor.row, self.cursor.col);
-                let fill = self.fill();
-                self.row_mut(r).erase(col, col + 1, fill);
-                self.wrap();
-            } else {
-                self.cursor.col = self.cols - 2;
-            }
+            self.wrap();
         }
         let (r, col, cols) = (self.cursor.row, self.cursor.col, self.cols);
         let pen = self.cursor.pen;
@@ -848,8 +849,10 @@ impl State {
             row.cells[col + 1] = spacer;
         }
         if col + width >= cols {
+            // Set without autowrap too, as xterm does: the next character
+            // then overwrites this one, and a combining mark joins it.
             self.cursor.col = cols - 1;
-            self.cursor.wrap_pending = self.modes.autowrap;
+            self.cursor.wrap_pending = true;
         } else {
             self.cursor.col = col + width;
         }
@@ -1005,12 +1008,10 @@ impl State {
         self.cursor.wrap_pending = false;
     }
 
+    /// BS, also from a pending wrap: xterm moves from the last column
+    /// (wraptest: "BS works at margin").
     fn backspace(&mut self) {
-        if self.cursor.wrap_pending {
-            self.cursor.wrap_pending = false;
-        } else if self.cursor.col > 0 {
-            self.cursor.col -= 1;
-        }
+        self.move_left(1);
     }
 
     fn tab(&mut self, n: usize) {
@@ -1018,7 +1019,8 @@ impl State {
             let next = (self.cursor.col + 1..self.cols).find(|&c| self.tabs[c]);
             self.cursor.col = next.unwrap_or(self.cols - 1);
         }
-        self.cursor.wrap_pending = false;
+        // A pending wrap (in the last column, where HT stays) survives, as
+        // in xterm (wraptest: "TAB cancels wrap: n").
     }
 
     fn back_tab(&mut self, n: usize) {
@@ -1224,7 +1226,10 @@ impl State {
     fn restore_cursor(&mut self) {
         let saved = self.screen.saved.unwrap_or_else(Cursor::home);
         self.cursor = saved;
-        self.cursor.row = self.cursor.row.min(self.rows - 1);
+        // In origin mode the row stays above the bottom margin (xterm's
+        // DECRC goes through its CUP).
+        let (_, hi) = self.row_bounds();
+        self.cursor.row = self.cursor.row.min(hi);
         self.cursor.col = self.cursor.col.min(self.cols - 1);
         // A wrap waits only in the last column.
         self.cursor.wrap_pending &= self.cursor.col + 1 == self.cols;
