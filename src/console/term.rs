@@ -329,11 +329,14 @@ impl Line {
         }
     }
 
-    fn cells(&self) -> LineCells<'_> {
+    /// Its cells, as many as fit in `cols` columns (a line kept from a
+    /// wider screen is cut, a wide character across the edge blanked).
+    fn cells(&self, cols: usize) -> LineCells<'_> {
         LineCells {
             line: self,
             at: 0,
             col: 0,
+            cols,
             style: 0,
             spacer: None,
         }
@@ -346,6 +349,8 @@ struct LineCells<'a> {
     /// Byte offset into the text.
     at: usize,
     col: usize,
+    /// The screen width: no cells from here on.
+    cols: usize,
     /// Index of the next style change.
     style: usize,
     /// The right half still to come after a wide character.
@@ -362,6 +367,9 @@ impl<'a> Iterator for LineCells<'a> {
                 cell: spacer,
                 marks: None,
             });
+        }
+        if self.col >= self.cols {
+            return None;
         }
         let text = &self.line.text[self.at..];
         let mut chars = text.char_indices();
@@ -381,6 +389,13 @@ impl<'a> Iterator for LineCells<'a> {
             .checked_sub(1)
             .map_or(Cell::BLANK, |i| styles[i].1);
         let mut cell = Cell { ch, ..pen };
+        if char_width(ch) == 2 && self.col + 1 == self.cols {
+            self.col += 1;
+            return Some(ViewCell {
+                cell: Cell { ch: ' ', ..pen },
+                marks: None,
+            });
+        }
         if char_width(ch) == 2 {
             cell.attrs.insert(Attrs::WIDE);
             let mut spacer = pen;
@@ -438,10 +453,10 @@ enum ViewRow<'a> {
 }
 
 impl<'a> ViewRow<'a> {
-    fn cells(self) -> ViewCells<'a> {
+    fn cells(self, cols: usize) -> ViewCells<'a> {
         match self {
             ViewRow::Screen(row) => ViewCells::Screen(row, 0),
-            ViewRow::History(line) => ViewCells::History(line.cells()),
+            ViewRow::History(line) => ViewCells::History(line.cells(cols)),
         }
     }
 
@@ -452,10 +467,19 @@ impl<'a> ViewRow<'a> {
         }
     }
 
-    fn text(&self, out: &mut String) {
+    /// The text the row shows in `cols` columns.
+    fn text(&self, cols: usize, out: &mut String) {
         match self {
             ViewRow::Screen(row) => row.text(out),
-            ViewRow::History(line) => out.push_str(line.text.trim_end_matches(' ')),
+            ViewRow::History(line) => {
+                let start = out.len();
+                for v in line.cells(cols).filter(|v| !v.cell.is_spacer()) {
+                    out.push(v.cell.ch);
+                    out.extend(v.marks);
+                }
+                let trimmed = out[start..].trim_end_matches(' ').len();
+                out.truncate(start + trimmed);
+            }
         }
     }
 }
@@ -543,6 +567,11 @@ struct State {
     /// The screen width while printable ASCII may take the one-store path
     /// (no insert mode, no line-drawing charset in use), 0 otherwise.
     fast_cols: usize,
+    /// The cursor (row, column, wrap pending) as the last control, escape
+    /// sequence or combining mark left it. REP repeats only when a
+    /// character was printed since, as in xterm; printing always moves the
+    /// cursor, so this costs printing nothing.
+    rep_mark: (usize, usize, bool),
 }
 
 /// The terminal emulator: screen, history, modes. No threads and no file
@@ -578,6 +607,7 @@ impl Emulator {
                 },
                 replies: Vec::new(),
                 fast_cols: cols,
+                rep_mark: (0, 0, false),
             },
         }
     }
@@ -660,7 +690,11 @@ impl Emulator {
     /// screen): its cells and their combining marks.
     /// A history row yields its cells up to its last non-blank one.
     pub fn view_row(&self, row: u16) -> Option<impl Iterator<Item = ViewCell<'_>> + '_> {
-        Some(self.state.view_row(usize::from(row))?.cells())
+        Some(
+            self.state
+                .view_row(usize::from(row))?
+                .cells(self.state.cols),
+        )
     }
 
     /// The cell at (`row`, `col`) of the view.
@@ -679,7 +713,7 @@ impl Emulator {
         let mut out = String::new();
         for r in 0..self.state.rows {
             if let Some(row) = self.state.view_row(r) {
-                row.text(&mut out);
+                row.text(self.state.cols, &mut out);
                 if !row.wrapped() {
                     out.push('\n');
                 }
@@ -858,8 +892,20 @@ impl State {
         }
     }
 
-    /// The character just printed: the one before the cursor.
+    /// Remember where the cursor is as something other than a graphic
+    /// character ends (see `rep_mark`).
+    fn end_of_text(&mut self) {
+        let c = &self.cursor;
+        self.rep_mark = (c.row, c.col, c.wrap_pending);
+    }
+
+    /// The character just printed (the one before the cursor), if the last
+    /// thing received was a graphic character.
     fn preceding_char(&self) -> Option<char> {
+        let c = &self.cursor;
+        if self.rep_mark == (c.row, c.col, c.wrap_pending) {
+            return None;
+        }
         let mut col = if self.cursor.wrap_pending {
             self.cursor.col
         } else {
@@ -889,6 +935,7 @@ impl State {
             target
         };
         let key = to_u16(target);
+        row.used = row.used.max(target + 1);
         if !row.cells[target].attrs.contains(Attrs::MARKED) {
             // Marks left behind by a cell since overwritten.
             row.marks.retain(|(c, _)| *c != key);
@@ -902,6 +949,8 @@ impl State {
             }
             None => row.marks.push((key, c.to_string())),
         }
+        // xterm does not repeat a combining mark, nor what it joined.
+        self.end_of_text();
     }
 
     /// Autowrap: the row continues on the next one.
@@ -1279,6 +1328,7 @@ impl State {
             },
             replies: std::mem::take(&mut self.replies),
             fast_cols: cols,
+            rep_mark: (0, 0, false),
         };
     }
 
@@ -1313,6 +1363,7 @@ impl State {
         self.bottom = rows - 1;
         self.tabs = default_tabs(cols);
         self.view_offset = self.view_offset.min(self.history.len());
+        self.end_of_text();
     }
 
     fn set_mode(&mut self, private: bool, mode: u16, on: bool) {
@@ -1537,6 +1588,46 @@ impl vte::Perform for State {
     }
 
     fn execute(&mut self, byte: u8) {
+        self.control(byte);
+        self.end_of_text();
+    }
+
+    fn csi_dispatch(
+        &mut self,
+        params: &vte::Params,
+        intermediates: &[u8],
+        ignore: bool,
+        action: char,
+    ) {
+        if !ignore {
+            self.csi(params, intermediates, action);
+        }
+        self.end_of_text();
+    }
+
+    fn esc_dispatch(&mut self, intermediates: &[u8], ignore: bool, byte: u8) {
+        if !ignore {
+            self.esc(intermediates, byte);
+        }
+        self.end_of_text();
+    }
+
+    fn osc_dispatch(&mut self, _params: &[&[u8]], _bell_terminated: bool) {
+        self.end_of_text();
+    }
+
+    fn hook(&mut self, _params: &vte::Params, _intermediates: &[u8], _ignore: bool, _c: char) {
+        self.end_of_text();
+    }
+
+    fn unhook(&mut self) {
+        self.end_of_text();
+    }
+}
+
+impl State {
+    /// A C0 or C1 control.
+    fn control(&mut self, byte: u8) {
         match byte {
             0x08 => self.backspace(),
             0x09 => self.tab(1),
@@ -1565,16 +1656,7 @@ impl vte::Perform for State {
         }
     }
 
-    fn csi_dispatch(
-        &mut self,
-        params: &vte::Params,
-        intermediates: &[u8],
-        ignore: bool,
-        action: char,
-    ) {
-        if ignore {
-            return;
-        }
+    fn csi(&mut self, params: &vte::Params, intermediates: &[u8], action: char) {
         let private = intermediates.first() == Some(&b'?');
         match (intermediates, action) {
             ([], '@') => self.insert_chars(arg(params, 0, 1)),
@@ -1642,10 +1724,7 @@ impl vte::Perform for State {
         }
     }
 
-    fn esc_dispatch(&mut self, intermediates: &[u8], ignore: bool, byte: u8) {
-        if ignore {
-            return;
-        }
+    fn esc(&mut self, intermediates: &[u8], byte: u8) {
         match (intermediates, byte) {
             ([], b'7') => self.save_cursor(),
             ([], b'8') => self.restore_cursor(),
@@ -1692,6 +1771,104 @@ impl vte::Perform for State {
 }
 
 #[cfg(test)]
+impl Row {
+    /// What the rest of this module relies on about a row.
+    fn check(&self, cols: usize) -> Result<(), String> {
+        if self.cells.len() != cols {
+            return Err(format!("{} cells, not {cols}", self.cells.len()));
+        }
+        if self.used > cols {
+            return Err(format!("used {} > {cols}", self.used));
+        }
+        if let Some(i) = self.cells[self.used..]
+            .iter()
+            .position(|c| *c != Cell::BLANK)
+        {
+            return Err(format!(
+                "cell {} past used {} is not blank",
+                self.used + i,
+                self.used
+            ));
+        }
+        for (i, c) in self.cells.iter().enumerate() {
+            if c.is_wide() && !self.cells.get(i + 1).is_some_and(Cell::is_spacer) {
+                return Err(format!("wide cell {i} without its spacer"));
+            }
+            if c.is_spacer() && !(i > 0 && self.cells[i - 1].is_wide()) {
+                return Err(format!("spacer {i} without its wide cell"));
+            }
+            if c.attrs.contains(Attrs::MARKED)
+                && !self.marks.iter().any(|(m, _)| usize::from(*m) == i)
+            {
+                return Err(format!("cell {i} is marked but has no marks"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl State {
+    /// The invariants of the whole state.
+    fn check(&self) -> Result<(), String> {
+        let (rows, cols) = (self.rows, self.cols);
+        for (name, screen) in [("screen", &self.screen), ("other", &self.other)] {
+            if screen.rows.len() != rows {
+                return Err(format!("{name} has {} rows, not {rows}", screen.rows.len()));
+            }
+            for (r, row) in screen.rows.iter().enumerate() {
+                row.check(cols)
+                    .map_err(|e| format!("{name} row {r}: {e}"))?;
+            }
+            if let Some(saved) = screen.saved {
+                if saved.row >= rows || saved.col >= cols {
+                    return Err(format!(
+                        "{name} saved cursor {},{} off screen",
+                        saved.row, saved.col
+                    ));
+                }
+            }
+        }
+        let c = &self.cursor;
+        if c.row >= rows || c.col >= cols {
+            return Err(format!(
+                "cursor {},{} off a {rows}x{cols} screen",
+                c.row, c.col
+            ));
+        }
+        if c.wrap_pending && c.col + 1 != cols {
+            return Err(format!("wrap pending in column {}", c.col));
+        }
+        if self.top > self.bottom || self.bottom >= rows {
+            return Err(format!("region {}..={}", self.top, self.bottom));
+        }
+        if self.tabs.len() != cols {
+            return Err(format!("{} tab stops for {cols} columns", self.tabs.len()));
+        }
+        if self.history.len() > self.history_limit {
+            return Err(format!(
+                "history {} over {}",
+                self.history.len(),
+                self.history_limit
+            ));
+        }
+        if self.view_offset > self.history.len() {
+            return Err(format!("view offset {} past the history", self.view_offset));
+        }
+        let plain = !self.modes.insert && c.charsets[c.shift] == Charset::Ascii;
+        if self.fast_cols != if plain { cols } else { 0 } {
+            return Err(format!("fast_cols {} with plain {plain}", self.fast_cols));
+        }
+        for (i, line) in self.history.iter().enumerate() {
+            if line.styles.windows(2).any(|w| w[0].0 >= w[1].0) {
+                return Err(format!("history line {i}: style columns out of order"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -1703,7 +1880,10 @@ mod tests {
         (0..e.size().0)
             .map(|r| {
                 let mut s = String::new();
-                e.state.view_row(usize::from(r)).unwrap().text(&mut s);
+                e.state
+                    .view_row(usize::from(r))
+                    .unwrap()
+                    .text(e.state.cols, &mut s);
                 s
             })
             .collect()
@@ -1862,5 +2042,66 @@ mod tests {
         e.feed(b"more\r\nand more\r\n");
         assert_eq!(e.contents(), before);
         assert_eq!(e.scroll_offset(), 5);
+    }
+
+    /// Bytes that are mostly escape sequences the emulator acts on.
+    fn sequences() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            3 => (
+                prop::sample::select(vec!["", "?", ">", "!"]),
+                prop::collection::vec(prop_oneof![0u16..10, 0u16..100, Just(65535u16)], 0..4),
+                prop::sample::select(b"@ABCDEFGHIJKLMPSTXZabcdfghlmnrsu`".to_vec()),
+            )
+                .prop_map(|(p, params, f)| {
+                    let params: Vec<String> = params.iter().map(u16::to_string).collect();
+                    format!("\x1b[{p}{}{}", params.join(";"), f as char).into_bytes()
+                }),
+            1 => prop::sample::select(vec![
+                "\x1b7", "\x1b8", "\x1bD", "\x1bE", "\x1bM", "\x1bH", "\x1b#8", "\x1b(0",
+                "\x1b(B", "\x1b)0", "\x0e", "\x0f", "\x1b[?1049h", "\x1b[?1049l", "\x1b[?47h",
+                "\x1b[?1047l", "\x1b[4h", "\x1b[?6h", "\x1b[?7l", "\x1bc", "\x1b[3J",
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+            3 => "[ -~]{0,12}".prop_map(String::into_bytes),
+            1 => "[漢字e\u{301}\u{20d7}\r\n\t\x08]{1,6}".prop_map(String::into_bytes),
+            1 => prop::collection::vec(any::<u8>(), 0..8),
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 200, ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        #[test]
+        fn invariants_hold_after_any_bytes_and_resizes(
+            steps in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        sequences(),
+                        proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+                    ],
+                    proptest::option::of((1u16..30, 1u16..30)),
+                ),
+                1..6,
+            ),
+            (rows, cols) in (1u16..12, 1u16..20),
+        ) {
+            let mut e = Emulator::new(rows, cols, 8);
+            for (bytes, resize) in &steps {
+                e.feed(bytes);
+                if let Err(err) = e.state.check() {
+                    panic!("after {:?}: {err}", String::from_utf8_lossy(bytes));
+                }
+                if let Some((r, c)) = resize {
+                    e.resize(*r, *c);
+                    e.state.check().map_err(|err| {
+                        proptest::test_runner::TestCaseError::fail(format!("after resize {r}x{c}: {err}"))
+                    })?;
+                }
+            }
+        }
     }
 }
