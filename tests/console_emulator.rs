@@ -626,3 +626,439 @@ proptest! {
         run_differential(24, 80, &ops, false)?;
     }
 }
+
+/// What plain output does: text, line ends, colours, simple moves.
+fn plain_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => word().prop_map(Op::Text),
+        3 => Just(Op::Cr),
+        4 => Just(Op::Lf),
+        1 => Just(Op::Nel),
+        1 => Just(Op::Bs),
+        1 => Just(Op::Ht),
+        1 => (0u8..=2).prop_map(Op::El),
+        1 => param().prop_map(Op::Cuf),
+        1 => param().prop_map(Op::Su),
+        3 => proptest::collection::vec(sgr_param(), 1..3).prop_map(|v| Op::Sgr(v.join(";"))),
+    ]
+}
+
+/// vt100's history row `i` (0 oldest) as text.
+fn vt100_history_row(vt: &mut vt100::Parser, len: usize, i: usize) -> String {
+    let cols = vt.screen().size().1;
+    vt.screen_mut().set_scrollback(len - i);
+    let text = vt.screen().rows(0, cols).next().unwrap_or_default();
+    vt.screen_mut().set_scrollback(0);
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// What scrolls off the top is kept as it was: the text (all_text),
+    /// and every cell of the view scrolled back to each offset.
+    #[test]
+    fn history_matches_what_scrolled_off(
+        ops in proptest::collection::vec(plain_op(), 1..80),
+        (rows, cols) in prop_oneof![Just((3u16, 8u16)), Just((5, 12))],
+    ) {
+        let limit = 12;
+        let mut ours = Emulator::new(rows, cols, limit);
+        let mut oracle = Oracle::new(rows, cols, limit);
+        for op in &ops {
+            ours.feed(&op.bytes());
+            oracle.apply(op);
+        }
+        // The oracle has no length query: scroll it as far as it goes.
+        oracle.vt.screen_mut().set_scrollback(usize::MAX);
+        let len = oracle.vt.screen().scrollback();
+        oracle.vt.screen_mut().set_scrollback(0);
+        prop_assert_eq!(ours.scrollback_len(), len);
+        prop_assert!(len <= limit);
+
+        let mut expected = String::new();
+        for i in 0..len {
+            expected.push_str(vt100_history_row(&mut oracle.vt, len, i).trim_end());
+            expected.push('\n');
+        }
+        for row in oracle.vt.screen().rows(0, cols) {
+            expected.push_str(row.trim_end());
+            expected.push('\n');
+        }
+        prop_assert_eq!(ours.all_text(), expected);
+
+        for back in 0..=len {
+            ours.scroll_to_bottom();
+            ours.scroll_by(back as isize);
+            oracle.vt.screen_mut().set_scrollback(back);
+            prop_assert_eq!(ours.scroll_offset(), back);
+            if let Err(e) = compare(&ours, &oracle) {
+                return Err(TestCaseError::fail(format!("scrolled back {back}: {e}")));
+            }
+        }
+    }
+}
+
+/// What the public API promises whatever the bytes.
+fn check_public(e: &Emulator) -> Result<(), String> {
+    let (rows, cols) = e.size();
+    if let Some((r, c)) = e.cursor() {
+        if r >= rows || c >= cols {
+            return Err(format!("cursor {r},{c} off a {rows}x{cols} screen"));
+        }
+    }
+    if e.scrollback_len() > e.scrollback_limit() {
+        return Err(format!(
+            "{} rows of history over the limit",
+            e.scrollback_len()
+        ));
+    }
+    if e.scroll_offset() > e.scrollback_len() {
+        return Err(format!(
+            "scrolled back {} of {}",
+            e.scroll_offset(),
+            e.scrollback_len()
+        ));
+    }
+    if e.view_row(rows).is_some() {
+        return Err("a view row past the screen".into());
+    }
+    let mut joined = String::new();
+    for r in 0..rows {
+        let cells: Vec<_> = e.view_row(r).ok_or(format!("no view row {r}"))?.collect();
+        if cells.len() > usize::from(cols) {
+            return Err(format!(
+                "view row {r} yields {} cells for {cols} columns",
+                cells.len()
+            ));
+        }
+        let mut text = String::new();
+        for (i, v) in cells.iter().enumerate() {
+            if v.cell.is_wide() && !cells.get(i + 1).is_some_and(|n| n.cell.is_spacer()) {
+                return Err(format!("row {r}: wide cell {i} without its right half"));
+            }
+            if v.cell.is_spacer() {
+                continue;
+            }
+            text.push(v.cell.ch());
+            text.push_str(v.marks.unwrap_or(""));
+        }
+        joined.push_str(text.trim_end_matches(' '));
+    }
+    // contents() is the view rows' text, newlines between the rows that
+    // did not wrap.
+    let contents = e.contents().replace('\n', "");
+    if contents != joined {
+        return Err(format!("contents {contents:?}, view rows {joined:?}"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Feed(Vec<u8>),
+    Resize(u16, u16),
+    Scroll(isize),
+    Top,
+    Bottom,
+}
+
+fn escape_heavy() -> impl Strategy<Value = Vec<u8>> {
+    let csi = (
+        prop::sample::select(vec!["", "?", ">", " "]),
+        proptest::collection::vec(prop_oneof![0u16..10, 0u16..200, Just(65535u16)], 0..4),
+        prop::sample::select(b"@ABCDEFGHIJKLMPSTXZabcdfghlmnrsu`".to_vec()),
+    )
+        .prop_map(|(p, params, f)| {
+            let params: Vec<String> = params.iter().map(u16::to_string).collect();
+            format!("\x1b[{p}{}{}", params.join(";"), f as char).into_bytes()
+        });
+    let piece = prop_oneof![
+        4 => csi,
+        2 => "[ -~]{0,16}".prop_map(String::into_bytes),
+        1 => "[漢字ｶe\u{301}\u{20d7}\r\n\t\x08\x1b]{1,8}".prop_map(String::into_bytes),
+        1 => prop::sample::select(vec![
+            "\x1b7", "\x1b8", "\x1bD", "\x1bE", "\x1bM", "\x1b#8", "\x1b(0", "\x1b(B", "\x0e",
+            "\x0f", "\x1b[?1049h", "\x1b[?1049l", "\x1b[?47h", "\x1b[?47l", "\x1bc",
+            "\x1b]0;title\x07", "\x1bP1$qm\x1b\\",
+        ])
+        .prop_map(|s| s.as_bytes().to_vec()),
+    ];
+    proptest::collection::vec(piece, 0..30).prop_map(|v| v.concat())
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => escape_heavy().prop_map(Step::Feed),
+        2 => proptest::collection::vec(any::<u8>(), 0..200).prop_map(Step::Feed),
+        1 => (0u16..40, 0u16..100).prop_map(|(r, c)| Step::Resize(r, c)),
+        1 => (-30isize..30).prop_map(Step::Scroll),
+        1 => Just(Step::Top),
+        1 => Just(Step::Bottom),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_keep_the_promises(
+        (rows, cols) in prop_oneof![Just((1u16, 1u16)), Just((2, 3)), Just((6, 12)), Just((24, 80))],
+        steps in proptest::collection::vec(step(), 1..12),
+    ) {
+        let mut e = Emulator::new(rows, cols, 16);
+        for s in &steps {
+            match s {
+                Step::Feed(bytes) => e.feed(bytes),
+                Step::Resize(r, c) => {
+                    e.resize(*r, *c);
+                    prop_assert_eq!(e.size(), ((*r).max(1), (*c).max(1)));
+                }
+                Step::Scroll(n) => e.scroll_by(*n),
+                Step::Top => e.scroll_to_top(),
+                Step::Bottom => e.scroll_to_bottom(),
+            }
+            if let Err(err) = check_public(&e) {
+                return Err(TestCaseError::fail(format!("after {s:?}: {err}")));
+            }
+        }
+    }
+}
+
+fn row_text(e: &Emulator, r: u16) -> String {
+    let mut s = String::new();
+    for v in e.view_row(r).unwrap().filter(|v| !v.cell.is_spacer()) {
+        s.push(v.cell.ch());
+        s.push_str(v.marks.unwrap_or(""));
+    }
+    s.trim_end().to_string()
+}
+
+#[test]
+fn dsr_6_reports_the_cursor_relative_to_the_region_in_origin_mode() {
+    let mut e = Emulator::new(10, 20, 10);
+    // Region rows 3-7; in origin mode row 2 of the region is screen row 4.
+    e.feed(b"\x1b[3;7r\x1b[?6h\x1b[2;5H\x1b[6n");
+    assert_eq!(e.take_replies(), b"\x1b[2;5R");
+    assert_eq!(e.cursor(), Some((3, 4)));
+    // Origin mode keeps the cursor in the region: row 99 is its last row.
+    e.feed(b"\x1b[99;1H\x1b[6n");
+    assert_eq!(e.take_replies(), b"\x1b[5;1R");
+    assert_eq!(e.cursor(), Some((6, 0)));
+    // Without it, positions are the screen's.
+    e.feed(b"\x1b[?6l\x1b[4;9H\x1b[6n");
+    assert_eq!(e.take_replies(), b"\x1b[4;9R");
+    // A pending wrap is reported in the last column, not past it.
+    e.feed(b"\x1b[1;18Habc\x1b[6n");
+    assert_eq!(e.take_replies(), b"\x1b[1;20R");
+    // DSR 5: ready.
+    e.feed(b"\x1b[5n");
+    assert_eq!(e.take_replies(), b"\x1b[0n");
+}
+
+#[test]
+fn da_reports_a_vt100_with_advanced_video() {
+    let mut e = Emulator::new(4, 10, 10);
+    e.feed(b"\x1b[c");
+    assert_eq!(e.take_replies(), b"\x1b[?1;2c");
+    e.feed(b"\x1b[0c");
+    assert_eq!(e.take_replies(), b"\x1b[?1;2c");
+    // Nothing on the screen, nothing left to take.
+    assert_eq!(e.contents(), "");
+    assert!(e.take_replies().is_empty());
+}
+
+#[test]
+fn combining_marks_survive_into_the_history() {
+    let mut e = Emulator::new(2, 10, 10);
+    e.feed("e\u{301}x \u{308}\r\none\r\ntwo".as_bytes());
+    assert_eq!(e.scrollback_len(), 1);
+    assert!(e.all_text().starts_with("e\u{301}x \u{308}\none\ntwo"));
+    e.scroll_by(1);
+    assert_eq!(row_text(&e, 0), "e\u{301}x \u{308}");
+    let cells: Vec<_> = e.view_row(0).unwrap().collect();
+    assert_eq!(cells[0].cell.ch(), 'e');
+    assert_eq!(cells[0].marks, Some("\u{301}"));
+    assert_eq!(cells[1].cell.ch(), 'x');
+    assert_eq!(cells[1].marks, None);
+    // A mark on a blank keeps the blank.
+    assert_eq!((cells[2].cell.ch(), cells[2].marks), (' ', Some("\u{308}")));
+    assert_eq!(row_text(&e, 1), "one");
+}
+
+#[test]
+fn wide_characters_in_the_history_keep_their_right_half() {
+    let mut e = Emulator::new(2, 8, 10);
+    e.feed("a漢b字\r\n1\r\n2".as_bytes());
+    e.scroll_to_top();
+    let cells: Vec<_> = e.view_row(0).unwrap().map(|v| v.cell).collect();
+    let layout: Vec<_> = cells
+        .iter()
+        .map(|c| (c.ch(), c.is_wide(), c.is_spacer()))
+        .collect();
+    assert_eq!(
+        layout,
+        [
+            ('a', false, false),
+            ('漢', true, false),
+            (' ', false, true),
+            ('b', false, false),
+            ('字', true, false),
+            (' ', false, true),
+        ]
+    );
+    assert_eq!(e.cell(0, 6).map(|c| c.ch()), Some(' '));
+}
+
+#[test]
+fn styles_survive_into_the_history() {
+    let mut e = Emulator::new(2, 10, 10);
+    e.feed(b"\x1b[31;44mR\x1b[0m \x1b[1;3;4;38;5;200mB\x1b[0;7m!\x1b[0;48;2;1;2;3m  \x1b[0m.\r\n");
+    e.feed(b"1\r\n2");
+    assert_eq!(e.scrollback_len(), 1);
+    e.scroll_to_top();
+    let c = |col| e.cell(0, col).unwrap();
+    assert_eq!(
+        (c(0).ch(), c(0).fg(), c(0).bg()),
+        ('R', Color::Idx(1), Color::Idx(4))
+    );
+    assert_eq!(c(0).attrs(), Attrs::default());
+    assert_eq!(
+        (c(1).ch(), c(1).fg(), c(1).bg()),
+        (' ', Color::Default, Color::Default)
+    );
+    let b = c(2);
+    assert_eq!(
+        (b.ch(), b.fg(), b.bg()),
+        ('B', Color::Idx(200), Color::Default)
+    );
+    for a in [Attrs::BOLD, Attrs::ITALIC, Attrs::UNDERLINE] {
+        assert!(b.attrs().contains(a));
+    }
+    assert!(!b.attrs().contains(Attrs::INVERSE));
+    assert!(c(3).attrs().contains(Attrs::INVERSE));
+    assert!(!c(3).attrs().contains(Attrs::BOLD));
+    for col in [4, 5] {
+        assert_eq!((c(col).ch(), c(col).bg()), (' ', Color::Rgb(1, 2, 3)));
+    }
+    assert_eq!(
+        (c(6).ch(), c(6).bg(), c(6).attrs()),
+        ('.', Color::Default, Attrs::default())
+    );
+}
+
+#[test]
+fn rep_repeats_the_character_just_printed() {
+    let mut e = Emulator::new(3, 12, 10);
+    // A parameter of 0 means 1; REP right after REP repeats nothing.
+    e.feed(b"ab\x1b[3bc\x1b[0b\x1b[b");
+    assert_eq!(row_text(&e, 0), "abbbbcc");
+    // Wide characters repeat whole.
+    e.feed("\r\n漢\x1b[2b".as_bytes());
+    assert_eq!(row_text(&e, 1), "漢漢漢");
+    // As in xterm, only right after a graphic character: not after a
+    // cursor move, SGR, a second REP or a combining mark.
+    e.feed("\x1b[3;1Hx\x1b[3;5H\x1b[2by\x1b[31m\x1b[2bz\x1b[b\x1b[3be\u{301}\x1b[2b".as_bytes());
+    assert_eq!(row_text(&e, 2), "x   yzze\u{301}");
+    assert_eq!(row_text(&e, 0), "abbbbcc");
+    // REP goes on to the next line like any text.
+    let mut e = Emulator::new(3, 4, 10);
+    e.feed(b"-\x1b[5b");
+    assert_eq!(
+        (row_text(&e, 0), row_text(&e, 1)),
+        ("----".into(), "--".into())
+    );
+}
+
+#[test]
+fn dec_line_drawing() {
+    let mut e = Emulator::new(4, 10, 10);
+    e.feed(b"\x1b(0lqqk\r\nx  x\r\nmqqj\x1b(B q");
+    assert_eq!(row_text(&e, 0), "┌──┐");
+    assert_eq!(row_text(&e, 1), "│  │");
+    assert_eq!(row_text(&e, 2), "└──┘ q");
+    // G1 through SO and SI; `a` is the checkerboard, `~` the bullet.
+    e.feed(b"\r\n\x1b)0a\x0ea~`\x0fa");
+    assert_eq!(row_text(&e, 3), "a▒·◆a");
+    // DECSC saves the character sets and DECRC restores them.
+    let mut e = Emulator::new(2, 10, 10);
+    e.feed(b"\x1b(0\x1b7\x1b(Bq\x1b8q");
+    assert_eq!(row_text(&e, 0), "─");
+}
+
+#[test]
+fn alternate_screen_leaves_the_history_alone() {
+    let mut e = Emulator::new(3, 10, 50);
+    e.feed(b"p1\r\np2\r\np3\r\np4");
+    assert_eq!(e.scrollback_len(), 1);
+    e.feed(b"\x1b[?1049h");
+    for i in 0..20 {
+        e.feed(format!("alt {i}\r\n").as_bytes());
+    }
+    assert_eq!(e.scrollback_len(), 1);
+    // The last line feed left the bottom row empty.
+    assert_eq!(
+        (row_text(&e, 1), row_text(&e, 2)),
+        ("alt 19".into(), "".into())
+    );
+    e.feed(b"\x1b[?1049l");
+    assert_eq!(e.scrollback_len(), 1);
+    assert_eq!(e.all_text(), "p1\np2\np3\np4\n");
+    assert_eq!(e.cursor(), Some((2, 2)));
+    // ESC [ ? 47 too, and ED inside the alternate screen.
+    e.feed(b"\x1b[?47h\x1b[2Jfull\x1b[?47l");
+    assert_eq!(e.all_text(), "p1\np2\np3\np4\n");
+}
+
+/// The xterm behaviours the differential test found ours departing from.
+#[test]
+fn pending_wrap_and_the_right_margin_as_in_xterm() {
+    // BS from a pending wrap moves left from the last column
+    // (mattiase/wraptest "BS works at margin").
+    let mut e = Emulator::new(2, 5, 10);
+    e.feed(b"abcde\x08X");
+    assert_eq!(row_text(&e, 0), "abcXe");
+    // HT keeps the pending wrap ("TAB cancels wrap: n" for xterm).
+    let mut e = Emulator::new(2, 5, 10);
+    e.feed(b"abcde\tX");
+    assert_eq!(
+        (row_text(&e, 0), row_text(&e, 1)),
+        ("abcde".into(), "X".into())
+    );
+    // A wide character that does not fit wraps and leaves the last column.
+    let mut e = Emulator::new(2, 5, 10);
+    e.feed("abcdx\x1b[1;5H漢".as_bytes());
+    assert_eq!(
+        (row_text(&e, 0), row_text(&e, 1)),
+        ("abcdx".into(), "漢".into())
+    );
+    // Without autowrap it is dropped...
+    let mut e = Emulator::new(2, 5, 10);
+    e.feed("\x1b[?7labcd漢".as_bytes());
+    assert_eq!(
+        (row_text(&e, 0), row_text(&e, 1)),
+        ("abcd".into(), "".into())
+    );
+    // ...and a character in the last column is the one a mark joins.
+    e.feed("x\u{301}".as_bytes());
+    assert_eq!(row_text(&e, 0), "abcdx\u{301}");
+    assert_eq!(e.cursor(), Some((0, 4)));
+    // DECRC in origin mode stays above the bottom margin.
+    let mut e = Emulator::new(10, 10, 10);
+    e.feed(b"\x1b[?6h\x1b[9;1H\x1b7\x1b[1;4r\x1b8");
+    assert_eq!(e.cursor(), Some((3, 0)));
+}
+
+#[test]
+fn history_rows_fit_a_narrowed_screen() {
+    let mut e = Emulator::new(2, 10, 10);
+    e.feed("0123456漢\r\nx\r\ny".as_bytes());
+    assert!(e.resize(2, 8));
+    e.scroll_to_top();
+    let cells: Vec<_> = e.view_row(0).unwrap().map(|v| v.cell.ch()).collect();
+    // The wide character across the new edge shows as a blank.
+    assert_eq!(cells.iter().collect::<String>(), "0123456 ");
+    assert_eq!(e.contents().lines().next(), Some("0123456"));
+    // all_text keeps everything that was written.
+    assert!(e.all_text().starts_with("0123456漢\n"));
+}
