@@ -59,9 +59,15 @@ fn ingest(c: &mut Criterion) {
         // The history never grows past its limit, whatever came in.
         assert!(e.scrollback_len() <= DEFAULT_SCROLLBACK);
         assert_eq!(e.scrollback_limit(), DEFAULT_SCROLLBACK);
+        println!(
+            "console/{name}: {} lines of history in {:.1} MiB",
+            e.scrollback_len(),
+            e.history_bytes() as f64 / f64::from(1 << 20)
+        );
 
-        // Into the pane: 64 KiB reads (what the reader thread gets), a
-        // redraw after each.
+        // Into the pane, at worst: a redraw after every 64 KiB read (what
+        // the reader thread hands over at most; the UI draws at most 60
+        // frames a second, far fewer than this).
         let area = Rect::new(0, 0, COLS + 2, ROWS + 2);
         g.bench_function(format!("ingest and draw {name}"), |b| {
             b.iter_batched_ref(
@@ -77,6 +83,17 @@ fn ingest(c: &mut Criterion) {
         });
     }
     g.finish();
+
+    // One frame of a full pane.
+    let e = warm();
+    let area = Rect::new(0, 0, COLS + 2, ROWS + 2);
+    c.bench_function("console/draw 160x48 pane", |b| {
+        b.iter_batched_ref(
+            || Buffer::empty(area),
+            |buf| ConsolePane::new(&e, "guest").render(area, buf),
+            BatchSize::SmallInput,
+        )
+    });
 }
 
 criterion_group!(benches, ingest);

@@ -619,6 +619,19 @@ impl Emulator {
         self.state.history.len()
     }
 
+    /// Heap bytes the history holds (what its lines have room for).
+    pub fn history_bytes(&self) -> usize {
+        let line = std::mem::size_of::<Line>();
+        let style = std::mem::size_of::<(u16, Cell)>();
+        self.state.history.capacity() * line
+            + self
+                .state
+                .history
+                .iter()
+                .map(|l| l.text.capacity() + l.styles.capacity() * style)
+                .sum::<usize>()
+    }
+
     /// How many rows the view is scrolled back (0: following the output).
     /// New output keeps a scrolled-back view on the same lines.
     pub fn scroll_offset(&self) -> usize {
