@@ -82,6 +82,25 @@ fn ingest(c: &mut Criterion) {
             )
         });
     }
+
+    // The whole path: a "guest" writing into a real pseudo-terminal as
+    // fast as the kernel takes it, the console's reader thread feeding the
+    // emulator, and this thread drawing the pane at the UI's pace.
+    let flood = {
+        let mut v: Vec<u8> = BOOT_LOG.iter().copied().cycle().take(16 * CHUNK).collect();
+        v.extend_from_slice(b"\r\nQPMEM-FLOOD-END\r\n");
+        std::sync::Arc::new(v)
+    };
+    g.throughput(Throughput::Bytes(flood.len() as u64));
+    g.bench_function("pty flood into the pane at 60 frames/s", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                total += pty_flood(&flood);
+            }
+            total
+        })
+    });
     g.finish();
 
     // One frame of a full pane.
@@ -94,6 +113,60 @@ fn ingest(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+}
+
+/// Time from the first byte written until the pane shows the last line.
+fn pty_flood(data: &std::sync::Arc<Vec<u8>>) -> std::time::Duration {
+    use qpmem::console::{open_pty, Console, FramePacer};
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+
+    let pty = open_pty(ROWS, COLS).expect("a pty");
+    let mut t = rustix::termios::tcgetattr(&pty.slave).expect("tcgetattr");
+    t.make_raw();
+    rustix::termios::tcsetattr(&pty.slave, rustix::termios::OptionalActions::Now, &t)
+        .expect("raw mode");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waker: qpmem::console::Waker = std::sync::Arc::new(move || {
+        let _ = tx.send(());
+    });
+    let console =
+        Console::new(pty.master, ROWS, COLS, DEFAULT_SCROLLBACK, waker).expect("a console");
+    let area = Rect::new(0, 0, COLS + 2, ROWS + 2);
+    let mut buf = Buffer::empty(area);
+    let mut pacer = FramePacer::default();
+    let start = Instant::now();
+    let mut guest = std::fs::File::from(pty.slave);
+    let writer = {
+        let data = std::sync::Arc::clone(data);
+        std::thread::spawn(move || {
+            let _ = guest.write_all(&data);
+            guest
+        })
+    };
+    loop {
+        let wait = pacer.wait().unwrap_or(Duration::from_secs(1));
+        let draw = match rx.recv_timeout(wait) {
+            Ok(()) => pacer.output(),
+            Err(_) => true,
+        };
+        if draw {
+            console.ack();
+            let emu = console.emulator();
+            ConsolePane::new(&emu, "guest").render(area, &mut buf);
+            pacer.drawn();
+            if emu.contents().contains("QPMEM-FLOOD-END") {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the flood stalled"
+        );
+    }
+    let took = start.elapsed();
+    drop(writer.join());
+    took
 }
 
 criterion_group!(benches, ingest);

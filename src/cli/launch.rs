@@ -137,7 +137,8 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
             let console = matches!(e, AppEvent::Vm(VmEvent::Console));
             draw |= if console { pacer.output() } else { true };
             match e {
-                AppEvent::Vm(VmEvent::Console) => view.vm().console().ack(),
+                // Drawing the view acknowledges console output.
+                AppEvent::Vm(VmEvent::Console) => {}
                 AppEvent::Vm(e) => view.on_event(&e),
                 AppEvent::Term(Event::Key(k)) => {
                     if view.handle_key(k) == ViewOutcome::Leave {

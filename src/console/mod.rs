@@ -284,7 +284,9 @@ impl Console {
         lock(&self.emulator).contents()
     }
 
-    /// Mark the last wake-up as handled: the next output wakes the UI again.
+    /// Mark the output as seen: call it just before drawing the screen. Until
+    /// then there is no new wake-up, so a flooding guest wakes the UI at
+    /// most once per frame; after it, the next output wakes the UI again.
     pub fn ack(&self) {
         self.pending.store(false, Ordering::Release);
     }

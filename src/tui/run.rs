@@ -389,9 +389,9 @@ impl Driver {
 
     fn vm_event(&mut self, e: &VmEvent) {
         if let Some(view) = &mut self.view {
-            match e {
-                VmEvent::Console => view.vm().console().ack(),
-                e => view.on_event(e),
+            // Console output is drawn (and acknowledged) by the view.
+            if !matches!(e, VmEvent::Console) {
+                view.on_event(e);
             }
         }
     }
