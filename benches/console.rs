@@ -57,12 +57,15 @@ fn ingest(c: &mut Criterion) {
             b.iter(|| e.feed(black_box(&data)))
         });
         // The history never grows past its limit, whatever came in.
-        assert!(e.scrollback_len() <= DEFAULT_SCROLLBACK);
-        assert_eq!(e.scrollback_limit(), DEFAULT_SCROLLBACK);
+        let mut full = Emulator::new(ROWS, COLS, DEFAULT_SCROLLBACK);
+        for _ in 0..4 {
+            full.feed(&data);
+        }
+        assert_eq!(full.scrollback_len(), DEFAULT_SCROLLBACK);
         println!(
-            "console/{name}: {} lines of history in {:.1} MiB",
-            e.scrollback_len(),
-            e.history_bytes() as f64 / f64::from(1 << 20)
+            "console/{name}: 16 MiB in, {} lines of history held in {:.1} MiB",
+            full.scrollback_len(),
+            full.history_bytes() as f64 / f64::from(1 << 20)
         );
 
         // Into the pane, at worst: a redraw after every 64 KiB read (what
@@ -102,6 +105,12 @@ fn ingest(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // A key typed while the guest floods: from Console::key until the
+    // guest reads it.
+    c.bench_function("console/key during a flood", |b| {
+        b.iter_custom(key_latency_under_flood)
+    });
 
     // One frame of a full pane.
     let e = warm();
@@ -167,6 +176,61 @@ fn pty_flood(data: &std::sync::Arc<Vec<u8>>) -> std::time::Duration {
     let took = start.elapsed();
     drop(writer.join());
     took
+}
+
+/// Total time for `iters` keys to reach a guest that floods its console.
+fn key_latency_under_flood(iters: u64) -> std::time::Duration {
+    use qpmem::console::{open_pty, Console};
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let pty = open_pty(ROWS, COLS).expect("a pty");
+    let mut t = rustix::termios::tcgetattr(&pty.slave).expect("tcgetattr");
+    t.make_raw();
+    rustix::termios::tcsetattr(&pty.slave, rustix::termios::OptionalActions::Now, &t)
+        .expect("raw mode");
+    let waker: qpmem::console::Waker = Arc::new(|| {});
+    let console =
+        Console::new(pty.master, ROWS, COLS, DEFAULT_SCROLLBACK, waker).expect("a console");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut out = std::fs::File::from(pty.slave.try_clone().expect("dup"));
+    let flood = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if out.write_all(BOOT_LOG).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let mut keyboard = std::fs::File::from(pty.slave);
+    let key = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('k'),
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let mut total = Duration::ZERO;
+    let mut byte = [0u8; 1];
+    for _ in 0..iters {
+        let start = Instant::now();
+        console.key(&key).expect("key sent");
+        // Skip the console's answers to the log's queries, if any.
+        loop {
+            keyboard.read_exact(&mut byte).expect("read the key");
+            if byte[0] == b'k' {
+                break;
+            }
+        }
+        total += start.elapsed();
+        console.ack();
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(keyboard);
+    drop(console);
+    let _ = flood.join();
+    total
 }
 
 criterion_group!(benches, ingest);
