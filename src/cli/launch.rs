@@ -3,6 +3,7 @@
 
 use super::common::{load, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
 use crossterm::event::Event;
+use qpmem::console::FramePacer;
 use qpmem::diagnose::Severity;
 use qpmem::vm::view::{LaunchView, ViewOutcome};
 use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus};
@@ -110,19 +111,34 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
         })?;
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+    // A flooding console draws at the pacer's rate; everything else at once.
+    let mut pacer = FramePacer::default();
+    let mut draw = true;
     loop {
-        terminal.draw(|f| view.draw(f, f.area()))?;
-        // A tick for the uptime when nothing else happens.
-        let event = match rx.recv_timeout(Duration::from_secs(1)) {
+        if draw {
+            terminal.draw(|f| view.draw(f, f.area()))?;
+            pacer.drawn();
+        }
+        // A tick for the uptime when nothing else happens, sooner when
+        // console output waits to be drawn.
+        let wait = pacer.wait().unwrap_or(Duration::from_secs(1));
+        let event = match rx.recv_timeout(wait) {
             Ok(e) => e,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                draw = true;
+                continue;
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
+        draw = false;
         let mut next = Some(event);
         // Handle everything queued before drawing again.
         while let Some(e) = next {
+            let console = matches!(e, AppEvent::Vm(VmEvent::Console));
+            draw |= if console { pacer.output() } else { true };
             match e {
-                AppEvent::Vm(VmEvent::Console) => view.vm().console().ack(),
+                // Drawing the view acknowledges console output.
+                AppEvent::Vm(VmEvent::Console) => {}
                 AppEvent::Vm(e) => view.on_event(&e),
                 AppEvent::Term(Event::Key(k)) => {
                     if view.handle_key(k) == ViewOutcome::Leave {

@@ -67,6 +67,44 @@ fn set_winsize(fd: impl AsFd, rows: u16, cols: u16) -> std::io::Result<()> {
     Ok(rustix::termios::tcsetwinsize(fd, ws)?)
 }
 
+/// Spaces out the frames a flooding console asks for: new output is drawn
+/// at most once per [`FramePacer::INTERVAL`], so the UI never holds the
+/// emulator's lock more than a frame's drawing in every interval and the
+/// reader thread keeps the guest's output flowing. Other events (keys,
+/// status changes) still draw at once.
+#[derive(Debug, Default)]
+pub struct FramePacer {
+    last: Option<std::time::Instant>,
+    pending: bool,
+}
+
+impl FramePacer {
+    /// About 60 frames a second.
+    pub const INTERVAL: std::time::Duration = std::time::Duration::from_millis(16);
+
+    /// New output arrived: whether to draw it now (otherwise wait at most
+    /// [`FramePacer::wait`]).
+    pub fn output(&mut self) -> bool {
+        self.pending = true;
+        self.last.is_none_or(|t| t.elapsed() >= Self::INTERVAL)
+    }
+
+    /// How long until output not yet drawn is due, if any is waiting.
+    pub fn wait(&self) -> Option<std::time::Duration> {
+        self.pending.then(|| {
+            self.last.map_or(std::time::Duration::ZERO, |t| {
+                Self::INTERVAL.saturating_sub(t.elapsed())
+            })
+        })
+    }
+
+    /// A frame was drawn.
+    pub fn drawn(&mut self) {
+        self.pending = false;
+        self.last = Some(std::time::Instant::now());
+    }
+}
+
 /// What a key did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOutcome {
@@ -246,7 +284,9 @@ impl Console {
         lock(&self.emulator).contents()
     }
 
-    /// Mark the last wake-up as handled: the next output wakes the UI again.
+    /// Mark the output as seen: call it just before drawing the screen. Until
+    /// then there is no new wake-up, so a flooding guest wakes the UI at
+    /// most once per frame; after it, the next output wakes the UI again.
     pub fn ack(&self) {
         self.pending.store(false, Ordering::Release);
     }
@@ -277,6 +317,25 @@ impl Drop for Console {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacer_draws_output_at_most_once_per_interval() {
+        let mut p = FramePacer::default();
+        assert_eq!(p.wait(), None);
+        // The first output draws at once.
+        assert!(p.output());
+        p.drawn();
+        assert_eq!(p.wait(), None);
+        // More right after waits for the rest of the interval.
+        assert!(!p.output());
+        let wait = p.wait().unwrap();
+        assert!(wait > std::time::Duration::ZERO && wait <= FramePacer::INTERVAL);
+        std::thread::sleep(wait);
+        assert!(p.output());
+        assert_eq!(p.wait(), Some(std::time::Duration::ZERO));
+        p.drawn();
+        assert_eq!(p.wait(), None);
+    }
 
     #[test]
     fn emulator_keeps_bounded_history_and_scrolls() {

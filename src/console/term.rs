@@ -1,11 +1,14 @@
 //! The terminal emulator: the `vte` crate parses the byte stream (the same
 //! VT500-series state machine Alacritty uses); this module keeps the screen.
 //!
-//! It is written for a flooding guest. Cells are 16-byte `Copy` values, the
-//! screen and the history are ring buffers of rows, and a row that scrolls
-//! off the top moves into the history without being copied; once the
-//! history is full, its oldest row is cleared and reused, so a steady flood
-//! allocates nothing. Printable ASCII in the common state takes one store.
+//! It is written for a flooding guest. Cells are 16-byte `Copy` values and
+//! the screen is a ring of rows that know how much of them is in use, so a
+//! new line clears only what the last one wrote. A row that scrolls off the
+//! top is packed into the history as its text and the columns where its
+//! style changes (a boot-log line: about a hundred bytes, not a row of
+//! cells); once the history is full its oldest line is reused, so a steady
+//! flood allocates nothing. Printable ASCII in the common state takes one
+//! store.
 //!
 //! What it implements is what programs on a Linux console or an xterm-like
 //! terminal use: cursor movement, erasing, inserting and deleting
@@ -55,7 +58,7 @@ impl From<Color> for Ink {
         match c {
             Color::Default => Ink::DEFAULT,
             Color::Idx(i) => Ink(Ink::IDX | u32::from(i)),
-            Color::Rgb(r, g, b) => Ink(u32::from_be_bytes([2, r, g, b])),
+            Color::Rgb(r, g, b) => Ink(Ink::RGB | u32::from_be_bytes([0, r, g, b])),
         }
     }
 }
@@ -647,6 +650,19 @@ impl Emulator {
     /// Rows of history currently held (at most the limit).
     pub fn scrollback_len(&self) -> usize {
         self.state.history.len()
+    }
+
+    /// Heap bytes the history holds (what its lines have room for).
+    pub fn history_bytes(&self) -> usize {
+        let line = std::mem::size_of::<Line>();
+        let style = std::mem::size_of::<(u16, Cell)>();
+        self.state.history.capacity() * line
+            + self
+                .state
+                .history
+                .iter()
+                .map(|l| l.text.capacity() + l.styles.capacity() * style)
+                .sum::<usize>()
     }
 
     /// How many rows the view is scrolled back (0: following the output).

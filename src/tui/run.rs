@@ -14,6 +14,7 @@ use super::profiles;
 use super::theme::Theme;
 use super::ui;
 use crate::clipboard;
+use crate::console::FramePacer;
 use crate::diagnose::host;
 use crate::layout::HostFacts;
 use crate::profile::Profile;
@@ -110,10 +111,13 @@ pub fn run(opts: Options) -> io::Result<()> {
             }
         })?;
 
+    let mut pacer = FramePacer::default();
     while !app.quit {
-        // While a VM runs, wake each second for its uptime; otherwise sleep.
+        // While a VM runs, wake each second for its uptime (or sooner for
+        // console output waiting to be drawn); otherwise sleep.
         let msg = if driver.view.is_some() {
-            match rx.recv_timeout(Duration::from_secs(1)) {
+            let wait = pacer.wait().unwrap_or(Duration::from_secs(1));
+            match rx.recv_timeout(wait) {
                 Ok(m) => Some(m),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -124,9 +128,14 @@ pub fn run(opts: Options) -> io::Result<()> {
                 Err(_) => break,
             }
         };
+        // A flooding console draws at the pacer's rate; everything else at once.
+        let mut draw = true;
         match msg {
             Some(Incoming::InputFailed(e)) => return Err(context("reading the terminal")(e)),
             Some(Incoming::Vm(e)) => {
+                if matches!(e, VmEvent::Console) {
+                    draw = pacer.output();
+                }
                 driver.vm_event(&e);
                 // What QEMU placed also goes on the editor's map.
                 if let (VmEvent::Placement, Some(view)) = (&e, &driver.view) {
@@ -162,10 +171,14 @@ pub fn run(opts: Options) -> io::Result<()> {
         if app.quit {
             break;
         }
+        if !draw {
+            continue;
+        }
         match &driver.view {
             Some(view) => terminal.draw(|f| view.draw(f, f.area()))?,
             None => terminal.draw(|f| ui::draw(f, &app))?,
         };
+        pacer.drawn();
     }
     driver.cancel_verify();
     Ok(())
@@ -376,9 +389,9 @@ impl Driver {
 
     fn vm_event(&mut self, e: &VmEvent) {
         if let Some(view) = &mut self.view {
-            match e {
-                VmEvent::Console => view.vm().console().ack(),
-                e => view.on_event(e),
+            // Console output is drawn (and acknowledged) by the view.
+            if !matches!(e, VmEvent::Console) {
+                view.on_event(e);
             }
         }
     }

@@ -222,6 +222,8 @@ impl LaunchView {
         let inner = ConsolePane::inner(console_area);
         // The pane reports its size; the pty follows it.
         let _ = self.vm.console().resize(inner.height, inner.width);
+        // What is drawn now is seen: output from here on wakes the UI.
+        self.vm.console().ack();
         {
             let emu = self.vm.console().emulator();
             frame.render_widget(
