@@ -2,7 +2,7 @@
 //! and run the VM.
 //!
 //! The core is pure data and functions: [`size`] (QEMU's size syntax),
-//! [`profile`] (the saved set-up), [`layout`] (QEMU's placement),
+//! [`profile`] (the saved set-up), [`layout`](mod@layout) (QEMU's placement),
 //! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
 //! a table or JSON). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
 //! guest to see what the kernel makes of the DIMMs) are the thin layers

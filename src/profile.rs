@@ -1,7 +1,7 @@
 //! The profile: everything qpmem knows about one VM and its memory devices.
 //!
 //! This is plain data with serde derives: the TUI edits it, the CLI reads
-//! it, [`crate::layout`] places it and [`crate::cmdline`] renders it. It is
+//! it, [`crate::layout`](mod@crate::layout) places it and [`crate::cmdline`] renders it. It is
 //! saved as RON (see [`crate::store`]) with sizes in QEMU's syntax so a
 //! person can edit the file by hand.
 

@@ -8,7 +8,7 @@
 //! - [`modules`]: finding the nvdimm kernel modules and their dependencies in
 //!   a `/lib/modules/<release>` tree, decompressing `.ko.{gz,xz,zst}`;
 //! - [`initramfs`]: packing busybox, the modules and `/init` into an image;
-//! - [`init_script`]: the `/init` shell script, which prints a
+//! - [`init_script`](fn@init_script): the `/init` shell script, which prints a
 //!   machine-readable report (`QPMEM-…` lines) and powers off or opens a shell;
 //! - [`kernel`]: where the kernel comes from (an explicit path, the host's
 //!   own, or an unpacked Debian `linux-image-*` package), and turning a

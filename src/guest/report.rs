@@ -1,6 +1,6 @@
 //! Reading the guest's report back from the serial console text.
 //!
-//! The guest's `/init` (see [`super::init_script`]) prints one line per fact,
+//! The guest's `/init` (see [`init_script`](fn@super::init_script)) prints one line per fact,
 //! each starting with a marker:
 //!
 //! ```text

@@ -1,5 +1,5 @@
 //! What QEMU really placed (QMP `query-memory-devices`) against qpmem's
-//! prediction ([`crate::layout`]): one row per device, every difference
+//! prediction ([`crate::layout`](mod@crate::layout)): one row per device, every difference
 //! spelled out. `probe` prints it; the launch view shows it.
 
 use super::qmp::MemoryDeviceInfo;

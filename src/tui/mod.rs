@@ -5,7 +5,7 @@
 //! enum it produces; [`form`] parses and validates what is typed into the
 //! editor forms; [`ui`] and [`panes`] draw (one file per pane) without
 //! changing state; [`theme`] loads RON themes; [`profiles`] is what the
-//! open picker lists; [`run`] is the driver that owns the terminal and
+//! open picker lists; [`run`](mod@run) is the driver that owns the terminal and
 //! performs effects.
 
 pub mod action;

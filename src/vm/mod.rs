@@ -228,7 +228,7 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// Start QEMU for `profile`. Run [`preflight`] and [`prepare`] first:
+    /// Start QEMU for `profile`. Run [`preflight`](fn@preflight) and [`prepare`] first:
     /// this only starts the process.
     pub fn launch(profile: &Profile, opts: &LaunchOptions, notify: Notify) -> Result<Vm, VmError> {
         let parent = opts
