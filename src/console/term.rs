@@ -591,27 +591,7 @@ impl Emulator {
         let (rows, cols) = (usize::from(rows.max(1)), usize::from(cols.max(1)));
         Emulator {
             parser: vte::Parser::new(),
-            state: State {
-                rows,
-                cols,
-                screen: Screen::new(rows, cols),
-                other: Screen::new(rows, cols),
-                alternate: false,
-                history: VecDeque::new(),
-                history_limit: scrollback,
-                view_offset: 0,
-                cursor: Cursor::home(),
-                top: 0,
-                bottom: rows - 1,
-                tabs: default_tabs(cols),
-                modes: Modes {
-                    autowrap: true,
-                    ..Modes::default()
-                },
-                replies: Vec::new(),
-                fast_cols: cols,
-                rep_mark: (0, 0, false),
-            },
+            state: State::new(rows, cols, scrollback),
         }
     }
 
@@ -779,6 +759,31 @@ fn line_drawing(c: char) -> char {
 }
 
 impl State {
+    /// A blank screen of `rows` x `cols` (each at least 1).
+    fn new(rows: usize, cols: usize, history_limit: usize) -> State {
+        State {
+            rows,
+            cols,
+            screen: Screen::new(rows, cols),
+            other: Screen::new(rows, cols),
+            alternate: false,
+            history: VecDeque::new(),
+            history_limit,
+            view_offset: 0,
+            cursor: Cursor::home(),
+            top: 0,
+            bottom: rows - 1,
+            tabs: default_tabs(cols),
+            modes: Modes {
+                autowrap: true,
+                ..Modes::default()
+            },
+            replies: Vec::new(),
+            fast_cols: cols,
+            rep_mark: (0, 0, false),
+        }
+    }
+
     fn view_row(&self, r: usize) -> Option<ViewRow<'_>> {
         if r >= self.rows {
             return None;
@@ -1322,29 +1327,13 @@ impl State {
         }
     }
 
+    /// RIS: everything back to its power-on state except the history and
+    /// answers not yet sent.
     fn reset(&mut self) {
-        let (rows, cols, limit) = (self.rows, self.cols, self.history_limit);
-        let history = std::mem::take(&mut self.history);
         *self = State {
-            rows,
-            cols,
-            screen: Screen::new(rows, cols),
-            other: Screen::new(rows, cols),
-            alternate: false,
-            history,
-            history_limit: limit,
-            view_offset: 0,
-            cursor: Cursor::home(),
-            top: 0,
-            bottom: rows - 1,
-            tabs: default_tabs(cols),
-            modes: Modes {
-                autowrap: true,
-                ..Modes::default()
-            },
+            history: std::mem::take(&mut self.history),
             replies: std::mem::take(&mut self.replies),
-            fast_cols: cols,
-            rep_mark: (0, 0, false),
+            ..State::new(self.rows, self.cols, self.history_limit)
         };
     }
 
