@@ -433,3 +433,64 @@ fn dropping_the_vm_stops_qemu() {
     assert!(process_gone(pid), "QEMU {pid} survived its Vm");
     assert!(!runtime.exists(), "runtime dir left behind");
 }
+
+#[test]
+fn the_mouse_wheel_scrolls_the_console_history() {
+    use crossterm::event::{MouseEvent, MouseEventKind};
+    use qpmem::vm::view::{LaunchView, WHEEL_ROWS};
+
+    let Some(qemu) = qemu() else { return };
+    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    // No kernel: the firmware prints nothing on the console.
+    let mut p = small_profile(tmp.path());
+    p.extra_args = vec!["-nodefaults".into()];
+    prepare(&preflight(&p, None, &[]), true).unwrap();
+    let (notify, rx) = events();
+    let mut opts = LaunchOptions::new(qemu);
+    // The firmware ignores the power button: stop QEMU soon after asking.
+    opts.shutdown_grace = Duration::from_millis(500);
+    let vm = Vm::launch(&p, &opts, notify).unwrap();
+    wait_until(&vm, &rx, Duration::from_secs(30), "QMP", |vm| {
+        vm.status() == VmStatus::Running
+    });
+    let mut view = LaunchView::new(vm, "guest");
+    let wheel = |kind| MouseEvent {
+        kind,
+        column: 10,
+        row: 5,
+        modifiers: KeyModifiers::NONE,
+    };
+    // Output that scrolls off the screen, as a guest would write it.
+    let (rows, _) = view.vm().console().emulator().size();
+    for i in 0..usize::from(rows) + 20 {
+        let line = format!("line {i}\r\n");
+        view.vm().console().emulator().feed(line.as_bytes());
+    }
+    view.handle_mouse(wheel(MouseEventKind::ScrollUp));
+    assert_eq!(
+        view.vm().console().emulator().scroll_offset(),
+        WHEEL_ROWS as usize
+    );
+    view.handle_mouse(wheel(MouseEventKind::ScrollUp));
+    assert_eq!(
+        view.vm().console().emulator().scroll_offset(),
+        2 * WHEEL_ROWS as usize
+    );
+    // A click is not a scroll.
+    view.handle_mouse(wheel(MouseEventKind::Down(
+        crossterm::event::MouseButton::Left,
+    )));
+    assert_eq!(
+        view.vm().console().emulator().scroll_offset(),
+        2 * WHEEL_ROWS as usize
+    );
+    view.handle_mouse(wheel(MouseEventKind::ScrollDown));
+    view.handle_mouse(wheel(MouseEventKind::ScrollDown));
+    view.handle_mouse(wheel(MouseEventKind::ScrollDown));
+    assert_eq!(
+        view.vm().console().emulator().scroll_offset(),
+        0,
+        "the wheel stops at the bottom"
+    );
+}

@@ -99,7 +99,9 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
     let vm = Vm::launch(&loaded.profile, &opts, notify)?;
     let mut view = LaunchView::new(vm, format!("guest console: {}", loaded.profile.name));
 
-    let session = qpmem::terminal::Session::enter(false)?;
+    // The mouse wheel scrolls the console (Shift selects text in most
+    // terminals while the mouse is captured).
+    let session = qpmem::terminal::Session::enter(true)?;
     std::thread::Builder::new()
         .name("qpmem-input".into())
         .spawn(move || {
@@ -147,6 +149,7 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
                     }
                 }
                 AppEvent::Term(Event::Paste(p)) => view.handle_paste(&p),
+                AppEvent::Term(Event::Mouse(m)) => view.handle_mouse(m),
                 AppEvent::Term(_) => {}
             }
             next = rx.try_recv().ok();

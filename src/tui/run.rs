@@ -405,6 +405,7 @@ impl Driver {
                 return self.view.take().map(finish_vm);
             }
             event::Event::Paste(p) => view.handle_paste(&p),
+            event::Event::Mouse(m) => view.handle_mouse(m),
             _ => {}
         }
         None

@@ -3,7 +3,8 @@
 //! the VM. `qpmem launch` shows it full screen; the TUI can host it.
 //!
 //! Keys: while the guest has the keyboard, everything goes to it except
-//! `Ctrl-]` (release the keyboard) and Shift-PgUp/PgDn (scroll). Once
+//! `Ctrl-]` (release the keyboard) and Shift-PgUp/PgDn (scroll); the
+//! mouse wheel scrolls too. Once
 //! released: `p` pause/resume, `a` ACPI power-off, `q` quit (asks before
 //! killing a running VM), PgUp/PgDn/Home/End/arrows scroll, Enter or `i`
 //! gives the keyboard back to the guest.
@@ -11,7 +12,7 @@
 use super::{Vm, VmEvent, VmStatus};
 use crate::console::{ConsolePane, KeyOutcome};
 use crate::size::format_qemu;
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -19,6 +20,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 use std::time::Duration;
 
+/// Rows one notch of the mouse wheel scrolls.
+pub const WHEEL_ROWS: isize = 3;
 /// Who gets the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -100,6 +103,17 @@ impl LaunchView {
                 self.message = Some(e.to_string());
             }
         }
+    }
+
+    /// The mouse wheel scrolls the console's history, whoever has the
+    /// keyboard (the mouse is qpmem's: the guest's console has no mouse).
+    pub fn handle_mouse(&mut self, mouse: MouseEvent) {
+        let rows = match mouse.kind {
+            MouseEventKind::ScrollUp => WHEEL_ROWS,
+            MouseEventKind::ScrollDown => -WHEEL_ROWS,
+            _ => return,
+        };
+        self.vm.console().emulator().scroll_by(rows);
     }
 
     pub fn handle_key(&mut self, key: KeyEvent) -> ViewOutcome {
@@ -189,7 +203,7 @@ impl LaunchView {
         if self.confirm_quit {
             "Force quit QEMU (the guest gets no chance to shut down) and leave? y / n"
         } else if self.focus == Focus::Guest {
-            "keys go to the guest · Ctrl-] qpmem keys · Shift-PgUp/PgDn scroll"
+            "keys go to the guest · Ctrl-] qpmem keys · Shift-PgUp/PgDn or wheel scroll"
         } else if self.exited() {
             "q leave · PgUp/PgDn/Home/End scroll · Enter console"
         } else {
