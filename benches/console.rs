@@ -140,7 +140,7 @@ fn pty_flood(data: &std::sync::Arc<Vec<u8>>) -> std::time::Duration {
         let _ = tx.send(());
     });
     let console =
-        Console::new(pty.master, ROWS, COLS, DEFAULT_SCROLLBACK, waker).expect("a console");
+        Console::new(pty.master, ROWS, COLS, DEFAULT_SCROLLBACK, waker, None).expect("a console");
     let area = Rect::new(0, 0, COLS + 2, ROWS + 2);
     let mut buf = Buffer::empty(area);
     let mut pacer = FramePacer::default();
@@ -193,7 +193,7 @@ fn key_latency_under_flood(iters: u64) -> std::time::Duration {
         .expect("raw mode");
     let waker: qpmem::console::Waker = Arc::new(|| {});
     let console =
-        Console::new(pty.master, ROWS, COLS, DEFAULT_SCROLLBACK, waker).expect("a console");
+        Console::new(pty.master, ROWS, COLS, DEFAULT_SCROLLBACK, waker, None).expect("a console");
     let stop = Arc::new(AtomicBool::new(false));
     let mut out = std::fs::File::from(pty.slave.try_clone().expect("dup"));
     let flood = {

@@ -85,6 +85,10 @@ enum Command {
         /// Create missing backing files and directories without asking.
         #[arg(long)]
         yes: bool,
+        /// Also append everything the guest writes on its console to FILE
+        /// (raw, escape sequences included; never one of the profile's files).
+        #[arg(long, value_name = "FILE")]
+        console_log: Option<std::path::PathBuf>,
     },
     /// Boot a throwaway Linux guest on scratch files and compare what it saw with the prediction.
     Verify(cli::verify::VerifyArgs),
@@ -124,7 +128,12 @@ fn run(cli: Cli) -> Outcome {
         Some(Command::Profiles { command }) => cli::profiles::run(command),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
         Some(Command::Check(args)) => cli::check::run(args),
-        Some(Command::Launch { source, qemu, yes }) => cli::launch::run(source, qemu, yes),
+        Some(Command::Launch {
+            source,
+            qemu,
+            yes,
+            console_log,
+        }) => cli::launch::run(source, qemu, yes, console_log),
         Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

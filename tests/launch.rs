@@ -179,6 +179,11 @@ fn a_real_guest_through_qpmems_console() {
     opts.rows = 40;
     opts.cols = 160;
     opts.shutdown_grace = Duration::from_secs(2);
+    // Something already in the log stays: it is appended to.
+    let log = tmp.path().join("logs/console.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "EARLIER RUN\n").unwrap();
+    opts.console_log = Some(log.clone());
     let vm = Vm::launch(&p, &opts, notify).unwrap();
     let pid = vm.pid();
 
@@ -223,6 +228,13 @@ fn a_real_guest_through_qpmems_console() {
             .lines()
             .any(|l| l.trim() == "hello-42")
     });
+
+    // The console log has what the guest wrote, raw, after what was there.
+    let logged = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    assert!(logged.starts_with("EARLIER RUN\n"), "{logged}");
+    assert!(logged.contains("QPMEM-KERNEL"), "{logged}");
+    assert!(logged.contains("hello-42"), "{logged}");
+    assert!(vm.console().log_error().is_none());
 
     vm.pause().unwrap();
     assert_eq!(vm.status(), VmStatus::Paused);
@@ -493,4 +505,45 @@ fn the_mouse_wheel_scrolls_the_console_history() {
         0,
         "the wheel stops at the bottom"
     );
+}
+
+#[test]
+fn a_console_log_never_overwrites_a_file_the_profile_names() {
+    // Refused before anything is checked, created or started: no QEMU needed.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = small_profile(tmp.path());
+    let kernel = tmp.path().join("vmlinuz");
+    std::fs::write(&kernel, b"not really a kernel").unwrap();
+    p.kernel = Some(kernel.clone());
+    let file = write_profile(tmp.path(), &p);
+    let backing = p.devices[1].backend.path().unwrap().to_path_buf();
+    std::fs::create_dir_all(backing.parent().unwrap()).unwrap();
+    std::fs::write(&backing, b"guest data").unwrap();
+    let link = tmp.path().join("link-to-kernel");
+    std::os::unix::fs::symlink(&kernel, &link).unwrap();
+
+    for (log, says) in [
+        (
+            backing.clone(),
+            format!("is the backing file of {}", p.devices[1].id),
+        ),
+        (link, "is the kernel".to_string()),
+        (tmp.path().to_path_buf(), "is a directory".to_string()),
+    ] {
+        let out = Cli::cargo_bin("qpmem")
+            .unwrap()
+            .arg("launch")
+            .arg(&file)
+            .arg("--yes")
+            .arg("--console-log")
+            .arg(&log)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(&log.display().to_string()), "{err}");
+        assert!(err.contains(&says), "{err}");
+    }
+    assert_eq!(std::fs::read(&backing).unwrap(), b"guest data");
+    assert_eq!(std::fs::read(&kernel).unwrap(), b"not really a kernel");
 }

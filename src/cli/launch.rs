@@ -8,13 +8,17 @@ use qpmem::diagnose::Severity;
 use qpmem::vm::view::{LaunchView, ViewOutcome};
 use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus};
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
+pub fn run(s: SourceArgs, q: QemuArgs, yes: bool, console_log: Option<PathBuf>) -> Outcome {
     let loaded = load(&s)?;
+    if let Some(log) = &console_log {
+        qpmem::vm::check_console_log(&loaded.profile, log)?;
+    }
     let binary = qemu_binary(&q, &loaded.profile)?;
     let version = qpmem::qemu::read_version(&binary)?;
     let plan = preflight(&loaded.profile, Some(version), &loaded.notes);
@@ -87,6 +91,7 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool) -> Outcome {
     }
     let (cols, rows) = crossterm::terminal::size()?;
     let mut opts = LaunchOptions::new(binary);
+    opts.console_log = console_log;
     // Console pane inside the screen: borders and the two status lines.
     opts.rows = rows.saturating_sub(4).max(1);
     opts.cols = cols.saturating_sub(2).max(1);

@@ -136,18 +136,20 @@ pub struct Console {
     input: Arc<Mutex<Option<SyncSender<Vec<u8>>>>>,
     pending: Arc<AtomicBool>,
     closed: Arc<AtomicBool>,
+    /// Why writing the console log failed (logging stopped then).
+    log_error: Arc<Mutex<Option<String>>>,
     reader: Option<JoinHandle<()>>,
     writer: Option<JoinHandle<()>>,
 }
 
-fn lock(m: &Mutex<Emulator>) -> MutexGuard<'_, Emulator> {
-    // A panic while holding the lock leaves a usable emulator.
+/// A panic while holding a lock leaves the value (the emulator) usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Queue bytes for the writer thread without waiting.
 fn send(input: &Mutex<Option<SyncSender<Vec<u8>>>>, bytes: Vec<u8>) -> Result<(), InputError> {
-    let input = input.lock().unwrap_or_else(|e| e.into_inner());
+    let input = lock(input);
     let Some(tx) = input.as_ref() else {
         return Err(InputError::Closed);
     };
@@ -166,6 +168,7 @@ impl Console {
         cols: u16,
         scrollback: usize,
         waker: Waker,
+        log: Option<File>,
     ) -> std::io::Result<Console> {
         let emulator = Arc::new(Mutex::new(Emulator::new(rows, cols, scrollback)));
         let pending = Arc::new(AtomicBool::new(false));
@@ -175,7 +178,10 @@ impl Console {
 
         let (tx, rx) = sync_channel::<Vec<u8>>(INPUT_QUEUE);
         let input = Arc::new(Mutex::new(Some(tx)));
+        let log_error = Arc::new(Mutex::new(None));
         let reader = {
+            let mut log = log;
+            let log_error = Arc::clone(&log_error);
             let input = Arc::clone(&input);
             let emulator = Arc::clone(&emulator);
             let pending = Arc::clone(&pending);
@@ -189,6 +195,13 @@ impl Console {
                         match read_end.read(&mut buf) {
                             Ok(0) => break,
                             Ok(n) => {
+                                if let Some(file) = log.as_mut() {
+                                    if let Err(e) = file.write_all(&buf[..n]) {
+                                        // Say so once, and stop logging.
+                                        *lock(&log_error) = Some(e.to_string());
+                                        log = None;
+                                    }
+                                }
                                 let answer = {
                                     let mut emulator = lock(&emulator);
                                     emulator.feed(&buf[..n]);
@@ -227,6 +240,7 @@ impl Console {
             input,
             pending,
             closed,
+            log_error,
             reader: Some(reader),
             writer: Some(writer),
         })
@@ -291,6 +305,12 @@ impl Console {
         self.pending.store(false, Ordering::Release);
     }
 
+    /// Why the console log could not be written, if it could not (the
+    /// console goes on without it).
+    pub fn log_error(&self) -> Option<String> {
+        lock(&self.log_error).clone()
+    }
+
     /// The program closed the terminal (it exited).
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
@@ -302,7 +322,7 @@ impl Drop for Console {
         // Closing the queue ends the writer; the reader ends when the
         // program's side closes (its process is gone by now, or it gets
         // SIGHUP when the last master descriptor closes).
-        self.input.lock().unwrap_or_else(|e| e.into_inner()).take();
+        lock(&self.input).take();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
@@ -386,7 +406,7 @@ mod tests {
         let waker: Waker = Arc::new(move || {
             let _ = tx.send(());
         });
-        let console = Console::new(pty.master, 24, 80, 100, waker).unwrap();
+        let console = Console::new(pty.master, 24, 80, 100, waker, None).unwrap();
         // Raw mode on the slave so bytes pass unchanged.
         let mut t = rustix::termios::tcgetattr(&pty.slave).unwrap();
         t.make_raw();
@@ -422,6 +442,36 @@ mod tests {
         assert!(console.is_closed());
     }
 
+    #[test]
+    fn a_console_log_that_cannot_be_written_stops_with_a_reason() {
+        // /dev/full takes the open and refuses every write (ENOSPC).
+        let Ok(full) = std::fs::OpenOptions::new().append(true).open("/dev/full") else {
+            eprintln!("SKIPPED: no /dev/full here");
+            return;
+        };
+        let pty = open_pty(24, 80).unwrap();
+        let mut t = rustix::termios::tcgetattr(&pty.slave).unwrap();
+        t.make_raw();
+        rustix::termios::tcsetattr(&pty.slave, rustix::termios::OptionalActions::Now, &t).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waker: Waker = Arc::new(move || {
+            let _ = tx.send(());
+        });
+        let console = Console::new(pty.master, 24, 80, 100, waker, Some(full)).unwrap();
+        assert_eq!(console.log_error(), None);
+        let mut slave = File::from(pty.slave);
+        slave.write_all(b"first").unwrap();
+        rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        let error = console.log_error().expect("the failed write is reported");
+        assert!(error.contains("No space left"), "{error}");
+        // The console itself goes on.
+        console.ack();
+        slave.write_all(b" second").unwrap();
+        rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        assert!(console.contents().starts_with("first second"));
+        drop(slave);
+    }
+
     /// Keys reach the program while it floods the console: the writer
     /// thread does not wait behind the reader. The bound is generous; it
     /// checks liveness, not speed (benches/console.rs measures speed).
@@ -441,7 +491,7 @@ mod tests {
                 wakes.fetch_add(1, Ordering::Relaxed);
             })
         };
-        let console = Console::new(pty.master, 48, 160, DEFAULT_SCROLLBACK, waker).unwrap();
+        let console = Console::new(pty.master, 48, 160, DEFAULT_SCROLLBACK, waker, None).unwrap();
 
         // The "guest": writes a boot log as fast as the pty takes it until
         // told to stop, and counts the bytes.

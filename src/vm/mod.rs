@@ -115,6 +115,9 @@ pub struct LaunchOptions {
     /// How long dropping the [`Vm`] waits for an ACPI power-off before
     /// `quit`.
     pub shutdown_grace: Duration,
+    /// Append everything the guest writes on its console to this file
+    /// (see [`check_console_log`]).
+    pub console_log: Option<PathBuf>,
 }
 
 impl LaunchOptions {
@@ -126,6 +129,7 @@ impl LaunchOptions {
             scrollback: DEFAULT_SCROLLBACK,
             runtime_parent: None,
             shutdown_grace: SHUTDOWN_GRACE,
+            console_log: None,
         }
     }
 }
@@ -153,6 +157,78 @@ pub enum VmError {
     Qmp(#[from] QmpError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("console log {path}: {why}")]
+    ConsoleLog { path: PathBuf, why: String },
+}
+
+/// Refuse a console log that is one of the files the profile names (a
+/// backing file, the kernel, the initrd, a disk): logging into it would
+/// destroy it. Paths are compared as files where both exist, else as
+/// absolute paths.
+pub fn check_console_log(profile: &Profile, log: &Path) -> Result<(), VmError> {
+    let refuse = |why: String| VmError::ConsoleLog {
+        path: log.to_path_buf(),
+        why,
+    };
+    if log.is_dir() {
+        return Err(refuse("is a directory".into()));
+    }
+    let named = profile
+        .devices
+        .iter()
+        .filter_map(|d| {
+            let p = d.backend.path()?;
+            Some((p, format!("the backing file of {}", d.id)))
+        })
+        .chain(
+            profile
+                .kernel
+                .as_deref()
+                .map(|p| (p, "the kernel".to_string())),
+        )
+        .chain(
+            profile
+                .initrd
+                .as_deref()
+                .map(|p| (p, "the initrd".to_string())),
+        )
+        .chain(
+            profile
+                .disks
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.as_path(), format!("disk {}", i + 1))),
+        );
+    for (path, what) in named {
+        if same_file(log, path) {
+            return Err(refuse(format!("is {what}; choose another file")));
+        }
+    }
+    Ok(())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => match (std::path::absolute(a), std::path::absolute(b)) {
+            (Ok(x), Ok(y)) => x == y,
+            _ => false,
+        },
+    }
+}
+
+/// Open the console log for appending, creating it if needed.
+fn open_console_log(profile: &Profile, path: &Path) -> Result<std::fs::File, VmError> {
+    check_console_log(profile, path)?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| VmError::ConsoleLog {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })
 }
 
 /// The QEMU command line for a launch: the profile's, with its console
@@ -249,6 +325,11 @@ impl Vm {
         let argv = launch_argv(profile, &opts.qemu, &socket);
         let predicted = layout(profile, &crate::diagnose::host::placement_facts(profile)).ok();
 
+        let log = opts
+            .console_log
+            .as_deref()
+            .map(|p| open_console_log(profile, p))
+            .transpose()?;
         let pty = open_pty(opts.rows, opts.cols).map_err(VmError::Pty)?;
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..])
@@ -295,6 +376,7 @@ impl Vm {
             opts.cols,
             opts.scrollback,
             Arc::new(move || console_notify(VmEvent::Console)),
+            log,
         ) {
             Ok(c) => c,
             Err(e) => {

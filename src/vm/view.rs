@@ -342,6 +342,12 @@ impl LaunchView {
                 Style::default().add_modifier(Modifier::BOLD),
             ));
         }
+        if let Some(e) = self.vm.console().log_error() {
+            spans.push(Span::styled(
+                format!("  console log stopped: {e}"),
+                Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+            ));
+        }
         frame.render_widget(Paragraph::new(Line::from(spans)), status_area);
         let hint_style = if self.confirm_quit {
             Style::default().fg(Color::Black).bg(Color::Yellow)
