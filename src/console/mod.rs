@@ -33,6 +33,11 @@ use std::thread::JoinHandle;
 pub const DEFAULT_SCROLLBACK: usize = 10_000;
 /// Writes that may wait for the guest to read them.
 pub const INPUT_QUEUE: usize = 1024;
+/// After this many reads in a row shorter than [`SMALL_READ`], the reader
+/// waits [`GATHER`] before each next one.
+const SMALL_STREAK: u32 = 8;
+const SMALL_READ: usize = 1024;
+const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Called (from the console's reader thread) when there is new output to
 /// draw or the program closed the terminal. It must not block.
@@ -191,6 +196,7 @@ impl Console {
                 .name("qpmem-console-read".into())
                 .spawn(move || {
                     let mut buf = vec![0u8; 64 * 1024];
+                    let mut small_reads = 0;
                     loop {
                         match read_end.read(&mut buf) {
                             Ok(0) => break,
@@ -214,6 +220,16 @@ impl Console {
                                 }
                                 if !pending.swap(true, Ordering::AcqRel) {
                                     waker();
+                                }
+                                // A guest writing through an emulated UART
+                                // hands over a few bytes per read: once
+                                // reads keep coming small, let more gather
+                                // between them (by at most GATHER; the
+                                // first byte after a pause is never
+                                // delayed) instead of a read per character.
+                                small_reads = if n < SMALL_READ { small_reads + 1 } else { 0 };
+                                if small_reads >= SMALL_STREAK {
+                                    std::thread::sleep(GATHER);
                                 }
                             }
                             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
