@@ -522,7 +522,7 @@ impl Cursor {
 }
 
 /// One screen's rows: the primary screen or the alternate one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Screen {
     rows: VecDeque<Row>,
     saved: Option<Cursor>,
@@ -534,6 +534,15 @@ impl Screen {
             rows: (0..rows).map(|_| Row::new(cols, Cell::BLANK)).collect(),
             saved: None,
         }
+    }
+
+    /// Blank every row and forget the saved cursor, keeping the rows'
+    /// allocations.
+    fn clear(&mut self, cols: usize) {
+        for row in self.rows.iter_mut() {
+            row.reset(cols, Cell::BLANK);
+        }
+        self.saved = None;
     }
 }
 
@@ -761,11 +770,22 @@ fn line_drawing(c: char) -> char {
 impl State {
     /// A blank screen of `rows` x `cols` (each at least 1).
     fn new(rows: usize, cols: usize, history_limit: usize) -> State {
+        let screens = (Screen::new(rows, cols), Screen::new(rows, cols));
+        State::with_screens(rows, cols, history_limit, screens)
+    }
+
+    /// A fresh state on the given (blank) primary and alternate screens.
+    fn with_screens(
+        rows: usize,
+        cols: usize,
+        history_limit: usize,
+        (screen, other): (Screen, Screen),
+    ) -> State {
         State {
             rows,
             cols,
-            screen: Screen::new(rows, cols),
-            other: Screen::new(rows, cols),
+            screen,
+            other,
             alternate: false,
             history: VecDeque::new(),
             history_limit,
@@ -1085,7 +1105,8 @@ impl State {
     }
 
     fn tab(&mut self, n: usize) {
-        for _ in 0..n {
+        // Past `cols` stops the cursor is at the margin anyway.
+        for _ in 0..n.min(self.cols) {
             let next = (self.cursor.col + 1..self.cols).find(|&c| self.tabs[c]);
             self.cursor.col = next.unwrap_or(self.cols - 1);
         }
@@ -1094,7 +1115,7 @@ impl State {
     }
 
     fn back_tab(&mut self, n: usize) {
-        for _ in 0..n {
+        for _ in 0..n.min(self.cols) {
             let prev = (0..self.cursor.col).rev().find(|&c| self.tabs[c]);
             self.cursor.col = prev.unwrap_or(0);
         }
@@ -1330,10 +1351,18 @@ impl State {
     /// RIS: everything back to its power-on state except the history and
     /// answers not yet sent.
     fn reset(&mut self) {
+        self.leave_alternate();
+        let mut screens = (
+            std::mem::take(&mut self.screen),
+            std::mem::take(&mut self.other),
+        );
+        // A guest may reset in a loop: the rows are reused, not remade.
+        screens.0.clear(self.cols);
+        screens.1.clear(self.cols);
         *self = State {
             history: std::mem::take(&mut self.history),
             replies: std::mem::take(&mut self.replies),
-            ..State::new(self.rows, self.cols, self.history_limit)
+            ..State::with_screens(self.rows, self.cols, self.history_limit, screens)
         };
     }
 
