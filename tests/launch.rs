@@ -422,23 +422,30 @@ fn creating_files_needs_confirmation() {
     assert_eq!(meta.len(), 1 << 30);
 }
 
-#[test]
-fn dropping_the_vm_stops_qemu() {
-    let Some(qemu) = qemu() else { return };
-    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let tmp = tempfile::tempdir().unwrap();
-    // No kernel: the firmware waits forever, ignoring the power button.
-    let mut p = small_profile(tmp.path());
+/// A running VM with no kernel: the firmware prints nothing on the
+/// console and ignores the power button, so QEMU is stopped soon after
+/// asking.
+fn firmware_only_vm(qemu: PathBuf, dir: &Path) -> Vm {
+    let mut p = small_profile(dir);
     p.extra_args = vec!["-nodefaults".into()];
     prepare(&preflight(&p, None, &[]), true).unwrap();
     let (notify, rx) = events();
     let mut opts = LaunchOptions::new(qemu);
     opts.shutdown_grace = Duration::from_millis(500);
     let vm = Vm::launch(&p, &opts, notify).unwrap();
-    let pid = vm.pid();
     wait_until(&vm, &rx, Duration::from_secs(30), "QMP", |vm| {
         vm.status() == VmStatus::Running
     });
+    vm
+}
+
+#[test]
+fn dropping_the_vm_stops_qemu() {
+    let Some(qemu) = qemu() else { return };
+    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let vm = firmware_only_vm(qemu, tmp.path());
+    let pid = vm.pid();
     assert!(vm.runtime_dir().join("qmp.sock").exists());
     let runtime = vm.runtime_dir().to_path_buf();
     drop(vm);
@@ -454,19 +461,7 @@ fn the_mouse_wheel_scrolls_the_console_history() {
     let Some(qemu) = qemu() else { return };
     let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let tmp = tempfile::tempdir().unwrap();
-    // No kernel: the firmware prints nothing on the console.
-    let mut p = small_profile(tmp.path());
-    p.extra_args = vec!["-nodefaults".into()];
-    prepare(&preflight(&p, None, &[]), true).unwrap();
-    let (notify, rx) = events();
-    let mut opts = LaunchOptions::new(qemu);
-    // The firmware ignores the power button: stop QEMU soon after asking.
-    opts.shutdown_grace = Duration::from_millis(500);
-    let vm = Vm::launch(&p, &opts, notify).unwrap();
-    wait_until(&vm, &rx, Duration::from_secs(30), "QMP", |vm| {
-        vm.status() == VmStatus::Running
-    });
-    let mut view = LaunchView::new(vm, "guest");
+    let mut view = LaunchView::new(firmware_only_vm(qemu, tmp.path()), "guest");
     let wheel = |kind| MouseEvent {
         kind,
         column: 10,
