@@ -29,5 +29,12 @@ pub mod verify;
 pub mod vm;
 
 pub use layout::{layout, HostFacts, Layout};
+
+/// Lock `m`, taking the value even if a thread panicked while holding it:
+/// every value qpmem shares between threads stays usable after a panic
+/// (a buffer, a screen, a queue), and its reader must go on.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 pub use profile::{Dimm, Profile};
 pub use size::Size;

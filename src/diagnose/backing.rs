@@ -5,7 +5,7 @@
 //! The file-system facts come from [`super::host::gather`]; without them
 //! the rules that need them stay quiet.
 
-use super::host::{Entry, FileFacts, LabelArea};
+use super::host::{file_key, Entry, FileFacts, LabelArea};
 use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
 use crate::cmdline::escape_value;
 use crate::profile::{Backend, Dimm, DimmKind};
@@ -249,7 +249,7 @@ fn shared_backing_file(ctx: &Context) -> Vec<Finding> {
         if f.is_some_and(|f| f.entry == Entry::Directory) {
             continue;
         }
-        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let key = file_key(path);
         match first.get(&key) {
             Some(owner) => out.push(Finding::about(
                 Some(&d.id),

@@ -193,6 +193,15 @@ fn file_facts(path: &Path, mounts: &[Mount], (label_offset, label_size): (u64, u
     }
 }
 
+/// A path as the identity of the file it names, for telling whether two
+/// paths are the same file: resolved (symlinks, `..`) where it exists,
+/// made absolute where it does not.
+pub fn file_key(path: &Path) -> PathBuf {
+    fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
 /// The path itself if it exists, else the closest directory above it.
 fn nearest_existing(path: &Path) -> Option<PathBuf> {
     let abs = if path.is_absolute() {

@@ -227,10 +227,7 @@ fn pump(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> Join
         loop {
             match from.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => match into.lock() {
-                    Ok(mut v) => v.extend_from_slice(&buf[..n]),
-                    Err(_) => break,
-                },
+                Ok(n) => crate::lock(&into).extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
@@ -239,10 +236,7 @@ fn pump(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) -> Join
 }
 
 fn snapshot(buf: &Mutex<Vec<u8>>) -> String {
-    match buf.lock() {
-        Ok(v) => String::from_utf8_lossy(&v).into_owned(),
-        Err(poisoned) => String::from_utf8_lossy(&poisoned.into_inner()).into_owned(),
-    }
+    String::from_utf8_lossy(&crate::lock(buf)).into_owned()
 }
 
 /// The last [`TAIL_CHARS`] characters of `text`.

@@ -30,7 +30,9 @@ pub use preflight::{preflight, prepare, NewFile, Plan, PrepareError, Problem};
 
 use crate::cmdline::render_argv;
 use crate::console::{open_pty, Console, DEFAULT_SCROLLBACK};
+use crate::diagnose::host::file_key;
 use crate::layout::layout;
+use crate::lock;
 use crate::profile::Profile;
 use crate::qemu::args::without_console_options;
 use crate::qemu::{compare, Comparison, MemoryDeviceInfo, Qmp, QmpError};
@@ -41,7 +43,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -163,8 +165,8 @@ pub enum VmError {
 
 /// Refuse a console log that is one of the files the profile names (a
 /// backing file, the kernel, the initrd, a disk): logging into it would
-/// destroy it. Paths are compared as files where both exist, else as
-/// absolute paths.
+/// destroy it. Paths are compared by [`file_key`],
+/// as the shared-backing-file rule compares them.
 pub fn check_console_log(profile: &Profile, log: &Path) -> Result<(), VmError> {
     let refuse = |why: String| VmError::ConsoleLog {
         path: log.to_path_buf(),
@@ -199,23 +201,13 @@ pub fn check_console_log(profile: &Profile, log: &Path) -> Result<(), VmError> {
                 .enumerate()
                 .map(|(i, p)| (p.as_path(), format!("disk {}", i + 1))),
         );
+    let key = file_key(log);
     for (path, what) in named {
-        if same_file(log, path) {
+        if file_key(path) == key {
             return Err(refuse(format!("is {what}; choose another file")));
         }
     }
     Ok(())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
-        _ => match (std::path::absolute(a), std::path::absolute(b)) {
-            (Ok(x), Ok(y)) => x == y,
-            _ => false,
-        },
-    }
 }
 
 /// Open the console log for appending, creating it if needed.
@@ -271,7 +263,7 @@ struct Shared {
 /// Record a new status and tell the UI; an exited VM stays exited.
 fn set_status(shared: &Mutex<Shared>, notify: &Notify, status: VmStatus) {
     let changed = {
-        let mut s = locked(shared);
+        let mut s = lock(shared);
         let changed = s.status != status && !matches!(s.status, VmStatus::Exited(_));
         if changed {
             s.status = status;
@@ -281,10 +273,6 @@ fn set_status(shared: &Mutex<Shared>, notify: &Notify, status: VmStatus) {
     if changed {
         notify(VmEvent::Status(status));
     }
-}
-
-fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A running (or finished) QEMU that this process started.
@@ -380,7 +368,7 @@ impl Vm {
         ) {
             Ok(c) => c,
             Err(e) => {
-                let mut c = locked(&child);
+                let mut c = lock(&child);
                 let _ = c.kill();
                 let _ = c.wait();
                 return Err(VmError::Pty(e));
@@ -401,7 +389,7 @@ impl Vm {
                         let line = String::from_utf8_lossy(&buf).trim_end().to_string();
                         buf.clear();
                         {
-                            let mut s = locked(&shared);
+                            let mut s = lock(&shared);
                             if s.stderr.len() == STDERR_LINES {
                                 s.stderr.pop_front();
                             }
@@ -454,28 +442,28 @@ impl Vm {
     }
 
     pub fn status(&self) -> VmStatus {
-        locked(&self.shared).status
+        lock(&self.shared).status
     }
 
     /// Time since QEMU started, frozen when it exits.
     pub fn uptime(&self) -> Duration {
-        let s = locked(&self.shared);
+        let s = lock(&self.shared);
         s.ended.unwrap_or_else(Instant::now) - s.started
     }
 
     /// QEMU's stderr so far (the last [`STDERR_LINES`] lines).
     pub fn stderr_lines(&self) -> Vec<String> {
-        locked(&self.shared).stderr.iter().cloned().collect()
+        lock(&self.shared).stderr.iter().cloned().collect()
     }
 
     /// Actual against predicted placement, once QMP answered.
     pub fn placement(&self) -> Option<Comparison> {
-        locked(&self.shared).placement.clone()
+        lock(&self.shared).placement.clone()
     }
 
     /// QEMU's own `query-memory-devices` answer, once QMP answered.
     pub fn memory_devices(&self) -> Option<Vec<MemoryDeviceInfo>> {
-        locked(&self.shared).actual.clone()
+        lock(&self.shared).actual.clone()
     }
 
     pub fn pid(&self) -> u32 {
@@ -496,7 +484,7 @@ impl Vm {
         if matches!(self.status(), VmStatus::Exited(_)) {
             return Err(VmError::Exited);
         }
-        let mut guard = locked(&self.qmp);
+        let mut guard = lock(&self.qmp);
         let qmp = guard.as_mut().ok_or(VmError::NotReady)?;
         qmp.execute(command, None)?;
         Ok(())
@@ -540,7 +528,7 @@ impl Vm {
     pub fn wait_exit(&self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(Some(status)) = locked(&self.child).try_wait() {
+            if let Ok(Some(status)) = lock(&self.child).try_wait() {
                 return Some(status);
             }
             if Instant::now() >= deadline {
@@ -553,16 +541,16 @@ impl Vm {
     /// End QEMU now: QMP `quit`, then SIGKILL if it is still there after
     /// two seconds. Returns its exit status.
     pub fn force_quit(&self) -> Option<ExitStatus> {
-        if let Ok(Some(status)) = locked(&self.child).try_wait() {
+        if let Ok(Some(status)) = lock(&self.child).try_wait() {
             return Some(status);
         }
-        if let Some(qmp) = locked(&self.qmp).as_mut() {
+        if let Some(qmp) = lock(&self.qmp).as_mut() {
             let _ = qmp.execute("quit", None);
         }
         if let Some(s) = self.wait_exit(Duration::from_secs(2)) {
             return Some(s);
         }
-        let mut child = locked(&self.child);
+        let mut child = lock(&self.child);
         // try_wait and kill under one lock: the pid cannot be reused.
         if let Ok(None) = child.try_wait() {
             let _ = child.kill();
@@ -623,7 +611,7 @@ impl Supervisor {
 
     /// QEMU's exit status if it has exited.
     fn exited(&self) -> Option<ExitStatus> {
-        locked(&self.child).try_wait().ok().flatten()
+        lock(&self.child).try_wait().ok().flatten()
     }
 
     fn finish(&self, status: ExitStatus) {
@@ -632,9 +620,9 @@ impl Supervisor {
         while !self.stderr_done.load(Ordering::Acquire) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        locked(&self.qmp).take();
+        lock(&self.qmp).take();
         {
-            let mut s = locked(&self.shared);
+            let mut s = lock(&self.shared);
             s.status = VmStatus::Exited(status);
             s.ended = Some(Instant::now());
         }
@@ -673,7 +661,7 @@ impl Supervisor {
         };
         match qmp.query_memory_devices() {
             Ok(actual) => {
-                let mut s = locked(&self.shared);
+                let mut s = lock(&self.shared);
                 s.placement = self.predicted.as_ref().map(|l| compare(l, &actual));
                 s.actual = Some(actual);
                 drop(s);
@@ -682,7 +670,7 @@ impl Supervisor {
             Err(e) => (self.notify)(VmEvent::Notice(format!("QMP query-memory-devices: {e}"))),
         }
         let status = run_state(&mut qmp).unwrap_or(VmStatus::Running);
-        *locked(&self.qmp) = Some(qmp);
+        *lock(&self.qmp) = Some(qmp);
         self.update(status);
         true
     }
