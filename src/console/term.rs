@@ -227,23 +227,6 @@ impl Row {
         self.forget_marks(from, to);
     }
 
-    /// The text of the row: marks after their cells, spacers skipped,
-    /// trailing blanks dropped.
-    fn text(&self, out: &mut String) {
-        let start = out.len();
-        for (i, cell) in self.cells.iter().enumerate() {
-            if cell.is_spacer() {
-                continue;
-            }
-            out.push(cell.ch);
-            if let Some(m) = self.mark(i) {
-                out.push_str(m);
-            }
-        }
-        let trimmed = out[start..].trim_end_matches(' ').len();
-        out.truncate(start + trimmed);
-    }
-
     /// The marks on the cell at `col`.
     fn mark(&self, col: usize) -> Option<&str> {
         if !self.cells.get(col)?.attrs.contains(Attrs::MARKED) {
@@ -452,6 +435,7 @@ impl<'a> Iterator for ViewCells<'a> {
 }
 
 /// A row of the view, from the history or the screen.
+#[derive(Clone, Copy)]
 enum ViewRow<'a> {
     Screen(&'a Row),
     History(&'a Line),
@@ -472,20 +456,16 @@ impl<'a> ViewRow<'a> {
         }
     }
 
-    /// The text the row shows in `cols` columns.
-    fn text(&self, cols: usize, out: &mut String) {
-        match self {
-            ViewRow::Screen(row) => row.text(out),
-            ViewRow::History(line) => {
-                let start = out.len();
-                for v in line.cells(cols).filter(|v| !v.cell.is_spacer()) {
-                    out.push(v.cell.ch);
-                    out.extend(v.marks);
-                }
-                let trimmed = out[start..].trim_end_matches(' ').len();
-                out.truncate(start + trimmed);
-            }
+    /// The text the row shows in `cols` columns: marks after their
+    /// characters, spacers skipped, trailing blanks dropped.
+    fn text(self, cols: usize, out: &mut String) {
+        let start = out.len();
+        for v in self.cells(cols).filter(|v| !v.cell.is_spacer()) {
+            out.push(v.cell.ch);
+            out.extend(v.marks);
         }
+        let trimmed = out[start..].trim_end_matches(' ').len();
+        out.truncate(start + trimmed);
     }
 }
 
@@ -742,7 +722,7 @@ impl Emulator {
             out.push('\n');
         }
         for row in &primary.rows {
-            row.text(&mut out);
+            ViewRow::Screen(row).text(s.cols, &mut out);
             out.push('\n');
         }
         out
