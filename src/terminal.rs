@@ -1,6 +1,6 @@
 //! The terminal while a full-screen view runs (the editor, `qpmem launch`):
-//! raw mode, the alternate screen, bracketed paste and (for the editor)
-//! the mouse. Whatever happens it is put back: when the [`Session`] is
+//! raw mode, the alternate screen, bracketed paste and the mouse (both
+//! scroll with the wheel). Whatever happens it is put back: when the [`Session`] is
 //! dropped (return or error), on panic (a hook) and on SIGTERM/SIGHUP (a
 //! signal thread that restores, then exits 128+signal; QEMU children die
 //! with the process, see [`crate::qemu::die_with_parent`]).
@@ -18,8 +18,6 @@ use std::sync::Once;
 
 /// Whether the terminal is in full-screen mode now.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-/// Whether the mouse was captured (so it is released on restore).
-static MOUSE: AtomicBool = AtomicBool::new(false);
 static HOOKS: Once = Once::new();
 
 /// Put the terminal back as it was; safe to call more than once and from
@@ -27,11 +25,9 @@ static HOOKS: Once = Once::new();
 pub fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let mut out = io::stdout();
-        if MOUSE.swap(false, Ordering::SeqCst) {
-            let _ = execute!(out, DisableMouseCapture);
-        }
         let _ = execute!(
             out,
+            DisableMouseCapture,
             DisableBracketedPaste,
             LeaveAlternateScreen,
             cursor::Show
@@ -50,8 +46,8 @@ fn context(what: &'static str) -> impl FnOnce(io::Error) -> io::Error {
 pub struct Session(());
 
 impl Session {
-    /// Enter full-screen mode; `mouse` also captures the mouse.
-    pub fn enter(mouse: bool) -> io::Result<Session> {
+    /// Enter full-screen mode.
+    pub fn enter() -> io::Result<Session> {
         HOOKS.call_once(install_hooks);
         enable_raw_mode().map_err(context("cannot put the terminal in raw mode"))?;
         ACTIVE.store(true, Ordering::SeqCst);
@@ -61,13 +57,10 @@ impl Session {
             out,
             EnterAlternateScreen,
             EnableBracketedPaste,
+            EnableMouseCapture,
             cursor::Hide
         )
         .map_err(context("cannot set up the terminal"))?;
-        if mouse {
-            MOUSE.store(true, Ordering::SeqCst);
-            execute!(out, EnableMouseCapture).map_err(context("cannot capture the mouse"))?;
-        }
         Ok(session)
     }
 }

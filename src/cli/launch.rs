@@ -106,7 +106,7 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool, console_log: Option<PathBuf>) 
 
     // The mouse wheel scrolls the console (Shift selects text in most
     // terminals while the mouse is captured).
-    let session = qpmem::terminal::Session::enter(true)?;
+    let session = qpmem::terminal::Session::enter()?;
     std::thread::Builder::new()
         .name("qpmem-input".into())
         .spawn(move || {

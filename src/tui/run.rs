@@ -84,7 +84,7 @@ pub fn run(opts: Options) -> io::Result<()> {
     let (w, h) = crossterm::terminal::size().map_err(context("cannot read the terminal size"))?;
     app.handle(Event::Resize(w, h));
 
-    let _session = terminal::Session::enter(true)?;
+    let _session = terminal::Session::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
     terminal.draw(|f| ui::draw(f, &app))?;
