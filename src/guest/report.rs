@@ -482,7 +482,9 @@ QPMEM-\n\
         ];
         for m in MARKERS {
             for t in tails {
-                let _ = parse_report(&format!("{m}{t}\r\n{m}{t}"));
+                let r = parse_report(&format!("{m}{t}\r\n{m}{t}"));
+                // No tail is a range: none is made up from the pieces.
+                assert!(r.pmem_ranges.is_empty(), "{m}{t}: {r:?}");
             }
         }
     }
