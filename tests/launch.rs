@@ -8,12 +8,13 @@
 //! fetched by scripts/fetch-guest-kernel.sh). Missing tools skip the test
 //! with a message unless QPMEM_REQUIRE_QEMU=1, when they fail it.
 
+mod common;
+
 use assert_cmd::Command as Cli;
+use common::guest::{guest_setup_or_skip, kernel_cache_dir, one_qemu_at_a_time, GuestSetup};
+use common::qemu_or_skip;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use qpmem::guest::{
-    debian_kernel_cache, find_busybox, write_initramfs, GuestKernel, InitMode, InitramfsSpec,
-    DEFAULT_APPEND, KERNEL_DIR_ENV,
-};
+use qpmem::guest::{write_initramfs, InitMode, InitramfsSpec, DEFAULT_APPEND};
 use qpmem::layout::{layout, HostFacts};
 use qpmem::profile::{Dimm, Profile};
 use qpmem::size::Size;
@@ -24,33 +25,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const QEMU: &str = "qemu-system-x86_64";
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
-/// One QEMU at a time on a small machine.
-static QEMU_LOCK: Mutex<()> = Mutex::new(());
-
-fn required() -> bool {
-    std::env::var("QPMEM_REQUIRE_QEMU").is_ok_and(|v| v == "1")
-}
-
-fn skip(reason: &str) {
-    if required() {
-        panic!("QPMEM_REQUIRE_QEMU=1 but {reason}");
-    }
-    eprintln!("SKIPPED: {reason} (set QPMEM_REQUIRE_QEMU=1 to make this fail)");
-}
-
-fn qemu() -> Option<PathBuf> {
-    match which::which(QEMU) {
-        Ok(p) => Some(p),
-        Err(_) => {
-            skip(&format!(
-                "{QEMU} is not on PATH (apt-get install qemu-system-x86)"
-            ));
-            None
-        }
-    }
-}
 
 fn events() -> (Notify, Receiver<VmEvent>) {
     let (tx, rx) = channel();
@@ -101,39 +76,15 @@ fn small_profile(dir: &Path) -> Profile {
     p
 }
 
-struct Guest {
-    busybox: PathBuf,
-    kernel: GuestKernel,
-}
-
-fn guest() -> Option<Guest> {
-    let busybox = match find_busybox() {
-        Ok(b) => b,
-        Err(e) => {
-            skip(&e.to_string());
-            return None;
-        }
-    };
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let cache = tmp.parent().unwrap_or(tmp).join("guest-kernel");
-    let kernel = if std::env::var_os(KERNEL_DIR_ENV).is_some_and(|v| !v.is_empty()) {
-        debian_kernel_cache(None)
-    } else {
-        debian_kernel_cache(Some(&cache)).or_else(|_| {
-            let script =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-guest-kernel.sh");
-            let _ = Command::new("bash").arg(script).arg(&cache).status();
-            debian_kernel_cache(Some(&cache))
-        })
-    };
-    let kernel = match kernel.and_then(|k| k.with_pvh_image(&cache)) {
-        Ok(k) => k,
-        Err(e) => {
-            skip(&format!("no guest kernel: {e}"));
-            return None;
-        }
-    };
-    Some(Guest { busybox, kernel })
+/// The guest set-up the other guest tests use, with the kernel in the
+/// uncompressed form QEMU's `-kernel` boots directly.
+fn guest(test: &str) -> Option<GuestSetup> {
+    let mut g = guest_setup_or_skip(test)?;
+    g.kernel = g
+        .kernel
+        .with_pvh_image(&kernel_cache_dir())
+        .expect("an uncompressed (PVH) kernel image");
+    Some(g)
 }
 
 fn type_line(vm: &Vm, text: &str) {
@@ -149,9 +100,13 @@ fn type_line(vm: &Vm, text: &str) {
 
 #[test]
 fn a_real_guest_through_qpmems_console() {
-    let Some(qemu) = qemu() else { return };
-    let Some(g) = guest() else { return };
-    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(qemu) = qemu_or_skip("a_real_guest_through_qpmems_console") else {
+        return;
+    };
+    let Some(g) = guest("a_real_guest_through_qpmems_console") else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let initrd = tmp.path().join("initrd.cpio");
     let spec = InitramfsSpec::new(
@@ -251,8 +206,10 @@ fn a_real_guest_through_qpmems_console() {
 
 #[test]
 fn qemu_failing_at_once_shows_its_message() {
-    let Some(qemu) = qemu() else { return };
-    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(qemu) = qemu_or_skip("qemu_failing_at_once_shows_its_message") else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let mut p = small_profile(tmp.path());
     p.extra_args = vec!["-no-such-option".into()];
@@ -306,7 +263,9 @@ fn write_profile(dir: &Path, p: &Profile) -> PathBuf {
 
 #[test]
 fn a_missing_kernel_stops_the_launch() {
-    let Some(qemu) = qemu() else { return };
+    let Some(qemu) = qemu_or_skip("a_missing_kernel_stops_the_launch") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let mut p = small_profile(&tmp.path().join("data"));
     p.kernel = Some(tmp.path().join("vmlinuz-gone"));
@@ -332,7 +291,9 @@ fn a_missing_kernel_stops_the_launch() {
 
 #[test]
 fn a_backing_file_in_use_names_the_process() {
-    let Some(qemu) = qemu() else { return };
+    let Some(qemu) = qemu_or_skip("a_backing_file_in_use_names_the_process") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let p = small_profile(tmp.path());
     let held = tmp.path().join("nv1");
@@ -386,7 +347,9 @@ fn a_backing_file_in_use_names_the_process() {
 
 #[test]
 fn creating_files_needs_confirmation() {
-    let Some(qemu) = qemu() else { return };
+    let Some(qemu) = qemu_or_skip("creating_files_needs_confirmation") else {
+        return;
+    };
     let tmp = tempfile::tempdir().unwrap();
     let p = small_profile(&tmp.path().join("new-dir"));
     let profile = write_profile(tmp.path(), &p);
@@ -441,8 +404,10 @@ fn firmware_only_vm(qemu: PathBuf, dir: &Path) -> Vm {
 
 #[test]
 fn dropping_the_vm_stops_qemu() {
-    let Some(qemu) = qemu() else { return };
-    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(qemu) = qemu_or_skip("dropping_the_vm_stops_qemu") else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let vm = firmware_only_vm(qemu, tmp.path());
     let pid = vm.pid();
@@ -458,8 +423,10 @@ fn the_mouse_wheel_scrolls_the_console_history() {
     use crossterm::event::{MouseEvent, MouseEventKind};
     use qpmem::vm::view::{LaunchView, WHEEL_ROWS};
 
-    let Some(qemu) = qemu() else { return };
-    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(qemu) = qemu_or_skip("the_mouse_wheel_scrolls_the_console_history") else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let mut view = LaunchView::new(firmware_only_vm(qemu, tmp.path()), "guest");
     let wheel = |kind| MouseEvent {
