@@ -556,7 +556,62 @@ mod tests {
         Some(addr)
     }
 
+    /// Placer's first fit and QEMU's walk for ranges in 1 MiB units with
+    /// gaps of `gap` MiB (0 = back to back) before each `len` MiB device.
+    fn first_fit_and_walk(
+        pieces: &[(u64, u64)],
+        size_units: u64,
+        align_shift: u32,
+    ) -> (Option<u64>, Option<u64>) {
+        let unit = MIB;
+        let base = 4 * GIB;
+        let mut at = base;
+        let mut placed = Vec::new();
+        for &(gap, len) in pieces {
+            at += gap * unit;
+            placed.push((at, at + len * unit, 0usize));
+            at += len * unit;
+        }
+        let dimms: Vec<Dimm> = Vec::new();
+        let region = Region {
+            base,
+            size: 64 * GIB,
+        };
+        let placer = Placer {
+            devices: &dimms,
+            region: Some(region),
+            total: 64 * GIB,
+            slots: 256,
+            used_slots: BTreeSet::new(),
+            free_from: 0,
+            used_space: 0,
+            placed: placed.clone(),
+        };
+        let align = unit << align_shift;
+        let size = size_units * unit;
+        let simple: Vec<(u64, u64)> = placed.iter().map(|(a, e, _)| (*a, *e)).collect();
+        (
+            placer.first_fit(size, align, region).ok(),
+            naive_first_fit(&simple, base, size, align),
+        )
+    }
+
+    /// What the property test below once found: two back-to-back devices.
+    #[test]
+    fn first_fit_after_two_back_to_back_devices() {
+        let (ours, qemu) = first_fit_and_walk(&[(0, 1), (0, 1)], 1, 0);
+        assert_eq!(ours, qemu);
+        assert_eq!(ours, Some(4 * GIB + 2 * MIB));
+    }
+
     proptest::proptest! {
+        // A failure is printed, never written into the tree: keep it as a
+        // fixed test like the one above.
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
         /// Crossing runs of back-to-back devices in one step finds the
         /// same address as QEMU's device-by-device walk.
         #[test]
@@ -565,34 +620,8 @@ mod tests {
             size_units in 1u64..6,
             align_shift in 0u32..4,
         ) {
-            // Ranges in 1 MiB units, with gaps of 0..3 MiB (0 = back to back).
-            let unit = MIB;
-            let base = 4 * GIB;
-            let mut at = base;
-            let mut placed = Vec::new();
-            for (gap, len) in pieces {
-                at += gap * unit;
-                placed.push((at, at + len * unit, 0usize));
-                at += len * unit;
-            }
-            let dimms: Vec<Dimm> = Vec::new();
-            let placer = Placer {
-                devices: &dimms,
-                region: Some(Region { base, size: 64 * GIB }),
-                total: 64 * GIB,
-                slots: 256,
-                used_slots: BTreeSet::new(),
-                free_from: 0,
-                used_space: 0,
-                placed: placed.clone(),
-            };
-            let align = unit << align_shift;
-            let size = size_units * unit;
-            let simple: Vec<(u64, u64)> = placed.iter().map(|(a, e, _)| (*a, *e)).collect();
-            proptest::prop_assert_eq!(
-                placer.first_fit(size, align, placer.region.unwrap()).ok(),
-                naive_first_fit(&simple, base, size, align)
-            );
+            let (ours, qemu) = first_fit_and_walk(&pieces, size_units, align_shift);
+            proptest::prop_assert_eq!(ours, qemu);
         }
     }
 }

@@ -11,6 +11,8 @@
 //! follows xterm. Things `vt100` does not implement at all (DECAWM, IRM,
 //! IND, NEL) are expressed in sequences it does implement, the same way.
 
+mod common;
+
 use proptest::prelude::*;
 use qpmem::console::term::{Attrs, Color, Emulator};
 use unicode_width::UnicodeWidthChar;
@@ -217,6 +219,10 @@ impl Oracle {
                 }
             }
             Op::Stbm(t, b) => self.apply_stbm(*t, *b),
+            // xterm's IL and DL return before anything else outside the
+            // region (InsertLine/DeleteLine), so a pending wrap survives
+            // them; vt100 acts anywhere. Do nothing to the oracle.
+            Op::Il(_) | Op::Dl(_) if !(self.top..=self.bottom).contains(&self.pos().0) => {}
             Op::Autowrap(on) => self.autowrap = *on,
             Op::Insert(on) => self.insert = *on,
             Op::Origin(on) => {
@@ -233,7 +239,6 @@ impl Oracle {
     /// The ops that act at the cursor, the pending wrap cancelled.
     fn apply_at_cursor(&mut self, op: &Op) {
         let (row, col) = self.pos();
-        let in_region = (self.top..=self.bottom).contains(&row);
         match op {
             // vt100 has neither IND nor NEL; they are LF and CR LF.
             Op::Ind => self.feed(b"\n"),
@@ -266,14 +271,12 @@ impl Oracle {
             // vt100's VPA ignores origin mode; xterm's is CursorSet (as
             // CUP) with the current column.
             Op::Vpa(n) => self.feed(format!("\x1b[{n};{}H", col + 1).as_bytes()),
-            // xterm's IL and DL do nothing outside the region and move the
-            // cursor to the left margin (InsertLine/DeleteLine); vt100
-            // acts anywhere and leaves the column.
+            // Inside the region xterm's IL and DL move the cursor to the
+            // left margin (InsertLine/DeleteLine); vt100 leaves the column.
+            // (Outside it they never get here: see `apply`.)
             Op::Il(_) | Op::Dl(_) => {
-                if in_region {
-                    self.feed(&op.bytes());
-                    self.feed(b"\r");
-                }
+                self.feed(&op.bytes());
+                self.feed(b"\r");
             }
             Op::Ich(n) => self.insert_blanks((*n).max(1)),
             Op::El(_) | Op::Ed(_) | Op::Ech(_) => {
@@ -605,7 +608,7 @@ fn run_differential(rows: u16, cols: u16, ops: &[Op], every: bool) -> Result<(),
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(300))]
 
     #[test]
     fn matches_xterm_as_vt100_shows_it_small(ops in proptest::collection::vec(op(), 1..60)) {
@@ -619,7 +622,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(48))]
 
     #[test]
     fn matches_xterm_as_vt100_shows_it_full_size(ops in proptest::collection::vec(op(), 1..120)) {
@@ -653,7 +656,7 @@ fn vt100_history_row(vt: &mut vt100::Parser, len: usize, i: usize) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(150))]
 
     /// What scrolls off the top is kept as it was: the text (all_text),
     /// and every cell of the view scrolled back to each offset.
@@ -799,7 +802,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(200))]
 
     #[test]
     fn any_bytes_keep_the_promises(
@@ -1061,4 +1064,27 @@ fn history_rows_fit_a_narrowed_screen() {
     assert_eq!(e.contents().lines().next(), Some("0123456"));
     // all_text keeps everything that was written.
     assert!(e.all_text().starts_with("0123456漢\n"));
+}
+
+/// Cases the differential property test once found (issue 13), kept as
+/// fixed regressions so they run on every seed.
+#[test]
+fn differential_regressions() {
+    let cases: Vec<Vec<Op>> = vec![
+        vec![
+            Op::Stbm(2, 3),
+            Op::Ht,
+            Op::Text("a aa".into()),
+            Op::Il(0),
+            Op::Text("A".into()),
+        ],
+        vec![Op::Text("漢\u{301}".into())],
+    ];
+    for ops in &cases {
+        for (rows, cols) in (2..8u16).flat_map(|r| (2..14u16).map(move |c| (r, c))) {
+            if let Err(e) = run_differential(rows, cols, ops, true) {
+                panic!("{rows}x{cols} {ops:?}: {e}");
+            }
+        }
+    }
 }

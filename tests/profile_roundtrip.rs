@@ -2,6 +2,8 @@
 //! command line imported, saved in the store and opened by name renders
 //! the same argv as the pasted line itself.
 
+mod common;
+
 use proptest::prelude::*;
 use qpmem::cmdline::{import, render_argv, render_shell};
 use qpmem::profile::{Addr, Arch, Auto, Backend, Dimm, DimmKind, Profile, PROFILE_VERSION};
@@ -144,7 +146,7 @@ fn profile() -> impl Strategy<Value = Profile> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(common::proptest_config(256))]
 
     #[test]
     fn profile_to_ron_and_back_is_identity(p in profile()) {
@@ -189,7 +191,7 @@ fn pasted_profile() -> impl Strategy<Value = Profile> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(common::proptest_config(64))]
 
     #[test]
     fn import_save_open_renders_the_pasted_argv(p in pasted_profile()) {

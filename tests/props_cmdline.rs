@@ -12,10 +12,7 @@ use qpmem::qemu::QemuVersion;
 use qpmem::size::{format_qemu, parse_size, BareUnit, Size};
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 256,
-        ..ProptestConfig::default()
-    }
+    common::proptest_config(256)
 }
 
 /// Paths with the characters that break naive quoting: spaces, quotes,
@@ -165,7 +162,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(64))]
 
     /// A real sh reads the shell form as exactly the argv form.
     #[test]

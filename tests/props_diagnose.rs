@@ -4,6 +4,8 @@
 //! becomes an error diagnostic on its device, and applying every fix
 //! reaches a profile with nothing left to fix.
 
+mod common;
+
 use proptest::prelude::*;
 use qpmem::diagnose::{check_profile, fix_all, Severity};
 use qpmem::layout::{layout, HostFacts};
@@ -12,10 +14,7 @@ use qpmem::qemu::QemuVersion;
 use qpmem::size::Size;
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 256,
-        ..ProptestConfig::default()
-    }
+    common::proptest_config(256)
 }
 
 /// Byte counts from 0 to 2^64 - 1, with the interesting ones likely.

@@ -2,6 +2,8 @@
 //! theme files, console key and paste encoding, and absurdly large
 //! command lines. Each must answer with a value or an error, never panic.
 
+mod common;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use proptest::prelude::*;
 use qpmem::cmdline::{import, render_argv};
@@ -35,7 +37,7 @@ fn key_code() -> impl Strategy<Value = KeyCode> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(512))]
 
     /// Any key with any modifiers in any mode: bytes, release or nothing.
     /// Pressed keys that are plain characters always reach the guest.

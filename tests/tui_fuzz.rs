@@ -1,6 +1,8 @@
 //! Any key sequence, mouse action and terminal size: the app never panics,
 //! keeps its selections in range, and every frame draws.
 
+mod common;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use proptest::prelude::*;
 use qpmem::profile::{Auto, Profile};
@@ -65,7 +67,7 @@ fn profile() -> impl Strategy<Value = Profile> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(common::proptest_config(64))]
     #[test]
     fn never_panics(p in profile(), events in prop::collection::vec(event(), 1..80)) {
         let mut app = App::with_profile(p);

@@ -2087,8 +2087,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        // A failure is printed, never written into the tree.
         #![proptest_config(proptest::prelude::ProptestConfig {
-            cases: 200, ..proptest::prelude::ProptestConfig::default()
+            cases: 200,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
         })]
 
         #[test]

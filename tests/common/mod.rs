@@ -46,3 +46,56 @@ pub fn sh_words(words_text: &str) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// The settings every property test uses: `cases` cases; the seeds in the
+/// `.proptest-regressions` file beside the test are replayed first, but a
+/// new failure is never written into the tree (it is printed, to be kept
+/// as a fixed test). `PROPTEST_RNG_SEED`, which `.ci/run` sets, fixes the
+/// seed, so CI explores the same cases on every run; locally every run
+/// explores new ones.
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: Some(Box::new(ReplayOnly(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+        ))),
+        ..proptest::test_runner::Config::default()
+    }
+}
+
+/// Reads persisted failures, never writes them.
+#[derive(Debug, Clone, PartialEq)]
+struct ReplayOnly(proptest::test_runner::FileFailurePersistence);
+
+impl proptest::test_runner::FailurePersistence for ReplayOnly {
+    fn load_persisted_failures2(
+        &self,
+        source_file: Option<&'static str>,
+    ) -> Vec<proptest::test_runner::PersistedSeed> {
+        self.0.load_persisted_failures2(source_file)
+    }
+
+    fn save_persisted_failure2(
+        &mut self,
+        source_file: Option<&'static str>,
+        seed: proptest::test_runner::PersistedSeed,
+        shrunken_value: &dyn std::fmt::Debug,
+    ) {
+        eprintln!(
+            "{}: property test failed (not saved; keep it as a fixed test): cc {seed} # shrinks to {shrunken_value:?}",
+            source_file.unwrap_or("?")
+        );
+    }
+
+    fn box_clone(&self) -> Box<dyn proptest::test_runner::FailurePersistence> {
+        Box::new(self.clone())
+    }
+
+    fn eq(&self, other: &dyn proptest::test_runner::FailurePersistence) -> bool {
+        other.as_any().downcast_ref::<ReplayOnly>() == Some(self)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
