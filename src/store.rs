@@ -14,13 +14,14 @@
 //! stored profile of that name, which then shadows the example.
 
 use crate::examples::{self, Example};
+use crate::files::{self, FileError};
 use crate::profile::{DimmKind, Profile, PROFILE_VERSION};
 use ron::extensions::Extensions;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Profiles larger than this are refused unread (a real one is a few KiB).
 pub const MAX_PROFILE_BYTES: u64 = 4 << 20;
@@ -39,14 +40,13 @@ pub enum StoreError {
         column: usize,
         message: String,
     },
-    #[error("{path}: profile is {size} bytes, more than the {max} a profile may have")]
-    TooLarge { path: String, size: u64, max: u64 },
     #[error("{path}: profile version {found} is newer than this qpmem understands (up to {PROFILE_VERSION}); upgrade qpmem")]
     TooNew { path: String, found: u32 },
     #[error("{path}: cannot write a profile: {message}")]
     Serialize { path: String, message: String },
-    #[error("{path}: not a regular file")]
-    NotAFile { path: String },
+    /// Not a regular file, too large, a FIFO without a reader.
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("invalid profile name {name:?}: {reason}")]
     BadName { name: String, reason: &'static str },
     #[error("'{name}' is a built-in example and read-only; it has no file to {action}")]
@@ -125,26 +125,10 @@ pub fn load_profile(path: &Path) -> Result<Profile, StoreError> {
 }
 
 /// A profile file's text: refuses directories, FIFOs and devices (which
-/// could block or never end) and files over [`MAX_PROFILE_BYTES`] unread.
+/// could block or never end) and files over [`MAX_PROFILE_BYTES`] unread
+/// (see [`files::read_regular`]).
 pub fn read_profile_text(path: &Path) -> Result<String, StoreError> {
-    if !fs::metadata(path).map_err(io_err(path))?.is_file() {
-        return Err(StoreError::NotAFile {
-            path: path.display().to_string(),
-        });
-    }
-    let file = File::open(path).map_err(io_err(path))?;
-    let size = file.metadata().map_err(io_err(path))?.len();
-    if size > MAX_PROFILE_BYTES {
-        return Err(StoreError::TooLarge {
-            path: path.display().to_string(),
-            size,
-            max: MAX_PROFILE_BYTES,
-        });
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.take(MAX_PROFILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_err(path))?;
+    let bytes = files::read_regular(path, MAX_PROFILE_BYTES)?;
     String::from_utf8(bytes).map_err(|e| StoreError::Parse {
         path: path.display().to_string(),
         line: 1,
@@ -167,6 +151,13 @@ pub fn to_ron(profile: &Profile) -> Result<String, ron::Error> {
 /// directory, fsync, rename over, fsync the directory. When `backup` is
 /// set the previous file is kept as `PATH.bak`. A failure at any point
 /// leaves the old file intact.
+///
+/// Only a regular file or a missing path is replaced: a FIFO, a device, a
+/// directory or a socket is refused unread and untouched. A symbolic link
+/// is written through: its final target is replaced (in the target's
+/// directory) and the link stays. `PATH.bak` is beside `PATH` as named,
+/// the link, not the target. Temporary files a killed save left in those
+/// directories are removed first ([`files::remove_stale_temps`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> Result<(), StoreError> {
     write_atomic_with(path, bytes, backup, |_| Ok(()))
 }
@@ -176,6 +167,33 @@ pub fn backup_path(path: &Path) -> PathBuf {
     let mut bak = path.as_os_str().to_owned();
     bak.push(".bak");
     PathBuf::from(bak)
+}
+
+/// Prefixes of the temporary files an atomic save writes.
+const SAVE_PREFIX: &str = ".qpmem-save";
+const BACKUP_PREFIX: &str = ".qpmem-bak";
+
+/// A temporary file of a save this old, and not locked, was left by a
+/// save that was killed.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// The directory a file is in (`.` for a bare name).
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A locked temporary file in `dir`, stale ones there removed first.
+fn temp_in(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, StoreError> {
+    files::remove_stale_temps(dir, &[SAVE_PREFIX, BACKUP_PREFIX], STALE_AFTER);
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(dir)
+        .map_err(io_err(dir))?;
+    files::lock_temp(tmp.as_file());
+    Ok(tmp)
 }
 
 /// [`write_atomic`] with a hook run after the new contents are written and
@@ -188,29 +206,22 @@ pub fn write_atomic_with(
     backup: bool,
     before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<(), StoreError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".qpmem-save")
-        .tempfile_in(&dir)
-        .map_err(io_err(&dir))?;
+    let target = files::replace_target(path)?;
+    let dir = dir_of(&target);
+    let mut tmp = temp_in(&dir, SAVE_PREFIX)?;
     tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
-    match fs::metadata(path) {
+    match fs::metadata(&target) {
         // Keep the old file's permissions.
         Ok(meta) => {
             let _ = fs::set_permissions(tmp.path(), meta.permissions());
             if backup {
                 // Copy into a temporary file and rename it, so the backup
-                // itself is never half-written either.
-                let mut bak = tempfile::Builder::new()
-                    .prefix(".qpmem-bak")
-                    .tempfile_in(&dir)
-                    .map_err(io_err(&dir))?;
-                let mut old = File::open(path).map_err(io_err(path))?;
-                std::io::copy(&mut old, &mut bak).map_err(io_err(path))?;
-                let bak_path = backup_path(path);
+                // itself is never half-written either. The old file is
+                // read like any file qpmem did not write: regular, bounded.
+                let old = files::read_regular(&target, MAX_PROFILE_BYTES)?;
+                let bak_path = files::replace_target(&backup_path(path))?;
+                let mut bak = temp_in(&dir_of(&bak_path), BACKUP_PREFIX)?;
+                bak.write_all(&old).map_err(io_err(bak.path()))?;
                 bak.persist(&bak_path).map_err(|e| StoreError::Io {
                     path: bak_path.display().to_string(),
                     source: e.error,
@@ -229,7 +240,15 @@ pub fn write_atomic_with(
     }
     tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
     before_rename(tmp.path()).map_err(io_err(path))?;
-    tmp.persist(path).map_err(|e| StoreError::Io {
+    // Checked again just before the rename: the target may have been
+    // replaced by something that is not a regular file meanwhile.
+    if files::replace_target(path)? != target {
+        return Err(StoreError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other("changed while it was being saved; not replaced"),
+        });
+    }
+    tmp.persist(&target).map_err(|e| StoreError::Io {
         path: path.display().to_string(),
         source: e.error,
     })?;
@@ -818,9 +837,11 @@ mod tests {
     #[test]
     fn special_files_are_refused_unread() {
         let dir = tempfile::tempdir().unwrap();
+        let not_a_file =
+            |e: &StoreError| matches!(e, StoreError::File(FileError::NotRegular { .. }));
         let e = load_profile(dir.path()).unwrap_err();
-        assert!(matches!(e, StoreError::NotAFile { .. }), "{e}");
+        assert!(not_a_file(&e), "{e}");
         let e = load_profile(Path::new("/dev/zero")).unwrap_err();
-        assert!(matches!(e, StoreError::NotAFile { .. }), "{e}");
+        assert!(not_a_file(&e), "{e}");
     }
 }

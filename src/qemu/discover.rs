@@ -156,8 +156,11 @@ pub fn cache_file() -> Option<PathBuf> {
     crate::store::project_dirs().map(|d| d.cache_dir().join("qemu-versions.json"))
 }
 
+/// A cache larger than this is not one qpmem wrote: ignored.
+const MAX_CACHE_BYTES: u64 = 16 << 20;
+
 fn read_cache_file(file: &Path) -> Cache {
-    std::fs::read(file)
+    crate::files::read_regular(file, MAX_CACHE_BYTES)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()

@@ -12,6 +12,10 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+/// Theme files larger than this are refused unread (a real one is a few
+/// hundred bytes).
+const MAX_THEME_BYTES: u64 = 1 << 20;
+
 /// The built-in themes, by name.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../../themes/default.ron")),
@@ -204,7 +208,10 @@ impl Theme {
 
     fn find(wanted: &str, config_dir: Option<&Path>) -> Result<Theme, String> {
         let read = |p: &Path| -> Result<Theme, String> {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let bytes =
+                crate::files::read_regular(p, MAX_THEME_BYTES).map_err(|e| e.to_string())?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| format!("{}: not UTF-8 text ({e})", p.display()))?;
             Theme::parse(&text).map_err(|e| format!("{}:{e}", p.display()))
         };
         if wanted.contains('/') || wanted.ends_with(".ron") {

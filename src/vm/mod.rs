@@ -210,17 +210,21 @@ pub fn check_console_log(profile: &Profile, log: &Path) -> Result<(), VmError> {
     Ok(())
 }
 
-/// Open the console log for appending, creating it if needed.
+/// Open the console log for appending, creating it if needed. Only a
+/// regular file is appended to: a FIFO (which could block the console) or
+/// a device is refused ([`crate::files::open_append_regular`]).
 fn open_console_log(profile: &Profile, path: &Path) -> Result<std::fs::File, VmError> {
     check_console_log(profile, path)?;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| VmError::ConsoleLog {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })
+    crate::files::open_append_regular(path).map_err(|e| VmError::ConsoleLog {
+        path: path.to_path_buf(),
+        why: match e {
+            crate::files::FileError::NotRegular { kind, .. } => {
+                format!("is {kind}, not a regular file; the log is appended to a regular file")
+            }
+            crate::files::FileError::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        },
+    })
 }
 
 /// The QEMU command line for a launch: the profile's, with its console
