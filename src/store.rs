@@ -844,4 +844,147 @@ mod tests {
         let e = load_profile(Path::new("/dev/zero")).unwrap_err();
         assert!(not_a_file(&e), "{e}");
     }
+
+    /// Run `f` on a thread; fail (rather than hang the suite) if it takes
+    /// longer than a few seconds.
+    fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("still running after 5 s: it hangs")
+    }
+
+    fn kind(path: &Path) -> files::Kind {
+        files::Kind::of(&fs::symlink_metadata(path).unwrap())
+    }
+
+    #[test]
+    fn saving_over_a_fifo_is_refused_without_hanging() {
+        let (_d, s) = temp_store();
+        fs::create_dir_all(s.profiles_dir()).unwrap();
+        let path = s.profile_path("pipe").unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let p = path.clone();
+        let e = promptly(move || save_profile(&p, &Profile::empty("x"))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{} is a FIFO, not a regular file", path.display())
+        );
+        assert_eq!(kind(&path), files::Kind::Fifo);
+        let p = path.clone();
+        let e = promptly(move || load_profile(&p)).unwrap_err();
+        assert!(
+            e.to_string().ends_with("is a FIFO, not a regular file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn saving_over_a_device_or_a_link_to_one_is_refused() {
+        let (d, s) = temp_store();
+        fs::create_dir_all(s.profiles_dir()).unwrap();
+        // A character device of our own (/dev/null's numbers), in the temp dir.
+        let null = d.path().join("null");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &null,
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::from_raw_mode(0o666),
+            rustix::fs::makedev(1, 3),
+        )
+        .unwrap();
+        let e = save_profile(&null, &Profile::empty("x")).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("is a character device, not a regular file"),
+            "{e}"
+        );
+        assert_eq!(kind(&null), files::Kind::CharDevice);
+        // A profile that links to /dev/zero: neither read nor backed up
+        // (which copied gigabytes into PATH.bak).
+        let path = s.profile_path("zero").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let p = path.clone();
+        let e = promptly(move || save_profile(&p, &Profile::empty("x"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("is a character device, not a regular file"),
+            "{e}"
+        );
+        assert_eq!(kind(&path), files::Kind::Symlink);
+        assert!(!backup_path(&path).exists());
+    }
+
+    #[test]
+    fn a_symlinked_profile_is_saved_through_the_link() {
+        let (d, s) = temp_store();
+        let dotfiles = d.path().join("dotfiles");
+        fs::create_dir_all(&dotfiles).unwrap();
+        let real = dotfiles.join("mine.ron");
+        save_profile(&real, &Profile::empty("old")).unwrap();
+        let before = fs::read(&real).unwrap();
+        fs::create_dir_all(s.profiles_dir()).unwrap();
+        let link = s.profile_path("mine").unwrap();
+        std::os::unix::fs::symlink("../../dotfiles/mine.ron", &link).unwrap();
+        let mut p = Profile::empty("mine");
+        p.description = "new".into();
+        s.save("mine", &p).unwrap();
+        // The link stays a link; its target has the new contents; the
+        // backup is beside the link, the name the store knows.
+        assert_eq!(kind(&link), files::Kind::Symlink);
+        assert_eq!(load_profile(&real).unwrap().description, "new");
+        assert_eq!(fs::read(backup_path(&link)).unwrap(), before);
+        assert_eq!(kind(&backup_path(&link)), files::Kind::Regular);
+        assert!(!backup_path(&real).exists());
+        let leftovers: Vec<_> = [s.profiles_dir(), dotfiles]
+            .iter()
+            .flat_map(|dir| fs::read_dir(dir).unwrap())
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".qpmem"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn temporary_files_of_a_killed_save_are_removed_by_the_next() {
+        let (d, s) = temp_store();
+        let dir = s.profiles_dir();
+        fs::create_dir_all(&dir).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(600);
+        let make = |name: &str, when: SystemTime| {
+            let path = dir.join(name);
+            let f = File::create(&path).unwrap();
+            f.set_modified(when).unwrap();
+            (path, f)
+        };
+        let (stale_save, _) = make(".qpmem-saveAbC123", old);
+        let (stale_bak, _) = make(".qpmem-bakXyZ789", old);
+        // A save still writing: recent, or old but holding its lock.
+        let (fresh, _) = make(".qpmem-saveNew000", SystemTime::now());
+        let (locked, held) = make(".qpmem-saveLocked", old);
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+        // Not ours to judge: a link (to a file elsewhere) and other names.
+        let outside = d.path().join("outside");
+        fs::write(&outside, "keep").unwrap();
+        let link = dir.join(".qpmem-saveLink");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let (other, _) = make("notes.qpmem-save", old);
+        s.save("p", &Profile::empty("p")).unwrap();
+        assert!(!stale_save.exists() && !stale_bak.exists());
+        for kept in [&fresh, &locked, &link, &other, &outside] {
+            assert!(
+                fs::symlink_metadata(kept).is_ok(),
+                "{} removed",
+                kept.display()
+            );
+        }
+        drop(held);
+    }
 }

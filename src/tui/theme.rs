@@ -353,6 +353,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_theme_that_is_a_fifo_or_a_device_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.ron");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let wanted = fifo.display().to_string();
+        std::thread::spawn(move || {
+            let _ = tx.send(Theme::find(&wanted, None).map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading a FIFO theme hangs")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            format!("{} is a FIFO, not a regular file", fifo.display())
+        );
+        let e = Theme::find("/dev/zero", None).unwrap_err();
+        assert!(
+            e.ends_with("is a character device, not a regular file"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn builtin_themes_parse() {
         for (name, text) in BUILTIN {
             Theme::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));

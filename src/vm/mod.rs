@@ -782,4 +782,39 @@ mod tests {
             "exited (killed by signal 9)"
         );
     }
+
+    #[test]
+    fn the_console_log_is_appended_to_a_regular_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::empty("t");
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        // Without a reader a plain open for writing waits forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (q, f) = (p.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(open_console_log(&q, &f).map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("opening a FIFO console log hangs")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "console log {}: is a FIFO, not a regular file; the log is appended to a regular file",
+                fifo.display()
+            )
+        );
+        let log = dir.path().join("log");
+        std::fs::write(&log, "before\n").unwrap();
+        let mut f = open_console_log(&p, &log).unwrap();
+        std::io::Write::write_all(&mut f, b"after\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "before\nafter\n");
+    }
 }
