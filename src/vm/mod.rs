@@ -172,8 +172,10 @@ pub fn check_console_log(profile: &Profile, log: &Path) -> Result<(), VmError> {
         path: log.to_path_buf(),
         why,
     };
-    if log.is_dir() {
-        return Err(refuse("is a directory".into()));
+    // Only a regular file is appended to (see [`open_console_log`]).
+    match std::fs::metadata(log).map(|m| crate::files::Kind::of(&m)) {
+        Ok(crate::files::Kind::Regular) | Err(_) => {}
+        Ok(kind) => return Err(refuse(not_regular(kind))),
     }
     let named = profile
         .devices
@@ -210,6 +212,10 @@ pub fn check_console_log(profile: &Profile, log: &Path) -> Result<(), VmError> {
     Ok(())
 }
 
+fn not_regular(kind: crate::files::Kind) -> String {
+    format!("is {kind}, not a regular file; the log is appended to a regular file")
+}
+
 /// Open the console log for appending, creating it if needed. Only a
 /// regular file is appended to: a FIFO (which could block the console) or
 /// a device is refused ([`crate::files::open_append_regular`]).
@@ -218,9 +224,7 @@ fn open_console_log(profile: &Profile, path: &Path) -> Result<std::fs::File, VmE
     crate::files::open_append_regular(path).map_err(|e| VmError::ConsoleLog {
         path: path.to_path_buf(),
         why: match e {
-            crate::files::FileError::NotRegular { kind, .. } => {
-                format!("is {kind}, not a regular file; the log is appended to a regular file")
-            }
+            crate::files::FileError::NotRegular { kind, .. } => not_regular(kind),
             crate::files::FileError::Io { source, .. } => source.to_string(),
             other => other.to_string(),
         },
