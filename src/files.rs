@@ -75,7 +75,7 @@ pub enum FileError {
     Io { path: PathBuf, source: io::Error },
     #[error("{} is {kind}, not a regular file", path.display())]
     NotRegular { path: PathBuf, kind: Kind },
-    #[error("{} is {size} bytes, more than the {limit} qpmem reads from it", path.display())]
+    #[error("{} is {size} bytes, more than the {limit} bytes qpmem reads from it", path.display())]
     TooLarge {
         path: PathBuf,
         size: u64,

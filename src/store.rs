@@ -490,6 +490,16 @@ impl Store {
             });
         }
         let bak = backup_path(&path);
+        // The rename replaces `NAME.ron.bak` itself (a link included), but
+        // never a FIFO, a device or a directory someone left there.
+        if let Ok(meta) = fs::symlink_metadata(&bak) {
+            match files::Kind::of(&meta) {
+                files::Kind::Regular | files::Kind::Symlink => {}
+                kind => {
+                    return Err(FileError::NotRegular { path: bak, kind }.into());
+                }
+            }
+        }
         fs::rename(&path, &bak).map_err(io_err(&path))?;
         if let Ok(d) = File::open(self.profiles_dir()) {
             let _ = d.sync_all();
@@ -794,6 +804,21 @@ mod tests {
             s.remove("numa").unwrap_err(),
             StoreError::BuiltIn { .. }
         ));
+        // A backup name taken by a FIFO is refused, the FIFO left alone.
+        let path = s.save("kept", &Profile::empty("x")).unwrap();
+        let bak = backup_path(&path);
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &bak,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let e = s.remove("kept").unwrap_err();
+        assert!(
+            e.to_string().ends_with("is a FIFO, not a regular file"),
+            "{e}"
+        );
+        assert!(path.is_file() && kind(&bak) == files::Kind::Fifo);
     }
 
     #[test]
