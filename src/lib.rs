@@ -6,7 +6,8 @@
 //! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
 //! a table or JSON). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
 //! guest to see what the kernel makes of the DIMMs) are the thin layers
-//! that touch files and processes; [`verify`] boots a profile in that guest
+//! that touch files and processes ([`files`] guards every file qpmem did
+//! not write itself); [`verify`] boots a profile in that guest
 //! and compares what the kernel saw with [`layout()`].
 
 pub mod clipboard;
@@ -15,6 +16,7 @@ pub mod console;
 pub mod diagnose;
 pub mod examples;
 pub mod export;
+pub mod files;
 pub mod guest;
 pub mod layout;
 pub mod map;

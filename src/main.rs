@@ -26,7 +26,7 @@ enum Command {
         source: SourceArgs,
         #[arg(long, value_enum, default_value = "shell")]
         format: cli::render::Format,
-        /// Write to FILE (atomically) instead of stdout.
+        /// Write to FILE instead of stdout: atomically when a regular file or new, directly into a FIFO or character device; - is stdout.
         #[arg(long, short, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
@@ -86,7 +86,8 @@ enum Command {
         #[arg(long)]
         yes: bool,
         /// Also append everything the guest writes on its console to FILE
-        /// (raw, escape sequences included; never one of the profile's files).
+        /// (raw, escape sequences included; a regular file, never one of the
+        /// profile's files).
         #[arg(long, value_name = "FILE")]
         console_log: Option<std::path::PathBuf>,
     },

@@ -14,13 +14,14 @@
 //! stored profile of that name, which then shadows the example.
 
 use crate::examples::{self, Example};
+use crate::files::{self, FileError};
 use crate::profile::{DimmKind, Profile, PROFILE_VERSION};
 use ron::extensions::Extensions;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Profiles larger than this are refused unread (a real one is a few KiB).
 pub const MAX_PROFILE_BYTES: u64 = 4 << 20;
@@ -39,14 +40,13 @@ pub enum StoreError {
         column: usize,
         message: String,
     },
-    #[error("{path}: profile is {size} bytes, more than the {max} a profile may have")]
-    TooLarge { path: String, size: u64, max: u64 },
     #[error("{path}: profile version {found} is newer than this qpmem understands (up to {PROFILE_VERSION}); upgrade qpmem")]
     TooNew { path: String, found: u32 },
     #[error("{path}: cannot write a profile: {message}")]
     Serialize { path: String, message: String },
-    #[error("{path}: not a regular file")]
-    NotAFile { path: String },
+    /// Not a regular file, too large, a FIFO without a reader.
+    #[error(transparent)]
+    File(#[from] FileError),
     #[error("invalid profile name {name:?}: {reason}")]
     BadName { name: String, reason: &'static str },
     #[error("'{name}' is a built-in example and read-only; it has no file to {action}")]
@@ -125,26 +125,10 @@ pub fn load_profile(path: &Path) -> Result<Profile, StoreError> {
 }
 
 /// A profile file's text: refuses directories, FIFOs and devices (which
-/// could block or never end) and files over [`MAX_PROFILE_BYTES`] unread.
+/// could block or never end) and files over [`MAX_PROFILE_BYTES`] unread
+/// (see [`files::read_regular`]).
 pub fn read_profile_text(path: &Path) -> Result<String, StoreError> {
-    if !fs::metadata(path).map_err(io_err(path))?.is_file() {
-        return Err(StoreError::NotAFile {
-            path: path.display().to_string(),
-        });
-    }
-    let file = File::open(path).map_err(io_err(path))?;
-    let size = file.metadata().map_err(io_err(path))?.len();
-    if size > MAX_PROFILE_BYTES {
-        return Err(StoreError::TooLarge {
-            path: path.display().to_string(),
-            size,
-            max: MAX_PROFILE_BYTES,
-        });
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.take(MAX_PROFILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io_err(path))?;
+    let bytes = files::read_regular(path, MAX_PROFILE_BYTES)?;
     String::from_utf8(bytes).map_err(|e| StoreError::Parse {
         path: path.display().to_string(),
         line: 1,
@@ -167,6 +151,13 @@ pub fn to_ron(profile: &Profile) -> Result<String, ron::Error> {
 /// directory, fsync, rename over, fsync the directory. When `backup` is
 /// set the previous file is kept as `PATH.bak`. A failure at any point
 /// leaves the old file intact.
+///
+/// Only a regular file or a missing path is replaced: a FIFO, a device, a
+/// directory or a socket is refused unread and untouched. A symbolic link
+/// is written through: its final target is replaced (in the target's
+/// directory) and the link stays. `PATH.bak` is beside `PATH` as named,
+/// the link, not the target. Temporary files a killed save left in those
+/// directories are removed first ([`files::remove_stale_temps`]).
 pub fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> Result<(), StoreError> {
     write_atomic_with(path, bytes, backup, |_| Ok(()))
 }
@@ -176,6 +167,33 @@ pub fn backup_path(path: &Path) -> PathBuf {
     let mut bak = path.as_os_str().to_owned();
     bak.push(".bak");
     PathBuf::from(bak)
+}
+
+/// Prefixes of the temporary files an atomic save writes.
+const SAVE_PREFIX: &str = ".qpmem-save";
+const BACKUP_PREFIX: &str = ".qpmem-bak";
+
+/// A temporary file of a save this old, and not locked, was left by a
+/// save that was killed.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+
+/// The directory a file is in (`.` for a bare name).
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A locked temporary file in `dir`, stale ones there removed first.
+fn temp_in(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, StoreError> {
+    files::remove_stale_temps(dir, &[SAVE_PREFIX, BACKUP_PREFIX], STALE_AFTER);
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(dir)
+        .map_err(io_err(dir))?;
+    files::lock_temp(tmp.as_file());
+    Ok(tmp)
 }
 
 /// [`write_atomic`] with a hook run after the new contents are written and
@@ -188,29 +206,22 @@ pub fn write_atomic_with(
     backup: bool,
     before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<(), StoreError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".qpmem-save")
-        .tempfile_in(&dir)
-        .map_err(io_err(&dir))?;
+    let target = files::replace_target(path)?;
+    let dir = dir_of(&target);
+    let mut tmp = temp_in(&dir, SAVE_PREFIX)?;
     tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
-    match fs::metadata(path) {
+    match fs::metadata(&target) {
         // Keep the old file's permissions.
         Ok(meta) => {
             let _ = fs::set_permissions(tmp.path(), meta.permissions());
             if backup {
                 // Copy into a temporary file and rename it, so the backup
-                // itself is never half-written either.
-                let mut bak = tempfile::Builder::new()
-                    .prefix(".qpmem-bak")
-                    .tempfile_in(&dir)
-                    .map_err(io_err(&dir))?;
-                let mut old = File::open(path).map_err(io_err(path))?;
-                std::io::copy(&mut old, &mut bak).map_err(io_err(path))?;
-                let bak_path = backup_path(path);
+                // itself is never half-written either. The old file is
+                // read like any file qpmem did not write: regular, bounded.
+                let old = files::read_regular(&target, MAX_PROFILE_BYTES)?;
+                let bak_path = files::replace_target(&backup_path(path))?;
+                let mut bak = temp_in(&dir_of(&bak_path), BACKUP_PREFIX)?;
+                bak.write_all(&old).map_err(io_err(bak.path()))?;
                 bak.persist(&bak_path).map_err(|e| StoreError::Io {
                     path: bak_path.display().to_string(),
                     source: e.error,
@@ -229,7 +240,15 @@ pub fn write_atomic_with(
     }
     tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
     before_rename(tmp.path()).map_err(io_err(path))?;
-    tmp.persist(path).map_err(|e| StoreError::Io {
+    // Checked again just before the rename: the target may have been
+    // replaced by something that is not a regular file meanwhile.
+    if files::replace_target(path)? != target {
+        return Err(StoreError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other("changed while it was being saved; not replaced"),
+        });
+    }
+    tmp.persist(&target).map_err(|e| StoreError::Io {
         path: path.display().to_string(),
         source: e.error,
     })?;
@@ -471,6 +490,16 @@ impl Store {
             });
         }
         let bak = backup_path(&path);
+        // The rename replaces `NAME.ron.bak` itself (a link included), but
+        // never a FIFO, a device or a directory someone left there.
+        if let Ok(meta) = fs::symlink_metadata(&bak) {
+            match files::Kind::of(&meta) {
+                files::Kind::Regular | files::Kind::Symlink => {}
+                kind => {
+                    return Err(FileError::NotRegular { path: bak, kind }.into());
+                }
+            }
+        }
         fs::rename(&path, &bak).map_err(io_err(&path))?;
         if let Ok(d) = File::open(self.profiles_dir()) {
             let _ = d.sync_all();
@@ -775,6 +804,21 @@ mod tests {
             s.remove("numa").unwrap_err(),
             StoreError::BuiltIn { .. }
         ));
+        // A backup name taken by a FIFO is refused, the FIFO left alone.
+        let path = s.save("kept", &Profile::empty("x")).unwrap();
+        let bak = backup_path(&path);
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &bak,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let e = s.remove("kept").unwrap_err();
+        assert!(
+            e.to_string().ends_with("is a FIFO, not a regular file"),
+            "{e}"
+        );
+        assert!(path.is_file() && kind(&bak) == files::Kind::Fifo);
     }
 
     #[test]
@@ -818,9 +862,154 @@ mod tests {
     #[test]
     fn special_files_are_refused_unread() {
         let dir = tempfile::tempdir().unwrap();
+        let not_a_file =
+            |e: &StoreError| matches!(e, StoreError::File(FileError::NotRegular { .. }));
         let e = load_profile(dir.path()).unwrap_err();
-        assert!(matches!(e, StoreError::NotAFile { .. }), "{e}");
+        assert!(not_a_file(&e), "{e}");
         let e = load_profile(Path::new("/dev/zero")).unwrap_err();
-        assert!(matches!(e, StoreError::NotAFile { .. }), "{e}");
+        assert!(not_a_file(&e), "{e}");
+    }
+
+    /// Run `f` on a thread; fail (rather than hang the suite) if it takes
+    /// longer than a few seconds.
+    fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("still running after 5 s: it hangs")
+    }
+
+    fn kind(path: &Path) -> files::Kind {
+        files::Kind::of(&fs::symlink_metadata(path).unwrap())
+    }
+
+    #[test]
+    fn saving_over_a_fifo_is_refused_without_hanging() {
+        let (_d, s) = temp_store();
+        fs::create_dir_all(s.profiles_dir()).unwrap();
+        let path = s.profile_path("pipe").unwrap();
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let p = path.clone();
+        let e = promptly(move || save_profile(&p, &Profile::empty("x"))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{} is a FIFO, not a regular file", path.display())
+        );
+        assert_eq!(kind(&path), files::Kind::Fifo);
+        let p = path.clone();
+        let e = promptly(move || load_profile(&p)).unwrap_err();
+        assert!(
+            e.to_string().ends_with("is a FIFO, not a regular file"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn saving_over_a_device_or_a_link_to_one_is_refused() {
+        let (d, s) = temp_store();
+        fs::create_dir_all(s.profiles_dir()).unwrap();
+        // A character device of our own (/dev/null's numbers), in the temp dir.
+        let null = d.path().join("null");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &null,
+            rustix::fs::FileType::CharacterDevice,
+            rustix::fs::Mode::from_raw_mode(0o666),
+            rustix::fs::makedev(1, 3),
+        )
+        .unwrap();
+        let e = save_profile(&null, &Profile::empty("x")).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("is a character device, not a regular file"),
+            "{e}"
+        );
+        assert_eq!(kind(&null), files::Kind::CharDevice);
+        // A profile that links to /dev/zero: neither read nor backed up
+        // (which copied gigabytes into PATH.bak).
+        let path = s.profile_path("zero").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let p = path.clone();
+        let e = promptly(move || save_profile(&p, &Profile::empty("x"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("is a character device, not a regular file"),
+            "{e}"
+        );
+        assert_eq!(kind(&path), files::Kind::Symlink);
+        assert!(!backup_path(&path).exists());
+    }
+
+    #[test]
+    fn a_symlinked_profile_is_saved_through_the_link() {
+        let (d, s) = temp_store();
+        let dotfiles = d.path().join("dotfiles");
+        fs::create_dir_all(&dotfiles).unwrap();
+        let real = dotfiles.join("mine.ron");
+        save_profile(&real, &Profile::empty("old")).unwrap();
+        let before = fs::read(&real).unwrap();
+        fs::create_dir_all(s.profiles_dir()).unwrap();
+        let link = s.profile_path("mine").unwrap();
+        std::os::unix::fs::symlink("../../dotfiles/mine.ron", &link).unwrap();
+        let mut p = Profile::empty("mine");
+        p.description = "new".into();
+        s.save("mine", &p).unwrap();
+        // The link stays a link; its target has the new contents; the
+        // backup is beside the link, the name the store knows.
+        assert_eq!(kind(&link), files::Kind::Symlink);
+        assert_eq!(load_profile(&real).unwrap().description, "new");
+        assert_eq!(fs::read(backup_path(&link)).unwrap(), before);
+        assert_eq!(kind(&backup_path(&link)), files::Kind::Regular);
+        assert!(!backup_path(&real).exists());
+        let leftovers: Vec<_> = [s.profiles_dir(), dotfiles]
+            .iter()
+            .flat_map(|dir| fs::read_dir(dir).unwrap())
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".qpmem"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn temporary_files_of_a_killed_save_are_removed_by_the_next() {
+        let (d, s) = temp_store();
+        let dir = s.profiles_dir();
+        fs::create_dir_all(&dir).unwrap();
+        let old = SystemTime::now() - Duration::from_secs(600);
+        let make = |name: &str, when: SystemTime| {
+            let path = dir.join(name);
+            let f = File::create(&path).unwrap();
+            f.set_modified(when).unwrap();
+            (path, f)
+        };
+        let (stale_save, _) = make(".qpmem-saveAbC123", old);
+        let (stale_bak, _) = make(".qpmem-bakXyZ789", old);
+        // A save still writing: recent, or old but holding its lock.
+        let (fresh, _) = make(".qpmem-saveNew000", SystemTime::now());
+        let (locked, held) = make(".qpmem-saveLocked", old);
+        rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+        // Not ours to judge: a link (to a file elsewhere) and other names.
+        let outside = d.path().join("outside");
+        fs::write(&outside, "keep").unwrap();
+        let link = dir.join(".qpmem-saveLink");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let (other, _) = make("notes.qpmem-save", old);
+        s.save("p", &Profile::empty("p")).unwrap();
+        assert!(!stale_save.exists() && !stale_bak.exists());
+        for kept in [&fresh, &locked, &link, &other, &outside] {
+            assert!(
+                fs::symlink_metadata(kept).is_ok(),
+                "{} removed",
+                kept.display()
+            );
+        }
+        drop(held);
     }
 }

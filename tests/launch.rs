@@ -483,6 +483,13 @@ fn a_console_log_never_overwrites_a_file_the_profile_names() {
     std::fs::write(&backing, b"guest data").unwrap();
     let link = tmp.path().join("link-to-kernel");
     std::os::unix::fs::symlink(&kernel, &link).unwrap();
+    let fifo = tmp.path().join("fifo");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
 
     for (log, says) in [
         (
@@ -491,6 +498,12 @@ fn a_console_log_never_overwrites_a_file_the_profile_names() {
         ),
         (link, "is the kernel".to_string()),
         (tmp.path().to_path_buf(), "is a directory".to_string()),
+        // Would block the console (or, without a reader, the open).
+        (fifo.clone(), "is a FIFO, not a regular file".to_string()),
+        (
+            PathBuf::from("/dev/null"),
+            "is a character device, not a regular file".to_string(),
+        ),
     ] {
         let out = Cli::cargo_bin("qpmem")
             .unwrap()
@@ -499,6 +512,7 @@ fn a_console_log_never_overwrites_a_file_the_profile_names() {
             .arg("--yes")
             .arg("--console-log")
             .arg(&log)
+            .timeout(Duration::from_secs(20))
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

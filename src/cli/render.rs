@@ -1,14 +1,18 @@
 //! `qpmem render`: the QEMU command line, or one of the export formats
-//! (see `qpmem::export`), on stdout or atomically into a file.
+//! (see `qpmem::export`), on stdout or into a file: atomically when it
+//! is a regular file (or missing), directly into a FIFO or a character
+//! device (`-o -` is stdout); anything else is refused untouched.
 
-use super::common::{load, out, Outcome, SourceArgs};
+use super::common::{load, out, Failure, Outcome, SourceArgs};
 use clap::ValueEnum;
 use qpmem::cmdline::{render_argv, render_shell};
 use qpmem::diagnose::{self, Context};
 use qpmem::export;
+use qpmem::files::{self, Output};
 use qpmem::layout::layout;
 use qpmem::profile::Backend;
 use qpmem::store;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -82,6 +86,7 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     };
     match output {
         None => out(&text),
+        Some(path) if path.as_os_str() == "-" => out(&text),
         Some(path) => {
             write_file(&path, &text, format == Format::Script)?;
             Ok(ExitCode::SUCCESS)
@@ -89,16 +94,30 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     }
 }
 
-/// Write atomically (temp file, fsync, rename); a script becomes executable.
-fn write_file(path: &Path, text: &str, executable: bool) -> Result<(), store::StoreError> {
+/// Write a regular file (or a new one) atomically (temp file, fsync,
+/// rename; a script becomes executable), a FIFO or a character device
+/// directly; refuse anything else (see [`files::output`]).
+fn write_file(path: &Path, text: &str, executable: bool) -> Result<(), Failure> {
+    let target = match files::output(path)? {
+        Output::Direct(mut file) => {
+            return match file.write_all(text.as_bytes()) {
+                // A reader that stopped reading, as on stdout.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("{}: {e}", path.display()).into())
+                }
+                _ => Ok(()),
+            };
+        }
+        Output::Replace(target) => target,
+    };
     store::write_atomic(path, text.as_bytes(), false)?;
     #[cfg(unix)]
     if executable {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
+        if let Ok(meta) = std::fs::metadata(&target) {
             let mode = meta.permissions().mode();
             let mode = mode | ((mode & 0o444) >> 2);
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+            let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode));
         }
     }
     Ok(())

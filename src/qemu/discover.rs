@@ -156,8 +156,11 @@ pub fn cache_file() -> Option<PathBuf> {
     crate::store::project_dirs().map(|d| d.cache_dir().join("qemu-versions.json"))
 }
 
+/// A cache larger than this is not one qpmem wrote: ignored.
+const MAX_CACHE_BYTES: u64 = 16 << 20;
+
 fn read_cache_file(file: &Path) -> Cache {
-    std::fs::read(file)
+    crate::files::read_regular(file, MAX_CACHE_BYTES)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
@@ -226,6 +229,27 @@ mod tests {
         .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         path
+    }
+
+    #[test]
+    fn a_cache_that_is_not_a_regular_file_is_ignored_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("qemu-versions.json");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_cache_file(&fifo).len());
+        });
+        let n = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading a FIFO cache hangs");
+        assert_eq!(n, 0);
+        assert!(read_cache_file(Path::new("/dev/zero")).is_empty());
     }
 
     #[test]

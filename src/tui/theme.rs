@@ -12,6 +12,10 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+/// Theme files larger than this are refused unread (a real one is a few
+/// hundred bytes).
+const MAX_THEME_BYTES: u64 = 1 << 20;
+
 /// The built-in themes, by name.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("default", include_str!("../../themes/default.ron")),
@@ -204,7 +208,10 @@ impl Theme {
 
     fn find(wanted: &str, config_dir: Option<&Path>) -> Result<Theme, String> {
         let read = |p: &Path| -> Result<Theme, String> {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let bytes =
+                crate::files::read_regular(p, MAX_THEME_BYTES).map_err(|e| e.to_string())?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| format!("{}: not UTF-8 text ({e})", p.display()))?;
             Theme::parse(&text).map_err(|e| format!("{}:{e}", p.display()))
         };
         if wanted.contains('/') || wanted.ends_with(".ron") {
@@ -344,6 +351,36 @@ impl Theme {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_theme_that_is_a_fifo_or_a_device_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.ron");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let wanted = fifo.display().to_string();
+        std::thread::spawn(move || {
+            let _ = tx.send(Theme::find(&wanted, None).map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("reading a FIFO theme hangs")
+            .unwrap_err();
+        assert_eq!(
+            e,
+            format!("{} is a FIFO, not a regular file", fifo.display())
+        );
+        let e = Theme::find("/dev/zero", None).unwrap_err();
+        assert!(
+            e.ends_with("is a character device, not a regular file"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn builtin_themes_parse() {

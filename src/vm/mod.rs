@@ -172,8 +172,10 @@ pub fn check_console_log(profile: &Profile, log: &Path) -> Result<(), VmError> {
         path: log.to_path_buf(),
         why,
     };
-    if log.is_dir() {
-        return Err(refuse("is a directory".into()));
+    // Only a regular file is appended to (see [`open_console_log`]).
+    match std::fs::metadata(log).map(|m| crate::files::Kind::of(&m)) {
+        Ok(crate::files::Kind::Regular) | Err(_) => {}
+        Ok(kind) => return Err(refuse(not_regular(kind))),
     }
     let named = profile
         .devices
@@ -210,17 +212,23 @@ pub fn check_console_log(profile: &Profile, log: &Path) -> Result<(), VmError> {
     Ok(())
 }
 
-/// Open the console log for appending, creating it if needed.
+fn not_regular(kind: crate::files::Kind) -> String {
+    format!("is {kind}, not a regular file; the log is appended to a regular file")
+}
+
+/// Open the console log for appending, creating it if needed. Only a
+/// regular file is appended to: a FIFO (which could block the console) or
+/// a device is refused ([`crate::files::open_append_regular`]).
 fn open_console_log(profile: &Profile, path: &Path) -> Result<std::fs::File, VmError> {
     check_console_log(profile, path)?;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| VmError::ConsoleLog {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })
+    crate::files::open_append_regular(path).map_err(|e| VmError::ConsoleLog {
+        path: path.to_path_buf(),
+        why: match e {
+            crate::files::FileError::NotRegular { kind, .. } => not_regular(kind),
+            crate::files::FileError::Io { source, .. } => source.to_string(),
+            other => other.to_string(),
+        },
+    })
 }
 
 /// The QEMU command line for a launch: the profile's, with its console
@@ -777,5 +785,40 @@ mod tests {
             VmStatus::Exited(ExitStatus::from_raw(9)).to_string(),
             "exited (killed by signal 9)"
         );
+    }
+
+    #[test]
+    fn the_console_log_is_appended_to_a_regular_file_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Profile::empty("t");
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        // Without a reader a plain open for writing waits forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (q, f) = (p.clone(), fifo.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(open_console_log(&q, &f).map(|_| ()));
+        });
+        let e = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("opening a FIFO console log hangs")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "console log {}: is a FIFO, not a regular file; the log is appended to a regular file",
+                fifo.display()
+            )
+        );
+        let log = dir.path().join("log");
+        std::fs::write(&log, "before\n").unwrap();
+        let mut f = open_console_log(&p, &log).unwrap();
+        std::io::Write::write_all(&mut f, b"after\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "before\nafter\n");
     }
 }
