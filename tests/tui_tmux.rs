@@ -326,3 +326,55 @@ fn launch_from_the_editor_and_come_back() {
     t.keys(&["q"]);
     t.wait("the shell back", |s| !s.contains("Address map"));
 }
+
+/// With `$QPMEM_QEMU` set, the TUI judges against, shows and launches that
+/// QEMU: a wrapper that logs its calls and claims version 7.2.77.
+#[test]
+fn the_editor_detects_and_launches_qpmem_qemu() {
+    if !tmux_present() || !qemu_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    let real = which::which("qemu-system-x86_64").unwrap();
+    let log = t.home().join("calls");
+    let wrapper = t.home().join("qemu-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
+             if [ \"$1\" = --version ]; then echo 'QEMU emulator version 7.2.77 (wrapper)'; exit 0; fi\n\
+             exec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(&format!(
+        "QPMEM_QEMU='{}' {} edit small",
+        wrapper.display(),
+        env!("CARGO_BIN_EXE_qpmem")
+    ));
+    t.wait("the editor showing the wrapper's version", |s| {
+        s.contains("Address map") && s.contains("7.2.77")
+    });
+    t.keys(&["l"]);
+    t.wait("the launch question", |s| s.contains("Launch, and first"));
+    t.keys(&["y"]);
+    t.wait("QEMU's placement", |s| {
+        s.contains("QEMU placed every device where qpmem predicted")
+    });
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        calls.lines().any(|l| l.contains("-qmp")),
+        "the launch did not run the wrapper: {calls}"
+    );
+    t.keys(&["C-]"]);
+    t.keys(&["q"]);
+    t.keys(&["y"]);
+    t.wait("the editor again", |s| s.contains("QEMU exited"));
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}

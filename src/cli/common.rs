@@ -60,10 +60,8 @@ pub fn out(text: &str) -> Outcome {
 }
 
 pub fn qemu_binary(args: &QemuArgs, profile: &qpmem::Profile) -> Result<PathBuf, Failure> {
-    let wanted = args
-        .qemu
-        .clone()
-        .or_else(|| std::env::var_os("QPMEM_QEMU").map(PathBuf::from))
-        .unwrap_or_else(|| profile.qemu_binary());
-    Ok(qpmem::qemu::find_binary(&wanted)?)
+    Ok(qpmem::qemu::discover::resolve(
+        args.qemu.as_deref(),
+        profile,
+    )?)
 }

@@ -87,6 +87,12 @@ pub fn wanted(flag: Option<&Path>, profile: &Profile) -> (PathBuf, Origin) {
     }
 }
 
+/// The one answer to "which QEMU runs": [`wanted`], found on `PATH`. Every
+/// command, the TUI's rules, its launch, `probe` and `verify` ask this.
+pub fn resolve(flag: Option<&Path>, profile: &Profile) -> Result<PathBuf, super::FindError> {
+    super::find_binary(&wanted(flag, profile).0)
+}
+
 /// Find the binary and read its version (cached).
 pub fn detect(flag: Option<&Path>, profile: &Profile) -> QemuStatus {
     let (name, origin) = wanted(flag, profile);

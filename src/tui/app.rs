@@ -121,8 +121,9 @@ pub enum Effect {
     /// Create the missing files and run the VM with its console; send
     /// [`Event::Launched`] when it ends.
     StartVm(Profile),
-    /// Read the QEMU binary's version, then send [`Event::QemuDetected`].
-    DetectQemu(PathBuf),
+    /// Find the profile's QEMU (see [`crate::qemu::discover::resolve`]) and
+    /// read its version, then send [`Event::QemuDetected`].
+    DetectQemu(Profile),
     /// Look at the host for this profile, then send [`Event::HostGathered`].
     GatherHost(Profile),
     /// Boot a throwaway guest on scratch files (in the background),
@@ -445,7 +446,7 @@ impl App {
     /// Effects to perform once at start.
     pub fn start(&self) -> Vec<Effect> {
         vec![
-            Effect::DetectQemu(self.profile.qemu_binary()),
+            Effect::DetectQemu(self.profile.clone()),
             Effect::GatherHost(self.profile.clone()),
         ]
     }
@@ -601,7 +602,6 @@ impl App {
                     path,
                     name,
                 } = *opened;
-                let qemu = profile.qemu_binary();
                 self.say(format!("opened {}", profile.name));
                 self.saved = profile.clone();
                 self.profile = profile;
@@ -618,7 +618,7 @@ impl App {
                 self.map = MapView::default();
                 self.refresh();
                 vec![
-                    Effect::DetectQemu(qemu),
+                    Effect::DetectQemu(self.profile.clone()),
                     Effect::GatherHost(self.profile.clone()),
                 ]
             }
@@ -1008,7 +1008,7 @@ impl App {
                 Ok(p) => {
                     let qemu_changed = self.commit(p);
                     return if qemu_changed {
-                        vec![Effect::DetectQemu(self.profile.qemu_binary())]
+                        vec![Effect::DetectQemu(self.profile.clone())]
                     } else {
                         Vec::new()
                     };

@@ -18,8 +18,7 @@ use crate::console::FramePacer;
 use crate::diagnose::host;
 use crate::layout::HostFacts;
 use crate::profile::Profile;
-use crate::qemu;
-use crate::qemu::discover;
+use crate::qemu::discover::{self, QemuStatus};
 use crate::source::Loaded;
 use crate::store::{self, Settings, Store};
 use crate::terminal;
@@ -282,10 +281,17 @@ impl Driver {
                 self.cancel_verify();
                 None
             }
-            Effect::DetectQemu(binary) => Some(Event::QemuDetected(
-                qemu::find_binary(&binary)
-                    .and_then(|b| qemu::read_version(&b))
-                    .map_err(|e| e.to_string()),
+            Effect::DetectQemu(profile) => Some(Event::QemuDetected(
+                match discover::detect(None, &profile) {
+                    QemuStatus::Found { version, .. } => Ok(version),
+                    QemuStatus::NotFound { wanted, reason, .. } => {
+                        Err(format!("{wanted}: {reason}"))
+                    }
+                    QemuStatus::NoVersion { path, reason } => {
+                        Err(format!("{}: {reason}", path.display()))
+                    }
+                    QemuStatus::NotChecked => Err("QEMU not checked".into()),
+                },
             )),
         }
     }
@@ -362,7 +368,7 @@ impl Driver {
         if let Err(e) = prepare(&plan, true) {
             return fail(format!("not launching: {e}"));
         }
-        let binary = match qemu::find_binary(&profile.qemu_binary()) {
+        let binary = match discover::resolve(None, profile) {
             Ok(b) => b,
             Err(e) => return fail(e.to_string()),
         };

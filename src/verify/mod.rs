@@ -94,11 +94,7 @@ impl VerifyOptions {
     /// QEMU from `$QPMEM_QEMU`, the profile or `PATH`; the kernel from
     /// [`find_kernel`]; busybox from `PATH`.
     pub fn for_profile(profile: &Profile) -> Result<Self, VerifyError> {
-        let wanted = std::env::var_os("QPMEM_QEMU")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| profile.qemu_binary());
-        let qemu = crate::qemu::find_binary(&wanted)?;
+        let qemu = crate::qemu::discover::resolve(None, profile)?;
         let kernel = find_kernel(None, None)?;
         let busybox = guest::find_busybox()?;
         Ok(VerifyOptions::new(qemu, kernel, busybox))
