@@ -151,9 +151,6 @@ impl Size {
     pub const fn gib(n: u64) -> Size {
         Size(n * GIB)
     }
-    pub fn human(self) -> String {
-        format_human(self.0)
-    }
 }
 
 impl fmt::Display for Size {
