@@ -66,6 +66,10 @@ pub struct Profile {
     /// Memory devices in command-line order (the order QEMU places them in).
     #[serde(default)]
     pub devices: Vec<Dimm>,
+    /// Rules silenced for this profile, by code (`QP100`) or name; see
+    /// `qpmem check --explain CODE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow: Vec<String>,
 }
 
 fn default_machine() -> String {
@@ -355,6 +359,7 @@ impl Profile {
             disks: Vec::new(),
             extra_args: Vec::new(),
             devices: Vec::new(),
+            allow: Vec::new(),
         }
     }
 

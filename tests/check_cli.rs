@@ -362,3 +362,123 @@ fn exit_codes() {
     assert_eq!(run(&["--cmdline", "-m '1G"]).status.code(), Some(2));
     assert_eq!(run(&["--deny", "everything"]).status.code(), Some(2));
 }
+
+#[test]
+fn explain_prints_a_rules_docs_and_refuses_an_unknown_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["QP100", "qp100", "section-misaligned"] {
+        let o = qpmem(tmp.path(), "/usr/bin:/bin")
+            .args(["check", "--explain", name])
+            .output()
+            .unwrap();
+        let text = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "{text}");
+        assert!(
+            text.starts_with("QP100 section-misaligned: warning;"),
+            "{text}"
+        );
+        // The rule's own words about Linux's sections, and how to silence it.
+        assert!(text.contains("128 MiB on x86_64"), "{text}");
+        assert!(text.contains("--allow QP100"), "{text}");
+    }
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args(["check", "--explain", "QP999"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--explain: no rule \"QP999\""),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn allow_silences_a_rule_from_the_command_line_or_the_profile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let check = |extra: &[&str]| {
+        let o = qpmem(tmp.path(), "/usr/bin:/bin")
+            .args([
+                "check",
+                "--qemu-version",
+                "7.2",
+                "--cmdline",
+                &seed_line(false),
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            stdout(&o),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (_, all, _) = check(&[]);
+    assert!(all.contains("warning[QP100]"), "{all}");
+    for allow in ["QP100", "section-misaligned"] {
+        let (code, text, _) = check(&["--allow", allow]);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(!text.contains("QP100"), "--allow {allow}: {text}");
+        // Only that rule.
+        assert!(text.contains("warning[QP004]"), "{text}");
+    }
+    let (code, _, err) = check(&["--allow", "QP999"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--allow: no rule \"QP999\""), "{err}");
+
+    // The profile's own list; --fix keeps it as it was and never writes
+    // the command line's.
+    let file = tmp.path().join("vm.ron");
+    let mut p = Profile::seed(&tmp.path().join("vms"));
+    p.ram = Size::mib(512);
+    p.slots = Auto::Fixed(2);
+    p.maxmem = Auto::Fixed(Size::gib(40));
+    for d in &mut p.devices {
+        d.align = None;
+    }
+    p.devices[1].share = false;
+    p.allow = vec!["section-misaligned".into()];
+    store::save_profile(&file, &p).unwrap();
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args(["check", "--qemu-version", "7.2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!stdout(&o).contains("QP100"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("share=on"), "{}", stdout(&o));
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args([
+            "check",
+            "--qemu-version",
+            "7.2",
+            "--fix",
+            "--allow",
+            "QP301",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let saved = store::load_profile(&file).unwrap();
+    assert_eq!(saved.allow, ["section-misaligned"]);
+    // The silenced rule's fix (align=128M) was not applied.
+    assert!(saved.devices.iter().all(|d| d.align.is_none()));
+
+    // An unknown entry in the profile is named by its field.
+    p.allow = vec!["QP100".into(), "no-such-rule".into()];
+    store::save_profile(&file, &p).unwrap();
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args(["check", "--qemu-version", "7.2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("allow[1]: no rule \"no-such-rule\""), "{err}");
+}

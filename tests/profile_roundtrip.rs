@@ -122,6 +122,7 @@ fn profile() -> impl Strategy<Value = Profile> {
                 ),
                 (qemu, kernel, initrd, append, disks, extra_args, devices),
             )| Profile {
+                allow: Vec::new(),
                 version,
                 name,
                 description,

@@ -3,7 +3,7 @@
 //! Exit 0 when nothing is an error (warnings too with `--deny warnings`),
 //! 1 when something is, 2 when the input itself is unusable.
 
-use super::common::{load, out, Outcome, QemuArgs, SourceArgs};
+use super::common::{load, out, Failure, Outcome, QemuArgs, SourceArgs};
 use clap::{Args, ValueEnum};
 use qpmem::diagnose::{self, host, Diagnostic, Severity, Tally};
 use qpmem::layout::HostFacts;
@@ -32,6 +32,13 @@ pub struct CheckArgs {
     /// rewrite SOURCE in place when it is a profile file.
     #[arg(long)]
     pub fix: bool,
+    /// Silence a rule, by code (QP100) or name; repeatable. A profile's
+    /// `allow: [..]` list does the same.
+    #[arg(long, value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Print what a rule catches and why, then exit.
+    #[arg(long, value_name = "RULE")]
+    pub explain: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -124,9 +131,34 @@ fn describe_qemu(status: &QemuStatus, version: Option<QemuVersion>) -> String {
     }
 }
 
+/// The rule `what` names, or a failure that lists where to find them.
+fn named_rule(what: &str, value: &str) -> Result<&'static diagnose::Rule, Failure> {
+    diagnose::find_rule(value).ok_or_else(|| Failure {
+        code: 2,
+        message: format!(
+            "{what}: no rule {value:?} (codes and names are listed in README.md, Diagnostics)"
+        ),
+    })
+}
+
 pub fn run(args: CheckArgs) -> Outcome {
+    if let Some(r) = &args.explain {
+        return out(&named_rule("--explain", r)?.explain());
+    }
+    let cli_allow = args
+        .allow
+        .iter()
+        .map(|a| named_rule("--allow", a).map(|r| r.code.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
     let loaded = load(&args.source)?;
     let mut profile = loaded.profile;
+    for (i, a) in profile.allow.iter().enumerate() {
+        named_rule(&format!("allow[{i}]"), a)?;
+    }
+    // Silenced for this run only: a profile written back by --fix keeps
+    // its own list.
+    let own_allow = profile.allow.clone();
+    profile.allow.extend(cli_allow);
     let (status, version) = match args.qemu_version {
         Some(v) => (QemuStatus::NotChecked, Some(v)),
         None => {
@@ -147,10 +179,12 @@ pub fn run(args: CheckArgs) -> Outcome {
         // The pasted line's complaints are answered by the profile itself.
         notes.clear();
         host = facts(&profile);
-        let ron = store::to_ron(&profile)?;
+        let mut saved = profile.clone();
+        saved.allow = own_allow;
+        let ron = store::to_ron(&saved)?;
         let written = match &loaded.path {
             Some(path) if !applied.is_empty() => {
-                store::save_profile(path, &profile)?;
+                store::save_profile(path, &saved)?;
                 Some(path.display().to_string())
             }
             _ => None,

@@ -389,6 +389,51 @@ pub fn rule(code: &str) -> Option<&'static Rule> {
     RULES.iter().copied().find(|r| r.code == code)
 }
 
+/// The rule a person named: its code in any case (`qp100`) or its name.
+pub fn find_rule(code_or_name: &str) -> Option<&'static Rule> {
+    let wanted = code_or_name.trim();
+    RULES
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(wanted) || r.name == wanted)
+}
+
+impl Basis {
+    /// What the basis means, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Basis::QemuRefuses => "QEMU refuses to start",
+            Basis::DataLoss => "QEMU starts, but data is lost or corrupted",
+            Basis::Surprise => "QEMU starts; the guest kernel or the user is in for a surprise",
+            Basis::Input => "about the input: a pasted line, a missing QEMU",
+        }
+    }
+}
+
+impl Rule {
+    /// What `qpmem check --explain` prints: the code, name, severity and
+    /// basis, then the rule's docs, and how to silence it.
+    pub fn explain(&self) -> String {
+        format!(
+            "{code} {name}: {severity}; {basis}\n\n{docs}\n\n\
+             Silence it with `qpmem check --allow {code}`, or in the profile: `allow: [\"{code}\"]`.\n",
+            code = self.code,
+            name = self.name,
+            severity = self.severity,
+            basis = self.basis.describe(),
+            docs = self.docs,
+        )
+    }
+}
+
+/// Whether the profile's `allow` list silences `rule`.
+fn allowed(profile: &Profile, rule: &Rule) -> bool {
+    profile
+        .allow
+        .iter()
+        .any(|a| find_rule(a).is_some_and(|r| r.code == rule.code))
+}
+
 /// Run every rule. Errors come first, then warnings, then notes; within a
 /// severity, in rule order. While two devices share an id, fixes that find
 /// their device by that id are withheld (they could edit the wrong one):
@@ -411,6 +456,7 @@ pub fn check(ctx: &Context) -> Vec<Diagnostic> {
     };
     let mut out: Vec<Diagnostic> = RULES
         .iter()
+        .filter(|rule| !allowed(ctx.profile, rule))
         .flat_map(|rule| {
             (rule.check)(ctx).into_iter().map(move |f| Diagnostic {
                 code: rule.code,
