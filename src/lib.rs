@@ -10,6 +10,9 @@
 //! not write itself); [`verify`] boots a profile in that guest
 //! and compares what the kernel saw with [`layout()`].
 
+// A panic is a bug: outside tests nothing unwraps or expects.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod clipboard;
 pub mod cmdline;
 pub mod console;

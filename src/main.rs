@@ -1,5 +1,8 @@
 //! The `qpmem` command: parse arguments, pick a subcommand, run it.
 
+// A panic is a bug: outside tests nothing unwraps or expects.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod cli;
 
 use clap::{Parser, Subcommand};
