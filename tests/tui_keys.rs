@@ -747,3 +747,87 @@ fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
     keys(&mut a, "a");
     assert!(render_text(&a).contains("before your last change"));
 }
+
+/// The text in whichever input is open: a form field or a dialog's.
+fn input_text(a: &App) -> String {
+    if let Some(e) = &a.editing {
+        return e.input.text.clone();
+    }
+    match &a.dialog {
+        Some(Dialog::SaveAs { input, .. } | Dialog::Rename { input, .. }) => input.text.clone(),
+        other => panic!("no input open: {other:?}"),
+    }
+}
+
+/// readline's keys and a paste, the same in every input: `open` leaves an
+/// input holding `start`.
+fn line_editing_in(what: &str, open: impl Fn(&mut App), start: &str) {
+    let mut a = app(seed());
+    open(&mut a);
+    assert_eq!(input_text(&a), start, "{what}");
+    a.handle(k(KeyCode::End));
+    keys(&mut a, " two words");
+    a.handle(ctrl('w'));
+    assert_eq!(input_text(&a), format!("{start} two "), "{what}: Ctrl-W");
+    a.handle(ctrl('w'));
+    assert_eq!(input_text(&a), format!("{start} "), "{what}: Ctrl-W");
+    a.handle(k(KeyCode::Home));
+    keys(&mut a, "x");
+    assert_eq!(input_text(&a), format!("x{start} "), "{what}: Home");
+    a.handle(ctrl('e'));
+    a.handle(Event::Paste("p\nq".into()));
+    assert_eq!(input_text(&a), format!("x{start} p q"), "{what}: paste");
+    a.handle(ctrl('a'));
+    a.handle(k(KeyCode::Right));
+    a.handle(ctrl('k'));
+    assert_eq!(input_text(&a), "x", "{what}: Ctrl-K");
+    a.handle(ctrl('u'));
+    assert_eq!(input_text(&a), "", "{what}: Ctrl-U");
+    // Other Ctrl keys type nothing.
+    a.handle(ctrl('b'));
+    assert_eq!(input_text(&a), "", "{what}: Ctrl-B");
+}
+
+#[test]
+fn every_input_edits_lines_alike() {
+    line_editing_in(
+        "a DIMM field",
+        |a| {
+            keys(a, "e");
+            keys(a, "e");
+        },
+        "nv1",
+    );
+    line_editing_in(
+        "a VM field",
+        |a| {
+            a.handle(k(KeyCode::Tab));
+            a.handle(k(KeyCode::Tab));
+            a.handle(k(KeyCode::Enter));
+        },
+        "default",
+    );
+    line_editing_in(
+        "Save as",
+        |a| {
+            keys(a, "a");
+            keys(a, "s");
+        },
+        "default",
+    );
+    line_editing_in(
+        "Rename",
+        |a| {
+            a.name = Some("mine".into());
+            keys(a, "o");
+            a.handle(Event::ProfilesListed(Ok(vec![ProfileEntry {
+                name: "mine".into(),
+                summary: "2 DIMMs".into(),
+                source: ProfileRef("mine".into()),
+                builtin: false,
+            }])));
+            keys(a, "r");
+        },
+        "mine",
+    );
+}

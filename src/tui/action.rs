@@ -165,6 +165,9 @@ pub const DIALOG_HELP: &[(&str, &str)] = &[
     ("n/Esc", "decline a question"),
     ("Enter", "commit a field (only when it is valid)"),
     ("Esc", "cancel the field edit"),
+    ("Ctrl-A/E", "start / end of the text (also Home/End)"),
+    ("Ctrl-U/K", "delete to the start / to the end"),
+    ("Ctrl-W", "delete the word before the cursor"),
 ];
 
 impl Chord {

@@ -1001,7 +1001,6 @@ impl App {
         let Some(mut e) = self.editing.take() else {
             return Vec::new();
         };
-        let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         match k.code {
             KeyCode::Esc => return Vec::new(),
             KeyCode::Enter => match self.parse_editing(&e) {
@@ -1015,17 +1014,9 @@ impl App {
                 }
                 Err(err) => e.error = Some(err),
             },
-            KeyCode::Char('u') if ctrl => {
-                e.input = Input::new("");
+            _ => {
+                e.input.edit(k);
             }
-            KeyCode::Char(c) if !ctrl => e.input.insert(c),
-            KeyCode::Backspace => e.input.backspace(),
-            KeyCode::Delete => e.input.delete(),
-            KeyCode::Left => e.input.left(),
-            KeyCode::Right => e.input.right(),
-            KeyCode::Home => e.input.home(),
-            KeyCode::End => e.input.end(),
-            _ => {}
         }
         e.error = self.parse_editing(&e).err();
         self.editing = Some(e);
@@ -1068,8 +1059,8 @@ impl App {
                         })
                     }
                 },
-                code => {
-                    input.edit(code);
+                _ => {
+                    input.edit(k);
                     let error = self.save_target(&input.text).err();
                     self.dialog = Some(Dialog::SaveAs { input, error });
                 }
@@ -1091,8 +1082,8 @@ impl App {
                         }
                     }
                 }
-                code => {
-                    input.edit(code);
+                _ => {
+                    input.edit(k);
                     let error = crate::store::validate_name(input.text.trim())
                         .err()
                         .map(|e| e.to_string());

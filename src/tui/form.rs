@@ -61,11 +61,46 @@ impl Input {
     pub fn end(&mut self) {
         self.cursor = self.text.chars().count();
     }
-    /// Apply an editing key (a character, Backspace, Delete, arrows,
-    /// Home, End); `false` when the key is not one of those.
-    pub fn edit(&mut self, code: crossterm::event::KeyCode) -> bool {
-        use crossterm::event::KeyCode;
-        match code {
+    /// Delete from the start of the line to the cursor (Ctrl-U).
+    pub fn kill_to_start(&mut self) {
+        let at = self.byte(self.cursor);
+        self.text.replace_range(..at, "");
+        self.cursor = 0;
+    }
+    /// Delete from the cursor to the end of the line (Ctrl-K).
+    pub fn kill_to_end(&mut self) {
+        let at = self.byte(self.cursor);
+        self.text.truncate(at);
+    }
+    /// Delete the word before the cursor and the blanks after it (Ctrl-W),
+    /// as readline's `unix-word-rubout` does.
+    pub fn kill_word(&mut self) {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut from = self.cursor;
+        while from > 0 && chars[from - 1].is_whitespace() {
+            from -= 1;
+        }
+        while from > 0 && !chars[from - 1].is_whitespace() {
+            from -= 1;
+        }
+        let (a, b) = (self.byte(from), self.byte(self.cursor));
+        self.text.replace_range(a..b, "");
+        self.cursor = from;
+    }
+    /// Apply an editing key: a character, Backspace, Delete, the arrows,
+    /// Home and End, and readline's Ctrl-A, Ctrl-E, Ctrl-U, Ctrl-K and
+    /// Ctrl-W. The one line editor of every field and dialog. `false` when
+    /// the key is not one of those (other Ctrl keys type nothing).
+    pub fn edit(&mut self, key: crossterm::event::KeyEvent) -> bool {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('a') if ctrl => self.home(),
+            KeyCode::Char('e') if ctrl => self.end(),
+            KeyCode::Char('u') if ctrl => self.kill_to_start(),
+            KeyCode::Char('k') if ctrl => self.kill_to_end(),
+            KeyCode::Char('w') if ctrl => self.kill_word(),
+            KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => return false,
             KeyCode::Char(c) => self.insert(c),
             KeyCode::Backspace => self.backspace(),
             KeyCode::Delete => self.delete(),
