@@ -70,9 +70,20 @@ fn json_contract_and_no_files_created() {
         assert_eq!(d["addr"], addr);
         assert_eq!(d["size"], visible);
     }
-    // The profile's files were not created, and the scratch files are gone.
+    // The profile's files were not created, and the scratch files are
+    // gone: only the (empty) per-user parent directory is left.
     assert!(!data.exists());
-    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("qpmem-"));
+    assert_eq!(std::fs::read_dir(&left[0]).unwrap().count(), 0);
 }
 
 #[test]

@@ -32,6 +32,8 @@ pub enum ProbeError {
     Scratch(std::io::Error),
     #[error(transparent)]
     Qmp(#[from] QmpError),
+    #[error(transparent)]
+    RunDir(#[from] crate::rundir::RunDirError),
 }
 
 /// Kills the child when dropped, so no QEMU outlives a probe.
@@ -74,10 +76,7 @@ pub fn probe(
     binary: &Path,
     timeout: Duration,
 ) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
-    let dir = tempfile::Builder::new()
-        .prefix("qpmem-probe")
-        .tempdir()
-        .map_err(ProbeError::Scratch)?;
+    let dir = crate::rundir::RunDir::for_scratch("probe")?;
     let p = probe_profile(profile, dir.path())?;
     let argv = render_argv(&p);
     let socket = dir.path().join("qmp.sock");
@@ -93,6 +92,7 @@ pub fn probe(
         binary: binary.display().to_string(),
         source,
     })?;
+    let pid = child.id();
     let mut child = Reaper(child);
     let start = Instant::now();
     let result = loop {
@@ -100,7 +100,7 @@ pub fn probe(
             return Err(refusal(&mut child.0));
         }
         if socket.exists() {
-            match Qmp::connect(&socket, timeout) {
+            match Qmp::connect(&socket, timeout, pid) {
                 Ok(mut qmp) => break qmp.query_memory_devices().map(|d| (qmp, d)),
                 Err(QmpError::Connect { .. }) => {}
                 Err(e) => break Err(e),

@@ -200,6 +200,8 @@ pub enum VerifyError {
     #[error(transparent)]
     Qemu(#[from] crate::qemu::FindError),
     #[error(transparent)]
+    RunDir(#[from] crate::rundir::RunDirError),
+    #[error(transparent)]
     Guest(GuestError),
 }
 
@@ -399,13 +401,7 @@ pub fn verify_with_progress(
     let mut notes = Vec::new();
 
     progress(Stage::BuildingInitramfs);
-    let scratch = tempfile::Builder::new()
-        .prefix("qpmem-verify")
-        .tempdir()
-        .map_err(|source| VerifyError::Scratch {
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let scratch = crate::rundir::RunDir::for_scratch("verify")?;
     let guest_profile = scratch_profile(profile, scratch.path())?;
     let spec = InitramfsSpec::new(
         options.busybox.clone(),

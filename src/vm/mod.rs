@@ -36,6 +36,7 @@ use crate::lock;
 use crate::profile::Profile;
 use crate::qemu::args::without_console_options;
 use crate::qemu::{compare, Comparison, MemoryDeviceInfo, Qmp, QmpError};
+use crate::rundir::RunDir;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -139,11 +140,8 @@ impl LaunchOptions {
 /// Why QEMU could not be started or controlled.
 #[derive(Debug, thiserror::Error)]
 pub enum VmError {
-    #[error("cannot make the runtime directory in {dir}: {source}")]
-    RuntimeDir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("runtime directory: {0}")]
+    RuntimeDir(#[from] crate::rundir::RunDirError),
     #[error("cannot open a pseudo-terminal: {0}")]
     Pty(std::io::Error),
     #[error("cannot start QEMU '{binary}': {source}")]
@@ -288,27 +286,18 @@ pub struct Vm {
     pid: u32,
     argv: Vec<OsString>,
     shutdown_grace: Duration,
-    runtime: tempfile::TempDir,
+    runtime: RunDir,
 }
 
 impl Vm {
     /// Start QEMU for `profile`. Run [`preflight`](fn@preflight) and [`prepare`] first:
     /// this only starts the process.
     pub fn launch(profile: &Profile, opts: &LaunchOptions, notify: Notify) -> Result<Vm, VmError> {
-        let parent = opts
-            .runtime_parent
-            .clone()
-            .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))
-            .filter(|d| d.is_dir())
-            .unwrap_or_else(std::env::temp_dir);
-        // tempfile makes directories 0700.
-        let runtime = tempfile::Builder::new()
-            .prefix("qpmem-")
-            .tempdir_in(&parent)
-            .map_err(|source| VmError::RuntimeDir {
-                dir: parent.clone(),
-                source,
-            })?;
+        // 0700 whatever the umask, in a parent only we can write.
+        let runtime = match &opts.runtime_parent {
+            Some(parent) => RunDir::new_in(parent, "vm"),
+            None => RunDir::for_sockets("vm"),
+        }?;
         let socket = runtime.path().join("qmp.sock");
         let argv = launch_argv(profile, &opts.qemu, &socket);
         let predicted = layout(profile, &crate::diagnose::host::placement_facts(profile)).ok();
@@ -414,6 +403,7 @@ impl Vm {
                 stop: Arc::clone(&stop),
                 stderr_done,
                 socket,
+                pid,
                 predicted,
             };
             std::thread::Builder::new()
@@ -599,6 +589,8 @@ struct Supervisor {
     stop: Arc<AtomicBool>,
     stderr_done: Arc<AtomicBool>,
     socket: PathBuf,
+    /// QEMU's pid: the only peer the QMP socket may have.
+    pid: u32,
     predicted: Option<crate::layout::Layout>,
 }
 
@@ -642,7 +634,7 @@ impl Supervisor {
                 return false;
             }
             if self.socket.exists() {
-                match Qmp::connect(&self.socket, Duration::from_secs(5)) {
+                match Qmp::connect(&self.socket, Duration::from_secs(5), self.pid) {
                     Ok(q) => break q,
                     Err(QmpError::Connect { .. }) => {}
                     Err(e) => {
