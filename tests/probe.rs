@@ -103,6 +103,30 @@ fn an_existing_file_is_used_as_it_is_and_qemu_refusal_exits_2() {
 }
 
 #[test]
+fn an_existing_empty_file_is_left_empty() {
+    if !have_qemu() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let nv1 = tmp.path().join("nv1");
+    std::fs::write(&nv1, b"").unwrap();
+    let before = std::fs::metadata(&nv1).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = probe(&cmdline(tmp.path(), ""), tmp.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // QEMU would have grown it to 1G: a scratch file stood in for it.
+    let after = std::fs::metadata(&nv1).unwrap();
+    assert_eq!(after.len(), 0);
+    assert_eq!(after.modified().unwrap(), before);
+    assert!(!tmp.path().join("nv2").exists());
+}
+
+#[test]
 fn a_device_qpmem_does_not_model_is_a_difference() {
     if !have_qemu() {
         return;

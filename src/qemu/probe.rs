@@ -1,10 +1,11 @@
 //! Start QEMU paused (`-S`, no guest code runs) and ask it over QMP where
 //! it put each memory device.
 //!
-//! The profile's own backing files are never created: a missing one is
-//! stood in for by a sparse scratch file of the same size in a temporary
-//! directory, removed afterwards. An existing one is used as it is, since
-//! nothing runs in the guest to write it. Console, monitor and display
+//! The profile's own backing files are never created or changed: a missing
+//! one, or an existing empty one (which QEMU would grow to size), is stood
+//! in for by a sparse scratch file of the same size in a private run
+//! directory ([`crate::rundir`]), removed afterwards. Any other existing
+//! one is used as it is, since nothing runs in the guest to write it. Console, monitor and display
 //! options kept in `extra_args` are set aside (see [`super::args`]): they
 //! do not change placement and would clash with `-display none`.
 
@@ -57,7 +58,9 @@ fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
     p.extra_args = super::args::without_console_options(&p.extra_args).0;
     for (i, d) in p.devices.iter_mut().enumerate() {
         if let Backend::File(path) = &d.backend {
-            if !path.exists() {
+            // QEMU takes an empty file for a new one and grows it.
+            let empty = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
+            if !path.exists() || empty {
                 let scratch = dir.join(format!("scratch-{i}"));
                 File::create(&scratch)
                     .and_then(|f| f.set_len(d.size.0))
