@@ -168,3 +168,71 @@ fn a_device_qpmem_does_not_model_is_a_difference() {
     assert_eq!(extra["predicted"], serde_json::Value::Null);
     assert_eq!(extra["matches"], false);
 }
+
+/// The run directories under `tmpdir`'s per-user parent.
+fn run_dirs(tmpdir: &Path) -> Vec<std::path::PathBuf> {
+    let uid = rustix::process::getuid().as_raw();
+    match std::fs::read_dir(tmpdir.join(format!("qpmem-{uid}"))) {
+        Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn wait_for(what: &str, ok: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn scratch_is_removed_on_signals_and_after_a_sigkill() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A "QEMU" that never opens its QMP socket: probe waits on it.
+    let fake = tmp.path().join("fake-qemu");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_qpmem"))
+            .args(["probe", "--json", "--qemu"])
+            .arg(&fake)
+            .args(["--cmdline", &cmdline(&tmp.path().join("data"), "")])
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let has_scratch = |d: &Path| d.join("scratch-1").exists();
+    // SIGKILL: nothing can clean up, the run directory stays...
+    let mut killed = start();
+    wait_for("the first run's scratch files", || {
+        run_dirs(tmp.path()).iter().any(|d| has_scratch(d))
+    });
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let stale = run_dirs(tmp.path());
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    // ...until the next run, which removes it; TERM and HUP clean up.
+    for sig in ["-TERM", "-HUP"] {
+        let mut child = start();
+        wait_for("the next run's scratch files", || {
+            let dirs = run_dirs(tmp.path());
+            dirs.len() == 1 && dirs[0] != stale[0] && has_scratch(&dirs[0])
+        });
+        let pid = child.id().to_string();
+        assert!(std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(2), "{sig}: exits, not killed");
+        assert!(run_dirs(tmp.path()).is_empty(), "{sig}: scratch left");
+    }
+    assert!(!tmp.path().join("data").exists());
+}

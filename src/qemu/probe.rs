@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,8 @@ pub enum ProbeError {
     Qmp(#[from] QmpError),
     #[error(transparent)]
     RunDir(#[from] crate::rundir::RunDirError),
+    #[error("interrupted; QEMU was stopped")]
+    Cancelled,
 }
 
 /// Kills the child when dropped, so no QEMU outlives a probe.
@@ -79,6 +82,17 @@ pub fn probe(
     binary: &Path,
     timeout: Duration,
 ) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
+    probe_cancellable(profile, binary, timeout, &AtomicBool::new(false))
+}
+
+/// [`probe`], giving up (QEMU killed, scratch files removed) with
+/// [`ProbeError::Cancelled`] once `cancel` is set, e.g. by a signal.
+pub fn probe_cancellable(
+    profile: &Profile,
+    binary: &Path,
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
     let dir = crate::rundir::RunDir::for_scratch("probe")?;
     let p = probe_profile(profile, dir.path())?;
     let argv = render_argv(&p);
@@ -99,6 +113,9 @@ pub fn probe(
     let mut child = Reaper(child);
     let start = Instant::now();
     let result = loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ProbeError::Cancelled);
+        }
         if child.0.try_wait().map_err(ProbeError::Scratch)?.is_some() {
             return Err(refusal(&mut child.0));
         }
