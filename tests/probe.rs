@@ -236,3 +236,36 @@ fn scratch_is_removed_on_signals_and_after_a_sigkill() {
     }
     assert!(!tmp.path().join("data").exists());
 }
+
+#[test]
+fn run_directory_is_private_under_umask_000() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = tmp.path().join("fake-qemu");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"umask 000; exec "$0" probe --qemu "$1" --cmdline "$2""#)
+        .arg(env!("CARGO_BIN_EXE_qpmem"))
+        .arg(&fake)
+        .arg(cmdline(&tmp.path().join("data"), ""))
+        .env("TMPDIR", tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the run's scratch files", || {
+        run_dirs(tmp.path())
+            .iter()
+            .any(|d| d.join("scratch-1").exists())
+    });
+    let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().mode() & 0o7777;
+    let dirs = run_dirs(tmp.path());
+    let parent = dirs[0].parent().unwrap().to_path_buf();
+    let (pm, dm) = (mode(&parent), mode(&dirs[0]));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(pm, 0o700, "per-user parent {}", parent.display());
+    assert_eq!(dm, 0o700, "run directory {}", dirs[0].display());
+}
