@@ -72,14 +72,18 @@ impl RunDir {
             .tempdir_in(parent)
             .map_err(create)?;
         check_private(dir.path(), true)?;
+        // Locked before it takes its name, so a sweeping run never finds
+        // a `lock` that is free while this run lives.
+        let fresh = dir.path().join(format!("{LOCK}.new"));
         let lock = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(dir.path().join(LOCK))
+            .open(&fresh)
             .map_err(create)?;
         rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive)
             .map_err(|e| create(e.into()))?;
+        fs::rename(&fresh, dir.path().join(LOCK)).map_err(create)?;
         Ok(RunDir { dir, _lock: lock })
     }
 
