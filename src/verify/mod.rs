@@ -8,7 +8,9 @@
 //!
 //! Safety rule: the profile's own backing files are never created, opened,
 //! or even looked at. Every file-backed device gets a sparse scratch file
-//! of the same size in a temporary directory that is removed afterwards.
+//! of the same size in a private run directory ([`crate::rundir`]) that is
+//! removed afterwards (also on a cancel, and by the next run after a
+//! SIGKILL).
 //! The profile's kernel, initrd, append line, disks and extra arguments are
 //! replaced by the guest's own; `prealloc` and `pmem` backend options are
 //! dropped (they would fill the scratch files or claim they are on real

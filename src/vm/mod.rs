@@ -7,8 +7,9 @@
 //! puts the terminal in raw mode), so the [`Console`] on the master side
 //! is the guest's console. QEMU's stderr is a separate pipe, kept as lines
 //! ([`Vm::stderr_lines`]) so an error is shown, not lost. A QMP socket in
-//! a private runtime directory (`$XDG_RUNTIME_DIR/qpmem-XXXXXX`, or a 0700
-//! temporary directory) controls it.
+//! a private run directory ([`crate::rundir`]: 0700, in `$XDG_RUNTIME_DIR`
+//! or a checked per-user temporary directory) controls it, and qpmem only
+//! talks to it when the peer is this QEMU (`SO_PEERCRED`).
 //!
 //! (portable-pty is not used: it points stderr at the terminal too and
 //! closes every other descriptor in the child, so QEMU's messages would
@@ -113,7 +114,8 @@ pub struct LaunchOptions {
     pub cols: u16,
     pub scrollback: usize,
     /// Where to make the private runtime directory; `None`:
-    /// `$XDG_RUNTIME_DIR`, else the system temporary directory.
+    /// `$XDG_RUNTIME_DIR`, else the per-user temporary parent (see
+    /// [`crate::rundir`]).
     pub runtime_parent: Option<PathBuf>,
     /// How long dropping the [`Vm`] waits for an ACPI power-off before
     /// `quit`.
