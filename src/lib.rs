@@ -25,6 +25,7 @@ pub mod layout;
 pub mod map;
 pub mod profile;
 pub mod qemu;
+pub mod rundir;
 pub mod size;
 pub mod source;
 pub mod store;

@@ -101,6 +101,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = std::panic::catch_unwind(|| run(cli));
+    // Asked to exit by SIGTERM/SIGHUP: everything has been put away.
+    if let Some(sig) = qpmem::terminal::terminating() {
+        return ExitCode::from(u8::try_from(128 + sig).unwrap_or(255));
+    }
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(f)) => {

@@ -250,7 +250,7 @@ fn script_run_with_dash_s_is_accepted_by_real_qemu() {
             panic!("QEMU refused the script's command line ({status}):\n{err}");
         }
         if sock.exists() {
-            if let Ok(q) = qpmem::qemu::Qmp::connect(&sock, Duration::from_secs(10)) {
+            if let Ok(q) = qpmem::qemu::Qmp::connect(&sock, Duration::from_secs(10), child.id()) {
                 break q;
             }
         }

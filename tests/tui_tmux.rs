@@ -378,3 +378,51 @@ fn the_editor_detects_and_launches_qpmem_qemu() {
     t.keys(&["q"]);
     t.wait("the shell back", |s| !s.contains("Address map"));
 }
+
+#[test]
+fn sigterm_powers_the_guest_off_and_cleans_up() {
+    if !tmux_present() || !qemu_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    let run = t.home().join("run");
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(&run)
+        .unwrap();
+    t.type_line(&format!(
+        "XDG_RUNTIME_DIR={} {} edit small; echo status=$?",
+        run.display(),
+        env!("CARGO_BIN_EXE_qpmem")
+    ));
+    t.wait("the editor", |s| s.contains("Address map"));
+    t.keys(&["l"]);
+    t.wait("the launch question", |s| s.contains("Launch, and first"));
+    t.keys(&["y"]);
+    t.wait("QEMU's placement", |s| {
+        s.contains("QEMU placed every device where qpmem predicted")
+    });
+    let data = t.home().join("data").display().to_string();
+    assert_eq!(qemu_processes_with(&data).len(), 1, "QEMU runs");
+    assert_eq!(std::fs::read_dir(&run).unwrap().count(), 1, "runtime dir");
+    let pane = t.run(&["display-message", "-p", "-t", "qp", "#{pane_pid}"]);
+    let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    let pid = children.split_whitespace().next().expect("qpmem's pid");
+    assert!(Command::new("kill")
+        .args(["-TERM", pid])
+        .status()
+        .unwrap()
+        .success());
+    // Not killed at once: the guest is asked to power off, and says so.
+    t.wait("the powering-off status", |s| {
+        s.contains("SIGTERM: powering the guest off")
+    });
+    assert_eq!(qemu_processes_with(&data).len(), 1, "QEMU still runs");
+    // The firmware-only guest ignores ACPI: after the grace QMP quit.
+    let s = t.wait("qpmem's exit", |s| s.contains("status="));
+    assert!(s.contains("status=143"), "exit 128+SIGTERM: {s}");
+    assert!(qemu_processes_with(&data).is_empty(), "QEMU left behind");
+    let left: Vec<_> = std::fs::read_dir(&run).unwrap().collect();
+    assert!(left.is_empty(), "runtime dir left: {left:?}");
+}

@@ -284,6 +284,22 @@ fn cli(setup: &GuestSetup) -> Command {
     c
 }
 
+/// [`cli`] with its scratch under `tmpdir`.
+fn cli_in(setup: &GuestSetup, tmpdir: &Path) -> Command {
+    let mut c = cli(setup);
+    c.env("TMPDIR", tmpdir);
+    c
+}
+
+/// The run directories under `tmpdir`'s per-user parent.
+fn run_dirs(tmpdir: &Path) -> Vec<PathBuf> {
+    let uid = rustix::process::getuid().as_raw();
+    match std::fs::read_dir(tmpdir.join(format!("qpmem-{uid}"))) {
+        Ok(rd) => rd.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 fn write_profile(dir: &Path, own: &Path) -> PathBuf {
     let mut p = base("pc", 512 * MIB, 2);
     p.devices = vec![
@@ -365,7 +381,7 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
     let profile = write_profile(tmp.path(), &own);
 
     // --timeout 1: exit 2, with a message that says so.
-    let out = AssertCommand::from_std(cli(&setup))
+    let out = AssertCommand::from_std(cli_in(&setup, tmp.path()))
         .arg(&profile)
         .args(["--timeout", "1"])
         .assert()
@@ -379,7 +395,7 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
     );
 
     // Ctrl-C (SIGINT to qpmem alone): QEMU is killed, qpmem exits 2.
-    let child = cli(&setup)
+    let child = cli_in(&setup, tmp.path())
         .arg(&profile)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -402,12 +418,33 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
         qemus[0]
     );
     assert!(!own.exists());
+    assert!(run_dirs(tmp.path()).is_empty(), "SIGINT left scratch");
+
+    // SIGHUP (a closed terminal): the same, and the 2x2 GiB scratch files
+    // are gone with their run directory.
+    let child = cli_in(&setup, tmp.path())
+        .arg(&profile)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_for_qemu_child(pid);
+    assert_eq!(run_dirs(tmp.path()).len(), 1);
+    let kill = Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(run_dirs(tmp.path()).is_empty(), "SIGHUP left scratch");
 
     // SIGKILL: qpmem runs no code at all, yet its QEMU must not outlive it.
     // (This is the user-visible property, not a test of the mechanism: the
     // guest's console pipe breaking may stop QEMU first. The parent-death
     // signal itself is tested in qemu::tests.)
-    let mut child = cli(&setup)
+    let mut child = cli_in(&setup, tmp.path())
         .arg(&profile)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -432,6 +469,14 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
         "QEMU {} outlived a killed qpmem: {stat}",
         qemus[0]
     );
+    // SIGKILL leaves the run directory; the next run removes it.
+    assert_eq!(run_dirs(tmp.path()).len(), 1, "the killed run's directory");
+    cli_in(&setup, tmp.path())
+        .arg(&profile)
+        .args(["--timeout", "1"])
+        .output()
+        .unwrap();
+    assert!(run_dirs(tmp.path()).is_empty(), "stale run directory kept");
 }
 
 #[test]

@@ -65,3 +65,15 @@ pub fn qemu_binary(args: &QemuArgs, profile: &qpmem::Profile) -> Result<PathBuf,
         profile,
     )?)
 }
+
+/// A flag set by SIGINT, SIGTERM or SIGHUP, for runs that stop QEMU and
+/// remove their scratch files before they exit.
+pub fn cancel_on_signals() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, Failure> {
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&cancel))
+            .map_err(|e| format!("cannot install a signal handler: {e}"))?;
+    }
+    Ok(cancel)
+}

@@ -107,6 +107,10 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool, console_log: Option<PathBuf>) 
     // The mouse wheel scrolls the console (Shift selects text in most
     // terminals while the mouse is captured).
     let session = qpmem::terminal::Session::enter()?;
+    let wake = tx.clone();
+    qpmem::terminal::on_terminate(move || {
+        let _ = wake.send(AppEvent::Terminate);
+    });
     std::thread::Builder::new()
         .name("qpmem-input".into())
         .spawn(move || {
@@ -156,6 +160,16 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool, console_log: Option<PathBuf>) 
                 AppEvent::Term(Event::Paste(p)) => view.handle_paste(&p),
                 AppEvent::Term(Event::Mouse(m)) => view.handle_mouse(m),
                 AppEvent::Term(_) => {}
+                AppEvent::Terminate => {}
+            }
+            // SIGTERM/SIGHUP: power the guest off with the screen still
+            // up, saying so; main exits 128+signal afterwards.
+            if let Some(sig) = qpmem::terminal::terminating() {
+                view.on_terminate(sig);
+                terminal.draw(|f| view.draw(f, f.area()))?;
+                let outcome = finish(view);
+                drop(session);
+                return outcome;
             }
             next = rx.try_recv().ok();
         }
@@ -196,4 +210,6 @@ fn finish(view: LaunchView) -> Outcome {
 enum AppEvent {
     Term(Event),
     Vm(VmEvent),
+    /// SIGTERM or SIGHUP arrived (see [`qpmem::terminal::terminating`]).
+    Terminate,
 }

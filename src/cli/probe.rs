@@ -11,16 +11,19 @@ pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
     let loaded = load(&s)?;
     let binary = qemu_binary(&q, &loaded.profile)?;
     let predicted = layout(&loaded.profile, &placement_facts(&loaded.profile))?;
-    let actual = match qemu::probe(&loaded.profile, &binary, Duration::from_secs(30)) {
-        Ok(a) => a,
-        Err(qemu::ProbeError::Refused { message }) => {
-            return Err(Failure {
-                code: 2,
-                message: format!("QEMU refused the configuration:\n{message}"),
-            })
-        }
-        Err(e) => return Err(e.into()),
-    };
+    // Ctrl-C, TERM or HUP: QEMU is stopped and the scratch files removed.
+    let cancel = super::common::cancel_on_signals()?;
+    let actual =
+        match qemu::probe_cancellable(&loaded.profile, &binary, Duration::from_secs(30), &cancel) {
+            Ok(a) => a,
+            Err(qemu::ProbeError::Refused { message }) => {
+                return Err(Failure {
+                    code: 2,
+                    message: format!("QEMU refused the configuration:\n{message}"),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
     let comparison = compare(&predicted, &actual);
     let matches = comparison.matches();
     let text = if json {

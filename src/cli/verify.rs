@@ -9,8 +9,6 @@ use qpmem::verify::{find_kernel, verify_with_progress, Accel, Stage, VerifyError
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Args)]
@@ -55,12 +53,9 @@ pub fn run(a: VerifyArgs) -> Outcome {
         Some(b) => b,
         None => find_busybox()?,
     };
-    // Ctrl-C (or a TERM) sets the flag; the run then kills QEMU and returns.
-    let cancel = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&cancel))
-            .map_err(|e| format!("cannot install a signal handler: {e}"))?;
-    }
+    // Ctrl-C, TERM or HUP sets the flag; the run then kills QEMU, removes
+    // its scratch directory and returns.
+    let cancel = super::common::cancel_on_signals()?;
     let mut options = VerifyOptions::new(qemu, kernel, busybox);
     options.timeout = Duration::from_secs(a.timeout);
     options.accel = match a.accel {

@@ -85,6 +85,39 @@ fn file_too_small(ctx: &Context) -> Vec<Finding> {
         .collect()
 }
 
+pub static EMPTY_FILE_GROWN: Rule = Rule {
+    code: "QP313",
+    name: "empty-backing-file-grown",
+    severity: Severity::Warning,
+    basis: Basis::Surprise,
+    docs: "QEMU takes an existing empty backing file for a new one and grows it to size= \
+(sparse) when it starts: the file is changed, not used as it is. `qpmem launch` lists it \
+among the files it will create or grow and asks first; `qpmem probe` stands in a scratch \
+file for it.",
+    check: empty_file_grown,
+};
+
+fn empty_file_grown(ctx: &Context) -> Vec<Finding> {
+    files(ctx)
+        .filter_map(|(d, path, f)| match f?.entry {
+            Entry::File { size: 0, .. } if d.size.0 > 0 => Some((d, path)),
+            _ => None,
+        })
+        .map(|(d, path)| {
+            Finding::about(
+                Some(&d.id),
+                format!(
+                    "{} is empty: QEMU will grow it to {}'s size={} when it starts",
+                    path.display(),
+                    d.id,
+                    format_qemu(d.size.0)
+                ),
+                Some("if the file should hold an image, check the path".into()),
+            )
+        })
+        .collect()
+}
+
 pub static FILE_LARGER: Rule = Rule {
     code: "QP301",
     name: "backing-file-larger",
@@ -620,7 +653,15 @@ mod tests {
         let e = only(&tiny, "QP300");
         assert!(e[0].fix.is_none());
         assert!(e[0].help.as_deref().unwrap().contains("truncate -s 17G"));
-        // An empty file is grown by QEMU; an exact one is fine.
+        // An empty file is grown by QEMU (a warning of its own); an exact
+        // one is fine.
+        let empty = diags(&p, &host(file(0)));
+        let w = only(&empty, "QP313");
+        assert_eq!(
+            w[0].message,
+            "/vms/nvdimm-1 is empty: QEMU will grow it to nv1's size=17G when it starts"
+        );
+        assert!(only(&diags(&p, &host(file(17 * GIB))), "QP313").is_empty());
         for ok in [0, 17 * GIB] {
             assert!(only(&diags(&p, &host(file(ok))), "QP300").is_empty());
         }

@@ -378,6 +378,7 @@ pub static RULES: &[&Rule] = &[
     &backing::SHARE_OFF,
     &backing::DISCARD_DATA,
     &backing::COMMA_IN_PATH,
+    &backing::EMPTY_FILE_GROWN,
     &version::QEMU_NOT_FOUND,
     &version::QEMU_VERSION_UNKNOWN,
     &version::NEEDS_NEWER_QEMU,

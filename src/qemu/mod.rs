@@ -12,7 +12,7 @@ pub mod version;
 
 pub use compare::{compare, Comparison, DeviceComparison};
 pub use discover::{detect, QemuStatus};
-pub use probe::{probe, ProbeError};
+pub use probe::{probe, probe_cancellable, ProbeError};
 pub use qmp::{MemoryDeviceInfo, Qmp, QmpError};
 pub use version::QemuVersion;
 

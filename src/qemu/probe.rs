@@ -1,10 +1,11 @@
 //! Start QEMU paused (`-S`, no guest code runs) and ask it over QMP where
 //! it put each memory device.
 //!
-//! The profile's own backing files are never created: a missing one is
-//! stood in for by a sparse scratch file of the same size in a temporary
-//! directory, removed afterwards. An existing one is used as it is, since
-//! nothing runs in the guest to write it. Console, monitor and display
+//! The profile's own backing files are never created or changed: a missing
+//! one, or an existing empty one (which QEMU would grow to size), is stood
+//! in for by a sparse scratch file of the same size in a private run
+//! directory ([`crate::rundir`]), removed afterwards. Any other existing
+//! one is used as it is, since nothing runs in the guest to write it. Console, monitor and display
 //! options kept in `extra_args` are set aside (see [`super::args`]): they
 //! do not change placement and would clash with `-display none`.
 
@@ -15,6 +16,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +34,10 @@ pub enum ProbeError {
     Scratch(std::io::Error),
     #[error(transparent)]
     Qmp(#[from] QmpError),
+    #[error(transparent)]
+    RunDir(#[from] crate::rundir::RunDirError),
+    #[error("interrupted; QEMU was stopped")]
+    Cancelled,
 }
 
 /// Kills the child when dropped, so no QEMU outlives a probe.
@@ -55,7 +61,9 @@ fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
     p.extra_args = super::args::without_console_options(&p.extra_args).0;
     for (i, d) in p.devices.iter_mut().enumerate() {
         if let Backend::File(path) = &d.backend {
-            if !path.exists() {
+            // QEMU takes an empty file for a new one and grows it.
+            let empty = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
+            if !path.exists() || empty {
                 let scratch = dir.join(format!("scratch-{i}"));
                 File::create(&scratch)
                     .and_then(|f| f.set_len(d.size.0))
@@ -74,10 +82,18 @@ pub fn probe(
     binary: &Path,
     timeout: Duration,
 ) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
-    let dir = tempfile::Builder::new()
-        .prefix("qpmem-probe")
-        .tempdir()
-        .map_err(ProbeError::Scratch)?;
+    probe_cancellable(profile, binary, timeout, &AtomicBool::new(false))
+}
+
+/// [`probe`], giving up (QEMU killed, scratch files removed) with
+/// [`ProbeError::Cancelled`] once `cancel` is set, e.g. by a signal.
+pub fn probe_cancellable(
+    profile: &Profile,
+    binary: &Path,
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
+    let dir = crate::rundir::RunDir::for_scratch("probe")?;
     let p = probe_profile(profile, dir.path())?;
     let argv = render_argv(&p);
     let socket = dir.path().join("qmp.sock");
@@ -93,14 +109,18 @@ pub fn probe(
         binary: binary.display().to_string(),
         source,
     })?;
+    let pid = child.id();
     let mut child = Reaper(child);
     let start = Instant::now();
     let result = loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ProbeError::Cancelled);
+        }
         if child.0.try_wait().map_err(ProbeError::Scratch)?.is_some() {
             return Err(refusal(&mut child.0));
         }
         if socket.exists() {
-            match Qmp::connect(&socket, timeout) {
+            match Qmp::connect(&socket, timeout, pid) {
                 Ok(mut qmp) => break qmp.query_memory_devices().map(|d| (qmp, d)),
                 Err(QmpError::Connect { .. }) => {}
                 Err(e) => break Err(e),

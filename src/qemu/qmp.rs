@@ -26,6 +26,12 @@ pub enum QmpError {
         class: String,
         desc: String,
     },
+    #[error("QMP socket {path}: the process at the other end (pid {peer}) is not our QEMU (pid {expected}); refusing it")]
+    NotOurQemu {
+        path: String,
+        peer: i32,
+        expected: u32,
+    },
     #[error("QMP: unexpected reply: {0}")]
     Unexpected(String),
 }
@@ -51,12 +57,23 @@ pub struct MemoryDeviceInfo {
 }
 
 impl Qmp {
-    /// Connect to `path`, read the greeting and leave negotiation mode.
-    pub fn connect(path: &Path, timeout: Duration) -> Result<Qmp, QmpError> {
+    /// Connect to `path`, check that the process listening there is
+    /// `expected_pid` (our QEMU child, by `SO_PEERCRED`), read the greeting
+    /// and leave negotiation mode.
+    pub fn connect(path: &Path, timeout: Duration, expected_pid: u32) -> Result<Qmp, QmpError> {
         let stream = UnixStream::connect(path).map_err(|source| QmpError::Connect {
             path: path.display().to_string(),
             source,
         })?;
+        let cred = rustix::net::sockopt::socket_peercred(&stream).map_err(std::io::Error::from)?;
+        let peer = cred.pid.as_raw_pid();
+        if u32::try_from(peer).ok() != Some(expected_pid) {
+            return Err(QmpError::NotOurQemu {
+                path: path.display().to_string(),
+                peer,
+                expected: expected_pid,
+            });
+        }
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
         let writer = stream.try_clone()?;
@@ -150,5 +167,40 @@ mod tests {
         assert_eq!(d[0].addr, 0x1_0000_0000);
         assert!(parse_memory_devices(&json!({"x":1})).is_err());
         assert!(parse_memory_devices(&json!([{"type":"dimm"}])).is_err());
+    }
+
+    /// A QMP server in this process: its peer pid is ours.
+    fn fake_server() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("qmp.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        std::thread::spawn(move || {
+            for s in listener.incoming() {
+                let mut s = s.unwrap();
+                let _ = s.write_all(b"{\"QMP\": {}}\n");
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) > 0 {
+                    let _ = s.write_all(b"{\"return\": {}}\n");
+                }
+            }
+        });
+        (dir, sock)
+    }
+
+    #[test]
+    fn refuses_a_peer_that_is_not_our_qemu() {
+        let (_dir, sock) = fake_server();
+        let other = std::process::id() + 1;
+        match Qmp::connect(&sock, Duration::from_secs(5), other) {
+            Err(QmpError::NotOurQemu { peer, expected, .. }) => {
+                assert_eq!(peer as u32, std::process::id());
+                assert_eq!(expected, other);
+            }
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("connected to a socket served by another process"),
+        }
+        // The same server is accepted when it is the expected peer.
+        Qmp::connect(&sock, Duration::from_secs(5), std::process::id()).unwrap();
     }
 }

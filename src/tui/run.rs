@@ -84,6 +84,10 @@ pub fn run(opts: Options) -> io::Result<()> {
     app.handle(Event::Resize(w, h));
 
     let _session = terminal::Session::enter()?;
+    let wake = tx.clone();
+    terminal::on_terminate(move || {
+        let _ = wake.send(Incoming::Terminate);
+    });
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
     terminal.clear()?;
     terminal.draw(|f| ui::draw(f, &app))?;
@@ -165,7 +169,17 @@ pub fn run(opts: Options) -> io::Result<()> {
                     driver.perform(&mut app, effects);
                 }
             }
-            None => {}
+            Some(Incoming::Terminate) | None => {}
+        }
+        // SIGTERM/SIGHUP: power a running guest off with the screen still
+        // up, saying so, then leave; main exits 128+signal afterwards.
+        if let Some(sig) = terminal::terminating() {
+            if let Some(mut view) = driver.view.take() {
+                view.on_terminate(sig);
+                terminal.draw(|f| view.draw(f, f.area()))?;
+                drop(view);
+            }
+            break;
         }
         if app.quit {
             break;
@@ -190,6 +204,8 @@ enum Incoming {
     Vm(VmEvent),
     /// An effect that runs in the background reports back.
     App(Event),
+    /// SIGTERM or SIGHUP arrived (see [`terminal::terminating`]).
+    Terminate,
 }
 
 /// A guest check running on its own thread.

@@ -8,7 +8,9 @@
 //!
 //! Safety rule: the profile's own backing files are never created, opened,
 //! or even looked at. Every file-backed device gets a sparse scratch file
-//! of the same size in a temporary directory that is removed afterwards.
+//! of the same size in a private run directory ([`crate::rundir`]) that is
+//! removed afterwards (also on a cancel, and by the next run after a
+//! SIGKILL).
 //! The profile's kernel, initrd, append line, disks and extra arguments are
 //! replaced by the guest's own; `prealloc` and `pmem` backend options are
 //! dropped (they would fill the scratch files or claim they are on real
@@ -195,6 +197,8 @@ pub enum VerifyError {
     Cancelled,
     #[error(transparent)]
     Qemu(#[from] crate::qemu::FindError),
+    #[error(transparent)]
+    RunDir(#[from] crate::rundir::RunDirError),
     #[error(transparent)]
     Guest(GuestError),
 }
@@ -395,13 +399,7 @@ pub fn verify_with_progress(
     let mut notes = Vec::new();
 
     progress(Stage::BuildingInitramfs);
-    let scratch = tempfile::Builder::new()
-        .prefix("qpmem-verify")
-        .tempdir()
-        .map_err(|source| VerifyError::Scratch {
-            path: std::env::temp_dir(),
-            source,
-        })?;
+    let scratch = crate::rundir::RunDir::for_scratch("verify")?;
     let guest_profile = scratch_profile(profile, scratch.path())?;
     let spec = InitramfsSpec::new(
         options.busybox.clone(),

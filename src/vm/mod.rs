@@ -7,8 +7,9 @@
 //! puts the terminal in raw mode), so the [`Console`] on the master side
 //! is the guest's console. QEMU's stderr is a separate pipe, kept as lines
 //! ([`Vm::stderr_lines`]) so an error is shown, not lost. A QMP socket in
-//! a private runtime directory (`$XDG_RUNTIME_DIR/qpmem-XXXXXX`, or a 0700
-//! temporary directory) controls it.
+//! a private run directory ([`crate::rundir`]: 0700, in `$XDG_RUNTIME_DIR`
+//! or a checked per-user temporary directory) controls it, and qpmem only
+//! talks to it when the peer is this QEMU (`SO_PEERCRED`).
 //!
 //! (portable-pty is not used: it points stderr at the terminal too and
 //! closes every other descriptor in the child, so QEMU's messages would
@@ -36,6 +37,7 @@ use crate::lock;
 use crate::profile::Profile;
 use crate::qemu::args::without_console_options;
 use crate::qemu::{compare, Comparison, MemoryDeviceInfo, Qmp, QmpError};
+use crate::rundir::RunDir;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -112,7 +114,8 @@ pub struct LaunchOptions {
     pub cols: u16,
     pub scrollback: usize,
     /// Where to make the private runtime directory; `None`:
-    /// `$XDG_RUNTIME_DIR`, else the system temporary directory.
+    /// `$XDG_RUNTIME_DIR`, else the per-user temporary parent (see
+    /// [`crate::rundir`]).
     pub runtime_parent: Option<PathBuf>,
     /// How long dropping the [`Vm`] waits for an ACPI power-off before
     /// `quit`.
@@ -139,11 +142,8 @@ impl LaunchOptions {
 /// Why QEMU could not be started or controlled.
 #[derive(Debug, thiserror::Error)]
 pub enum VmError {
-    #[error("cannot make the runtime directory in {dir}: {source}")]
-    RuntimeDir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("runtime directory: {0}")]
+    RuntimeDir(#[from] crate::rundir::RunDirError),
     #[error("cannot open a pseudo-terminal: {0}")]
     Pty(std::io::Error),
     #[error("cannot start QEMU '{binary}': {source}")]
@@ -296,27 +296,18 @@ pub struct Vm {
     pid: u32,
     argv: Vec<OsString>,
     shutdown_grace: Duration,
-    runtime: tempfile::TempDir,
+    runtime: RunDir,
 }
 
 impl Vm {
     /// Start QEMU for `profile`. Run [`preflight`](fn@preflight) and [`prepare`] first:
     /// this only starts the process.
     pub fn launch(profile: &Profile, opts: &LaunchOptions, notify: Notify) -> Result<Vm, VmError> {
-        let parent = opts
-            .runtime_parent
-            .clone()
-            .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from))
-            .filter(|d| d.is_dir())
-            .unwrap_or_else(std::env::temp_dir);
-        // tempfile makes directories 0700.
-        let runtime = tempfile::Builder::new()
-            .prefix("qpmem-")
-            .tempdir_in(&parent)
-            .map_err(|source| VmError::RuntimeDir {
-                dir: parent.clone(),
-                source,
-            })?;
+        // 0700 whatever the umask, in a parent only we can write.
+        let runtime = match &opts.runtime_parent {
+            Some(parent) => RunDir::new_in(parent, "vm"),
+            None => RunDir::for_sockets("vm"),
+        }?;
         let socket = runtime.path().join("qmp.sock");
         let argv = launch_argv(profile, &opts.qemu, &socket);
         let predicted = layout(profile, &crate::diagnose::host::placement_facts(profile)).ok();
@@ -422,6 +413,7 @@ impl Vm {
                 stop: Arc::clone(&stop),
                 stderr_done,
                 socket,
+                pid,
                 predicted,
             };
             std::thread::Builder::new()
@@ -607,6 +599,8 @@ struct Supervisor {
     stop: Arc<AtomicBool>,
     stderr_done: Arc<AtomicBool>,
     socket: PathBuf,
+    /// QEMU's pid: the only peer the QMP socket may have.
+    pid: u32,
     predicted: Option<crate::layout::Layout>,
 }
 
@@ -650,7 +644,7 @@ impl Supervisor {
                 return false;
             }
             if self.socket.exists() {
-                match Qmp::connect(&self.socket, Duration::from_secs(5)) {
+                match Qmp::connect(&self.socket, Duration::from_secs(5), self.pid) {
                     Ok(q) => break q,
                     Err(QmpError::Connect { .. }) => {}
                     Err(e) => {

@@ -7,8 +7,9 @@
 //! carries out the plan's changes (missing parent directories, missing
 //! backing files created sparse at exactly their size) and only when the
 //! caller passes the user's confirmation. An existing file is never
-//! truncated, grown, overwritten or rewritten: files are created with
-//! `O_CREAT|O_EXCL`.
+//! truncated, grown, overwritten or rewritten by qpmem: files are created
+//! with `O_CREAT|O_EXCL`. An existing *empty* backing file is listed among
+//! the changes too, since QEMU treats it as new and grows it to size.
 
 use crate::cmdline::ImportNote;
 use crate::diagnose::{self, Context, Diagnostic, Severity};
@@ -21,12 +22,15 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// A backing file to create.
+/// A backing file to create, or an existing empty one QEMU will grow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewFile {
     pub device: String,
     pub path: PathBuf,
     pub size: u64,
+    /// The file exists but is empty: QEMU takes a 0-byte file for a new
+    /// one and grows it to `size` itself. [`prepare`] leaves it alone.
+    pub grows_empty: bool,
 }
 
 /// A reason not to start QEMU that the diagnostics do not cover: it
@@ -91,8 +95,12 @@ impl Plan {
             .iter()
             .map(|d| format!("create directory {}", d.display()))
             .chain(self.create_files.iter().map(|f| {
+                let what = match f.grows_empty {
+                    true => "grow the existing empty backing file",
+                    false => "create backing file",
+                };
                 format!(
-                    "create backing file {} for {} (sparse, {} = {} bytes)",
+                    "{what} {} for {} (sparse, {} = {} bytes)",
                     f.path.display(),
                     f.device,
                     format_qemu(f.size),
@@ -131,7 +139,20 @@ pub fn preflight(
         let Some(path) = d.backend.path() else {
             continue;
         };
-        if fs::symlink_metadata(path).is_ok() || plan.create_files.iter().any(|f| f.path == path) {
+        if plan.create_files.iter().any(|f| f.path == path) {
+            continue;
+        }
+        if fs::symlink_metadata(path).is_ok() {
+            // QEMU takes an empty regular file for a new one and grows it.
+            let empty = fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
+            if empty && d.size.0 > 0 {
+                plan.create_files.push(NewFile {
+                    device: d.id.clone(),
+                    path: path.to_path_buf(),
+                    size: d.size.0,
+                    grows_empty: true,
+                });
+            }
             continue;
         }
         match missing_dirs(path) {
@@ -149,6 +170,7 @@ pub fn preflight(
             device: d.id.clone(),
             path: path.to_path_buf(),
             size: d.size.0,
+            grows_empty: false,
         });
     }
     plan.create_dirs = dirs.into_iter().collect();
@@ -256,7 +278,7 @@ pub fn prepare(plan: &Plan, confirmed: bool) -> Result<(), PrepareError> {
             }
         }
     }
-    for f in &plan.create_files {
+    for f in plan.create_files.iter().filter(|f| !f.grows_empty) {
         let err = |source| PrepareError::CreateFile {
             path: f.path.clone(),
             source,
@@ -341,6 +363,35 @@ mod tests {
         ));
         assert_eq!(fs::read(&small).unwrap(), b"precious");
         assert_eq!(fs::metadata(&big).unwrap().len(), 3 << 20);
+    }
+
+    #[test]
+    fn an_existing_empty_file_is_listed_as_grown_and_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("nv1");
+        fs::write(&path, b"").unwrap();
+        let mut p = Profile::empty("t");
+        p.devices.push(Dimm::nvdimm(1, path.clone(), Size::gib(1)));
+        let plan = preflight(&p, None, &[]);
+        assert!(!plan.is_blocked(), "{:?}", plan.errors());
+        assert_eq!(
+            plan.create_files,
+            vec![NewFile {
+                device: "nv1".into(),
+                path: path.clone(),
+                size: 1 << 30,
+                grows_empty: true,
+            }]
+        );
+        assert!(plan.needs_confirmation());
+        assert!(plan.changes()[0].starts_with("grow the existing empty backing file"));
+        assert!(matches!(
+            prepare(&plan, false),
+            Err(PrepareError::NotConfirmed(_))
+        ));
+        // QEMU grows it; qpmem itself does not touch it.
+        prepare(&plan, true).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().len(), 0);
     }
 
     #[test]

@@ -87,6 +87,19 @@ impl LaunchView {
         });
     }
 
+    /// qpmem is exiting on `signal` (SIGTERM, SIGHUP): say that the guest
+    /// is being powered off, which dropping the VM then does.
+    pub fn on_terminate(&mut self, signal: i32) {
+        let name = match signal {
+            1 => "SIGHUP",
+            15 => "SIGTERM",
+            _ => "a signal",
+        };
+        self.message = Some(format!(
+            "{name}: powering the guest off (ACPI), then quitting QEMU"
+        ));
+    }
+
     /// Follow the VM: when QEMU exits, the keyboard comes back to qpmem
     /// so `q` leaves at once.
     pub fn on_event(&mut self, event: &VmEvent) {
