@@ -18,6 +18,7 @@ pub mod export;
 pub mod guest;
 pub mod layout;
 pub mod map;
+pub mod printable;
 pub mod profile;
 pub mod qemu;
 pub mod size;
