@@ -343,6 +343,7 @@ pub static RULES: &[&Rule] = &[
     &machine::PHYS_BITS_TOO_LOW,
     &machine::ACPI_DISABLED,
     &machine::MACHINE_NOT_MODELLED,
+    &machine::MAXMEM_TOO_LARGE,
     &placement::SECTION_MISALIGNED,
     &placement::ALIGN_WASTE,
     &placement::NO_DEVICE_MEMORY,
