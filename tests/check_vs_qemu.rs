@@ -358,6 +358,18 @@ fn cases(root: &Path) -> Vec<Case> {
         false,
         &top(u64::MAX),
     );
+    add("addr near 2^64", &["QP116"], false, &|p, _| {
+        p.devices[0].addr = Some(Addr(0xffff_ffff_c000_0000))
+    });
+    add("label-size u64::MAX", &["QP200"], false, &|p, _| {
+        p.devices[0].label_size = Size(u64::MAX)
+    });
+    add("align 8E", &["QP200"], false, &|p, _| {
+        p.devices[0].align = Some(Size(1 << 63))
+    });
+    add("a pc-dimm of 16 EiB - 2 MiB", &["QP114"], false, &|p, _| {
+        p.devices[1] = Dimm::pc_dimm(2, Size(u64::MAX - 2 * MIB + 1))
+    });
     cases
 }
 
