@@ -29,6 +29,16 @@ pub fn printable(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`printable`] for text of several lines: line breaks are kept, every
+/// other control character is escaped.
+pub fn printable_lines(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| c != '\n' && is_control(c)) {
+        return Cow::Borrowed(s);
+    }
+    let lines: Vec<_> = s.split('\n').map(printable).collect();
+    Cow::Owned(lines.join("\n"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,5 +49,7 @@ mod tests {
         assert_eq!(printable("a\u{1b}]52;c;aGk=\u{7}"), "a\\x1b]52;c;aGk=\\x07");
         assert_eq!(printable("\0\n\u{9b}"), "\\x00\\x0a\\x9b");
         assert_eq!(printable("a\\b\t"), "a\\b\\x09");
+        assert_eq!(printable_lines("a\n\u{1b}b\n"), "a\n\\x1bb\n");
+        assert!(matches!(printable_lines("a\nb"), Cow::Borrowed(_)));
     }
 }

@@ -165,3 +165,17 @@ fn an_escape_in_the_name_is_shown_escaped() {
         }
     }
 }
+
+#[test]
+fn an_error_that_echoes_a_bad_value_escapes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = store::to_ron(&seed(dir.path())).unwrap();
+    assert!(text.contains("\"17G\""), "{text}");
+    let path = dir.path().join("bad-size.ron");
+    std::fs::write(&path, text.replacen("\"17G\"", &format!("\"17{OSC52}G\""), 1)).unwrap();
+    for (what, o) in human_outputs(dir.path(), &path) {
+        assert_no_raw_escapes(&what, &o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+    }
+}
