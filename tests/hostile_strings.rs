@@ -172,10 +172,34 @@ fn an_error_that_echoes_a_bad_value_escapes_it() {
     let text = store::to_ron(&seed(dir.path())).unwrap();
     assert!(text.contains("\"17G\""), "{text}");
     let path = dir.path().join("bad-size.ron");
-    std::fs::write(&path, text.replacen("\"17G\"", &format!("\"17{OSC52}G\""), 1)).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("\"17G\"", &format!("\"17{OSC52}G\""), 1),
+    )
+    .unwrap();
     for (what, o) in human_outputs(dir.path(), &path) {
         assert_no_raw_escapes(&what, &o);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{what}: {err}");
     }
+}
+
+#[test]
+fn profiles_list_escapes_an_unreadable_profile_s_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("config/qpmem/profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let mut p = seed(dir.path());
+    p.extra_args = vec![format!("-name{OSC52}")];
+    std::fs::write(profiles.join("bad.ron"), store::to_ron(&p).unwrap()).unwrap();
+    let o = qpmem(dir.path())
+        .args(["profiles", "list"])
+        .output()
+        .unwrap();
+    assert_no_raw_escapes("profiles list", &o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("bad") && text.contains(OSC52_ESCAPED),
+        "{text}"
+    );
 }
