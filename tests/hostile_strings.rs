@@ -189,9 +189,10 @@ fn profiles_list_escapes_an_unreadable_profile_s_error() {
     let dir = tempfile::tempdir().unwrap();
     let profiles = dir.path().join("config/qpmem/profiles");
     std::fs::create_dir_all(&profiles).unwrap();
-    let mut p = seed(dir.path());
-    p.extra_args = vec![format!("-name{OSC52}")];
-    std::fs::write(profiles.join("bad.ron"), store::to_ron(&p).unwrap()).unwrap();
+    // An unparsable size: the parse error quotes it.
+    let text = store::to_ron(&seed(dir.path())).unwrap();
+    let text = text.replacen("\"17G\"", &format!("\"17{OSC52}G\""), 1);
+    std::fs::write(profiles.join("bad.ron"), text).unwrap();
     let o = qpmem(dir.path())
         .args(["profiles", "list"])
         .output()
