@@ -23,6 +23,7 @@ pub mod files;
 pub mod guest;
 pub mod layout;
 pub mod map;
+pub mod printable;
 pub mod profile;
 pub mod qemu;
 pub mod rundir;

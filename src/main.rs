@@ -108,7 +108,11 @@ fn main() -> ExitCode {
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(f)) => {
-            eprintln!("qpmem: error: {}", f.message);
+            // Messages echo values from profiles and QEMU: no raw escapes.
+            eprintln!(
+                "qpmem: error: {}",
+                qpmem::printable::printable_lines(&f.message)
+            );
             ExitCode::from(f.code)
         }
         Err(_) => {

@@ -469,6 +469,101 @@ pub fn is_valid_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
 }
 
+/// A string in a profile that cannot become a QEMU argument.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StringError {
+    #[error("{field}: {what} contains a NUL byte: \"{value}\"")]
+    Nul {
+        field: String,
+        what: &'static str,
+        value: String,
+    },
+    #[error("{field}: {what} contains a control character: \"{value}\" (a QEMU argument may not hold one)")]
+    Control {
+        field: String,
+        what: &'static str,
+        value: String,
+    },
+}
+
+/// Refuse a NUL or another control character in one argument string; the
+/// value in the error is escaped so printing it is harmless.
+fn check_string(
+    field: impl Fn() -> String,
+    what: &'static str,
+    s: &str,
+) -> Result<(), StringError> {
+    let value = || crate::printable::printable(s).into_owned();
+    if s.contains('\0') {
+        return Err(StringError::Nul {
+            field: field(),
+            what,
+            value: value(),
+        });
+    }
+    if s.chars().any(crate::printable::is_control) {
+        return Err(StringError::Control {
+            field: field(),
+            what,
+            value: value(),
+        });
+    }
+    Ok(())
+}
+
+fn check_path(field: impl Fn() -> String, p: &Path) -> Result<(), StringError> {
+    check_string(field, "path", &p.to_string_lossy())
+}
+
+impl Profile {
+    /// Check every string that becomes a QEMU argument: none may hold a NUL
+    /// (argv cannot carry one, so the script and the JSON argv would differ)
+    /// or another control character (printing the script would send it to
+    /// the terminal). Loading a file ([`crate::store::parse_profile`]) and
+    /// importing a command line ([`crate::cmdline::import`]) both call this.
+    /// The name and description are not arguments; they are escaped where
+    /// they are shown.
+    pub fn check_strings(&self) -> Result<(), StringError> {
+        let f = |s: &'static str| move || s.to_string();
+        check_string(f("machine"), "value", &self.machine)?;
+        for (i, o) in self.machine_options.iter().enumerate() {
+            check_string(|| format!("machine_options[{i}]"), "option", o)?;
+        }
+        for (field, p) in [
+            ("qemu", &self.qemu),
+            ("kernel", &self.kernel),
+            ("initrd", &self.initrd),
+        ] {
+            if let Some(p) = p {
+                check_path(f(field), p)?;
+            }
+        }
+        if let Some(a) = &self.append {
+            check_string(f("append"), "value", a)?;
+        }
+        for (i, d) in self.disks.iter().enumerate() {
+            check_path(|| format!("disks[{i}]"), d)?;
+        }
+        for (i, a) in self.extra_args.iter().enumerate() {
+            check_string(|| format!("extra_args[{i}]"), "argument", a)?;
+        }
+        for (i, d) in self.devices.iter().enumerate() {
+            check_string(|| format!("devices[{i}].id"), "id", &d.id)?;
+            check_string(|| format!("devices[{i}].memdev"), "id", &d.memdev)?;
+            if let Some(p) = d.backend.path() {
+                check_path(|| format!("devices[{i}].backend"), p)?;
+            }
+            for (j, o) in d.backend_options.iter().enumerate() {
+                check_string(|| format!("devices[{i}].backend_options[{j}]"), "option", o)?;
+            }
+            for (j, o) in d.device_options.iter().enumerate() {
+                check_string(|| format!("devices[{i}].device_options[{j}]"), "option", o)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,11 @@ pub enum StoreError {
     NoSuchProfile { name: String, path: String },
     #[error("a stored profile '{name}' already exists ({path})")]
     Exists { name: String, path: String },
+    #[error("{path}: {source}")]
+    BadString {
+        path: String,
+        source: crate::profile::StringError,
+    },
     #[error("cannot find the home directory for qpmem's profiles: set HOME (or XDG_CONFIG_HOME and XDG_DATA_HOME)")]
     NoHome,
 }
@@ -110,7 +115,13 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, StoreError> {
     };
     match ron_options().from_str::<Profile>(text) {
         Ok(p) if p.version > PROFILE_VERSION => Err(too_new(p.version)),
-        Ok(p) => Ok(p),
+        Ok(p) => match p.check_strings() {
+            Ok(()) => Ok(p),
+            Err(source) => Err(StoreError::BadString {
+                path: origin.to_string(),
+                source,
+            }),
+        },
         Err(e) => match ron_options().from_str::<VersionOnly>(text) {
             Ok(v) if v.version > PROFILE_VERSION => Err(too_new(v.version)),
             _ => Err(position(e)),

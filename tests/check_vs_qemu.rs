@@ -330,6 +330,46 @@ fn cases(root: &Path) -> Vec<Case> {
             p.devices[0].backend = Backend::File(path);
         },
     );
+    // Sizes at the top of u64 (base: -m 512M,slots=2 on pc). QEMU 7.2
+    // computes the map in wrapping u64 arithmetic; measured boundaries.
+    let top = |m: u64| move |p: &mut Profile, _: &Path| p.maxmem = Auto::Fixed(Size(m));
+    add("maxmem 8E", &["QP014"], false, &top(8 << 60));
+    add(
+        "maxmem 0xffffffff00000000",
+        &["QP017"],
+        false,
+        &top(0xffff_ffff_0000_0000),
+    );
+    add(
+        "maxmem past 2^64 once moved to 1 TiB",
+        &["QP017"],
+        false,
+        &top(0xffff_fffe_0000_0000),
+    );
+    add(
+        "maxmem whose region ends just below 2^64",
+        &[],
+        false,
+        &top(u64::MAX - 4095 - 5 * GIB - 512 * MIB),
+    );
+    add(
+        "maxmem not a page multiple at u64::MAX",
+        &["QP012"],
+        false,
+        &top(u64::MAX),
+    );
+    add("addr near 2^64", &["QP116"], false, &|p, _| {
+        p.devices[0].addr = Some(Addr(0xffff_ffff_c000_0000))
+    });
+    add("label-size u64::MAX", &["QP200"], false, &|p, _| {
+        p.devices[0].label_size = Size(u64::MAX)
+    });
+    add("align 8E", &["QP200"], false, &|p, _| {
+        p.devices[0].align = Some(Size(1 << 63))
+    });
+    add("a pc-dimm of 16 EiB - 2 MiB", &["QP114"], false, &|p, _| {
+        p.devices[1] = Dimm::pc_dimm(2, Size(u64::MAX - 2 * MIB + 1))
+    });
     cases
 }
 

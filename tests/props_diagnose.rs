@@ -161,3 +161,43 @@ proptest! {
         prop_assert!(left.is_empty(), "still fixable after fix_all: {left:#?}\n{q:#?}");
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// maxmem within 64 GiB of 2^64: nothing panics, and when the device
+    /// memory region (from at least 4 GiB) cannot end below 2^64, check
+    /// reports an error, as QEMU 7.2 refuses it ("unsupported amount of
+    /// maximum memory", measured; see tests/check_vs_qemu.rs).
+    #[test]
+    fn maxmem_near_the_top_of_u64(
+        ram_mib in 1u64..8192,
+        slots in 0u32..=256,
+        below in 0u64..(1 << 36),
+        size_gib in 0u64..4,
+    ) {
+        let maxmem = (u64::MAX - below) & !4095;
+        let mut p = Profile::empty("top");
+        p.ram = Size::mib(ram_mib);
+        p.slots = Auto::Fixed(slots);
+        p.maxmem = Auto::Fixed(Size(maxmem));
+        if size_gib > 0 {
+            p.devices.push(Dimm::nvdimm(1, "/nonexistent/nv1".into(), Size::gib(size_gib)));
+        }
+        let host = HostFacts::default();
+        let ds = check_profile(&p, &[], &host, Some(QemuVersion::new(7, 2, 0)));
+        if let Ok(l) = layout(&p, &host) {
+            let _ = qpmem::map::to_table(&p, &l);
+            let _ = qpmem::map::to_json(&p, &l);
+        }
+        let size = u128::from(maxmem - (ram_mib << 20)) + u128::from(slots) * (1 << 30);
+        let end = (4u128 << 30) + size;
+        if size < 1 << 64 && end >= 1 << 64 {
+            prop_assert!(
+                ds.iter().any(|d| d.severity == Severity::Error),
+                "maxmem {maxmem:#x}: no error: {:?}",
+                ds.iter().map(|d| d.code).collect::<Vec<_>>()
+            );
+        }
+    }
+}

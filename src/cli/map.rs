@@ -19,7 +19,7 @@ pub fn run(s: SourceArgs, json: bool) -> Outcome {
         t.push('\n');
         t
     } else {
-        map::to_table(&loaded.profile, &l)
+        qpmem::printable::printable_lines(&map::to_table(&loaded.profile, &l)).into_owned()
     };
     out(&text)?;
     Ok(code)

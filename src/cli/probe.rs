@@ -33,7 +33,7 @@ pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
         t.push('\n');
         t
     } else {
-        table(&comparison.devices, matches)
+        qpmem::printable::printable_lines(&table(&comparison.devices, matches)).into_owned()
     };
     out(&text)?;
     Ok(if matches {

@@ -73,7 +73,8 @@ fn list(store: &Store) -> Outcome {
             )),
         }
     }
-    out(&t)
+    // "unreadable: ..." echoes the profile's bad value.
+    out(&qpmem::printable::printable_lines(&t))
 }
 
 fn not_found(store: &Store, name: &str) -> Failure {

@@ -43,6 +43,8 @@ pub enum ImportError {
     Unbalanced,
     #[error("--cmdline: empty command line")]
     Empty,
+    #[error("--cmdline: {0}")]
+    BadString(#[from] crate::profile::StringError),
     #[error("{option}: missing value")]
     MissingValue { option: String },
     #[error("{option} {key}={value}: {reason}")]
@@ -250,6 +252,7 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
         // QEMU's default RAM is 128 MiB.
         profile.ram = Size::mib(128);
     }
+    profile.check_strings()?;
     Ok((profile, notes))
 }
 

@@ -205,13 +205,72 @@ pub fn pci_hole64(family: MachineFamily) -> u64 {
 }
 
 /// QEMU's `pc_max_used_gpa`: the highest guest physical address the
-/// machine uses, for a given maxmem and slot count.
+/// machine uses, for a given maxmem and slot count, with the device memory
+/// above 4 GiB as usual. `None` when the device memory region's end does not
+/// fit in 64 bits (see [`gpa_map`]).
 pub fn max_used_gpa(family: MachineFamily, ram: u64, maxmem: u64, slots: u32) -> Option<u64> {
-    let top = match device_memory_region(family, ram, maxmem, slots) {
-        Some(region) => region.base.checked_add(region.size)?,
-        None => (4 * GIB).checked_add(lowmem_split(family, ram).1)?,
+    let g = gpa_map(family, ram, maxmem, slots, false);
+    (!g.overflows).then_some(g.used)
+}
+
+/// What QEMU 7.2's `pc_memory_init` computes, in its own wrapping `u64`
+/// arithmetic (it rounds and adds without overflow checks, so a region
+/// ending just below 2^64 wraps to a small address and is accepted:
+/// measured with `-m 1G,slots=1,maxmem=0xfffffffefffff000` on pc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GpaMap {
+    /// `pc_max_used_gpa`, wrapped as QEMU wraps it.
+    pub used: u64,
+    /// `device_mem_base + device_mem_size < device_mem_size`: QEMU refuses,
+    /// "unsupported amount of maximum memory".
+    pub overflows: bool,
+}
+
+/// [`GpaMap`] with RAM above 4 GiB starting at 4 GiB, or at 1 TiB when
+/// `relocated` (QEMU moves it there past the AMD HyperTransport hole).
+pub fn gpa_map(
+    family: MachineFamily,
+    ram: u64,
+    maxmem: u64,
+    slots: u32,
+    relocated: bool,
+) -> GpaMap {
+    let above = lowmem_split(family, ram).1;
+    let start: u64 = if relocated {
+        1 << DEFAULT_PHYS_BITS
+    } else {
+        4 * GIB
     };
-    align_up(top, GIB)?.checked_add(pci_hole64(family) - 1)
+    let above_end = start.wrapping_add(above);
+    let round = |v: u64| v.wrapping_add(GIB - 1) & !(GIB - 1);
+    let (top, overflows) = if maxmem > ram {
+        let base = round(above_end);
+        let size = (maxmem - ram).wrapping_add(u64::from(slots).wrapping_mul(GIB));
+        let end = base.wrapping_add(size);
+        (end, end < size)
+    } else {
+        (above_end, false)
+    };
+    GpaMap {
+        used: round(top).wrapping_add(pci_hole64(family) - 1),
+        overflows,
+    }
+}
+
+/// Does QEMU move RAM above 4 GiB to 1 TiB (machine types 7.1+ with the
+/// default AMD-vendor CPU, when the highest address reaches the hole)?
+fn relocates(ctx: &Context, family: MachineFamily) -> bool {
+    let p = ctx.profile;
+    let machine = machine_version(&p.machine).or(ctx.qemu_version);
+    let new_machine = machine.is_none_or(|v| v >= AMD_1TB_HOLE_MACHINES);
+    let (maxmem, slots) = (p.effective_maxmem(), p.effective_slots());
+    new_machine
+        && !has_cpu(p)
+        && gpa_map(family, p.ram.0, maxmem, slots, false).used >= AMD_HT_START
+}
+
+fn has_cpu(p: &Profile) -> bool {
+    p.extra_args.iter().any(|a| a == "-cpu" || a == "--cpu")
 }
 
 /// The highest address the machine may use before QEMU refuses it, and
@@ -231,17 +290,21 @@ fn phys_bits(ctx: &Context) -> Vec<Finding> {
     let Some(family) = p.machine_family() else {
         return Vec::new();
     };
-    let has_cpu = p.extra_args.iter().any(|a| a == "-cpu" || a == "--cpu");
     let old_qemu = ctx.qemu_version.is_some_and(|v| v < PHYS_BITS_CHECK);
-    if has_cpu || old_qemu {
+    if has_cpu(p) || old_qemu {
         return Vec::new();
     }
     let (maxmem, slots) = (p.effective_maxmem(), p.effective_slots());
-    let Some(used) = max_used_gpa(family, p.ram.0, maxmem, slots) else {
-        return Vec::new();
-    };
+    let used = gpa_map(family, p.ram.0, maxmem, slots, false).used;
     let (limit, ht_hole) = address_limit(ctx);
     if used <= limit {
+        return Vec::new();
+    }
+    // Once moved to 1 TiB, QEMU judges the moved map against 40 bits; a
+    // map that then wraps past 2^64 is left to QP017.
+    let moved = gpa_map(family, p.ram.0, maxmem, slots, true);
+    if ht_hole && relocates(ctx, family) && (moved.overflows || moved.used < 1 << DEFAULT_PHYS_BITS)
+    {
         return Vec::new();
     }
     let hole = format_human(pci_hole64(family));
@@ -285,6 +348,40 @@ fn largest_maxmem(family: MachineFamily, ram: u64, slots: u32, limit: u64) -> Op
     let fixed = region.base.checked_add(u64::from(slots) * GIB)?;
     let m = top.checked_sub(fixed)?.checked_add(ram)?;
     (m > ram && m < 64 * TIB).then_some(m - m % MIB)
+}
+
+pub static MAXMEM_TOO_LARGE: Rule = Rule {
+    code: "QP017",
+    name: "maxmem-too-large",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "The device memory region (from 4 GiB, or 1 TiB once QEMU moves memory past the \
+AMD HyperTransport hole, for maxmem - RAM + 1 GiB per slot) must end below 2^64. QEMU \
+refuses otherwise: \"unsupported amount of maximum memory\". Measured on QEMU 7.2 with \
+-m 1G,slots=1 on pc: maxmem=0xffffffff00000000 is refused.",
+    check: maxmem_too_large,
+};
+
+fn maxmem_too_large(ctx: &Context) -> Vec<Finding> {
+    let p = ctx.profile;
+    let Some(family) = p.machine_family() else {
+        return Vec::new();
+    };
+    let (maxmem, slots) = (p.effective_maxmem(), p.effective_slots());
+    let relocated = relocates(ctx, family);
+    if !gpa_map(family, p.ram.0, maxmem, slots, relocated).overflows {
+        return Vec::new();
+    }
+    let start = if relocated { "1 TiB" } else { "4 GiB" };
+    vec![Finding::about(
+        None,
+        format!(
+            "maxmem {} ({maxmem:#x}) is too large: the device memory region from above {start} \
+would end past 2^64 (QEMU: \"unsupported amount of maximum memory\")",
+            format_qemu(maxmem)
+        ),
+        Some("lower maxmem".into()),
+    )]
 }
 
 pub static ACPI_DISABLED: Rule = Rule {

@@ -315,11 +315,18 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// rustc style: `warning[QP100]: message` then `  = help: ...`.
+    /// rustc style: `warning[QP100]: message` then `  = help: ...`, with
+    /// control characters from profile values escaped.
     pub fn render(&self) -> String {
-        let mut s = format!("{}[{}]: {}", self.severity, self.code, self.message);
+        use crate::printable::printable_lines;
+        let mut s = format!(
+            "{}[{}]: {}",
+            self.severity,
+            self.code,
+            printable_lines(&self.message)
+        );
         if let Some(h) = &self.help {
-            s.push_str(&format!("\n  = help: {h}"));
+            s.push_str(&format!("\n  = help: {}", printable_lines(h)));
         }
         s
     }
@@ -343,6 +350,7 @@ pub static RULES: &[&Rule] = &[
     &machine::PHYS_BITS_TOO_LOW,
     &machine::ACPI_DISABLED,
     &machine::MACHINE_NOT_MODELLED,
+    &machine::MAXMEM_TOO_LARGE,
     &placement::SECTION_MISALIGNED,
     &placement::ALIGN_WASTE,
     &placement::NO_DEVICE_MEMORY,

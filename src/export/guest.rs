@@ -58,7 +58,7 @@ pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
     let _ = writeln!(
         s,
         "# Inside the guest of the qpmem profile '{}': put the NVDIMMs to use.",
-        profile.name.replace(['\n', '\r'], " ")
+        crate::printable::printable(&profile.name)
     );
     s.push_str(
         "# Needs ndctl and a kernel with CONFIG_ACPI_NFIT, CONFIG_BLK_DEV_PMEM, CONFIG_FS_DAX.\n\

@@ -68,11 +68,8 @@ pub fn render(profile: &Profile) -> String {
 
 /// Text safe inside a `#` comment: one line.
 fn shell_comment(text: &str) -> String {
-    let one_line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    format!("'{one_line}'")
+    // Escaped, so the comment stays one line and holds no raw escapes.
+    format!("'{}'", crate::printable::printable(text))
 }
 
 #[cfg(test)]
@@ -98,7 +95,7 @@ mod tests {
             crate::size::Size::gib(1),
         ));
         let s = render(&p);
-        assert!(s.contains("profile 'two lines'."), "{s}");
+        assert!(s.contains("profile 'two\\x0alines'."), "{s}");
         assert!(s.contains("qpmem_backing '/a\nb' "), "{s}");
     }
 }
