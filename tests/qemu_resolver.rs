@@ -7,31 +7,10 @@
 mod common;
 
 use assert_cmd::Command;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The version the wrapper claims; the real QEMU is 7.2.x.
 const WRAPPED: &str = "7.2.77";
-
-/// A wrapper in `dir` that appends its arguments to `dir/calls` and runs
-/// `real` (answering `--version` itself).
-fn wrapper(dir: &Path, real: &Path) -> (PathBuf, PathBuf) {
-    let log = dir.join("calls");
-    let script = dir.join("qemu-wrapper");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
-             if [ \"$1\" = --version ]; then echo 'QEMU emulator version {WRAPPED} (wrapper)'; exit 0; fi\n\
-             exec '{}' \"$@\"\n",
-            log.display(),
-            real.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (script, log)
-}
 
 fn calls(log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_default()
@@ -53,7 +32,7 @@ fn check_and_probe_run_qpmem_qemu_and_show_its_version() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let (script, log) = wrapper(tmp.path(), &real);
+    let (script, log) = common::qemu_wrapper(tmp.path(), &real, WRAPPED);
 
     let out = qpmem(tmp.path(), &script).arg("check").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -87,7 +66,7 @@ fn verify_runs_qpmem_qemu() {
     };
     let _one = common::guest::one_qemu_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
-    let (script, log) = wrapper(tmp.path(), &setup.qemu);
+    let (script, log) = common::qemu_wrapper(tmp.path(), &setup.qemu, WRAPPED);
     let mut c = qpmem(tmp.path(), &script);
     c.arg("verify")
         .arg("--kernel")

@@ -2,6 +2,8 @@
 //! pane; the test types keys and reads the screen as a person would.
 //! Skips when tmux is missing unless QPMEM_REQUIRE_QEMU=1.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -336,21 +338,7 @@ fn the_editor_detects_and_launches_qpmem_qemu() {
     }
     let t = Tmux::start(160, 50);
     let real = which::which("qemu-system-x86_64").unwrap();
-    let log = t.home().join("calls");
-    let wrapper = t.home().join("qemu-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
-             if [ \"$1\" = --version ]; then echo 'QEMU emulator version 7.2.77 (wrapper)'; exit 0; fi\n\
-             exec '{}' \"$@\"\n",
-            log.display(),
-            real.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (wrapper, log) = common::qemu_wrapper(t.home(), &real, "7.2.77");
     t.wait("the shell", |s| !s.trim().is_empty());
     t.type_line(&format!(
         "QPMEM_QEMU='{}' {} edit small",

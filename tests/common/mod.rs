@@ -99,3 +99,29 @@ impl proptest::test_runner::FailurePersistence for ReplayOnly {
         self
     }
 }
+
+/// A QEMU wrapper script in `dir` that appends its arguments to the
+/// returned log, answers `--version` with `version`, and otherwise runs
+/// `real`: which QEMU a command ran, and which version it was shown.
+pub fn qemu_wrapper(
+    dir: &std::path::Path,
+    real: &std::path::Path,
+    version: &str,
+) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = dir.join("calls");
+    let script = dir.join("qemu-wrapper");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n\
+             if [ \"$1\" = --version ]; then echo 'QEMU emulator version {version} (wrapper)'; exit 0; fi\n\
+             exec '{}' \"$@\"\n",
+            log.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
