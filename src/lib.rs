@@ -45,3 +45,30 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 pub use profile::{Dimm, Profile};
 pub use size::Size;
+
+/// What the unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::path::Path;
+
+    /// A FIFO at `path` (mode 0600).
+    pub fn mkfifo(path: &Path) {
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+    }
+
+    /// What `f` returns, run on a thread of its own; panics when it takes
+    /// over 5 s (opening a FIFO without a peer blocks forever).
+    pub fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("still running after 5 s: it hangs")
+    }
+}

@@ -818,12 +818,7 @@ mod tests {
         // A backup name taken by a FIFO is refused, the FIFO left alone.
         let path = s.save("kept", &Profile::empty("x")).unwrap();
         let bak = backup_path(&path);
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            &bak,
-            rustix::fs::Mode::from_raw_mode(0o600),
-        )
-        .unwrap();
+        crate::testutil::mkfifo(&bak);
         let e = s.remove("kept").unwrap_err();
         assert!(
             e.to_string().ends_with("is a FIFO, not a regular file"),
@@ -883,15 +878,6 @@ mod tests {
 
     /// Run `f` on a thread; fail (rather than hang the suite) if it takes
     /// longer than a few seconds.
-    fn promptly<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(f());
-        });
-        rx.recv_timeout(std::time::Duration::from_secs(5))
-            .expect("still running after 5 s: it hangs")
-    }
-
     fn kind(path: &Path) -> files::Kind {
         files::Kind::of(&fs::symlink_metadata(path).unwrap())
     }
@@ -901,21 +887,17 @@ mod tests {
         let (_d, s) = temp_store();
         fs::create_dir_all(s.profiles_dir()).unwrap();
         let path = s.profile_path("pipe").unwrap();
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            &path,
-            rustix::fs::Mode::from_raw_mode(0o600),
-        )
-        .unwrap();
+        crate::testutil::mkfifo(&path);
         let p = path.clone();
-        let e = promptly(move || save_profile(&p, &Profile::empty("x"))).unwrap_err();
+        let e =
+            crate::testutil::promptly(move || save_profile(&p, &Profile::empty("x"))).unwrap_err();
         assert_eq!(
             e.to_string(),
             format!("{} is a FIFO, not a regular file", path.display())
         );
         assert_eq!(kind(&path), files::Kind::Fifo);
         let p = path.clone();
-        let e = promptly(move || load_profile(&p)).unwrap_err();
+        let e = crate::testutil::promptly(move || load_profile(&p)).unwrap_err();
         assert!(
             e.to_string().ends_with("is a FIFO, not a regular file"),
             "{e}"
@@ -948,7 +930,8 @@ mod tests {
         let path = s.profile_path("zero").unwrap();
         std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
         let p = path.clone();
-        let e = promptly(move || save_profile(&p, &Profile::empty("x"))).unwrap_err();
+        let e =
+            crate::testutil::promptly(move || save_profile(&p, &Profile::empty("x"))).unwrap_err();
         assert!(
             e.to_string()
                 .ends_with("is a character device, not a regular file"),

@@ -241,19 +241,8 @@ mod tests {
     fn a_cache_that_is_not_a_regular_file_is_ignored_unread() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("qemu-versions.json");
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-        )
-        .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(read_cache_file(&fifo).len());
-        });
-        let n = rx
-            .recv_timeout(std::time::Duration::from_secs(5))
-            .expect("reading a FIFO cache hangs");
+        crate::testutil::mkfifo(&fifo);
+        let n = crate::testutil::promptly(move || read_cache_file(&fifo).len());
         assert_eq!(n, 0);
         assert!(read_cache_file(Path::new("/dev/zero")).is_empty());
     }

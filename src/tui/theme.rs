@@ -356,21 +356,10 @@ mod tests {
     fn a_theme_that_is_a_fifo_or_a_device_is_refused_unread() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo.ron");
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-        )
-        .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
+        crate::testutil::mkfifo(&fifo);
         let wanted = fifo.display().to_string();
-        std::thread::spawn(move || {
-            let _ = tx.send(Theme::find(&wanted, None).map(|_| ()));
-        });
-        let e = rx
-            .recv_timeout(std::time::Duration::from_secs(5))
-            .expect("reading a FIFO theme hangs")
-            .unwrap_err();
+        let e =
+            crate::testutil::promptly(move || Theme::find(&wanted, None).map(|_| ())).unwrap_err();
         assert_eq!(
             e,
             format!("{} is a FIFO, not a regular file", fifo.display())

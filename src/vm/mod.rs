@@ -786,22 +786,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = Profile::empty("t");
         let fifo = dir.path().join("fifo");
-        rustix::fs::mkfifoat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-        )
-        .unwrap();
+        crate::testutil::mkfifo(&fifo);
         // Without a reader a plain open for writing waits forever.
-        let (tx, rx) = std::sync::mpsc::channel();
         let (q, f) = (p.clone(), fifo.clone());
-        std::thread::spawn(move || {
-            let _ = tx.send(open_console_log(&q, &f).map(|_| ()));
-        });
-        let e = rx
-            .recv_timeout(std::time::Duration::from_secs(5))
-            .expect("opening a FIFO console log hangs")
-            .unwrap_err();
+        let e =
+            crate::testutil::promptly(move || open_console_log(&q, &f).map(|_| ())).unwrap_err();
         assert_eq!(
             e.to_string(),
             format!(
