@@ -2,6 +2,9 @@
 
 // A panic is a bug: outside tests nothing unwraps or expects.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+// Unsafe code only where it is allowed by name, with its SAFETY comment
+// (the two `pre_exec` closures).
+#![deny(unsafe_code)]
 
 mod cli;
 

@@ -325,6 +325,7 @@ impl Vm {
             .stderr(Stdio::piped());
         // SAFETY: the closure only makes system calls (setsid, ioctl),
         // which are async-signal-safe, and allocates nothing.
+        #[allow(unsafe_code)]
         unsafe {
             cmd.pre_exec(|| {
                 rustix::process::setsid()?;
