@@ -274,11 +274,10 @@ fn json_names_code_severity_device_and_fix() {
     assert_eq!(v["qemu"]["version"], "7.2.0");
 }
 
-#[test]
-fn fix_rewrites_the_profile_file_in_place() {
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("vm.ron");
-    let mut p = Profile::seed(&tmp.path().join("vms"));
+/// The seed recipe as a profile with two things `--fix` mends: no align
+/// (nv2 off a section boundary) and nv2 not shared.
+fn recipe_to_fix(dir: &Path) -> Profile {
+    let mut p = Profile::seed(&dir.join("vms"));
     p.ram = Size::mib(512);
     p.slots = Auto::Fixed(2);
     p.maxmem = Auto::Fixed(Size::gib(40));
@@ -286,6 +285,14 @@ fn fix_rewrites_the_profile_file_in_place() {
         d.align = None;
     }
     p.devices[1].share = false;
+    p
+}
+
+#[test]
+fn fix_rewrites_the_profile_file_in_place() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("vm.ron");
+    let p = recipe_to_fix(tmp.path());
     store::save_profile(&file, &p).unwrap();
 
     let o = qpmem(tmp.path(), "/usr/bin:/bin")
@@ -430,14 +437,7 @@ fn allow_silences_a_rule_from_the_command_line_or_the_profile() {
     // The profile's own list; --fix keeps it as it was and never writes
     // the command line's.
     let file = tmp.path().join("vm.ron");
-    let mut p = Profile::seed(&tmp.path().join("vms"));
-    p.ram = Size::mib(512);
-    p.slots = Auto::Fixed(2);
-    p.maxmem = Auto::Fixed(Size::gib(40));
-    for d in &mut p.devices {
-        d.align = None;
-    }
-    p.devices[1].share = false;
+    let mut p = recipe_to_fix(tmp.path());
     p.allow = vec!["section-misaligned".into()];
     store::save_profile(&file, &p).unwrap();
     let o = qpmem(tmp.path(), "/usr/bin:/bin")
