@@ -394,51 +394,40 @@ fn cli_timeout_and_ctrl_c_leave_no_qemu() {
         "{stderr}"
     );
 
-    // Ctrl-C (SIGINT to qpmem alone): QEMU is killed, qpmem exits 2.
-    let child = cli_in(&setup, tmp.path())
-        .arg(&profile)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let qemus = wait_for_qemu_child(pid);
-    let kill = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(
-        !Path::new(&format!("/proc/{}", qemus[0])).exists(),
-        "QEMU {} outlived qpmem",
-        qemus[0]
-    );
-    assert!(!own.exists());
-    assert!(run_dirs(tmp.path()).is_empty(), "SIGINT left scratch");
-
-    // SIGHUP (a closed terminal): the same, and the 2x2 GiB scratch files
-    // are gone with their run directory.
-    let child = cli_in(&setup, tmp.path())
-        .arg(&profile)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    wait_for_qemu_child(pid);
-    assert_eq!(run_dirs(tmp.path()).len(), 1);
-    let kill = Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(run_dirs(tmp.path()).is_empty(), "SIGHUP left scratch");
+    // Ctrl-C (SIGINT to qpmem alone) and SIGHUP (a closed terminal): QEMU
+    // is killed, qpmem exits 2, and the 2x2 GiB scratch files are gone
+    // with their run directory.
+    for signal in ["INT", "HUP"] {
+        let child = cli_in(&setup, tmp.path())
+            .arg(&profile)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let qemus = wait_for_qemu_child(pid);
+        assert_eq!(
+            run_dirs(tmp.path()).len(),
+            1,
+            "SIG{signal}: one run directory"
+        );
+        let kill = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "SIG{signal}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("interrupted"), "SIG{signal}: {stderr}");
+        assert!(
+            !Path::new(&format!("/proc/{}", qemus[0])).exists(),
+            "SIG{signal}: QEMU {} outlived qpmem",
+            qemus[0]
+        );
+        assert!(!own.exists());
+        assert!(run_dirs(tmp.path()).is_empty(), "SIG{signal} left scratch");
+    }
 
     // SIGKILL: qpmem runs no code at all, yet its QEMU must not outlive it.
     // (This is the user-visible property, not a test of the mechanism: the
