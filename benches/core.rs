@@ -1,9 +1,10 @@
 //! Core speed: size parsing, placement, rendering.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use qpmem::layout::{layout, HostFacts};
-use qpmem::profile::{Auto, Dimm, Profile};
-use qpmem::size::{parse_size, BareUnit, Size};
+use qpmem::core::facts::HostFacts;
+use qpmem::core::layout::layout;
+use qpmem::core::profile::{Auto, Dimm, Profile};
+use qpmem::core::size::{parse_size, BareUnit, Size};
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -35,7 +36,7 @@ fn placement(c: &mut Criterion) {
 fn render(c: &mut Criterion) {
     let p = profile_with(256);
     c.bench_function("render_shell 256 devices", |b| {
-        b.iter(|| qpmem::cmdline::render_shell(black_box(&p)))
+        b.iter(|| qpmem::core::cmdline::render_shell(black_box(&p)))
     });
 }
 
@@ -57,7 +58,7 @@ fn whole_process(c: &mut Criterion) {
     c.bench_function("process: qpmem map --json (default profile)", |b| {
         b.iter(|| run(&["map", "--json"]))
     });
-    let line = qpmem::cmdline::render_shell(&profile_with(256));
+    let line = qpmem::core::cmdline::render_shell(&profile_with(256));
     c.bench_function("process: qpmem map --cmdline (256 DIMMs)", |b| {
         b.iter(|| run(&["map", "--cmdline", &line]))
     });

@@ -2,11 +2,12 @@
 //! 1 ms of model time per check).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use qpmem::diagnose::{check, check_profile, Context};
-use qpmem::layout::{layout, HostFacts};
-use qpmem::profile::{Auto, Dimm, Profile};
-use qpmem::qemu::QemuVersion;
-use qpmem::size::Size;
+use qpmem::core::diagnose::{check, check_profile, Context};
+use qpmem::core::facts::HostFacts;
+use qpmem::core::layout::layout;
+use qpmem::core::profile::{Auto, Dimm, Profile};
+use qpmem::core::qemu::QemuVersion;
+use qpmem::core::size::Size;
 use std::hint::black_box;
 use std::path::PathBuf;
 

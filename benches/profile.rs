@@ -1,8 +1,8 @@
 //! Store speed: loading and saving a 256-DIMM profile (target < 2 ms each).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use qpmem::profile::{Auto, Dimm, Profile};
-use qpmem::size::Size;
+use qpmem::core::profile::{Auto, Dimm, Profile};
+use qpmem::core::size::Size;
 use qpmem::store::{load_profile, parse_profile, save_profile, to_ron};
 use std::hint::black_box;
 use std::path::PathBuf;

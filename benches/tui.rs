@@ -3,8 +3,8 @@
 //! 1 ms for the default profile, under 5 ms for 256 DIMMs).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use qpmem::profile::{Auto, Dimm, Profile};
-use qpmem::size::Size;
+use qpmem::core::profile::{Auto, Dimm, Profile};
+use qpmem::core::size::Size;
 use qpmem::tui::{ui, App, Event};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;

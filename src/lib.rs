@@ -17,20 +17,13 @@
 #![deny(unsafe_code)]
 
 pub mod clipboard;
-pub mod cmdline;
 pub mod console;
-pub mod diagnose;
-pub mod examples;
-pub mod export;
+pub mod core;
 pub mod files;
 pub mod guest;
-pub mod layout;
-pub mod map;
-pub mod printable;
-pub mod profile;
+pub mod host;
 pub mod qemu;
 pub mod rundir;
-pub mod size;
 pub mod source;
 pub mod store;
 pub mod terminal;
@@ -38,7 +31,8 @@ pub mod tui;
 pub mod verify;
 pub mod vm;
 
-pub use layout::{layout, HostFacts, Layout};
+pub use self::core::facts::HostFacts;
+pub use self::core::layout::{layout, Layout};
 
 /// Lock `m`, taking the value even if a thread panicked while holding it:
 /// every value qpmem shares between threads stays usable after a panic
@@ -46,8 +40,8 @@ pub use layout::{layout, HostFacts, Layout};
 pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
-pub use profile::{Dimm, Profile};
-pub use size::Size;
+pub use self::core::profile::{Dimm, Profile};
+pub use self::core::size::Size;
 
 /// What the unit tests of several modules share.
 #[cfg(test)]

@@ -114,7 +114,7 @@ fn main() -> ExitCode {
             // Messages echo values from profiles and QEMU: no raw escapes.
             eprintln!(
                 "qpmem: error: {}",
-                qpmem::printable::printable_lines(&f.message)
+                qpmem::core::printable::printable_lines(&f.message)
             );
             ExitCode::from(f.code)
         }

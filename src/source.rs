@@ -13,9 +13,9 @@
 //! found the error lists every place looked in. `${data}` in the profile's
 //! paths is expanded to the data directory whatever the source.
 
-use crate::cmdline::{import, ImportNote};
-use crate::examples;
-use crate::profile::Profile;
+use crate::core::cmdline::{import, ImportNote};
+use crate::core::examples;
+use crate::core::profile::Profile;
 use crate::store::{self, Store};
 use std::path::{Path, PathBuf};
 
@@ -38,7 +38,7 @@ pub enum SourceError {
     #[error("give either a SOURCE or --cmdline, not both")]
     Both,
     #[error(transparent)]
-    Import(#[from] crate::cmdline::ImportError),
+    Import(#[from] crate::core::cmdline::ImportError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("no profile '{name}': looked for the stored profile {stored}, a built-in example (there are: {examples}) and the file ./{name}")]

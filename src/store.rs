@@ -9,13 +9,13 @@
 //! - `$XDG_CONFIG_HOME/qpmem/config.ron`: [`Settings`] (last profile, theme);
 //! - `$XDG_DATA_HOME/qpmem/`: default backing files (`${data}` in profiles).
 //!
-//! Built-in examples ([`crate::examples`]) are listed beside the stored
+//! Built-in examples ([`crate::core::examples`]) are listed beside the stored
 //! profiles and are read-only: saving under an example's name writes a
 //! stored profile of that name, which then shadows the example.
 
-use crate::examples::{self, Example};
+use crate::core::examples::{self, Example};
+use crate::core::profile::{DimmKind, Profile, PROFILE_VERSION};
 use crate::files::{self, FileError};
-use crate::profile::{DimmKind, Profile, PROFILE_VERSION};
 use ron::extensions::Extensions;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
@@ -58,7 +58,7 @@ pub enum StoreError {
     #[error("{path}: {source}")]
     BadString {
         path: String,
-        source: crate::profile::StringError,
+        source: crate::core::profile::StringError,
     },
     #[error("cannot find the home directory for qpmem's profiles: set HOME (or XDG_CONFIG_HOME and XDG_DATA_HOME)")]
     NoHome,
@@ -736,7 +736,7 @@ mod tests {
         let path = s.save("keep", &old).unwrap();
         let before = fs::read(&path).unwrap();
         let mut new = old.clone();
-        new.ram = crate::size::Size::gib(8);
+        new.ram = crate::core::size::Size::gib(8);
         let mut seen_tmp = None;
         let e = s
             .save_with("keep", &new, |tmp| {

@@ -4,8 +4,8 @@
 //! `qemu-system-x86_64` shell script on PATH that prints a version.
 
 use assert_cmd::Command;
-use qpmem::profile::{Auto, Profile};
-use qpmem::size::Size;
+use qpmem::core::profile::{Auto, Profile};
+use qpmem::core::size::Size;
 use qpmem::store;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -9,12 +9,13 @@
 //! Skips with a message when QEMU is missing, unless
 //! `QPMEM_REQUIRE_QEMU=1`, which makes a missing QEMU a failure.
 
-use qpmem::diagnose::{self, host, Basis, Severity};
-use qpmem::layout::HostFacts;
-use qpmem::profile::{Addr, Auto, Backend, Dimm, Profile};
+use qpmem::core::diagnose::{self, Basis, Severity};
+use qpmem::core::facts::HostFacts;
+use qpmem::core::profile::{Addr, Auto, Backend, Dimm, Profile};
+use qpmem::core::size::{Size, GIB, KIB, MIB};
+use qpmem::host;
 use qpmem::qemu::discover;
 use qpmem::qemu::{probe, ProbeError};
-use qpmem::size::{Size, GIB, KIB, MIB};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! process, real files, exit codes and messages.
 
 use assert_cmd::Command;
-use qpmem::size::{GIB, MIB};
+use qpmem::core::size::{GIB, MIB};
 use serde_json::Value;
 
 fn qpmem() -> Command {

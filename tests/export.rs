@@ -9,8 +9,8 @@
 mod common;
 
 use assert_cmd::Command;
-use qpmem::profile::{Dimm, Profile};
-use qpmem::size::Size;
+use qpmem::core::profile::{Dimm, Profile};
+use qpmem::core::size::Size;
 use qpmem::store::save_profile;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -275,7 +275,7 @@ fn libvirt_output_of_every_example_passes_virt_xml_validate() {
         return;
     }
     let env = Env::new();
-    let mut names: Vec<String> = qpmem::examples::EXAMPLES
+    let mut names: Vec<String> = qpmem::core::examples::EXAMPLES
         .iter()
         .map(|e| e.name.to_string())
         .collect();
@@ -356,7 +356,7 @@ fn osc52_matches_an_independent_base64() {
     }
     // A real command line, against coreutils' base64.
     let p = awkward_profile(Path::new("/vms"));
-    let line = qpmem::cmdline::render_shell(&p);
+    let line = qpmem::core::cmdline::render_shell(&p);
     if !have("base64") {
         return;
     }

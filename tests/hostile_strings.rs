@@ -3,7 +3,7 @@
 //! person reads never carries a raw ESC or BEL, only its escaped form.
 
 use assert_cmd::Command;
-use qpmem::profile::{Backend, Profile};
+use qpmem::core::profile::{Backend, Profile};
 use qpmem::store;
 use std::path::{Path, PathBuf};
 
@@ -91,9 +91,11 @@ fn nuls_elsewhere_are_refused_too() {
 
 #[test]
 fn a_nul_in_a_pasted_command_line_is_refused() {
-    let (_, _) = qpmem::cmdline::import("qemu-system-x86_64 -m 1G").unwrap();
-    let e = qpmem::cmdline::import("qemu-system-x86_64 -m 1G,slots=1,maxmem=2G -append 'a\u{0}b'")
-        .unwrap_err();
+    let (_, _) = qpmem::core::cmdline::import("qemu-system-x86_64 -m 1G").unwrap();
+    let e = qpmem::core::cmdline::import(
+        "qemu-system-x86_64 -m 1G,slots=1,maxmem=2G -append 'a\u{0}b'",
+    )
+    .unwrap_err();
     assert!(
         e.to_string().contains("append: value contains a NUL byte"),
         "{e}"

@@ -133,7 +133,7 @@ fn a_device_qpmem_does_not_model_is_a_difference() {
     }
     let tmp = tempfile::tempdir().unwrap();
     // A pc-dimm hidden in the arguments a profile keeps verbatim.
-    let (mut profile, _) = qpmem::cmdline::import(&cmdline(tmp.path(), "")).unwrap();
+    let (mut profile, _) = qpmem::core::cmdline::import(&cmdline(tmp.path(), "")).unwrap();
     profile.extra_args = [
         "-object",
         "memory-backend-ram,id=hidden,size=128M",

@@ -5,9 +5,9 @@
 mod common;
 
 use proptest::prelude::*;
-use qpmem::cmdline::{import, render_argv, render_shell};
-use qpmem::profile::{Addr, Arch, Auto, Backend, Dimm, DimmKind, Profile, PROFILE_VERSION};
-use qpmem::size::Size;
+use qpmem::core::cmdline::{import, render_argv, render_shell};
+use qpmem::core::profile::{Addr, Arch, Auto, Backend, Dimm, DimmKind, Profile, PROFILE_VERSION};
+use qpmem::core::size::Size;
 use qpmem::store::{parse_profile, to_ron, Store};
 use std::path::PathBuf;
 

@@ -5,11 +5,11 @@
 mod common;
 
 use proptest::prelude::*;
-use qpmem::cmdline::{import, render_argv, render_shell};
-use qpmem::profile::{Addr, Auto, Backend, Dimm, DimmKind, Profile};
+use qpmem::core::cmdline::{import, render_argv, render_shell};
+use qpmem::core::profile::{Addr, Auto, Backend, Dimm, DimmKind, Profile};
+use qpmem::core::qemu::QemuVersion;
+use qpmem::core::size::{format_qemu, parse_size, BareUnit, Size};
 use qpmem::qemu::qmp::parse_memory_devices;
-use qpmem::qemu::QemuVersion;
-use qpmem::size::{format_qemu, parse_size, BareUnit, Size};
 
 fn config() -> ProptestConfig {
     common::proptest_config(256)

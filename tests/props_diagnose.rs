@@ -7,11 +7,12 @@
 mod common;
 
 use proptest::prelude::*;
-use qpmem::diagnose::{check_profile, fix_all, Severity};
-use qpmem::layout::{layout, HostFacts};
-use qpmem::profile::{Addr, Auto, Backend, Dimm, Profile};
-use qpmem::qemu::QemuVersion;
-use qpmem::size::Size;
+use qpmem::core::diagnose::{check_profile, fix_all, Severity};
+use qpmem::core::facts::HostFacts;
+use qpmem::core::layout::layout;
+use qpmem::core::profile::{Addr, Auto, Backend, Dimm, Profile};
+use qpmem::core::qemu::QemuVersion;
+use qpmem::core::size::Size;
 
 fn config() -> ProptestConfig {
     common::proptest_config(256)
@@ -187,8 +188,8 @@ proptest! {
         let host = HostFacts::default();
         let ds = check_profile(&p, &[], &host, Some(QemuVersion::new(7, 2, 0)));
         if let Ok(l) = layout(&p, &host) {
-            let _ = qpmem::map::to_table(&p, &l);
-            let _ = qpmem::map::to_json(&p, &l);
+            let _ = qpmem::core::map::to_table(&p, &l);
+            let _ = qpmem::core::map::to_json(&p, &l);
         }
         let size = u128::from(maxmem - (ram_mib << 20)) + u128::from(slots) * (1 << 30);
         let end = (4u128 << 30) + size;

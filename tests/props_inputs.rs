@@ -6,9 +6,10 @@ mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyEventState, KeyModifiers};
 use proptest::prelude::*;
-use qpmem::cmdline::{import, render_argv};
 use qpmem::console::{encode_key, encode_paste, InputModes, KeyInput};
-use qpmem::layout::{layout, HostFacts};
+use qpmem::core::cmdline::{import, render_argv};
+use qpmem::core::facts::HostFacts;
+use qpmem::core::layout::layout;
 use qpmem::tui::theme::Theme;
 
 fn key_code() -> impl Strategy<Value = KeyCode> {

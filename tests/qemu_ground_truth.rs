@@ -8,10 +8,11 @@
 
 mod common;
 
-use qpmem::layout::{layout, HostFacts};
-use qpmem::profile::{Addr, Auto, Backend, Dimm, Profile};
+use qpmem::core::facts::HostFacts;
+use qpmem::core::layout::layout;
+use qpmem::core::profile::{Addr, Auto, Backend, Dimm, Profile};
+use qpmem::core::size::{Size, GIB, MIB};
 use qpmem::qemu::{probe, ProbeError};
-use qpmem::size::{Size, GIB, MIB};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

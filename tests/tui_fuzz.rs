@@ -5,8 +5,8 @@ mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use proptest::prelude::*;
-use qpmem::profile::{Auto, Profile};
-use qpmem::size::Size;
+use qpmem::core::profile::{Auto, Profile};
+use qpmem::core::size::Size;
 use qpmem::tui::{ui, App, Event};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;

@@ -3,10 +3,10 @@
 //! quitting with unsaved changes.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use qpmem::cmdline::render_shell;
-use qpmem::profile::{Backend, Profile};
-use qpmem::qemu::QemuVersion;
-use qpmem::size::Size;
+use qpmem::core::cmdline::render_shell;
+use qpmem::core::profile::{Backend, Profile};
+use qpmem::core::qemu::QemuVersion;
+use qpmem::core::size::Size;
 use qpmem::tui::app::{Dialog, Effect, Event, Pane, Setup};
 use qpmem::tui::profiles::{Opened, ProfileEntry, ProfileRef};
 use qpmem::tui::theme::Theme;
@@ -591,7 +591,7 @@ fn launch_checks_then_asks_before_creating_files() {
 
 #[test]
 fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
-    use qpmem::profile::DimmKind;
+    use qpmem::core::profile::DimmKind;
     use qpmem::tui::app::GuestCheck;
     use qpmem::verify::{Accel, DimmCheck, Verdict, VerifyReport};
     let mut a = app(seed());
@@ -709,7 +709,8 @@ fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
 
 #[test]
 fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
-    use qpmem::qemu::{compare, MemoryDeviceInfo};
+    use qpmem::core::qemu::compare;
+    use qpmem::core::qemu::MemoryDeviceInfo;
     let mut a = app(seed());
     let layout = a.derived.layout.clone().unwrap();
     let actual = |nv2_addr: u64| -> Vec<MemoryDeviceInfo> {

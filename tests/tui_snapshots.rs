@@ -4,8 +4,8 @@
 //! (the misaligned edge in the warning colour, NO_COLOR).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use qpmem::profile::{Dimm, Profile};
-use qpmem::size::Size;
+use qpmem::core::profile::{Dimm, Profile};
+use qpmem::core::size::Size;
 use qpmem::tui::panes;
 use qpmem::tui::theme::Theme;
 use qpmem::tui::{ui, App, Event, Pane};

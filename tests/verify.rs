@@ -15,10 +15,11 @@ use assert_cmd::Command as AssertCommand;
 use common::guest::{
     guest_setup_or_skip, kernel_cache_dir, one_qemu_at_a_time, qemu_children, GuestSetup,
 };
-use qpmem::layout::{layout, HostFacts};
-use qpmem::profile::{Auto, Dimm, Profile};
+use qpmem::core::facts::HostFacts;
+use qpmem::core::layout::layout;
+use qpmem::core::profile::{Auto, Dimm, Profile};
+use qpmem::core::size::{Size, GIB, MIB};
 use qpmem::qemu::probe;
-use qpmem::size::{Size, GIB, MIB};
 use qpmem::verify::{
     verify_with_progress, Stage, Verdict, VerifyError, VerifyOptions, VerifyReport,
 };

@@ -5,10 +5,12 @@
 
 use super::common::{load, out, Failure, Outcome, QemuArgs, SourceArgs};
 use clap::{Args, ValueEnum};
-use qpmem::diagnose::{self, host, Diagnostic, Severity, Tally};
-use qpmem::layout::HostFacts;
-use qpmem::qemu::discover::{self, QemuStatus};
-use qpmem::qemu::QemuVersion;
+use qpmem::core::diagnose::{self, Diagnostic, Severity, Tally};
+use qpmem::core::facts::HostFacts;
+use qpmem::core::facts::QemuStatus;
+use qpmem::core::qemu::QemuVersion;
+use qpmem::host;
+use qpmem::qemu::discover;
 use qpmem::store;
 use serde::Serialize;
 use std::process::ExitCode;

@@ -2,7 +2,7 @@
 //! in the store.
 
 use super::common::{out, Outcome};
-use qpmem::cmdline::import;
+use qpmem::core::cmdline::import;
 use qpmem::store::{self, Store, StoreError};
 use std::process::ExitCode;
 

@@ -4,7 +4,7 @@
 use super::common::{load, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
 use crossterm::event::Event;
 use qpmem::console::FramePacer;
-use qpmem::diagnose::Severity;
+use qpmem::core::diagnose::Severity;
 use qpmem::vm::view::{LaunchView, ViewOutcome};
 use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus};
 use std::io::{BufRead, IsTerminal, Write};

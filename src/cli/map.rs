@@ -1,9 +1,9 @@
 //! `qpmem map`: the guest physical address map.
 
 use super::common::{load, out, Outcome, SourceArgs};
-use qpmem::diagnose::host::placement_facts;
-use qpmem::layout::layout;
-use qpmem::map;
+use qpmem::core::layout::layout;
+use qpmem::core::map;
+use qpmem::host::placement_facts;
 use std::process::ExitCode;
 
 pub fn run(s: SourceArgs, json: bool) -> Outcome {
@@ -19,7 +19,7 @@ pub fn run(s: SourceArgs, json: bool) -> Outcome {
         t.push('\n');
         t
     } else {
-        qpmem::printable::printable_lines(&map::to_table(&loaded.profile, &l)).into_owned()
+        qpmem::core::printable::printable_lines(&map::to_table(&loaded.profile, &l)).into_owned()
     };
     out(&text)?;
     Ok(code)

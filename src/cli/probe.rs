@@ -1,9 +1,10 @@
 //! `qpmem probe`: QEMU's real placement against the prediction.
 
 use super::common::{load, out, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
-use qpmem::diagnose::host::placement_facts;
-use qpmem::layout::layout;
-use qpmem::qemu::{self, compare, DeviceComparison};
+use qpmem::core::layout::layout;
+use qpmem::core::qemu::{compare, DeviceComparison};
+use qpmem::host::placement_facts;
+use qpmem::qemu;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
         t.push('\n');
         t
     } else {
-        qpmem::printable::printable_lines(&table(&comparison.devices, matches)).into_owned()
+        qpmem::core::printable::printable_lines(&table(&comparison.devices, matches)).into_owned()
     };
     out(&text)?;
     Ok(if matches {
@@ -74,10 +75,10 @@ fn table(rows: &[DeviceComparison], matches: bool) -> String {
             d.id,
             a.map(|a| a.slot.to_string()).unwrap_or_else(dash),
             a.map(|a| format!("{:#014x}", a.addr)).unwrap_or_else(dash),
-            a.map(|a| qpmem::size::format_qemu(a.size))
+            a.map(|a| qpmem::core::size::format_qemu(a.size))
                 .unwrap_or_else(dash),
             p.map(|p| format!("{:#014x}", p.addr)).unwrap_or_else(dash),
-            p.map(|p| qpmem::size::format_qemu(p.size))
+            p.map(|p| qpmem::core::size::format_qemu(p.size))
                 .unwrap_or_else(dash),
             if d.matches() { "match" } else { "DIFFERENT" }
         ));

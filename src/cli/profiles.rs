@@ -2,8 +2,8 @@
 
 use super::common::{out, Failure, Outcome};
 use clap::Subcommand;
-use qpmem::examples;
-use qpmem::size::format_human;
+use qpmem::core::examples;
+use qpmem::core::size::format_human;
 use qpmem::source::SourceError;
 use qpmem::store::{Origin, Store};
 use std::io::{BufRead, IsTerminal, Write};
@@ -74,7 +74,7 @@ fn list(store: &Store) -> Outcome {
         }
     }
     // "unreadable: ..." echoes the profile's bad value.
-    out(&qpmem::printable::printable_lines(&t))
+    out(&qpmem::core::printable::printable_lines(&t))
 }
 
 fn not_found(store: &Store, name: &str) -> Failure {

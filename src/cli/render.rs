@@ -1,16 +1,16 @@
 //! `qpmem render`: the QEMU command line, or one of the export formats
-//! (see `qpmem::export`), on stdout or into a file: atomically when it
+//! (see `qpmem::core::export`), on stdout or into a file: atomically when it
 //! is a regular file (or missing), directly into a FIFO or a character
 //! device (`-o -` is stdout); anything else is refused untouched.
 
 use super::common::{load, out, Failure, Outcome, SourceArgs};
 use clap::ValueEnum;
-use qpmem::cmdline::{render_argv, render_shell};
-use qpmem::diagnose::{self, Context};
-use qpmem::export;
+use qpmem::core::cmdline::{render_argv, render_shell};
+use qpmem::core::diagnose::{self, Context};
+use qpmem::core::export;
+use qpmem::core::layout::layout;
+use qpmem::core::profile::Backend;
 use qpmem::files::{self, Output};
-use qpmem::layout::layout;
-use qpmem::profile::Backend;
 use qpmem::store;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,7 +35,7 @@ pub enum Format {
 pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     let loaded = load(&s)?;
     let profile = &loaded.profile;
-    let host = qpmem::diagnose::host::gather(profile);
+    let host = qpmem::host::gather(profile);
     let text = match format {
         Format::Shell => render_shell(profile),
         Format::Argv => {

@@ -3,8 +3,8 @@
 
 use super::common::{load, out, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
 use clap::{Args, ValueEnum};
+use qpmem::core::size::format_qemu;
 use qpmem::guest::find_busybox;
-use qpmem::size::format_qemu;
 use qpmem::verify::{find_kernel, verify_with_progress, Accel, Stage, VerifyError, VerifyOptions};
 use std::io::IsTerminal;
 use std::path::PathBuf;

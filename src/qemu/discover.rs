@@ -7,70 +7,15 @@
 //! and stamped with its size and modification time, so a replaced binary
 //! is read again. Nothing here starts a VM.
 
-use super::{find_binary, read_version, FindError, QemuVersion};
-use crate::profile::Profile;
+use super::{find_binary, read_version, FindError};
+use crate::core::facts::{Origin, QemuStatus};
+use crate::core::profile::Profile;
+use crate::core::qemu::QemuVersion;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
 use std::time::UNIX_EPOCH;
-
-/// Where the binary's name came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Origin {
-    /// `--qemu PATH`.
-    Flag,
-    /// `$QPMEM_QEMU`.
-    Env,
-    /// The profile's `qemu` field.
-    Profile,
-    /// `qemu-system-<arch>` looked up on `PATH`.
-    Default,
-}
-
-impl Origin {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Origin::Flag => "--qemu",
-            Origin::Env => "$QPMEM_QEMU",
-            Origin::Profile => "the profile's qemu",
-            Origin::Default => "PATH",
-        }
-    }
-}
-
-/// What is known about the QEMU that will run the profile.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
-pub enum QemuStatus {
-    /// Nobody looked (the TUI before discovery, tests, a version given
-    /// with `--qemu-version`).
-    #[default]
-    NotChecked,
-    Found {
-        path: PathBuf,
-        version: QemuVersion,
-        origin: Origin,
-    },
-    /// No such binary.
-    NotFound {
-        wanted: String,
-        origin: Origin,
-        reason: String,
-    },
-    /// The binary exists but no version could be read from it.
-    NoVersion { path: PathBuf, reason: String },
-}
-
-impl QemuStatus {
-    pub fn version(&self) -> Option<QemuVersion> {
-        match self {
-            QemuStatus::Found { version, .. } => Some(*version),
-            _ => None,
-        }
-    }
-}
 
 /// The binary to use and where the choice came from (not yet resolved
 /// on `PATH`).

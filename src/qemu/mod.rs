@@ -2,20 +2,15 @@
 //! version can do), talking QMP and starting it paused (`-S`) to see what
 //! it really placed.
 
-pub mod args;
-pub mod caps;
-pub mod compare;
 pub mod discover;
 pub mod probe;
 pub mod qmp;
-pub mod version;
 
-pub use compare::{compare, Comparison, DeviceComparison};
-pub use discover::{detect, QemuStatus};
+pub use discover::detect;
 pub use probe::{probe, probe_cancellable, ProbeError};
-pub use qmp::{MemoryDeviceInfo, Qmp, QmpError};
-pub use version::QemuVersion;
+pub use qmp::{Qmp, QmpError};
 
+use crate::core::qemu::QemuVersion;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -9,9 +9,10 @@
 //! options kept in `extra_args` are set aside (see [`super::args`]): they
 //! do not change placement and would clash with `-display none`.
 
-use super::qmp::{MemoryDeviceInfo, Qmp, QmpError};
-use crate::cmdline::render_argv;
-use crate::profile::{Backend, Profile};
+use super::qmp::{Qmp, QmpError};
+use crate::core::cmdline::render_argv;
+use crate::core::profile::{Backend, Profile};
+use crate::core::qemu::MemoryDeviceInfo;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
@@ -58,7 +59,7 @@ fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
     p.initrd = None;
     p.append = None;
     p.disks.clear();
-    p.extra_args = super::args::without_console_options(&p.extra_args).0;
+    p.extra_args = crate::core::qemu::args::without_console_options(&p.extra_args).0;
     for (i, d) in p.devices.iter_mut().enumerate() {
         if let Backend::File(path) = &d.backend {
             // QEMU takes an empty file for a new one and grows it.

@@ -1,6 +1,6 @@
 //! A small QMP client: JSON lines over a unix socket.
 
-use serde::Deserialize;
+use crate::core::qemu::MemoryDeviceInfo;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -40,20 +40,6 @@ pub enum QmpError {
 pub struct Qmp {
     reader: BufReader<UnixStream>,
     writer: UnixStream,
-}
-
-/// One entry of `query-memory-devices`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub struct MemoryDeviceInfo {
-    /// `nvdimm` or `dimm`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub id: Option<String>,
-    pub slot: u32,
-    pub addr: u64,
-    pub size: u64,
-    pub node: u32,
-    pub memdev: String,
 }
 
 impl Qmp {

@@ -4,8 +4,8 @@
 //!
 //! No terminal, file or process is touched here, so tests drive whole key
 //! sequences through `handle` directly. Everything shown is derived from
-//! the core after each change ([`Derived`]): [`crate::layout::layout`],
-//! [`crate::diagnose::check`] and [`crate::cmdline::render_shell`].
+//! the core after each change ([`Derived`]): [`crate::core::layout::layout`],
+//! [`crate::core::diagnose::check`] and [`crate::core::cmdline::render_shell`].
 
 use super::action::{action_for, Action};
 use super::form::{backing_file_beside, Input, DIMM_FIELDS, VM_FIELDS};
@@ -13,12 +13,13 @@ use super::panes::map as map_pane;
 use super::profiles::{Opened, ProfileEntry, ProfileRef};
 use super::theme::Theme;
 use super::ui::{self, Areas};
-use crate::cmdline::{render_shell, ImportNote};
-use crate::diagnose::{self, Context, Diagnostic, Severity};
-use crate::layout::{layout, HostFacts, Layout, LayoutError};
-use crate::profile::{Dimm, Profile};
-use crate::qemu::{Comparison, QemuVersion};
-use crate::size::Size;
+use crate::core::cmdline::{render_shell, ImportNote};
+use crate::core::diagnose::{self, Context, Diagnostic, Severity};
+use crate::core::facts::HostFacts;
+use crate::core::layout::{layout, Layout, LayoutError};
+use crate::core::profile::{Dimm, Profile};
+use crate::core::qemu::{Comparison, QemuVersion};
+use crate::core::size::Size;
 use crate::verify::{Verdict, VerifyReport};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -176,7 +177,7 @@ impl GuestCheck {
         }];
         for d in r.dimms.iter().filter(|d| !d.verdict.is_ok()) {
             let at = |a: Option<u64>, s: Option<u64>| match (a, s) {
-                (Some(a), Some(s)) => format!("{a:#x} ({})", crate::size::format_qemu(s)),
+                (Some(a), Some(s)) => format!("{a:#x} ({})", crate::core::size::format_qemu(s)),
                 _ => "nothing".to_string(),
             };
             lines.push(format!(
@@ -231,7 +232,7 @@ impl Derived {
         });
         let shell = render_shell(profile).lines().map(str::to_string).collect();
         let guest = with_recipe.then(|| {
-            crate::export::guest::render(profile, layout.as_ref().ok())
+            crate::core::export::guest::render(profile, layout.as_ref().ok())
                 .lines()
                 .map(str::to_string)
                 .collect()

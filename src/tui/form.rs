@@ -6,8 +6,10 @@
 //! field and the value; the app only ever stores a copy that parsed, so an
 //! invalid value never reaches the profile. [`Input`] is the line editor.
 
-use crate::profile::{is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, MachineFamily, Profile};
-use crate::size::{format_qemu, parse_size, BareUnit, Size};
+use crate::core::profile::{
+    is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, MachineFamily, Profile,
+};
+use crate::core::size::{format_qemu, parse_size, BareUnit, Size};
 use std::path::PathBuf;
 
 /// A one-line text input with a cursor (in characters).
@@ -518,7 +520,7 @@ impl VmField {
                     Auto::Auto
                 } else {
                     let n = number(name, t)?;
-                    if n == 0 || n > crate::layout::MAX_SLOTS {
+                    if n == 0 || n > crate::core::layout::MAX_SLOTS {
                         return Err(format!("slots \"{t}\": must be 1 to 256 (or auto)"));
                     }
                     Auto::Fixed(n)

@@ -2,8 +2,8 @@
 //! profile: a thin layer over [`crate::store::Store`] so the app's effects
 //! have one place to call.
 
-use crate::profile::Profile;
-use crate::size::format_human;
+use crate::core::profile::Profile;
+use crate::core::size::format_human;
 use crate::source;
 use crate::store::{Entry, Origin, Settings, Store, Summary};
 use std::path::PathBuf;

@@ -15,10 +15,11 @@ use super::theme::Theme;
 use super::ui;
 use crate::clipboard;
 use crate::console::FramePacer;
-use crate::diagnose::host;
-use crate::layout::HostFacts;
-use crate::profile::Profile;
-use crate::qemu::discover::{self, QemuStatus};
+use crate::core::facts::HostFacts;
+use crate::core::facts::QemuStatus;
+use crate::core::profile::Profile;
+use crate::host;
+use crate::qemu::discover;
 use crate::source::Loaded;
 use crate::store::{self, Settings, Store};
 use crate::terminal;
@@ -317,7 +318,7 @@ impl Driver {
         &self,
         path: &Path,
         name: Option<&str>,
-        profile: &crate::profile::Profile,
+        profile: &crate::core::profile::Profile,
     ) -> Result<std::path::PathBuf, String> {
         if let (Some(name), Ok(store)) = (name, self.store()) {
             if store.profile_path(name).ok().as_deref() == Some(path) {

@@ -5,9 +5,9 @@
 //! Matching is by address, never by position: the guest numbers its
 //! regions in the order its NFIT lists them, which need not be DIMM order.
 
+use crate::core::layout::Layout;
+use crate::core::profile::DimmKind;
 use crate::guest::GuestReport;
-use crate::layout::Layout;
-use crate::profile::DimmKind;
 use serde::Serialize;
 
 /// The `/proc/iomem` name of an NVDIMM range (NFIT SPA range). The e820
@@ -183,10 +183,11 @@ pub fn compare(predicted: &Layout, guest: &GuestReport) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::facts::HostFacts;
+    use crate::core::layout::layout;
+    use crate::core::profile::{Auto, Dimm, Profile};
+    use crate::core::size::{Size, GIB, MIB};
     use crate::guest::parse_report;
-    use crate::layout::{layout, HostFacts};
-    use crate::profile::{Auto, Dimm, Profile};
-    use crate::size::{Size, GIB, MIB};
 
     /// Two 2 GiB DIMMs, label 2M, align 128M, on pc with 512M: QEMU puts
     /// them at 4 GiB and 4 GiB + 1920 MiB, 1920 MiB visible each.

@@ -4,7 +4,7 @@
 //! This module owns the whole run, in the stages reported by [`Stage`]:
 //! build the report-mode initramfs ([`crate::guest`]), boot QEMU with the
 //! profile's machine type, RAM, CPUs, NUMA nodes and memory devices, wait
-//! for the guest's report, and [`compare()`] it with [`crate::layout`](mod@crate::layout).
+//! for the guest's report, and [`compare()`] it with [`crate::core::layout`](mod@crate::core::layout).
 //!
 //! Safety rule: the profile's own backing files are never created, opened,
 //! or even looked at. Every file-backed device gets a sparse scratch file
@@ -24,13 +24,14 @@ pub mod compare;
 
 pub use compare::{compare, Comparison, DimmCheck, GuestRange, Verdict};
 
-use crate::cmdline::render_argv;
+use crate::core::cmdline::render_argv;
+use crate::core::facts::HostFacts;
+use crate::core::layout::{layout, LayoutError};
+use crate::core::profile::{Backend, Profile};
 use crate::guest::{
     self, build_initramfs, GuestError, GuestKernel, GuestReport, GuestVm, InitMode, InitramfsSpec,
     KernelSource, DEFAULT_APPEND, KERNEL_DIR_ENV,
 };
-use crate::layout::{layout, HostFacts, LayoutError};
-use crate::profile::{Backend, Profile};
 use serde::Serialize;
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -489,8 +490,8 @@ pub fn verify_with_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Dimm;
-    use crate::size::Size;
+    use crate::core::profile::Dimm;
+    use crate::core::size::Size;
 
     #[test]
     fn scratch_profile_never_touches_the_profiles_files() {

@@ -29,14 +29,15 @@ pub mod view;
 
 pub use preflight::{preflight, prepare, NewFile, Plan, PrepareError, Problem};
 
-use crate::cmdline::render_argv;
 use crate::console::{open_pty, Console, DEFAULT_SCROLLBACK};
-use crate::diagnose::host::file_key;
-use crate::layout::layout;
+use crate::core::cmdline::render_argv;
+use crate::core::layout::layout;
+use crate::core::profile::Profile;
+use crate::core::qemu::args::without_console_options;
+use crate::core::qemu::{compare, Comparison, MemoryDeviceInfo};
+use crate::host::file_key;
 use crate::lock;
-use crate::profile::Profile;
-use crate::qemu::args::without_console_options;
-use crate::qemu::{compare, Comparison, MemoryDeviceInfo, Qmp, QmpError};
+use crate::qemu::{Qmp, QmpError};
 use crate::rundir::RunDir;
 use std::collections::VecDeque;
 use std::ffi::OsString;
@@ -310,7 +311,7 @@ impl Vm {
         }?;
         let socket = runtime.path().join("qmp.sock");
         let argv = launch_argv(profile, &opts.qemu, &socket);
-        let predicted = layout(profile, &crate::diagnose::host::placement_facts(profile)).ok();
+        let predicted = layout(profile, &crate::host::placement_facts(profile)).ok();
 
         let log = opts
             .console_log
@@ -602,7 +603,7 @@ struct Supervisor {
     socket: PathBuf,
     /// QEMU's pid: the only peer the QMP socket may have.
     pid: u32,
-    predicted: Option<crate::layout::Layout>,
+    predicted: Option<crate::core::layout::Layout>,
 }
 
 impl Supervisor {
@@ -733,8 +734,8 @@ fn run_state(qmp: &mut Qmp) -> Result<VmStatus, QmpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Dimm;
-    use crate::size::Size;
+    use crate::core::profile::Dimm;
+    use crate::core::size::Size;
 
     #[test]
     fn launch_argv_owns_console_monitor_display_and_qmp() {

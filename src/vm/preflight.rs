@@ -11,13 +11,13 @@
 //! with `O_CREAT|O_EXCL`. An existing *empty* backing file is listed among
 //! the changes too, since QEMU treats it as new and grows it to size.
 
-use crate::cmdline::ImportNote;
-use crate::diagnose::{self, Context, Diagnostic, Severity};
-use crate::layout::layout;
-use crate::profile::Profile;
-use crate::qemu::args::without_console_options;
-use crate::qemu::QemuVersion;
-use crate::size::format_qemu;
+use crate::core::cmdline::ImportNote;
+use crate::core::diagnose::{self, Context, Diagnostic, Severity};
+use crate::core::layout::layout;
+use crate::core::profile::Profile;
+use crate::core::qemu::args::without_console_options;
+use crate::core::qemu::QemuVersion;
+use crate::core::size::format_qemu;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -120,7 +120,7 @@ pub fn preflight(
 ) -> Plan {
     // The file system and /proc, read once: the diagnostics judge what
     // is there (too small, in use by another process, a directory...).
-    let host = diagnose::host::gather(profile);
+    let host = crate::host::gather(profile);
     let lay = layout(profile, &host).ok();
     let mut plan = Plan {
         diagnostics: diagnose::check(&Context {
@@ -296,8 +296,8 @@ pub fn prepare(plan: &Plan, confirmed: bool) -> Result<(), PrepareError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Dimm;
-    use crate::size::Size;
+    use crate::core::profile::Dimm;
+    use crate::core::size::Size;
     use std::os::unix::fs::MetadataExt;
 
     #[test]

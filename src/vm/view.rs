@@ -11,7 +11,7 @@
 
 use super::{Vm, VmEvent, VmStatus};
 use crate::console::{ConsolePane, KeyOutcome};
-use crate::size::format_qemu;
+use crate::core::size::format_qemu;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};

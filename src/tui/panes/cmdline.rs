@@ -1,6 +1,6 @@
-//! The live command-line preview: [`crate::cmdline::render_shell`]'s
+//! The live command-line preview: [`crate::core::cmdline::render_shell`]'s
 //! output, wrapped to the pane and scrollable; `y` copies it. `r` shows
-//! the guest recipe instead ([`crate::export::guest`]: ndctl, mkfs, mount).
+//! the guest recipe instead ([`crate::core::export::guest`]: ndctl, mkfs, mount).
 
 use crate::tui::app::{App, Pane};
 use crate::tui::ui::pane_block;

@@ -2,9 +2,9 @@
 //! size, label, align, the size the guest sees, the backing file and a
 //! mark for problems.
 
-use crate::diagnose::Severity;
-use crate::profile::Backend;
-use crate::size::{format_human, format_qemu};
+use crate::core::diagnose::Severity;
+use crate::core::profile::Backend;
+use crate::core::size::{format_human, format_qemu};
 use crate::tui::app::{App, Pane};
 use crate::tui::ui::{list_offset, pane_block};
 use ratatui::layout::{Constraint, Rect};

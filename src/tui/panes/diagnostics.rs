@@ -1,8 +1,8 @@
-//! The diagnostics list: what [`crate::diagnose::check`] found, rustc
+//! The diagnostics list: what [`crate::core::diagnose::check`] found, rustc
 //! style (`warning[QP100]: ...` then `help: ...`), wrapped to the pane;
 //! `f` applies the selected one's fix.
 
-use crate::diagnose::{Diagnostic, Severity};
+use crate::core::diagnose::{Diagnostic, Severity};
 use crate::tui::app::{App, GuestCheck, Pane};
 use crate::tui::theme::Theme;
 use crate::tui::ui::{pane_block, wrap};

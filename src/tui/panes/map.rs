@@ -2,7 +2,7 @@
 //!
 //! RAM below and above 4 GiB, the PCI hole, the device memory region and
 //! each DIMM as a labelled coloured block with its hex range, all taken
-//! from [`crate::layout::Layout`]. A ruler row ticks every Linux memory
+//! from [`crate::core::layout::Layout`]. A ruler row ticks every Linux memory
 //! section boundary (128 MiB on x86_64); a DIMM edge that misses one is
 //! drawn in the warning colour with its offset. The selected DIMM is
 //! underlined, and its backing file is shown below as visible part, the
@@ -10,8 +10,8 @@
 //! Zoom in/out (powers of two bytes per cell) and scroll keep both a
 //! 17 GiB DIMM and a single 128 MiB boundary reachable.
 
-use crate::layout::{Layout, Placement};
-use crate::size::{align_down, align_up, format_human, format_qemu, GIB, MIB};
+use crate::core::layout::{Layout, Placement};
+use crate::core::size::{align_down, align_up, format_human, format_qemu, GIB, MIB};
 use crate::tui::app::{App, MapView, Pane};
 use crate::tui::theme::Theme;
 use crate::tui::ui::pane_block;

@@ -1,7 +1,7 @@
 //! The status bar: the last message, or key hints for what the user is
 //! doing (taken from the key map), and a count of problems.
 
-use crate::diagnose::Severity;
+use crate::core::diagnose::Severity;
 use crate::tui::action::{Action, Binding, Scope, KEYMAP};
 use crate::tui::app::{App, Dialog, Pane};
 use ratatui::layout::Rect;

@@ -9,9 +9,9 @@
 //! instead of being cut; only a file the script itself just created is
 //! extended with `truncate -s`.
 
-use crate::cmdline::{render_shell, shell_quote};
-use crate::profile::{Backend, Profile};
-use crate::size::format_qemu;
+use crate::core::cmdline::{render_shell, shell_quote};
+use crate::core::profile::{Backend, Profile};
+use crate::core::size::format_qemu;
 use std::fmt::Write;
 
 const PREAMBLE: &str = r#"set -eu
@@ -69,7 +69,7 @@ pub fn render(profile: &Profile) -> String {
 /// Text safe inside a `#` comment: one line.
 fn shell_comment(text: &str) -> String {
     // Escaped, so the comment stays one line and holds no raw escapes.
-    format!("'{}'", crate::printable::printable(text))
+    format!("'{}'", crate::core::printable::printable(text))
 }
 
 #[cfg(test)]
@@ -89,10 +89,10 @@ mod tests {
     #[test]
     fn comments_cannot_break_out_of_their_line() {
         let mut p = Profile::empty("two\nlines");
-        p.devices.push(crate::profile::Dimm::nvdimm(
+        p.devices.push(crate::core::profile::Dimm::nvdimm(
             1,
             "/a\nb".into(),
-            crate::size::Size::gib(1),
+            crate::core::size::Size::gib(1),
         ));
         let s = render(&p);
         assert!(s.contains("profile 'two\\x0alines'."), "{s}");

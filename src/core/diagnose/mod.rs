@@ -9,18 +9,17 @@
 
 mod backing;
 mod device;
-pub mod host;
 mod imported;
-mod inuse;
 mod machine;
 mod placement;
 mod version;
 
-use crate::cmdline::ImportNote;
-use crate::layout::{layout, DeviceLayout, HostFacts, Layout};
-use crate::profile::{Addr, Auto, Dimm, Profile};
-use crate::qemu::QemuVersion;
-use crate::size::Size;
+use crate::core::cmdline::ImportNote;
+use crate::core::facts::HostFacts;
+use crate::core::layout::{layout, DeviceLayout, Layout};
+use crate::core::profile::{Addr, Auto, Dimm, Profile};
+use crate::core::qemu::QemuVersion;
+use crate::core::size::Size;
 use serde::Serialize;
 use std::fmt;
 use std::path::PathBuf;
@@ -196,7 +195,7 @@ impl Edit {
                 value,
             } => with_device(profile, id, |d| *flag.field(d) = *value),
             Edit::SetBackingFile { device: id, path } => with_device(profile, id, |d| {
-                d.backend = crate::profile::Backend::File(path.clone())
+                d.backend = crate::core::profile::Backend::File(path.clone())
             }),
             Edit::RenameDevice { index, id } => match profile.devices.get_mut(*index) {
                 Some(d) => {
@@ -318,7 +317,7 @@ impl Diagnostic {
     /// rustc style: `warning[QP100]: message` then `  = help: ...`, with
     /// control characters from profile values escaped.
     pub fn render(&self) -> String {
-        use crate::printable::printable_lines;
+        use crate::core::printable::printable_lines;
         let mut s = format!(
             "{}[{}]: {}",
             self.severity,
@@ -653,7 +652,7 @@ mod tests {
 
     #[test]
     fn the_readme_lists_every_rule() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         for r in RULES {
             let row = readme
                 .lines()

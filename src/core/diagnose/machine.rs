@@ -3,10 +3,10 @@
 //! QEMU checks these before it places any device (vl.c, hw/i386/pc.c).
 
 use super::{Basis, Context, Edit, Finding, Fix, Rule, Severity};
-use crate::layout::{device_memory_region, lowmem_split, MAX_SLOTS, PAGE_SIZE};
-use crate::profile::{Auto, MachineFamily, Profile};
-use crate::qemu::caps::{machine_version, AMD_1TB_HOLE_MACHINES, PHYS_BITS_CHECK};
-use crate::size::{align_up, format_human, format_qemu, Size, GIB, MIB, TIB};
+use crate::core::layout::{device_memory_region, lowmem_split, MAX_SLOTS, PAGE_SIZE};
+use crate::core::profile::{Auto, MachineFamily, Profile};
+use crate::core::qemu::caps::{machine_version, AMD_1TB_HOLE_MACHINES, PHYS_BITS_CHECK};
+use crate::core::size::{align_up, format_human, format_qemu, Size, GIB, MIB, TIB};
 
 pub static MAXMEM_BELOW_RAM: Rule = Rule {
     code: "QP010",
@@ -454,7 +454,7 @@ fn machine_not_modelled(ctx: &Context) -> Vec<Finding> {
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::qemu::QemuVersion;
+    use crate::core::qemu::QemuVersion;
 
     #[test]
     fn maxmem_below_ram() {

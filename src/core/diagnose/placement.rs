@@ -3,11 +3,11 @@
 //! bytes an alignment hides.
 
 use super::{Basis, Context, Edit, Finding, Fix, Rule, Severity};
-use crate::diagnose::host::Entry;
-use crate::layout::{past_section, visible_size, DeviceLayout, PlaceError, Placement};
-use crate::profile::{Auto, Backend, Dimm};
-use crate::qemu::caps::Feature;
-use crate::size::{align_up, format_human, format_qemu, Size, GIB};
+use crate::core::facts::Entry;
+use crate::core::layout::{past_section, visible_size, DeviceLayout, PlaceError, Placement};
+use crate::core::profile::{Auto, Backend, Dimm};
+use crate::core::qemu::caps::Feature;
+use crate::core::size::{align_up, format_human, format_qemu, Size, GIB};
 
 /// The guest-kernel nuance every section finding carries.
 const SECTION_NUANCE: &str = "Linux 5.3+ guests cope with 2 MiB alignment for pmem; \
@@ -387,7 +387,7 @@ fn not_enough_space(ctx: &Context) -> Vec<Finding> {
         let need = ctx
             .device(&d.id)
             .and_then(|x| {
-                let a = crate::layout::effective_align(x, ctx.host);
+                let a = crate::core::layout::effective_align(x, ctx.host);
                 visible_size(x, a).ok()
             })
             .unwrap_or(d.backend_size);
@@ -395,7 +395,7 @@ fn not_enough_space(ctx: &Context) -> Vec<Finding> {
         let all: u64 = p
             .devices
             .iter()
-            .filter_map(|x| visible_size(x, crate::layout::effective_align(x, ctx.host)).ok())
+            .filter_map(|x| visible_size(x, crate::core::layout::effective_align(x, ctx.host)).ok())
             .fold(0u64, u64::saturating_add);
         let message = format!(
             "{} needs {} but maxmem={} leaves {} for devices above the {} of RAM, {} of it already used",
@@ -580,10 +580,10 @@ fn fragmented(ctx: &Context) -> Vec<Finding> {
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::diagnose::host::FileFacts;
-    use crate::layout::HostFacts;
-    use crate::profile::{Addr, Dimm};
-    use crate::size::MIB;
+    use crate::core::facts::FileFacts;
+    use crate::core::facts::HostFacts;
+    use crate::core::profile::{Addr, Dimm};
+    use crate::core::size::MIB;
 
     #[test]
     fn seed_without_align_warns_about_nv2_with_the_nuance() {
@@ -611,7 +611,7 @@ mod tests {
 
     #[test]
     fn no_align_fix_on_a_qemu_without_align() {
-        let old = Some(crate::qemu::QemuVersion::new(2, 11, 0));
+        let old = Some(crate::core::qemu::QemuVersion::new(2, 11, 0));
         let ds = run_with(&seed(None), &[], &HostFacts::default(), old);
         let s = only(&ds, "QP100");
         assert_eq!(s.len(), 2);

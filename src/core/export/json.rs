@@ -1,12 +1,12 @@
 //! `--format json`: the argv (exactly the `argv` form), the shell form,
-//! the address map ([`crate::map::to_json`]) and the diagnostics, as one
+//! the address map ([`crate::core::map::to_json`]) and the diagnostics, as one
 //! JSON object for programs.
 
-use crate::cmdline::{render_argv, render_shell};
-use crate::diagnose::Diagnostic;
-use crate::layout::{Layout, LayoutError};
-use crate::map;
-use crate::profile::Profile;
+use crate::core::cmdline::{render_argv, render_shell};
+use crate::core::diagnose::Diagnostic;
+use crate::core::layout::{Layout, LayoutError};
+use crate::core::map;
+use crate::core::profile::Profile;
 use serde_json::{json, Value};
 
 /// `{"argv": [...], "shell": "...", "map": {...} | null, "map_error":
@@ -31,7 +31,8 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{layout, HostFacts};
+    use crate::core::facts::HostFacts;
+    use crate::core::layout::layout;
     use std::path::Path;
 
     #[test]

@@ -1,12 +1,12 @@
-//! Rules about a pasted QEMU command line ([`crate::cmdline::ImportNote`]):
+//! Rules about a pasted QEMU command line ([`crate::core::cmdline::ImportNote`]):
 //! what QEMU would have said about the line as it was pasted. The profile
 //! made from it, and so every line qpmem renders, already fixes these;
 //! the warnings say so, so that the user fixes their own scripts too.
 
 use super::{Basis, Context, Finding, Rule, Severity};
-use crate::cmdline::{ImportNote, ImportNoteKind};
-use crate::qemu::caps::{release, BARE_BOOLEAN_DEPRECATED, BARE_BOOLEAN_MACHINE_REFUSED};
-use crate::size::format_qemu;
+use crate::core::cmdline::{ImportNote, ImportNoteKind};
+use crate::core::qemu::caps::{release, BARE_BOOLEAN_DEPRECATED, BARE_BOOLEAN_MACHINE_REFUSED};
+use crate::core::size::format_qemu;
 
 pub static NVDIMM_NOT_ENABLED: Rule = Rule {
     code: "QP001",
@@ -137,8 +137,8 @@ fn bare_boolean(ctx: &Context) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use crate::cmdline::import;
-    use crate::qemu::QemuVersion;
+    use crate::core::cmdline::import;
+    use crate::core::qemu::QemuVersion;
 
     const SEED_LINE: &str = "qemu-system-x86_64 -machine pc,nvdimm -m 512M,slots=2,maxmem=40G \
         -object memory-backend-file,id=mem1,share,mem-path=/vms/nv1,size=17G,align=128M \

@@ -7,8 +7,8 @@
 //! rendered profile is an equivalent command line.
 
 use super::{split_opts, unescape};
-use crate::profile::{is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, Profile};
-use crate::size::{parse_size, BareUnit, Size};
+use crate::core::profile::{is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, Profile};
+use crate::core::size::{parse_size, BareUnit, Size};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,7 +44,7 @@ pub enum ImportError {
     #[error("--cmdline: empty command line")]
     Empty,
     #[error("--cmdline: {0}")]
-    BadString(#[from] crate::profile::StringError),
+    BadString(#[from] crate::core::profile::StringError),
     #[error("{option}: missing value")]
     MissingValue { option: String },
     #[error("{option} {key}={value}: {reason}")]
@@ -539,7 +539,7 @@ fn import_device(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmdline::render_argv;
+    use crate::core::cmdline::render_argv;
 
     const SEED: &str = r#"qemu-system-x86_64 -machine pc,nvdimm -m 512M,slots=2,maxmem=40G \
   -object memory-backend-file,id=mem1,share,mem-path=/home/rzwisler/vms/nvdimm-2,size=17G,align=128M \

@@ -1,8 +1,8 @@
 //! Profile -> QEMU argv, and argv -> a POSIX shell command.
 
 use super::escape_value;
-use crate::profile::{Backend, Dimm, Profile};
-use crate::size::format_qemu;
+use crate::core::profile::{Backend, Dimm, Profile};
+use crate::core::size::format_qemu;
 use std::path::Path;
 
 /// One option (`-machine`) with its value, or a flag on its own.
@@ -220,7 +220,7 @@ pub fn render_shell(profile: &Profile) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::size::Size;
+    use crate::core::size::Size;
 
     #[test]
     fn seed_renders_with_on_booleans_and_automatic_m() {

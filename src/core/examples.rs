@@ -7,7 +7,7 @@
 //! hard-codes a home directory and render/probe always see absolute paths.
 //! The placeholder works in any profile, not only the examples.
 
-use crate::profile::{Backend, Profile};
+use crate::core::profile::{Backend, Profile};
 use crate::store::{self, StoreError};
 use std::path::{Component, Path, PathBuf};
 
@@ -26,19 +26,19 @@ pub struct Example {
 pub const EXAMPLES: &[Example] = &[
     Example {
         name: "default",
-        text: include_str!("../assets/profiles/default.ron"),
+        text: include_str!("../../assets/profiles/default.ron"),
     },
     Example {
         name: "small",
-        text: include_str!("../assets/profiles/small.ron"),
+        text: include_str!("../../assets/profiles/small.ron"),
     },
     Example {
         name: "numa",
-        text: include_str!("../assets/profiles/numa.ron"),
+        text: include_str!("../../assets/profiles/numa.ron"),
     },
     Example {
         name: "label-less",
-        text: include_str!("../assets/profiles/label-less.ron"),
+        text: include_str!("../../assets/profiles/label-less.ron"),
     },
 ];
 
@@ -111,7 +111,8 @@ fn expand_path(path: &Path, data_dir: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{layout, HostFacts};
+    use crate::core::facts::HostFacts;
+    use crate::core::layout::layout;
 
     #[test]
     fn every_example_parses_places_and_uses_only_absolute_paths() {

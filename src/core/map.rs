@@ -2,9 +2,9 @@
 //!
 //! Both are views of one [`Layout`]; the TUI's map pane draws the same.
 
-use crate::layout::{DeviceLayout, Layout, Placement};
-use crate::profile::{DimmKind, Profile};
-use crate::size::{format_human, format_qemu};
+use crate::core::layout::{DeviceLayout, Layout, Placement};
+use crate::core::profile::{DimmKind, Profile};
+use crate::core::size::{format_human, format_qemu};
 use serde::Serialize;
 use std::fmt::Write;
 

@@ -8,11 +8,11 @@
 //! fall on Linux memory sections. The ground-truth tests in
 //! `tests/qemu_ground_truth.rs` hold this model against real QEMU.
 
-use crate::profile::{Backend, Dimm, DimmKind, MachineFamily, Profile};
-use crate::size::{align_down, align_up, GIB, MIB};
+use crate::core::facts::HostFacts;
+use crate::core::profile::{Backend, Dimm, DimmKind, MachineFamily, Profile};
+use crate::core::size::{align_down, align_up, GIB, MIB};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::collections::BTreeSet;
 
 /// Base page size of an ordinary file or anonymous mapping on x86_64.
 pub const PAGE_SIZE: u64 = 4096;
@@ -22,27 +22,12 @@ pub const RAM_BACKEND_ALIGN: u64 = 2 * MIB;
 /// QEMU's limit on `slots=` (`ACPI_MAX_RAM_SLOTS`).
 pub const MAX_SLOTS: u32 = 256;
 
-/// Facts about the host that change placement or that the diagnostics
-/// judge, gathered by the caller (the model itself touches no file
-/// system): [`crate::diagnose::host::gather`] fills them in; the default
-/// knows nothing and the rules that need a fact stay quiet without it.
-#[derive(Debug, Clone, Default)]
-pub struct HostFacts {
-    /// Page size of backing files that are not ordinary 4 KiB-page files
-    /// (files on hugetlbfs). Missing entries mean 4 KiB.
-    pub file_page_size: BTreeMap<PathBuf, u64>,
-    /// What the file system says about each backing path of the profile.
-    pub files: BTreeMap<PathBuf, crate::diagnose::host::FileFacts>,
-    /// The QEMU binary that will run the profile, when it was looked for.
-    pub qemu: crate::qemu::discover::QemuStatus,
-}
-
-impl HostFacts {
-    fn page_size(&self, backend: &Backend) -> u64 {
-        match backend {
-            Backend::File(p) => self.file_page_size.get(p).copied().unwrap_or(PAGE_SIZE),
-            Backend::Ram => RAM_BACKEND_ALIGN,
-        }
+/// The page size QEMU aligns `backend` to: hugetlbfs files their huge
+/// page, other files 4 KiB, RAM backends `QEMU_VMALLOC_ALIGN`.
+fn page_size(host: &HostFacts, backend: &Backend) -> u64 {
+    match backend {
+        Backend::File(p) => host.file_page_size.get(p).copied().unwrap_or(PAGE_SIZE),
+        Backend::Ram => RAM_BACKEND_ALIGN,
     }
 }
 
@@ -201,7 +186,7 @@ pub fn device_memory_region(
 
 /// The alignment QEMU uses for a device: max(align, backend page size).
 pub fn effective_align(dimm: &Dimm, host: &HostFacts) -> u64 {
-    let page = host.page_size(&dimm.backend);
+    let page = page_size(host, &dimm.backend);
     match (&dimm.backend, dimm.align) {
         (Backend::File(_), Some(a)) => a.0.max(page),
         _ => page,
@@ -443,8 +428,8 @@ pub fn past_section(addr: u64, section: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Auto;
-    use crate::size::Size;
+    use crate::core::profile::Auto;
+    use crate::core::size::Size;
     use std::path::Path;
 
     fn seed(align: Option<Size>) -> Profile {
@@ -525,7 +510,7 @@ mod tests {
     #[test]
     fn explicit_addresses_are_checked_like_qemu() {
         let mut p = seed(None);
-        p.devices[0].addr = Some(crate::profile::Addr(0x1_0000_1000));
+        p.devices[0].addr = Some(crate::core::profile::Addr(0x1_0000_1000));
         let l = layout(&p, &HostFacts::default()).unwrap();
         assert_eq!(l.devices[0].result.as_ref().unwrap().addr, 0x1_0000_1000);
         // nv2 then goes first-fit after nv1
@@ -533,7 +518,7 @@ mod tests {
             l.devices[1].result.as_ref().unwrap().addr,
             0x1_0000_1000 + 17 * GIB - 2 * MIB
         );
-        p.devices[1].addr = Some(crate::profile::Addr(0x1_0000_0000));
+        p.devices[1].addr = Some(crate::core::profile::Addr(0x1_0000_0000));
         let l = layout(&p, &HostFacts::default()).unwrap();
         assert_eq!(
             l.devices[1].result,

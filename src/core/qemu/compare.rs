@@ -1,10 +1,23 @@
 //! What QEMU really placed (QMP `query-memory-devices`) against qpmem's
-//! prediction ([`crate::layout`](mod@crate::layout)): one row per device, every difference
+//! prediction ([`crate::core::layout`](mod@crate::core::layout)): one row per device, every difference
 //! spelled out. `probe` prints it; the launch view shows it.
 
-use super::qmp::MemoryDeviceInfo;
-use crate::layout::Layout;
-use serde::Serialize;
+use crate::core::layout::Layout;
+use serde::{Deserialize, Serialize};
+
+/// One entry of `query-memory-devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MemoryDeviceInfo {
+    /// `nvdimm` or `dimm`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub slot: u32,
+    pub addr: u64,
+    pub size: u64,
+    pub node: u32,
+    pub memdev: String,
+}
 
 /// Where qpmem predicted a device would land.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -101,9 +114,10 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{layout, HostFacts};
-    use crate::profile::{Dimm, Profile};
-    use crate::size::Size;
+    use crate::core::facts::HostFacts;
+    use crate::core::layout::layout;
+    use crate::core::profile::{Dimm, Profile};
+    use crate::core::size::Size;
 
     fn info(id: &str, slot: u32, addr: u64, size: u64) -> MemoryDeviceInfo {
         MemoryDeviceInfo {

@@ -9,10 +9,10 @@
 //! behind it from the region's `mapping0`, and the block device from
 //! ndctl's JSON. pc-dimms are volatile RAM and get no commands.
 
-use crate::cmdline::shell_quote;
-use crate::layout::Layout;
-use crate::profile::{DimmKind, Profile};
-use crate::size::{format_human, format_qemu, MIB};
+use crate::core::cmdline::shell_quote;
+use crate::core::layout::Layout;
+use crate::core::profile::{DimmKind, Profile};
+use crate::core::size::{format_human, format_qemu, MIB};
 use std::fmt::Write;
 
 /// fsdax/devdax namespaces must start on this boundary.
@@ -58,7 +58,7 @@ pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
     let _ = writeln!(
         s,
         "# Inside the guest of the qpmem profile '{}': put the NVDIMMs to use.",
-        crate::printable::printable(&profile.name)
+        crate::core::printable::printable(&profile.name)
     );
     s.push_str(
         "# Needs ndctl and a kernel with CONFIG_ACPI_NFIT, CONFIG_BLK_DEV_PMEM, CONFIG_FS_DAX.\n\
@@ -162,9 +162,10 @@ pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::{layout, HostFacts};
-    use crate::profile::Dimm;
-    use crate::size::Size;
+    use crate::core::facts::HostFacts;
+    use crate::core::layout::layout;
+    use crate::core::profile::Dimm;
+    use crate::core::size::Size;
     use std::path::Path;
 
     fn guest(p: &Profile) -> String {

@@ -2,14 +2,14 @@
 //! directories, creation), whether what the guest writes persists
 //! (share=, tmpfs, DAX, discard-data=), and whether data is at risk (two
 //! devices or two VMs on one file, a label over old data, a full disk).
-//! The file-system facts come from [`super::host::gather`]; without them
+//! The file-system facts come from `crate::host::gather`; without them
 //! the rules that need them stay quiet.
 
-use super::host::{file_key, Entry, FileFacts, LabelArea};
 use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
-use crate::cmdline::escape_value;
-use crate::profile::{Backend, Dimm, DimmKind};
-use crate::size::{format_human, format_qemu, Size};
+use crate::core::cmdline::escape_value;
+use crate::core::facts::{Entry, FileFacts, LabelArea};
+use crate::core::profile::{Backend, Dimm, DimmKind};
+use crate::core::size::{format_human, format_qemu, Size};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -57,9 +57,9 @@ fn file_too_small(ctx: &Context) -> Vec<Finding> {
             // accept a device of that size.
             let mut shrunk = d.clone();
             shrunk.size = Size(fsz);
-            let usable = crate::layout::visible_size(
+            let usable = crate::core::layout::visible_size(
                 &shrunk,
-                crate::layout::effective_align(&shrunk, ctx.host),
+                crate::core::layout::effective_align(&shrunk, ctx.host),
             )
             .is_ok();
             if !usable {
@@ -258,7 +258,7 @@ fn dir_missing(ctx: &Context) -> Vec<Finding> {
                     dir.display(),
                     d.id
                 ),
-                Some(format!("mkdir -p {}", crate::cmdline::shell_quote(&dir.display().to_string()))),
+                Some(format!("mkdir -p {}", crate::core::cmdline::shell_quote(&dir.display().to_string()))),
             )
         })
         .collect()
@@ -282,7 +282,7 @@ fn shared_backing_file(ctx: &Context) -> Vec<Finding> {
         if f.is_some_and(|f| f.entry == Entry::Directory) {
             continue;
         }
-        let key = file_key(path);
+        let key = ctx.host.file_identity(path);
         match first.get(&key) {
             Some(owner) => out.push(Finding::about(
                 Some(&d.id),
@@ -583,11 +583,11 @@ fn comma_in_path(ctx: &Context) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::host::{FsFacts, Opener};
     use super::super::testing::*;
     use super::*;
-    use crate::layout::HostFacts;
-    use crate::size::GIB;
+    use crate::core::facts::HostFacts;
+    use crate::core::facts::{FsFacts, Opener};
+    use crate::core::size::GIB;
 
     fn fs(fstype: &str, free: u64, dax: bool) -> FsFacts {
         FsFacts {
@@ -622,7 +622,7 @@ mod tests {
         h
     }
 
-    fn diags(p: &crate::profile::Profile, h: &HostFacts) -> Vec<super::super::Diagnostic> {
+    fn diags(p: &crate::core::profile::Profile, h: &HostFacts) -> Vec<super::super::Diagnostic> {
         run_with(p, &[], h, None)
     }
 

@@ -1,11 +1,11 @@
 //! The profile: everything qpmem knows about one VM and its memory devices.
 //!
 //! This is plain data with serde derives: the TUI edits it, the CLI reads
-//! it, [`crate::layout`](mod@crate::layout) places it and [`crate::cmdline`] renders it. It is
+//! it, [`crate::core::layout`](mod@crate::core::layout) places it and [`crate::core::cmdline`] renders it. It is
 //! saved as RON (see [`crate::store`]) with sizes in QEMU's syntax so a
 //! person can edit the file by hand.
 
-use crate::size::{Size, GIB, MIB};
+use crate::core::size::{Size, GIB, MIB};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -423,11 +423,11 @@ impl Profile {
                 let need: u64 = self
                     .devices
                     .iter()
-                    .map(|d| crate::layout::footprint(d).unwrap_or(d.size.0))
+                    .map(|d| crate::core::layout::footprint(d).unwrap_or(d.size.0))
                     .fold(0u64, |a, b| a.saturating_add(b));
                 let need = if need == 0 { GIB } else { need };
                 let total = self.ram.0.saturating_add(need);
-                crate::size::align_up(total, 4096).unwrap_or(total)
+                crate::core::size::align_up(total, 4096).unwrap_or(total)
             }
         }
     }
@@ -493,7 +493,7 @@ fn check_string(
     what: &'static str,
     s: &str,
 ) -> Result<(), StringError> {
-    let value = || crate::printable::printable(s).into_owned();
+    let value = || crate::core::printable::printable(s).into_owned();
     if s.contains('\0') {
         return Err(StringError::Nul {
             field: field(),
@@ -501,7 +501,7 @@ fn check_string(
             value: value(),
         });
     }
-    if s.chars().any(crate::printable::is_control) {
+    if s.chars().any(crate::core::printable::is_control) {
         return Err(StringError::Control {
             field: field(),
             what,
@@ -520,7 +520,7 @@ impl Profile {
     /// (argv cannot carry one, so the script and the JSON argv would differ)
     /// or another control character (printing the script would send it to
     /// the terminal). Loading a file ([`crate::store::parse_profile`]) and
-    /// importing a command line ([`crate::cmdline::import`]) both call this.
+    /// importing a command line ([`crate::core::cmdline::import`]) both call this.
     /// The name and description are not arguments; they are escaped where
     /// they are shown.
     pub fn check_strings(&self) -> Result<(), StringError> {

@@ -1,12 +1,12 @@
 //! Rules about the QEMU that will run the profile: whether it was found,
 //! and whether its release has every property and machine type the
-//! profile uses ([`crate::qemu::caps`]).
+//! profile uses ([`crate::core::qemu::caps`]).
 
 use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
-use crate::profile::{Backend, DimmKind, Profile};
-use crate::qemu::caps::{machine_version, release, Feature};
-use crate::qemu::discover::QemuStatus;
-use crate::size::{Size, GIB};
+use crate::core::facts::QemuStatus;
+use crate::core::profile::{Backend, DimmKind, Profile};
+use crate::core::qemu::caps::{machine_version, release, Feature};
+use crate::core::size::{Size, GIB};
 
 pub static QEMU_NOT_FOUND: Rule = Rule {
     code: "QP400",
@@ -231,7 +231,7 @@ fn machine_too_new(ctx: &Context) -> Vec<Finding> {
         return Vec::new();
     }
     let family = match ctx.profile.machine_family() {
-        Some(crate::profile::MachineFamily::Q35) => "q35",
+        Some(crate::core::profile::MachineFamily::Q35) => "q35",
         _ => "pc",
     };
     vec![Finding::about(
@@ -253,9 +253,9 @@ fn machine_too_new(ctx: &Context) -> Vec<Finding> {
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::layout::HostFacts;
-    use crate::qemu::discover::Origin;
-    use crate::qemu::QemuVersion;
+    use crate::core::facts::HostFacts;
+    use crate::core::facts::Origin;
+    use crate::core::qemu::QemuVersion;
 
     fn at(p: &Profile, major: u32, minor: u32) -> Vec<super::super::Diagnostic> {
         run_with(

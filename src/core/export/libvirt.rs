@@ -16,8 +16,8 @@
 //! at the top of the document.
 
 use super::Export;
-use crate::profile::{Backend, DimmKind, Profile};
-use crate::size::{align_up, format_qemu, KIB, MIB};
+use crate::core::profile::{Backend, DimmKind, Profile};
+use crate::core::size::{align_up, format_qemu, KIB, MIB};
 use std::fmt::Write;
 use std::path::Path;
 
@@ -275,7 +275,12 @@ fn comment_safe(s: &str) -> String {
     t
 }
 
-fn memory_device(x: &mut String, notes: &mut Vec<String>, p: &Profile, d: &crate::profile::Dimm) {
+fn memory_device(
+    x: &mut String,
+    notes: &mut Vec<String>,
+    p: &Profile,
+    d: &crate::core::profile::Dimm,
+) {
     let model = match d.kind {
         DimmKind::Nvdimm => "nvdimm",
         DimmKind::PcDimm => "dimm",
@@ -389,7 +394,7 @@ fn memory_device(x: &mut String, notes: &mut Vec<String>, p: &Profile, d: &crate
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::size::Size;
+    use crate::core::size::Size;
 
     #[test]
     fn seed_becomes_a_domain_with_one_nvdimm_element_each() {
@@ -422,7 +427,7 @@ mod tests {
     #[test]
     fn rounding_and_dropped_things_are_noted() {
         let mut p = Profile::empty("a/b");
-        let mut d = crate::profile::Dimm::nvdimm(1, "/x".into(), Size::mib(1025));
+        let mut d = crate::core::profile::Dimm::nvdimm(1, "/x".into(), Size::mib(1025));
         d.unarmed = true;
         d.device_options.push("uuid=1".into());
         p.devices.push(d);

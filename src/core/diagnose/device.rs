@@ -4,9 +4,9 @@
 //! device (hw/mem/nvdimm.c, pc-dimm.c, system/physmem.c).
 
 use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
-use crate::layout::{PlaceError, PAGE_SIZE};
-use crate::profile::{is_valid_id, Backend, Dimm, DimmKind, Profile};
-use crate::size::{align_up, format_human, format_qemu, Size, KIB, MIB};
+use crate::core::layout::{PlaceError, PAGE_SIZE};
+use crate::core::profile::{is_valid_id, Backend, Dimm, DimmKind, Profile};
+use crate::core::size::{align_up, format_human, format_qemu, Size, KIB, MIB};
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -39,7 +39,7 @@ fn too_small(ctx: &Context) -> Vec<Finding> {
             Err(PlaceError::TooSmall { size, label, .. }) => {
                 let align = ctx
                     .device(&d.id)
-                    .map(|x| crate::layout::effective_align(x, ctx.host))
+                    .map(|x| crate::core::layout::effective_align(x, ctx.host))
                     .unwrap_or(PAGE_SIZE);
                 let message = if *size == 0 {
                     format!("{} has size 0", d.id)
@@ -545,7 +545,7 @@ fn node_out_of_range(ctx: &Context) -> Vec<Finding> {
 mod tests {
     use super::super::testing::*;
     use super::*;
-    use crate::layout::HostFacts;
+    use crate::core::facts::HostFacts;
 
     #[test]
     fn too_small_devices() {

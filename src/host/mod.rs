@@ -4,94 +4,17 @@
 //! holds). [`gather`] is the only part of the diagnostics that touches the
 //! system; the rules read its answer from [`HostFacts`] and stay pure.
 
-use crate::layout::HostFacts;
-use crate::profile::{Backend, Profile};
-use serde::Serialize;
+mod inuse;
+
+use crate::core::facts::{
+    Entry, FileFacts, FsFacts, HostFacts, LabelArea, Opener, NSINDEX_SIGNATURE,
+};
+use crate::core::profile::{Backend, Profile};
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-
-/// Everything known about one backing path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FileFacts {
-    pub entry: Entry,
-    /// The file system that holds the path (or would hold it, for a file
-    /// still to be created). `None` when nothing could be learnt.
-    pub fs: Option<FsFacts>,
-    /// Other processes that have the file open.
-    pub open_by: Vec<Opener>,
-    /// What the bytes where the device's label area goes hold today.
-    pub label_area: LabelArea,
-}
-
-/// What is at the path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Entry {
-    /// Nothing yet; QEMU creates the file, if its directory exists.
-    Missing { parent_exists: bool },
-    /// A regular file (or block device) of `size` bytes of which
-    /// `allocated` are on disk (sparse files allocate less).
-    File { size: u64, allocated: u64 },
-    /// A directory: QEMU makes an unlinked temporary file in it.
-    Directory,
-    /// Something else (a socket, a fifo) or unreadable metadata.
-    Other { what: String },
-}
-
-/// A mounted file system.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FsFacts {
-    /// `ext4`, `xfs`, `tmpfs`, `hugetlbfs`, ...
-    pub fstype: String,
-    pub mount_point: PathBuf,
-    /// Device id (`st_dev`), to add up the space files on one file system need.
-    pub dev: u64,
-    /// Bytes an unprivileged writer may still use.
-    pub free: u64,
-    /// Mounted for DAX (`dax`, `dax=always`), or the file has the DAX
-    /// attribute under `dax=inode`.
-    pub dax: bool,
-    /// The huge page size on hugetlbfs.
-    pub huge_page: Option<u64>,
-}
-
-impl FsFacts {
-    /// Contents vanish when the host reboots.
-    pub fn is_volatile(&self) -> bool {
-        matches!(self.fstype.as_str(), "tmpfs" | "ramfs" | "hugetlbfs")
-    }
-}
-
-/// A process that has a backing file open.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Opener {
-    pub pid: u32,
-    /// Its `comm` (`qemu-system-x86`).
-    pub command: String,
-}
-
-/// The first bytes of the label area (the last `label-size` bytes of the
-/// backend) as they are in the file today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LabelArea {
-    /// Not looked at: no file, no label, or the file is shorter.
-    #[default]
-    NotChecked,
-    /// Zeros or a hole: nothing there yet.
-    Empty,
-    /// A namespace index block (`NAMESPACE_INDEX`): labels live there.
-    Labels,
-    /// Something else: data a label would now hide.
-    Data,
-}
-
-/// The signature at the start of a namespace index block (Linux
-/// `NSINDEX_SIGNATURE`).
-pub const NSINDEX_SIGNATURE: &[u8; 16] = b"NAMESPACE_INDEX\0";
 
 /// Look at the host for every backing path of `profile`. Never fails:
 /// what cannot be learnt is left out, and the rules that need it stay
@@ -111,6 +34,7 @@ pub fn gather(profile: &Profile) -> HostFacts {
             d.size.0 - d.effective_label_size().min(d.size.0),
             d.effective_label_size(),
         );
+        facts.identity.insert(path.clone(), file_key(path));
         let f = file_facts(path, &mounts, label);
         if let Some(page) = f.fs.as_ref().and_then(|fs| fs.huge_page) {
             facts.file_page_size.insert(path.clone(), page);
@@ -325,14 +249,14 @@ fn unescape_mount(s: &str) -> String {
 }
 
 /// Which processes other than this one have each existing file open
-/// (compared by device and inode, see [`super::inuse`]).
+/// (compared by device and inode, see [`inuse`]).
 fn openers_of(files: &[PathBuf]) -> BTreeMap<PathBuf, Vec<Opener>> {
     let ids: Vec<(PathBuf, u64, u64)> = files
         .iter()
         .filter_map(|p| fs::metadata(p).ok().map(|m| (p.clone(), m.dev(), m.ino())))
         .collect();
     let mut found: BTreeMap<PathBuf, Vec<Opener>> = BTreeMap::new();
-    for (i, pid, command) in super::inuse::holders(ids.iter().map(|(_, d, i)| (*d, *i))) {
+    for (i, pid, command) in inuse::holders(ids.iter().map(|(_, d, i)| (*d, *i))) {
         if let Some((path, _, _)) = ids.get(i) {
             found
                 .entry(path.clone())
@@ -346,8 +270,8 @@ fn openers_of(files: &[PathBuf]) -> BTreeMap<PathBuf, Vec<Opener>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::Dimm;
-    use crate::size::Size;
+    use crate::core::profile::Dimm;
+    use crate::core::size::Size;
     use std::io::Write;
 
     #[test]
