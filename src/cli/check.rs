@@ -114,22 +114,23 @@ pub fn render_text(diagnostics: &[Diagnostic], qemu: &str) -> String {
     text
 }
 
-fn describe_qemu(status: &QemuStatus, version: Option<QemuVersion>) -> String {
-    match (status, version) {
-        (QemuStatus::Found { path, origin, .. }, Some(v)) => format!(
-            "QEMU {v} at {} (from {})",
+fn describe_qemu(status: &QemuStatus) -> String {
+    match status {
+        QemuStatus::Found {
+            path,
+            version,
+            origin,
+        } => format!(
+            "QEMU {version} at {} (from {})",
             path.display(),
             origin.describe()
         ),
-        (QemuStatus::NotChecked, Some(v)) => format!("QEMU {v} (--qemu-version)"),
-        (QemuStatus::NotFound { wanted, .. }, _) => format!("QEMU not found ({wanted})"),
-        (QemuStatus::NoVersion { path, .. }, _) => {
+        QemuStatus::Stated { version } => format!("QEMU {version} (--qemu-version)"),
+        QemuStatus::NotFound { wanted, .. } => format!("QEMU not found ({wanted})"),
+        QemuStatus::NoVersion { path, .. } => {
             format!("QEMU at {} of unknown version", path.display())
         }
-        (_, v) => format!(
-            "QEMU {}",
-            v.map(|v| v.to_string()).unwrap_or("unknown".into())
-        ),
+        QemuStatus::NotChecked => "QEMU unknown".to_string(),
     }
 }
 
@@ -161,13 +162,9 @@ pub fn run(args: CheckArgs) -> Outcome {
     // its own list.
     let own_allow = profile.allow.clone();
     profile.allow.extend(cli_allow);
-    let (status, version) = match args.qemu_version {
-        Some(v) => (QemuStatus::NotChecked, Some(v)),
-        None => {
-            let s = discover::detect(args.qemu.qemu.as_deref(), &profile);
-            let v = s.version();
-            (s, v)
-        }
+    let status = match args.qemu_version {
+        Some(version) => QemuStatus::Stated { version },
+        None => discover::detect(args.qemu.qemu.as_deref(), &profile),
     };
     let facts = |p: &qpmem::Profile| HostFacts {
         qemu: status.clone(),
@@ -177,7 +174,7 @@ pub fn run(args: CheckArgs) -> Outcome {
     let mut notes = loaded.notes;
 
     let fixed = if args.fix {
-        let applied = diagnose::fix_all(&mut profile, &notes, &host, version);
+        let applied = diagnose::fix_all(&mut profile, &notes, &host);
         // The pasted line's complaints are answered by the profile itself.
         notes.clear();
         host = facts(&profile);
@@ -200,17 +197,17 @@ pub fn run(args: CheckArgs) -> Outcome {
         None
     };
 
-    let diagnostics = diagnose::check_profile(&profile, &notes, &host, version);
+    let diagnostics = diagnose::check_profile(&profile, &notes, &host);
     let tally = Tally::of(&diagnostics);
     let failed = tally.errors > 0 || (args.deny == Some(Deny::Warnings) && tally.warnings > 0);
-    let qemu_line = describe_qemu(&status, version);
+    let qemu_line = describe_qemu(&status);
 
     if args.json {
         let report = ReportJson {
             diagnostics: diagnostics.iter().map(to_json).collect(),
             summary: tally,
             qemu: QemuJson {
-                version: version.map(|v| v.to_string()),
+                version: status.version().map(|v| v.to_string()),
                 status: status.clone(),
             },
             fixed,

@@ -5,6 +5,7 @@ use super::common::{load, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
 use crossterm::event::Event;
 use qpmem::console::FramePacer;
 use qpmem::core::diagnose::Severity;
+use qpmem::core::facts::QemuStatus;
 use qpmem::vm::view::{LaunchView, ViewOutcome};
 use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus};
 use std::io::{BufRead, IsTerminal, Write};
@@ -21,7 +22,12 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool, console_log: Option<PathBuf>) 
     }
     let binary = qemu_binary(&q, &loaded.profile)?;
     let version = qpmem::qemu::read_version(&binary)?;
-    let plan = preflight(&loaded.profile, Some(version), &loaded.notes);
+    let qemu = QemuStatus::Found {
+        path: binary.clone(),
+        version,
+        origin: qpmem::qemu::discover::wanted(q.qemu.as_deref(), &loaded.profile).1,
+    };
+    let plan = preflight(&loaded.profile, &qemu, &loaded.notes);
 
     let mut err = std::io::stderr().lock();
     for d in plan

@@ -16,7 +16,6 @@ use super::ui;
 use crate::clipboard;
 use crate::console::FramePacer;
 use crate::core::facts::HostFacts;
-use crate::core::facts::QemuStatus;
 use crate::core::profile::Profile;
 use crate::host;
 use crate::qemu::discover;
@@ -268,7 +267,7 @@ impl Driver {
                 }))
             }
             Effect::Launch(profile) => {
-                let plan = preflight(&profile, app.qemu_version, &app.notes);
+                let plan = preflight(&profile, &app.host.qemu, &app.notes);
                 Some(Event::LaunchChecked(if plan.is_blocked() {
                     Err(format!("not launching: {}", plan.errors().join("; ")))
                 } else {
@@ -298,18 +297,9 @@ impl Driver {
                 self.cancel_verify();
                 None
             }
-            Effect::DetectQemu(profile) => Some(Event::QemuDetected(
-                match discover::detect(None, &profile) {
-                    QemuStatus::Found { version, .. } => Ok(version),
-                    QemuStatus::NotFound { wanted, reason, .. } => {
-                        Err(format!("{wanted}: {reason}"))
-                    }
-                    QemuStatus::NoVersion { path, reason } => {
-                        Err(format!("{}: {reason}", path.display()))
-                    }
-                    QemuStatus::NotChecked => Err("QEMU not checked".into()),
-                },
-            )),
+            Effect::DetectQemu(profile) => {
+                Some(Event::QemuDetected(discover::detect(None, &profile)))
+            }
         }
     }
 
@@ -381,7 +371,7 @@ impl Driver {
     /// event to send when that fails.
     fn start_vm(&mut self, app: &App, profile: &Profile) -> Result<(), Result<String, String>> {
         let fail = |e: String| Err(Err(e));
-        let plan = preflight(profile, app.qemu_version, &app.notes);
+        let plan = preflight(profile, &app.host.qemu, &app.notes);
         if let Err(e) = prepare(&plan, true) {
             return fail(format!("not launching: {e}"));
         }

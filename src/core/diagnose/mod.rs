@@ -67,9 +67,6 @@ pub struct Context<'a> {
     pub profile: &'a Profile,
     /// `None` when the machine type is not modelled.
     pub layout: Option<&'a Layout>,
-    /// The QEMU that will run it, when known (detected, or given with
-    /// `--qemu-version`).
-    pub qemu_version: Option<QemuVersion>,
     /// What an imported command line got wrong.
     pub import_notes: &'a [ImportNote],
     /// What the file system says ([`host::gather`]) and which QEMU was
@@ -79,6 +76,13 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// The release of the QEMU that will run it, when known (detected, or
+    /// given with `--qemu-version`): read from the one place that holds
+    /// it, [`HostFacts::qemu`].
+    pub fn qemu_version(&self) -> Option<QemuVersion> {
+        self.host.qemu.version()
+    }
+
     /// The first device with this id.
     pub fn device(&self, id: &str) -> Option<&'a Dimm> {
         self.profile.devices.iter().find(|d| d.id == id)
@@ -487,13 +491,11 @@ pub fn check_profile(
     profile: &Profile,
     import_notes: &[ImportNote],
     host: &HostFacts,
-    qemu_version: Option<QemuVersion>,
 ) -> Vec<Diagnostic> {
     let l = layout(profile, host).ok();
     check(&Context {
         profile,
         layout: l.as_ref(),
-        qemu_version,
         import_notes,
         host,
     })
@@ -508,14 +510,13 @@ pub fn fix_all(
     profile: &mut Profile,
     import_notes: &[ImportNote],
     host: &HostFacts,
-    qemu_version: Option<QemuVersion>,
 ) -> Vec<String> {
     const MAX_ROUNDS: usize = 8;
     let mut applied = Vec::new();
     for round in 0..MAX_ROUNDS {
         let notes = if round == 0 { import_notes } else { &[] };
         let before = profile.clone();
-        for d in check_profile(profile, notes, host, qemu_version) {
+        for d in check_profile(profile, notes, host) {
             if let Some(fix) = d.fix {
                 if fix.apply(profile) {
                     applied.push(fix.summary);
@@ -579,6 +580,7 @@ impl fmt::Display for Tally {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
+    use crate::core::facts::QemuStatus;
     use std::path::Path;
 
     /// The recipe: `-m 512M,slots=2,maxmem=40G`, two 17G NVDIMMs with
@@ -594,7 +596,14 @@ pub(crate) mod testing {
         host: &HostFacts,
         v: Option<QemuVersion>,
     ) -> Vec<Diagnostic> {
-        check_profile(p, notes, host, v)
+        let host = match v {
+            Some(version) => &HostFacts {
+                qemu: QemuStatus::Stated { version },
+                ..host.clone()
+            },
+            None => host,
+        };
+        check_profile(p, notes, host)
     }
 
     /// Run the table with no host facts and no QEMU version.
@@ -700,7 +709,7 @@ mod tests {
     fn fix_all_reaches_a_clean_seed() {
         let mut p = seed(None);
         p.devices[0].share = false;
-        let applied = fix_all(&mut p, &[], &HostFacts::default(), None);
+        let applied = fix_all(&mut p, &[], &HostFacts::default());
         assert!(!applied.is_empty());
         let left = run(&p);
         assert!(left.iter().all(|d| d.fix.is_none()), "{left:#?}");

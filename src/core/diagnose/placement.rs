@@ -32,7 +32,7 @@ fn check_section(ctx: &Context) -> Vec<Finding> {
     let section = layout.section_size;
     // Not on a QEMU without align=.
     let can_align = ctx
-        .qemu_version
+        .qemu_version()
         .is_none_or(|v| Feature::Align.in_version(v));
     let alignable =
         |d: &Dimm| can_align && d.backend.path().is_some() && d.align.is_none_or(|a| a.0 < section);
