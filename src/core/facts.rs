@@ -3,7 +3,7 @@
 //! which QEMU will run ([`QemuStatus`], filled in by
 //! `crate::qemu::discover`). Plain data: the core never looks for them.
 
-use crate::core::qemu::QemuVersion;
+use crate::core::qemu::version::QemuVersion;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

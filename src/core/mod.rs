@@ -6,6 +6,7 @@
 //! into the core and act on what it returns.
 
 pub mod cmdline;
+pub mod device;
 pub mod diagnose;
 pub mod examples;
 pub mod export;
