@@ -5,7 +5,7 @@
 
 use super::common::{load, out, Failure, Outcome, QemuArgs, SourceArgs};
 use clap::{Args, ValueEnum};
-use qpmem::core::diagnose::{self, Diagnostic, Severity, Tally};
+use qpmem::core::diagnose::{self, Applicability, Diagnostic, Fix, Severity, Tally};
 use qpmem::core::facts::HostFacts;
 use qpmem::core::facts::QemuStatus;
 use qpmem::core::qemu::QemuVersion;
@@ -30,8 +30,9 @@ pub struct CheckArgs {
     /// Treat this level as errors for the exit code.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub deny: Option<Deny>,
-    /// Apply every automatic fix: print the fixed profile (RON), and
-    /// rewrite SOURCE in place when it is a profile file.
+    /// Apply every fix that is safe unattended (fixes "to review" are
+    /// left): print the fixed profile (RON), and rewrite SOURCE in place
+    /// when it is a profile file.
     #[arg(long)]
     pub fix: bool,
     /// Silence a rule, by code (QP100) or name; repeatable. A profile's
@@ -59,6 +60,9 @@ struct DiagnosticJson<'a> {
     help: Option<&'a str>,
     fixable: bool,
     fix: Option<&'a str>,
+    /// `machine-applicable` (`--fix` applies it) or `maybe-incorrect`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applicability: Option<Applicability>,
 }
 
 #[derive(Serialize)]
@@ -94,8 +98,9 @@ fn to_json(d: &Diagnostic) -> DiagnosticJson<'_> {
         device: d.device.as_deref(),
         message: &d.message,
         help: d.help.as_deref(),
-        fixable: d.fix.is_some(),
+        fixable: d.fix.as_ref().is_some_and(Fix::is_unattended),
         fix: d.fix.as_ref().map(|f| f.summary.as_str()),
+        applicability: d.fix.as_ref().map(|f| f.applicability),
     }
 }
 
@@ -105,8 +110,14 @@ pub fn render_text(diagnostics: &[Diagnostic], qemu: &str) -> String {
     for d in diagnostics {
         text.push_str(&d.render());
         text.push('\n');
-        if d.fix.is_some() {
-            text.push_str("  = fix: `qpmem check --fix` applies this\n");
+        match &d.fix {
+            Some(f) if f.is_unattended() => {
+                text.push_str("  = fix: `qpmem check --fix` applies this\n");
+            }
+            Some(_) => text.push_str(
+                "  = fix: to review, so `--fix` leaves it: press f on it in the TUI, or edit the profile\n",
+            ),
+            None => {}
         }
         text.push('\n');
     }

@@ -2,7 +2,7 @@
 //! and whether its release has every property and machine type the
 //! profile uses ([`crate::core::qemu::caps`]).
 
-use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
+use super::{Applicability, Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
 use crate::core::facts::QemuStatus;
 use crate::core::profile::{Backend, DimmKind, Profile};
 use crate::core::qemu::caps::{machine_version, release, Feature};
@@ -174,6 +174,7 @@ fn drop_feature(f: Feature, ids: &[&str]) -> Option<Fix> {
     Some(Fix {
         summary: format!("{what} {}", ids.join(", ")),
         edits,
+        applicability: Applicability::MachineApplicable,
     })
 }
 
