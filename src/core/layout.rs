@@ -160,10 +160,7 @@ pub enum LayoutError {
 /// pc: 3 GiB low when RAM >= 3.5 GiB, else all low; q35: 2 GiB low when
 /// RAM >= 2.75 GiB, else all low.
 pub fn lowmem_split(family: MachineFamily, ram: u64) -> (u64, u64) {
-    let (threshold, low) = match family {
-        MachineFamily::Pc => (0xe000_0000, 0xc000_0000),
-        MachineFamily::Q35 => (0xb000_0000, 0x8000_0000),
-    };
+    let (threshold, low) = family.spec().lowmem();
     if ram >= threshold {
         (low, ram - low)
     } else {

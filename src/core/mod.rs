@@ -23,6 +23,7 @@ pub mod examples;
 pub mod export;
 pub mod facts;
 pub mod layout;
+pub mod machine;
 pub mod map;
 pub mod printable;
 pub mod profile;

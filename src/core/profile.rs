@@ -6,6 +6,7 @@
 //! person can edit the file by hand.
 
 pub use crate::core::device::{Addr, Backend, Dimm, DimmKind};
+pub use crate::core::machine::MachineFamily;
 use crate::core::size::{Size, GIB, MIB};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -120,37 +121,6 @@ impl<T: Copy> Auto<T> {
             Auto::Fixed(v) => Some(v),
         }
     }
-}
-
-/// Which family of PC machine a machine type name belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MachineFamily {
-    /// i440FX: `pc`, `pc-i440fx-*`, old `pc-X.Y`.
-    Pc,
-    /// Q35: `q35`, `pc-q35-*`.
-    Q35,
-}
-
-impl MachineFamily {
-    /// Classify a `-machine` type name; `None` for machines qpmem does not model.
-    pub fn of(machine: &str) -> Option<MachineFamily> {
-        let m = machine.trim();
-        if m == "q35" || m.starts_with("pc-q35-") {
-            Some(MachineFamily::Q35)
-        } else if m == "pc" || m.starts_with("pc-i440fx-") || is_old_pc_name(m) {
-            Some(MachineFamily::Pc)
-        } else {
-            None
-        }
-    }
-}
-
-/// `pc-1.3`-style names of early i440FX machine types.
-fn is_old_pc_name(m: &str) -> bool {
-    m.strip_prefix("pc-")
-        .map(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
-        .unwrap_or(false)
 }
 
 impl Profile {
@@ -384,17 +354,6 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn machine_families() {
-        assert_eq!(MachineFamily::of("pc"), Some(MachineFamily::Pc));
-        assert_eq!(MachineFamily::of("pc-i440fx-7.2"), Some(MachineFamily::Pc));
-        assert_eq!(MachineFamily::of("pc-1.3"), Some(MachineFamily::Pc));
-        assert_eq!(MachineFamily::of("q35"), Some(MachineFamily::Q35));
-        assert_eq!(MachineFamily::of("pc-q35-8.2"), Some(MachineFamily::Q35));
-        assert_eq!(MachineFamily::of("microvm"), None);
-        assert_eq!(MachineFamily::of("pc-"), None);
-    }
 
     #[test]
     fn ids() {

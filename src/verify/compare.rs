@@ -107,9 +107,12 @@ pub fn compare(predicted: &Layout, guest: &GuestReport) -> Comparison {
     let wanted: Vec<Option<(u64, u64)>> = predicted
         .devices
         .iter()
-        .map(|d| match d.kind {
-            DimmKind::Nvdimm => d.placement().map(|p| (p.addr, p.size)),
-            DimmKind::PcDimm => None,
+        .map(|d| {
+            d.kind
+                .spec()
+                .guest_reports_range()
+                .then(|| d.placement().map(|p| (p.addr, p.size)))
+                .flatten()
         })
         .collect();
     let mut found: Vec<Option<usize>> = vec![None; wanted.len()];
@@ -146,8 +149,8 @@ pub fn compare(predicted: &Layout, guest: &GuestReport) -> Comparison {
                     .find(|r| r.start == g.addr)
                     .map(|r| (r.name.clone(), r.size))
             });
-            let verdict = match (d.kind, placement, guest_range) {
-                (DimmKind::PcDimm, _, _) => Verdict::NotChecked,
+            let verdict = match (d.kind.spec().guest_reports_range(), placement, guest_range) {
+                (false, _, _) => Verdict::NotChecked,
                 (_, None, _) => Verdict::NotPredicted,
                 (_, Some(_), None) => Verdict::Missing,
                 (_, Some(p), Some(g)) => {

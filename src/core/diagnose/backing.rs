@@ -8,7 +8,7 @@
 use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
 use crate::core::cmdline::escape_value;
 use crate::core::facts::{Entry, FileFacts, LabelArea};
-use crate::core::profile::{Backend, Dimm, DimmKind};
+use crate::core::profile::{Backend, Dimm};
 use crate::core::size::{format_human, format_qemu, Size};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -457,7 +457,7 @@ zero nor a namespace index block.",
 fn label_hides_data(ctx: &Context) -> Vec<Finding> {
     files(ctx)
         .filter(|(d, _, f)| {
-            d.kind == DimmKind::Nvdimm && f.is_some_and(|f| f.label_area == LabelArea::Data)
+            d.kind.spec().has_labels() && f.is_some_and(|f| f.label_area == LabelArea::Data)
         })
         .map(|(d, path, _)| {
             let label = d.effective_label_size();

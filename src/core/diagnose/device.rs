@@ -5,7 +5,7 @@
 
 use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
 use crate::core::layout::{PlaceError, PAGE_SIZE};
-use crate::core::profile::{is_valid_id, Backend, Dimm, DimmKind, Profile};
+use crate::core::profile::{is_valid_id, Backend, Dimm, Profile};
 use crate::core::size::{align_up, format_human, format_qemu, Size, KIB, MIB};
 use std::collections::HashSet;
 use std::path::Path;
@@ -127,8 +127,9 @@ fn pc_dimm_size_unaligned(ctx: &Context) -> Vec<Finding> {
         .collect()
 }
 
+/// The devices with a label area (the label rules judge these).
 fn nvdimms(p: &Profile) -> impl Iterator<Item = &Dimm> {
-    p.devices.iter().filter(|d| d.kind == DimmKind::Nvdimm)
+    p.devices.iter().filter(|d| d.kind.spec().has_labels())
 }
 
 pub static LABEL_TOO_SMALL: Rule = Rule {
@@ -234,10 +235,7 @@ fn fresh_name(p: &Profile, prefix: &str) -> String {
 }
 
 fn id_prefix(d: &Dimm) -> &'static str {
-    match d.kind {
-        DimmKind::Nvdimm => "nv",
-        DimmKind::PcDimm => "dimm",
-    }
+    d.kind.spec().id_prefix()
 }
 
 fn memdev_prefix(d: &Dimm) -> &'static str {

@@ -198,10 +198,7 @@ pub const AMD_HT_START: u64 = 0xfd_0000_0000;
 
 /// The 64-bit PCI hole QEMU reserves above the device memory.
 pub fn pci_hole64(family: MachineFamily) -> u64 {
-    match family {
-        MachineFamily::Pc => 2 * GIB,
-        MachineFamily::Q35 => 32 * GIB,
-    }
+    family.spec().pci_hole64()
 }
 
 /// QEMU's `pc_max_used_gpa`: the highest guest physical address the

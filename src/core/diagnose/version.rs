@@ -231,10 +231,10 @@ fn machine_too_new(ctx: &Context) -> Vec<Finding> {
     if (m.major, m.minor) <= (v.major, v.minor) {
         return Vec::new();
     }
-    let family = match ctx.profile.machine_family() {
-        Some(crate::core::profile::MachineFamily::Q35) => "q35",
-        _ => "pc",
-    };
+    let family = ctx
+        .profile
+        .machine_family()
+        .map_or("pc", |f| f.spec().name());
     vec![Finding::about(
         None,
         format!(

@@ -16,7 +16,7 @@
 //! at the top of the document.
 
 use super::Export;
-use crate::core::profile::{Backend, DimmKind, Profile};
+use crate::core::profile::{Backend, Profile};
 use crate::core::size::{align_up, format_qemu, KIB, MIB};
 use std::fmt::Write;
 use std::path::Path;
@@ -281,12 +281,9 @@ fn memory_device(
     p: &Profile,
     d: &crate::core::profile::Dimm,
 ) {
-    let model = match d.kind {
-        DimmKind::Nvdimm => "nvdimm",
-        DimmKind::PcDimm => "dimm",
-    };
-    let mut attrs = format!(" model='{model}'");
-    if d.kind == DimmKind::Nvdimm || d.share {
+    let kind = d.kind.spec();
+    let mut attrs = format!(" model='{}'", kind.libvirt_model());
+    if kind.is_persistent() || d.share {
         attrs.push_str(if d.share {
             " access='shared'"
         } else {
@@ -297,8 +294,8 @@ fn memory_device(
         attrs.push_str(" discard='yes'");
     }
     let _ = writeln!(x, "    <memory{attrs}>");
-    match (&d.backend, d.kind) {
-        (Backend::File(path), DimmKind::Nvdimm) => {
+    match (&d.backend, kind.is_persistent()) {
+        (Backend::File(path), true) => {
             let _ = writeln!(x, "      <source>");
             let _ = writeln!(
                 x,
@@ -320,16 +317,16 @@ fn memory_device(
                 ));
             }
         }
-        (Backend::File(path), DimmKind::PcDimm) => notes.push(format!(
+        (Backend::File(path), false) => notes.push(format!(
             "{}: libvirt's dimm model has no file backend; {} is not used (anonymous RAM instead)",
             d.id,
             path.display()
         )),
-        (Backend::Ram, DimmKind::Nvdimm) => notes.push(format!(
+        (Backend::Ram, true) => notes.push(format!(
             "{}: an NVDIMM needs a file backend in libvirt",
             d.id
         )),
-        (Backend::Ram, DimmKind::PcDimm) => {}
+        (Backend::Ram, false) => {}
     }
     let _ = writeln!(x, "      <target>");
     let _ = writeln!(
@@ -346,7 +343,7 @@ fn memory_device(
         ));
     }
     let _ = writeln!(x, "        <node>{node}</node>");
-    if d.kind == DimmKind::Nvdimm {
+    if kind.has_labels() {
         if d.label_size.0 > 0 {
             let _ = writeln!(
                 x,

@@ -1,12 +1,20 @@
 //! One memory device as QEMU sees it: its kind (`-device nvdimm`,
 //! `pc-dimm`), its backend, and the geometry QEMU derives from them (the
 //! alignment it uses, the size the guest sees, what it takes of the
-//! device memory region; hw/mem/nvdimm.c, hw/mem/pc-dimm.c,
-//! backends/hostmem.c). Placement in the region is `layout`'s; this
-//! module knows one device at a time.
+//! device memory region; backends/hostmem.c). Placement in the region is
+//! `layout`'s; this module knows one device at a time.
+//!
+//! Each kind is a file of its own implementing [`Kind`] ([`nvdimm`],
+//! [`pc_dimm`]); the rest of qpmem asks the kind (`d.kind.spec()`)
+//! instead of matching on it. Adding a kind is adding its file, a
+//! [`DimmKind`] variant (the name saved in profiles) and its line in
+//! [`DimmKind::spec`].
+
+pub mod nvdimm;
+pub mod pc_dimm;
 
 use crate::core::facts::HostFacts;
-use crate::core::size::{align_down, Size, MIB};
+use crate::core::size::{Size, MIB};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -37,13 +45,52 @@ pub enum DimmKind {
     PcDimm,
 }
 
+/// What qpmem knows about one kind of memory device: one implementation
+/// per file in `src/core/device/`.
+pub trait Kind: Sync {
+    /// QEMU's `-device` driver name.
+    fn driver(&self) -> &'static str;
+    /// The `type` QMP's `query-memory-devices` reports for it.
+    fn qmp_type(&self) -> &'static str;
+    /// The prefix of ids qpmem gives new devices (`nv1`, `dimm1`).
+    fn id_prefix(&self) -> &'static str;
+    /// libvirt's `<memory model=...>`.
+    fn libvirt_model(&self) -> &'static str;
+    /// It has a label area (`label-size=`) at the end of its backend.
+    fn has_labels(&self) -> bool;
+    /// The guest sees it as persistent memory.
+    fn is_persistent(&self) -> bool;
+    /// What the guest sees of `dimm` when QEMU aligns it to `align`, or
+    /// why QEMU refuses its size.
+    fn visible_size(&self, dimm: &Dimm, align: u64) -> Result<u64, SizeError>;
+    /// The guest kernel reports its range, so `verify` can hold it
+    /// against the prediction.
+    fn guest_reports_range(&self) -> bool;
+}
+
 impl DimmKind {
+    /// Every kind, in the order qpmem offers them.
+    pub const ALL: &'static [DimmKind] = &[DimmKind::Nvdimm, DimmKind::PcDimm];
+
+    /// What qpmem knows about this kind.
+    pub fn spec(self) -> &'static dyn Kind {
+        match self {
+            DimmKind::Nvdimm => &nvdimm::Nvdimm,
+            DimmKind::PcDimm => &pc_dimm::PcDimm,
+        }
+    }
+
     /// The QEMU device name.
     pub fn device(self) -> &'static str {
-        match self {
-            DimmKind::Nvdimm => "nvdimm",
-            DimmKind::PcDimm => "pc-dimm",
-        }
+        self.spec().driver()
+    }
+
+    /// The kind QEMU's `-device` driver `name` is, if qpmem models it.
+    pub fn from_driver(name: &str) -> Option<DimmKind> {
+        DimmKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.spec().driver() == name)
     }
 }
 
@@ -199,9 +246,9 @@ impl Dimm {
         self.kind == DimmKind::Nvdimm
     }
 
-    /// The label size QEMU will use (pc-dimms have none).
+    /// The label size QEMU will use (kinds without labels have none).
     pub fn effective_label_size(&self) -> u64 {
-        if self.is_nvdimm() {
+        if self.kind.spec().has_labels() {
             self.label_size.0
         } else {
             0
@@ -229,29 +276,7 @@ pub fn effective_align(dimm: &Dimm, host: &HostFacts) -> u64 {
 
 /// The guest-visible size of a device, or why QEMU refuses it.
 pub fn visible_size(dimm: &Dimm, align: u64) -> Result<u64, SizeError> {
-    let size = dimm.size.0;
-    match dimm.kind {
-        DimmKind::Nvdimm => {
-            let label = dimm.label_size.0;
-            let visible = align_down(size.saturating_sub(label), align);
-            if size <= label || visible == 0 {
-                Err(SizeError::TooSmall {
-                    size,
-                    label,
-                    visible,
-                })
-            } else {
-                Ok(visible)
-            }
-        }
-        DimmKind::PcDimm => {
-            if size == 0 || size % align != 0 {
-                Err(SizeError::NotAligned { size, align })
-            } else {
-                Ok(size)
-            }
-        }
-    }
+    dimm.kind.spec().visible_size(dimm, align)
 }
 
 /// What a device takes of `maxmem - RAM` with default host facts, or

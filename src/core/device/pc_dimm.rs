@@ -1,0 +1,49 @@
+//! `-device pc-dimm` (hw/mem/pc-dimm.c): hot-pluggable volatile RAM in the
+//! device memory region. No label; the whole backend is guest RAM.
+
+use super::{Dimm, Kind, SizeError};
+
+pub struct PcDimm;
+
+impl Kind for PcDimm {
+    fn driver(&self) -> &'static str {
+        "pc-dimm"
+    }
+
+    fn qmp_type(&self) -> &'static str {
+        "dimm"
+    }
+
+    fn id_prefix(&self) -> &'static str {
+        "dimm"
+    }
+
+    fn libvirt_model(&self) -> &'static str {
+        "dimm"
+    }
+
+    fn has_labels(&self) -> bool {
+        false
+    }
+
+    fn is_persistent(&self) -> bool {
+        false
+    }
+
+    /// `memory_device_get_region_size` via the backend: the size must be
+    /// a multiple of the backend's page size.
+    fn visible_size(&self, dimm: &Dimm, align: u64) -> Result<u64, SizeError> {
+        let size = dimm.size.0;
+        if size == 0 || size % align != 0 {
+            Err(SizeError::NotAligned { size, align })
+        } else {
+            Ok(size)
+        }
+    }
+
+    /// The guest onlines it as RAM; `verify` has no range of its own to
+    /// hold against the prediction.
+    fn guest_reports_range(&self) -> bool {
+        false
+    }
+}
