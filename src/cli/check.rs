@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use qpmem::core::diagnose::{self, Diagnostic, Severity, Tally};
 use qpmem::core::facts::HostFacts;
 use qpmem::core::facts::QemuStatus;
+use qpmem::core::profile_ron::to_ron;
 use qpmem::core::qemu::QemuVersion;
 use qpmem::host;
 use qpmem::qemu::discover;
@@ -183,7 +184,7 @@ pub fn run(args: CheckArgs) -> Outcome {
         host = facts(&profile);
         let mut saved = profile.clone();
         saved.allow = own_allow;
-        let ron = store::to_ron(&saved)?;
+        let ron = to_ron(&saved)?;
         let written = match &loaded.path {
             Some(path) if !applied.is_empty() => {
                 store::save_profile(path, &saved)?;

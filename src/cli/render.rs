@@ -110,7 +110,7 @@ fn write_file(path: &Path, text: &str, executable: bool) -> Result<(), Failure> 
         }
         Output::Replace(target) => target,
     };
-    store::write_atomic(path, text.as_bytes(), false)?;
+    store::atomic::write_atomic(path, text.as_bytes(), false)?;
     #[cfg(unix)]
     if executable {
         use std::os::unix::fs::PermissionsExt;

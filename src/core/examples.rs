@@ -8,7 +8,7 @@
 //! The placeholder works in any profile, not only the examples.
 
 use crate::core::profile::{Backend, Profile};
-use crate::store::{self, StoreError};
+use crate::core::profile_ron::{parse_profile, RonError};
 use std::path::{Component, Path, PathBuf};
 
 /// A path whose first component is exactly this is relative to the data
@@ -63,12 +63,12 @@ impl Example {
     }
 
     /// The example as written (placeholders not expanded).
-    pub fn parse(&self) -> Result<Profile, StoreError> {
-        store::parse_profile(self.text, &self.origin())
+    pub fn parse(&self) -> Result<Profile, RonError> {
+        parse_profile(self.text, &self.origin())
     }
 
     /// The example ready to use: placeholders expanded against `data_dir`.
-    pub fn load(&self, data_dir: &Path) -> Result<Profile, StoreError> {
+    pub fn load(&self, data_dir: &Path) -> Result<Profile, RonError> {
         let mut p = self.parse()?;
         expand_placeholders(&mut p, data_dir);
         Ok(p)

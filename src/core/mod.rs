@@ -14,5 +14,6 @@ pub mod layout;
 pub mod map;
 pub mod printable;
 pub mod profile;
+pub mod profile_ron;
 pub mod qemu;
 pub mod size;

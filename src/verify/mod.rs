@@ -233,7 +233,7 @@ fn or_none(console: String) -> String {
 
 /// `$XDG_CACHE_HOME/qpmem` (usually `~/.cache/qpmem`).
 pub fn default_cache_dir() -> Option<PathBuf> {
-    crate::store::project_dirs().map(|d| d.cache_dir().to_path_buf())
+    crate::store::dirs::cache_dir()
 }
 
 /// The guest kernel for `qpmem verify`: `kernel` (with `modules`, else the
