@@ -24,6 +24,48 @@ pub struct QemuArgs {
     pub qemu: Option<PathBuf>,
 }
 
+/// Does the configuration have errors (what QEMU would refuse, or data
+/// lost)? The one rule behind exit code 1 of `check`, `render` and `map`.
+pub fn has_errors(diagnostics: &[qpmem::core::diagnose::Diagnostic]) -> bool {
+    use qpmem::core::diagnose::Severity;
+    diagnostics.iter().any(|d| d.severity == Severity::Error)
+}
+
+/// The diagnostics of a loaded profile as `check` judges it without flags
+/// (host facts, the QEMU that would run), for the commands that print
+/// something else: the errors go to stderr and decide the exit code.
+pub fn judge(
+    loaded: &source::Loaded,
+    host: &qpmem::HostFacts,
+) -> (Vec<qpmem::core::diagnose::Diagnostic>, ExitCode) {
+    let status = qpmem::qemu::discover::detect(None, &loaded.profile);
+    let version = status.version();
+    let host = qpmem::HostFacts {
+        qemu: status,
+        ..host.clone()
+    };
+    let diagnostics =
+        qpmem::core::diagnose::check_profile(&loaded.profile, &loaded.notes, &host, version);
+    let errors: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.severity == qpmem::core::diagnose::Severity::Error)
+        .collect();
+    for d in &errors {
+        eprintln!("{}", d.render());
+    }
+    let code = if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "qpmem: {} error{}: QEMU would refuse this configuration or lose data (`qpmem check` explains)",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        );
+        ExitCode::from(1)
+    };
+    (diagnostics, code)
+}
+
 /// A failure that ends the command with a code: 1 for a configuration
 /// with errors, 2 for unusable input or environment.
 pub struct Failure {

@@ -98,6 +98,32 @@ pub fn expand_placeholders(profile: &mut Profile, data_dir: &Path) {
     }
 }
 
+/// The inverse of [`expand_placeholders`], for saving: every path inside
+/// `data_dir` is written `${data}/...` again, so a saved profile moves
+/// between machines and users. Other paths are left as they are.
+pub fn collapse_placeholders(profile: &mut Profile, data_dir: &Path) {
+    let collapse = |p: &mut PathBuf| {
+        if let Ok(rest) = p.strip_prefix(data_dir) {
+            if !data_dir.as_os_str().is_empty() {
+                *p = Path::new(DATA_PLACEHOLDER).join(rest);
+            }
+        }
+    };
+    for d in &mut profile.devices {
+        if let Backend::File(p) = &mut d.backend {
+            collapse(p);
+        }
+    }
+    for p in profile
+        .kernel
+        .iter_mut()
+        .chain(profile.initrd.iter_mut())
+        .chain(profile.disks.iter_mut())
+    {
+        collapse(p);
+    }
+}
+
 fn expand_path(path: &Path, data_dir: &Path) -> Option<PathBuf> {
     let mut components = path.components();
     match components.next() {
@@ -154,6 +180,30 @@ mod tests {
         let ll = find("label-less").unwrap().load(d).unwrap();
         assert_eq!(ll.devices[0].label_size.0, 0);
         assert!(find("nope").is_none());
+    }
+
+    #[test]
+    fn collapsing_undoes_expanding_and_leaves_other_paths() {
+        let d = Path::new("/data/qpmem");
+        let mut p = find("default").unwrap().load(d).unwrap();
+        p.kernel = Some(PathBuf::from("/data/qpmem/k/vmlinuz"));
+        p.initrd = Some(PathBuf::from("/data/qpmemx/initrd"));
+        p.disks = vec![PathBuf::from("/vms/disk.img")];
+        collapse_placeholders(&mut p, d);
+        let f = |i: usize| p.devices[i].backend.path().unwrap().to_path_buf();
+        assert_eq!(f(0), PathBuf::from("${data}/nvdimm-1"));
+        assert_eq!(f(1), PathBuf::from("${data}/nvdimm-2"));
+        assert_eq!(p.kernel, Some(PathBuf::from("${data}/k/vmlinuz")));
+        // Not inside the directory, only a name that starts the same.
+        assert_eq!(p.initrd, Some(PathBuf::from("/data/qpmemx/initrd")));
+        assert_eq!(p.disks, [PathBuf::from("/vms/disk.img")]);
+        assert_eq!(find("default").unwrap().parse().unwrap(), {
+            let mut q = p.clone();
+            q.kernel = None;
+            q.initrd = None;
+            q.disks.clear();
+            q
+        });
     }
 
     #[test]

@@ -49,7 +49,27 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, RonError> {
     struct VersionOnly {
         version: u32,
     }
+    if text.trim().is_empty() {
+        return Err(RonError::Parse {
+            origin: origin.to_string(),
+            line: 1,
+            column: 1,
+            message:
+                "the file is empty (a profile starts with `(`; see `qpmem profiles show default`)"
+                    .to_string(),
+        });
+    }
     let position = |e: ron::error::SpannedError| {
+        // An error about a field names it itself; the line's first field
+        // may be another one (`name: "x", bogus: 3`).
+        if matches!(
+            e.code,
+            ron::Error::NoSuchStructField { .. }
+                | ron::Error::MissingStructField { .. }
+                | ron::Error::DuplicateStructField { .. }
+        ) {
+            return spanned(origin, &e);
+        }
         let line = e.span.start.line;
         // Name the field when the offending line starts with one, since
         // a value's own error ("size \"17X\": ...") cannot know it.
@@ -126,5 +146,26 @@ mod tests {
         let e = parse_profile("(version: 2, name: \"x\")", "p.ron").unwrap_err();
         assert!(matches!(e, RonError::TooNew { found: 2, .. }), "{e}");
         assert!(parse_profile("", "p.ron").is_err());
+    }
+
+    #[test]
+    fn an_empty_file_says_so() {
+        for text in ["", "  \n\t\n"] {
+            let msg = parse_profile(text, "p.ron").unwrap_err().to_string();
+            assert!(msg.starts_with("p.ron:1:1: the file is empty"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_not_blamed_on_its_neighbour() {
+        let e = parse_profile("(version: 1,\n ram: \"2G\", bogus: 3)", "p.ron").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.starts_with("p.ron:2:"), "{msg}");
+        assert!(msg.contains("`bogus`"), "{msg}");
+        assert!(!msg.contains("ram:"), "{msg}");
+        // A value's error still gets its field's name.
+        let e =
+            parse_profile("(version: 1,\n name: \"x\",\n ram: \"2X\",\n)", "p.ron").unwrap_err();
+        assert!(e.to_string().contains(": ram: "), "{e}");
     }
 }

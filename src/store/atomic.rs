@@ -95,6 +95,8 @@ pub fn write_atomic_with(
                 let bak_path = files::replace_target(&backup_path(path))?;
                 let mut bak = temp_in(&dir_of(&bak_path), BACKUP_PREFIX)?;
                 bak.write_all(&old).map_err(io_err(bak.path()))?;
+                // The backup is the old file: its permissions too.
+                let _ = fs::set_permissions(bak.path(), meta.permissions());
                 bak.persist(&bak_path).map_err(|e| FileError::Io {
                     path: bak_path.clone(),
                     source: e.error,

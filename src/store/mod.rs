@@ -53,6 +53,8 @@ pub enum StoreError {
     NoSuchProfile { name: String, path: String },
     #[error("a stored profile '{name}' already exists ({path})")]
     Exists { name: String, path: String },
+    #[error("no backup of the stored profile '{name}' to restore ({path} does not exist)")]
+    NoBackup { name: String, path: String },
     #[error("cannot find the home directory for qpmem's profiles: set HOME (or XDG_CONFIG_HOME and XDG_DATA_HOME)")]
     NoHome,
 }
@@ -162,16 +164,29 @@ pub struct Summary {
     pub nvdimms: usize,
     /// Total size of the NVDIMM backends (label areas included).
     pub pmem_bytes: u64,
+    /// What the guest sees of them (labels and align's tails left out), as
+    /// QEMU places them; `None` when one cannot be placed.
+    pub guest_pmem_bytes: Option<u64>,
 }
 
 impl Summary {
     pub fn of(p: &Profile) -> Summary {
         let nv = p.devices.iter().filter(|d| d.kind == DimmKind::Nvdimm);
+        let guest_pmem_bytes = crate::core::layout::layout(p, &Default::default())
+            .ok()
+            .and_then(|l| {
+                l.devices
+                    .iter()
+                    .filter(|d| d.kind == DimmKind::Nvdimm)
+                    .map(|d| d.placement().map(|pl| pl.size))
+                    .try_fold(0u64, |a, s| s.map(|s| a.saturating_add(s)))
+            });
         Summary {
             description: p.description.clone(),
             devices: p.devices.len(),
             nvdimms: nv.clone().count(),
             pmem_bytes: nv.fold(0u64, |a, d| a.saturating_add(d.size.0)),
+            guest_pmem_bytes,
         }
     }
 }
@@ -192,6 +207,14 @@ impl Store {
     pub fn from_env() -> Result<Store, StoreError> {
         let dirs = dirs::project_dirs().ok_or(StoreError::NoHome)?;
         Ok(Store::at(dirs.config_dir(), dirs.data_dir()))
+    }
+
+    /// The store in the user's XDG directories, or, without a home
+    /// directory, one with no stored profiles (its config directory the
+    /// temporary directory) whose data directory is [`dirs::data_dir`]'s
+    /// fallback: enough to expand and keep `${data}`.
+    pub fn from_env_or_temp() -> Store {
+        Store::from_env().unwrap_or_else(|_| Store::at(std::env::temp_dir(), dirs::data_dir()))
     }
 
     /// A store rooted elsewhere (tests, `--config-dir`-style overrides).
@@ -280,6 +303,7 @@ impl Store {
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let mut p = profile.clone();
         p.name = name.to_string();
+        examples::collapse_placeholders(&mut p, &self.data_dir);
         let text = to_ron(&p).map_err(|e| StoreError::Serialize {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -288,10 +312,45 @@ impl Store {
         Ok(path)
     }
 
+    /// Save `profile` to the file `path` (atomically, keeping `PATH.bak`),
+    /// paths inside the data directory written as `${data}/...` as
+    /// [`Store::save`] does.
+    pub fn save_file(&self, path: &Path, profile: &Profile) -> Result<(), StoreError> {
+        let mut p = profile.clone();
+        examples::collapse_placeholders(&mut p, &self.data_dir);
+        save_profile(path, &p)
+    }
+
+    /// Bring back the stored profile `name` from `NAME.ron.bak` (after a
+    /// save or a `remove`). The version it replaces, if any, becomes the
+    /// new `NAME.ron.bak`, so a second restore undoes the first. Returns
+    /// the profile's path.
+    pub fn restore(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let path = self.profile_path(name)?;
+        let bak = atomic::backup_path(&path);
+        if fs::symlink_metadata(&bak).is_err() {
+            return Err(StoreError::NoBackup {
+                name: name.to_string(),
+                path: bak.display().to_string(),
+            });
+        }
+        let old = load_profile(&bak)?;
+        self.save(name, &old)
+    }
+
     /// Remove the stored profile `name`. It is not destroyed: it becomes
     /// `NAME.ron.bak` (replacing an older backup), whose path is returned.
-    /// Built-in examples cannot be removed.
+    /// Built-in examples cannot be removed. When it was the last profile
+    /// opened ([`Settings::last_profile`]) that setting is cleared.
     pub fn remove(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let bak = self.move_to_backup(name)?;
+        // Best effort: a malformed config.ron is reported where it is read.
+        let _ = Settings::follow(self, name, None);
+        Ok(bak)
+    }
+
+    /// [`Store::remove`] without the settings.
+    fn move_to_backup(&self, name: &str) -> Result<PathBuf, StoreError> {
         let path = self.profile_path(name)?;
         if !path.is_file() {
             if examples::find(name).is_some() {
@@ -324,7 +383,8 @@ impl Store {
     }
 
     /// Rename the stored profile `from` to `to` (refusing to overwrite an
-    /// existing `to`); the profile's `name` field follows. Returns the new path.
+    /// existing `to`); the profile's `name` field follows, and so does
+    /// [`Settings::last_profile`] when it was `from`. Returns the new path.
     pub fn rename(&self, from: &str, to: &str) -> Result<PathBuf, StoreError> {
         let src = self.profile_path(from)?;
         let dst = self.profile_path(to)?;
@@ -348,7 +408,8 @@ impl Store {
         }
         let p = load_profile(&src)?;
         let new = self.save(to, &p)?;
-        self.remove(from)?;
+        self.move_to_backup(from)?;
+        let _ = Settings::follow(self, from, Some(to));
         Ok(new)
     }
 
@@ -434,6 +495,90 @@ mod tests {
     }
 
     #[test]
+    fn saving_keeps_the_data_placeholder() {
+        let (d, s) = temp_store();
+        // Opened expanded, as render and launch need it...
+        let (p, _) = s.open("default").unwrap().unwrap();
+        let nv1 = s.data_dir().join("nvdimm-1");
+        assert_eq!(p.devices[0].backend.path(), Some(nv1.as_path()));
+        // ...saved with `${data}` again, by name and to a path.
+        let path = s.save("mine", &p).unwrap();
+        let file = d.path().join("elsewhere.ron");
+        s.save_file(&file, &p).unwrap();
+        for saved in [&path, &file] {
+            let text = fs::read_to_string(saved).unwrap();
+            assert!(text.contains(r#"File("${data}/nvdimm-1")"#), "{text}");
+            assert!(
+                !text.contains(&s.data_dir().display().to_string()),
+                "{text}"
+            );
+        }
+        // And a path outside the data directory is kept as written.
+        let mut q = p.clone();
+        q.devices[0].backend = crate::core::profile::Backend::File("/vms/nv1".into());
+        s.save("other", &q).unwrap();
+        let (back, _) = s.open("other").unwrap().unwrap();
+        assert_eq!(back.devices[0].backend.path(), Some(Path::new("/vms/nv1")));
+        assert_eq!(back.devices[1].backend.path(), p.devices[1].backend.path());
+    }
+
+    #[test]
+    fn the_last_profile_follows_a_rename_and_goes_with_a_removal() {
+        let (_d, s) = temp_store();
+        s.save("mine", &Profile::empty("x")).unwrap();
+        s.save("other", &Profile::empty("x")).unwrap();
+        Settings::set_last_profile(&s, "mine").unwrap();
+        s.rename("mine", "mine2").unwrap();
+        let last = || Settings::load(&s).unwrap().last_profile;
+        assert_eq!(last().as_deref(), Some("mine2"));
+        // Another profile's rename or removal leaves it alone.
+        s.rename("other", "other2").unwrap();
+        s.remove("other2").unwrap();
+        assert_eq!(last().as_deref(), Some("mine2"));
+        s.remove("mine2").unwrap();
+        assert_eq!(last(), None);
+    }
+
+    #[test]
+    fn a_backup_keeps_the_mode_of_the_file_it_copies() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_d, s) = temp_store();
+        let path = s.save("p", &Profile::empty("one")).unwrap();
+        for mode in [0o644, 0o600, 0o640] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            s.save("p", &Profile::empty("two")).unwrap();
+            let got = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(got(&backup_path(&path)), mode, "{mode:o}");
+            assert_eq!(got(&path), mode, "{mode:o}");
+        }
+    }
+
+    #[test]
+    fn restore_brings_back_the_backup_and_undoes_itself() {
+        let (_d, s) = temp_store();
+        let e = s.restore("p").unwrap_err();
+        assert!(matches!(e, StoreError::NoBackup { .. }), "{e}");
+        let mut p = Profile::empty("p");
+        p.description = "first".into();
+        s.save("p", &p).unwrap();
+        p.description = "second".into();
+        s.save("p", &p).unwrap();
+        let desc = || s.open("p").unwrap().unwrap().0.description;
+        s.restore("p").unwrap();
+        assert_eq!(desc(), "first");
+        s.restore("p").unwrap();
+        assert_eq!(desc(), "second");
+        // After a removal the backup is the removed profile.
+        s.remove("p").unwrap();
+        s.restore("p").unwrap();
+        assert_eq!(desc(), "second");
+        assert!(matches!(
+            s.restore("a/b").unwrap_err(),
+            StoreError::BadName { .. }
+        ));
+    }
+
+    #[test]
     fn names_that_cannot_be_file_names_are_refused() {
         for bad in [
             "", "a/b", "/abs", ".hidden", ".", "..", "a\\b", "tab\tx", " lead", "trail ", "x.ron",
@@ -511,6 +656,8 @@ mod tests {
         let zeta = l[2].summary.as_ref().unwrap();
         assert_eq!((zeta.devices, zeta.nvdimms), (2, 2));
         assert_eq!(zeta.pmem_bytes, 34 << 30);
+        // Each 17G file shows 17G - 2M aligned down to 128M: 16.875 GiB.
+        assert_eq!(zeta.guest_pmem_bytes, Some((2 * (17 * 1024 - 128)) << 20));
         assert!(matches!(
             l[2].origin,
             Origin::Stored {

@@ -48,6 +48,17 @@ impl Settings {
         Ok(atomic::write_atomic(&path, text.as_bytes(), true)?)
     }
 
+    /// The stored profile `from` was renamed to `to` (`None`: removed):
+    /// when it was the last profile opened, say so in the settings.
+    pub fn follow(store: &Store, from: &str, to: Option<&str>) -> Result<(), StoreError> {
+        let mut s = Settings::load(store)?;
+        if s.last_profile.as_deref() != Some(from) {
+            return Ok(());
+        }
+        s.last_profile = to.map(str::to_string);
+        s.save(store)
+    }
+
     /// Record `name` as the last profile opened: load, set, save. A
     /// malformed settings file is reported, not overwritten.
     pub fn set_last_profile(store: &Store, name: &str) -> Result<(), StoreError> {
