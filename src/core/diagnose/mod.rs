@@ -510,9 +510,10 @@ pub fn fix_all(
     host: &HostFacts,
     qemu_version: Option<QemuVersion>,
 ) -> Vec<String> {
-    // One fix at a time, judged again after each: two findings often
-    // offer one fix (QP100 on nv1 and on nv2), which must be applied and
-    // reported once.
+    // One fix at a time, judged again after each, the one that does the
+    // most first: two findings often offer overlapping fixes (QP100 on nv1
+    // sets align on nv1, on nv2 on nv1 and nv2), and what one covers must
+    // not be applied and reported again.
     const MAX_FIXES: usize = 64;
     let mut applied = Vec::new();
     let mut notes = import_notes;
@@ -520,9 +521,13 @@ pub fn fix_all(
         let next = check_profile(profile, notes, host, qemu_version)
             .into_iter()
             .filter_map(|d| d.fix)
-            .find(|fix| {
+            .filter(|fix| {
                 let mut p = profile.clone();
                 fix.apply(&mut p) && p != *profile
+            })
+            .fold(None::<Fix>, |best, fix| match best {
+                Some(b) if b.edits.len() >= fix.edits.len() => Some(b),
+                _ => Some(fix),
             });
         let Some(fix) = next else { break };
         fix.apply(profile);
