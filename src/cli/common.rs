@@ -31,21 +31,15 @@ pub fn has_errors(diagnostics: &[qpmem::core::diagnose::Diagnostic]) -> bool {
     diagnostics.iter().any(|d| d.severity == Severity::Error)
 }
 
-/// The diagnostics of a loaded profile as `check` judges it without flags
-/// (host facts, the QEMU that would run), for the commands that print
-/// something else: the errors go to stderr and decide the exit code.
-pub fn judge(
-    loaded: &source::Loaded,
-    host: &qpmem::HostFacts,
-) -> (Vec<qpmem::core::diagnose::Diagnostic>, ExitCode) {
-    let status = qpmem::qemu::discover::detect(None, &loaded.profile);
-    let version = status.version();
-    let host = qpmem::HostFacts {
-        qemu: status,
-        ..host.clone()
-    };
+/// The diagnostics of the configuration itself, for the commands that
+/// print something else (`render`, `map`): the rule table on the profile
+/// and the placement facts only. They neither run QEMU for its version nor
+/// judge the backing files as they are today (`check` does both). The
+/// errors go to stderr and decide the exit code.
+pub fn judge(loaded: &source::Loaded) -> (Vec<qpmem::core::diagnose::Diagnostic>, ExitCode) {
+    let host = qpmem::host::placement_facts(&loaded.profile);
     let diagnostics =
-        qpmem::core::diagnose::check_profile(&loaded.profile, &loaded.notes, &host, version);
+        qpmem::core::diagnose::check_profile(&loaded.profile, &loaded.notes, &host, None);
     let errors: Vec<_> = diagnostics
         .iter()
         .filter(|d| d.severity == qpmem::core::diagnose::Severity::Error)

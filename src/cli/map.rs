@@ -9,7 +9,7 @@ pub fn run(s: SourceArgs, json: bool) -> Outcome {
     let loaded = load(&s)?;
     let l = layout(&loaded.profile, &placement_facts(&loaded.profile))?;
     // A device QEMU would not place is an error diagnostic too.
-    let (_, code) = judge(&loaded, &qpmem::host::gather(&loaded.profile));
+    let (_, code) = judge(&loaded);
     let text = if json {
         let mut t = serde_json::to_string_pretty(&map::to_json(&loaded.profile, &l))?;
         t.push('\n');

@@ -36,7 +36,7 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     let profile = &loaded.profile;
     let host = qpmem::host::gather(profile);
     // Printed whatever they say; errors go to stderr and set the exit code.
-    let (diagnostics, code) = judge(&loaded, &host);
+    let (diagnostics, code) = judge(&loaded);
     let text = match format {
         Format::Shell => render_shell(profile),
         Format::Argv => {
