@@ -2,8 +2,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use qpmem::core::profile::{Auto, Dimm, Profile};
+use qpmem::core::profile_ron::{parse_profile, to_ron};
 use qpmem::core::size::Size;
-use qpmem::store::{load_profile, parse_profile, save_profile, to_ron};
+use qpmem::store::{load_profile, save_profile};
 use std::hint::black_box;
 use std::path::PathBuf;
 

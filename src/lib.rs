@@ -4,7 +4,7 @@
 //! The core is pure data and functions: [`size`] (QEMU's size syntax),
 //! [`profile`] (the saved set-up), [`layout`](mod@layout) (QEMU's placement),
 //! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
-//! a table or JSON). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
+//! a table or JSON), all under [`core`](mod@core). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
 //! guest to see what the kernel makes of the DIMMs) are the thin layers
 //! that touch files and processes ([`files`] guards every file qpmem did
 //! not write itself); [`verify`] boots a profile in that guest

@@ -56,11 +56,7 @@ pub enum SourceError {
 pub fn load(source: Option<&str>, cmdline: Option<&str>) -> Result<Loaded, SourceError> {
     match (source, cmdline) {
         // Neither needs the store's directories beyond the data dir.
-        (None, _) | (Some(_), Some(_)) => {
-            let store = Store::from_env()
-                .unwrap_or_else(|_| Store::at(std::env::temp_dir(), store::data_dir()));
-            load_with(&store, source, cmdline)
-        }
+        (None, _) | (Some(_), Some(_)) => load_with(&Store::from_env_or_temp(), source, cmdline),
         (Some(_), None) => load_with(&Store::from_env()?, source, cmdline),
     }
 }

@@ -5,6 +5,7 @@
 
 use assert_cmd::Command;
 use qpmem::core::profile::{Auto, Profile};
+use qpmem::core::profile_ron::parse_profile;
 use qpmem::core::size::Size;
 use qpmem::store;
 use std::os::unix::fs::PermissionsExt;
@@ -305,7 +306,7 @@ fn fix_rewrites_the_profile_file_in_place() {
     assert!(err.contains("fixed: set align=128M on nv1, nv2"), "{err}");
     assert!(err.contains("fixed: set share=on on nv2"), "{err}");
     // stdout is the fixed profile, and the file now holds it.
-    let printed = store::parse_profile(&stdout(&o), "stdout").unwrap();
+    let printed = parse_profile(&stdout(&o), "stdout").unwrap();
     let saved = store::load_profile(&file).unwrap();
     assert_eq!(printed, saved);
     for d in &saved.devices {
@@ -340,7 +341,7 @@ fn fix_without_a_file_only_prints() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
-    let p = store::parse_profile(&stdout(&o), "stdout").unwrap();
+    let p = parse_profile(&stdout(&o), "stdout").unwrap();
     assert!(p.devices.iter().all(|d| d.align == Some(Size::mib(128))));
 }
 

@@ -4,7 +4,7 @@
 
 use assert_cmd::Command;
 use qpmem::core::profile::{Backend, Profile};
-use qpmem::store;
+use qpmem::core::profile_ron::to_ron;
 use std::path::{Path, PathBuf};
 
 /// OSC 52 (set the clipboard) as a hostile profile would carry it.
@@ -22,7 +22,7 @@ fn qpmem(dir: &Path) -> Command {
 
 fn write_profile(dir: &Path, p: &Profile) -> PathBuf {
     let path = dir.join("hostile.ron");
-    std::fs::write(&path, store::to_ron(p).unwrap()).unwrap();
+    std::fs::write(&path, to_ron(p).unwrap()).unwrap();
     path
 }
 
@@ -171,7 +171,7 @@ fn an_escape_in_the_name_is_shown_escaped() {
 #[test]
 fn an_error_that_echoes_a_bad_value_escapes_it() {
     let dir = tempfile::tempdir().unwrap();
-    let text = store::to_ron(&seed(dir.path())).unwrap();
+    let text = to_ron(&seed(dir.path())).unwrap();
     assert!(text.contains("\"17G\""), "{text}");
     let path = dir.path().join("bad-size.ron");
     std::fs::write(
@@ -192,7 +192,7 @@ fn profiles_list_escapes_an_unreadable_profile_s_error() {
     let profiles = dir.path().join("config/qpmem/profiles");
     std::fs::create_dir_all(&profiles).unwrap();
     // An unparsable size: the parse error quotes it.
-    let text = store::to_ron(&seed(dir.path())).unwrap();
+    let text = to_ron(&seed(dir.path())).unwrap();
     let text = text.replacen("\"17G\"", &format!("\"17{OSC52}G\""), 1);
     std::fs::write(profiles.join("bad.ron"), text).unwrap();
     let o = qpmem(dir.path())

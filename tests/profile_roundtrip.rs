@@ -7,8 +7,9 @@ mod common;
 use proptest::prelude::*;
 use qpmem::core::cmdline::{import, render_argv, render_shell};
 use qpmem::core::profile::{Addr, Arch, Auto, Backend, Dimm, DimmKind, Profile, PROFILE_VERSION};
+use qpmem::core::profile_ron::{parse_profile, to_ron};
 use qpmem::core::size::Size;
-use qpmem::store::{parse_profile, to_ron, Store};
+use qpmem::store::Store;
 use std::path::PathBuf;
 
 fn size() -> impl Strategy<Value = Size> {

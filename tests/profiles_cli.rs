@@ -278,3 +278,51 @@ fn hostile_files_are_refused_without_a_panic_and_left_unmodified() {
         assert_eq!(snapshot(&path), before, "{name} was modified by reading");
     }
 }
+
+#[test]
+fn restore_brings_back_the_backup() {
+    let env = Env::new();
+    env.run(&["import", "--cmdline", PASTED[0], "--save", "mine"]);
+    let first = fs::read_to_string(env.profiles().join("mine.ron")).unwrap();
+    env.run(&[
+        "import",
+        "--cmdline",
+        PASTED[1],
+        "--save",
+        "mine",
+        "--force",
+    ]);
+    let second = fs::read_to_string(env.profiles().join("mine.ron")).unwrap();
+    assert_ne!(first, second);
+    let (code, _, err) = env.run(&["profiles", "restore", "mine"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        fs::read_to_string(env.profiles().join("mine.ron")).unwrap(),
+        first
+    );
+    // Removed, then restored.
+    env.run(&["profiles", "rm", "mine", "--yes"]);
+    let (code, _, err) = env.run(&["profiles", "restore", "mine"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(env.profiles().join("mine.ron").is_file());
+    let (code, _, err) = env.run(&["profiles", "restore", "never"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no backup") && err.contains("never"), "{err}");
+}
+
+#[test]
+fn list_shows_the_file_sizes_and_what_the_guest_sees() {
+    let env = Env::new();
+    let (code, out, _) = env.run(&["profiles", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().next().unwrap().contains("GUEST SEES"), "{out}");
+    // default: two 17G files with a 2M label and align=128M: 16.875 GiB each.
+    let default = out.lines().find(|l| l.starts_with("default ")).unwrap();
+    assert!(
+        default.contains("34 GiB") && default.contains("33.75 GiB"),
+        "{default}"
+    );
+    // small: a 1026M file that shows exactly 1 GiB.
+    let small = out.lines().find(|l| l.starts_with("small ")).unwrap();
+    assert!(small.contains("1 GiB"), "{small}");
+}

@@ -501,3 +501,42 @@ fn missing_kernel_and_busybox_are_named_with_their_packages() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("busybox-static"), "{stderr}");
 }
+
+/// `scripts/install-deps --test` unpacks the kernel into `target/guest-kernel`;
+/// `qpmem verify` run from the checkout finds it there with no variable set.
+#[test]
+fn verify_finds_the_kernel_install_deps_fetched() {
+    let Some(setup) = guest_setup_or_skip("verify_finds_the_kernel_install_deps_fetched") else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
+    let kernel_dir = std::env::var_os("QPMEM_GUEST_KERNEL_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(kernel_cache_dir);
+    let checkout = tempfile::tempdir().unwrap();
+    std::fs::create_dir(checkout.path().join("target")).unwrap();
+    std::os::unix::fs::symlink(
+        std::fs::canonicalize(&kernel_dir).unwrap(),
+        checkout.path().join("target/guest-kernel"),
+    )
+    .unwrap();
+    let out = AssertCommand::cargo_bin("qpmem")
+        .unwrap()
+        .current_dir(checkout.path())
+        .env_remove("QPMEM_GUEST_KERNEL_DIR")
+        .env_remove("CARGO_TARGET_DIR")
+        .env("XDG_CACHE_HOME", checkout.path().join("cache"))
+        .env("XDG_DATA_HOME", checkout.path().join("data"))
+        .args(["verify", "small", "--json", "--qemu"])
+        .arg(&setup.qemu)
+        .arg("--busybox")
+        .arg(&setup.busybox)
+        .timeout(BOOT_TIMEOUT)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["match"], true, "{v}");
+}

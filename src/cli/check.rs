@@ -3,15 +3,18 @@
 //! Exit 0 when nothing is an error (warnings too with `--deny warnings`),
 //! 1 when something is, 2 when the input itself is unusable.
 
-use super::common::{load, out, Failure, Outcome, QemuArgs, SourceArgs};
+use super::common::{has_errors, load, out, Failure, Outcome, QemuArgs, SourceArgs};
 use clap::{Args, ValueEnum};
-use qpmem::core::diagnose::{self, Applicability, Diagnostic, Fix, Severity, Tally};
+use qpmem::core::diagnose::{self, Diagnostic, Tally};
+use qpmem::core::examples;
+use qpmem::core::export::json::DiagnosticJson;
 use qpmem::core::facts::HostFacts;
 use qpmem::core::facts::QemuStatus;
+use qpmem::core::profile_ron::to_ron;
 use qpmem::core::qemu::QemuVersion;
 use qpmem::host;
 use qpmem::qemu::discover;
-use qpmem::store;
+use qpmem::store::{self, Store};
 use serde::Serialize;
 use std::process::ExitCode;
 
@@ -51,21 +54,6 @@ pub enum Deny {
 }
 
 #[derive(Serialize)]
-struct DiagnosticJson<'a> {
-    code: &'a str,
-    name: &'a str,
-    severity: Severity,
-    device: Option<&'a str>,
-    message: &'a str,
-    help: Option<&'a str>,
-    fixable: bool,
-    fix: Option<&'a str>,
-    /// `machine-applicable` (`--fix` applies it) or `maybe-incorrect`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    applicability: Option<Applicability>,
-}
-
-#[derive(Serialize)]
 struct QemuJson {
     version: Option<String>,
     #[serde(flatten)]
@@ -88,20 +76,6 @@ struct ReportJson<'a> {
     qemu: QemuJson,
     #[serde(skip_serializing_if = "Option::is_none")]
     fixed: Option<FixedJson>,
-}
-
-fn to_json(d: &Diagnostic) -> DiagnosticJson<'_> {
-    DiagnosticJson {
-        code: d.code,
-        name: d.name,
-        severity: d.severity,
-        device: d.device.as_deref(),
-        message: &d.message,
-        help: d.help.as_deref(),
-        fixable: d.fix.as_ref().is_some_and(Fix::is_unattended),
-        fix: d.fix.as_ref().map(|f| f.summary.as_str()),
-        applicability: d.fix.as_ref().map(|f| f.applicability),
-    }
 }
 
 /// The diagnostics as rustc prints them, then a summary line.
@@ -191,7 +165,9 @@ pub fn run(args: CheckArgs) -> Outcome {
         host = facts(&profile);
         let mut saved = profile.clone();
         saved.allow = own_allow;
-        let ron = store::to_ron(&saved)?;
+        // Written as loaded: `${data}` stays a placeholder.
+        examples::collapse_placeholders(&mut saved, Store::from_env_or_temp().data_dir());
+        let ron = to_ron(&saved)?;
         let written = match &loaded.path {
             Some(path) if !applied.is_empty() => {
                 store::save_profile(path, &saved)?;
@@ -210,12 +186,13 @@ pub fn run(args: CheckArgs) -> Outcome {
 
     let diagnostics = diagnose::check_profile(&profile, &notes, &host);
     let tally = Tally::of(&diagnostics);
-    let failed = tally.errors > 0 || (args.deny == Some(Deny::Warnings) && tally.warnings > 0);
+    let failed =
+        has_errors(&diagnostics) || (args.deny == Some(Deny::Warnings) && tally.warnings > 0);
     let qemu_line = describe_qemu(&status);
 
     if args.json {
         let report = ReportJson {
-            diagnostics: diagnostics.iter().map(to_json).collect(),
+            diagnostics: diagnostics.iter().map(DiagnosticJson::of).collect(),
             summary: tally,
             qemu: QemuJson {
                 version: status.version().map(|v| v.to_string()),

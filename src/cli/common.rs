@@ -24,6 +24,41 @@ pub struct QemuArgs {
     pub qemu: Option<PathBuf>,
 }
 
+/// Does the configuration have errors (what QEMU would refuse, or data
+/// lost)? The one rule behind exit code 1 of `check`, `render` and `map`.
+pub fn has_errors(diagnostics: &[qpmem::core::diagnose::Diagnostic]) -> bool {
+    use qpmem::core::diagnose::Severity;
+    diagnostics.iter().any(|d| d.severity == Severity::Error)
+}
+
+/// The diagnostics of the configuration itself, for the commands that
+/// print something else (`render`, `map`): the rule table on the profile
+/// and the placement facts only. They neither run QEMU for its version nor
+/// judge the backing files as they are today (`check` does both). The
+/// errors go to stderr and decide the exit code.
+pub fn judge(loaded: &source::Loaded) -> (Vec<qpmem::core::diagnose::Diagnostic>, ExitCode) {
+    let host = qpmem::host::placement_facts(&loaded.profile);
+    let diagnostics = qpmem::core::diagnose::check_profile(&loaded.profile, &loaded.notes, &host);
+    let errors: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.severity == qpmem::core::diagnose::Severity::Error)
+        .collect();
+    for d in &errors {
+        eprintln!("{}", d.render());
+    }
+    let code = if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "qpmem: {} error{}: QEMU would refuse this configuration or lose data (`qpmem check` explains)",
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        );
+        ExitCode::from(1)
+    };
+    (diagnostics, code)
+}
+
 /// A failure that ends the command with a code: 1 for a configuration
 /// with errors, 2 for unusable input or environment.
 pub struct Failure {

@@ -3,13 +3,14 @@
 
 use super::common::{out, Outcome};
 use qpmem::core::cmdline::import;
+use qpmem::core::profile_ron::to_ron;
 use qpmem::store::{self, Store, StoreError};
 use std::process::ExitCode;
 
 pub fn run(cmdline: &str, save: Option<&str>, force: bool) -> Outcome {
     let Some(name) = save else {
         let (profile, _notes) = import(cmdline)?;
-        return out(&store::to_ron(&profile)?);
+        return out(&to_ron(&profile)?);
     };
     // Check the name before the (possibly long) command line.
     store::validate_name(name)?;

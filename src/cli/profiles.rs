@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Stored profiles and built-in examples: name, devices, total pmem, modified.
+    /// Stored profiles and built-in examples: name, devices, total NVDIMM file size, what the guest sees of it, modified.
     List,
     /// Print a profile's RON (the stored one, else the built-in example).
     Show { name: String },
@@ -22,6 +22,8 @@ pub enum Command {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Bring back the previous version of a stored profile (NAME.ron.bak, kept by every save and by rm); the version it replaces becomes the .bak.
+    Restore { name: String },
     /// Print the profiles directory, or the file the stored profile NAME is (or would be) saved in.
     Path { name: Option<String> },
 }
@@ -33,6 +35,15 @@ pub fn run(command: Command) -> Outcome {
         Command::Show { name } => show(&store, &name),
         Command::Rm { name, yes } => rm(&store, &name, yes),
         Command::Path { name } => path(&store, name.as_deref()),
+        Command::Restore { name } => {
+            let path = store.restore(&name)?;
+            eprintln!(
+                "Restored '{name}' from {}.bak to {}",
+                path.display(),
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -45,8 +56,8 @@ fn list(store: &Store) -> Outcome {
         .unwrap_or(4)
         .max(4);
     let mut t = format!(
-        "{:<width$}  {:<20}  {:>5}  {:>11}  MODIFIED\n",
-        "NAME", "WHERE", "DIMMS", "PMEM"
+        "{:<width$}  {:<20}  {:>5}  {:>11}  {:>11}  MODIFIED\n",
+        "NAME", "WHERE", "DIMMS", "PMEM FILES", "GUEST SEES"
     );
     for e in &entries {
         let place = match (&e.origin, e.shadowed) {
@@ -62,14 +73,17 @@ fn list(store: &Store) -> Outcome {
         };
         match &e.summary {
             Ok(s) => t.push_str(&format!(
-                "{:<width$}  {place:<20}  {:>5}  {:>11}  {modified}\n",
+                "{:<width$}  {place:<20}  {:>5}  {:>11}  {:>11}  {modified}\n",
                 e.name,
                 s.devices,
-                format_human(s.pmem_bytes)
+                format_human(s.pmem_bytes),
+                s.guest_pmem_bytes
+                    .map(format_human)
+                    .unwrap_or_else(|| "?".into())
             )),
             Err(err) => t.push_str(&format!(
-                "{:<width$}  {place:<20}  {:>5}  {:>11}  {modified}  unreadable: {err}\n",
-                e.name, "?", "?"
+                "{:<width$}  {place:<20}  {:>5}  {:>11}  {:>11}  {modified}  unreadable: {err}\n",
+                e.name, "?", "?", "?"
             )),
         }
     }

@@ -3,10 +3,9 @@
 //! is a regular file (or missing), directly into a FIFO or a character
 //! device (`-o -` is stdout); anything else is refused untouched.
 
-use super::common::{load, out, Failure, Outcome, SourceArgs};
+use super::common::{judge, load, out, Failure, Outcome, SourceArgs};
 use clap::ValueEnum;
 use qpmem::core::cmdline::{render_argv, render_shell};
-use qpmem::core::diagnose::{self, Context};
 use qpmem::core::export;
 use qpmem::core::layout::layout;
 use qpmem::core::profile::Backend;
@@ -36,6 +35,8 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     let loaded = load(&s)?;
     let profile = &loaded.profile;
     let host = qpmem::host::gather(profile);
+    // Printed whatever they say; errors go to stderr and set the exit code.
+    let (diagnostics, code) = judge(&loaded);
     let text = match format {
         Format::Shell => render_shell(profile),
         Format::Argv => {
@@ -45,13 +46,6 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
         }
         Format::Json => {
             let l = layout(profile, &host);
-            let ctx = Context {
-                profile,
-                layout: l.as_ref().ok(),
-                import_notes: &loaded.notes,
-                host: &host,
-            };
-            let diagnostics = diagnose::check(&ctx);
             let v = export::json::render(profile, l.as_ref(), &diagnostics);
             let mut t = serde_json::to_string_pretty(&v)?;
             t.push('\n');
@@ -84,13 +78,14 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
         }
     };
     match output {
-        None => out(&text),
-        Some(path) if path.as_os_str() == "-" => out(&text),
+        None => out(&text)?,
+        Some(path) if path.as_os_str() == "-" => out(&text)?,
         Some(path) => {
             write_file(&path, &text, format == Format::Script)?;
-            Ok(ExitCode::SUCCESS)
+            ExitCode::SUCCESS
         }
-    }
+    };
+    Ok(code)
 }
 
 /// Write a regular file (or a new one) atomically (temp file, fsync,
@@ -109,7 +104,7 @@ fn write_file(path: &Path, text: &str, executable: bool) -> Result<(), Failure> 
         }
         Output::Replace(target) => target,
     };
-    store::write_atomic(path, text.as_bytes(), false)?;
+    store::atomic::write_atomic(path, text.as_bytes(), false)?;
     #[cfg(unix)]
     if executable {
         use std::os::unix::fs::PermissionsExt;

@@ -8,7 +8,7 @@
 //! The placeholder works in any profile, not only the examples.
 
 use crate::core::profile::{Backend, Profile};
-use crate::store::{self, StoreError};
+use crate::core::profile_ron::{parse_profile, RonError};
 use std::path::{Component, Path, PathBuf};
 
 /// A path whose first component is exactly this is relative to the data
@@ -63,12 +63,12 @@ impl Example {
     }
 
     /// The example as written (placeholders not expanded).
-    pub fn parse(&self) -> Result<Profile, StoreError> {
-        store::parse_profile(self.text, &self.origin())
+    pub fn parse(&self) -> Result<Profile, RonError> {
+        parse_profile(self.text, &self.origin())
     }
 
     /// The example ready to use: placeholders expanded against `data_dir`.
-    pub fn load(&self, data_dir: &Path) -> Result<Profile, StoreError> {
+    pub fn load(&self, data_dir: &Path) -> Result<Profile, RonError> {
         let mut p = self.parse()?;
         expand_placeholders(&mut p, data_dir);
         Ok(p)
@@ -95,6 +95,32 @@ pub fn expand_placeholders(profile: &mut Profile, data_dir: &Path) {
         .chain(profile.disks.iter_mut())
     {
         expand(p);
+    }
+}
+
+/// The inverse of [`expand_placeholders`], for saving: every path inside
+/// `data_dir` is written `${data}/...` again, so a saved profile moves
+/// between machines and users. Other paths are left as they are.
+pub fn collapse_placeholders(profile: &mut Profile, data_dir: &Path) {
+    let collapse = |p: &mut PathBuf| {
+        if let Ok(rest) = p.strip_prefix(data_dir) {
+            if !data_dir.as_os_str().is_empty() {
+                *p = Path::new(DATA_PLACEHOLDER).join(rest);
+            }
+        }
+    };
+    for d in &mut profile.devices {
+        if let Backend::File(p) = &mut d.backend {
+            collapse(p);
+        }
+    }
+    for p in profile
+        .kernel
+        .iter_mut()
+        .chain(profile.initrd.iter_mut())
+        .chain(profile.disks.iter_mut())
+    {
+        collapse(p);
     }
 }
 
@@ -154,6 +180,30 @@ mod tests {
         let ll = find("label-less").unwrap().load(d).unwrap();
         assert_eq!(ll.devices[0].label_size.0, 0);
         assert!(find("nope").is_none());
+    }
+
+    #[test]
+    fn collapsing_undoes_expanding_and_leaves_other_paths() {
+        let d = Path::new("/data/qpmem");
+        let mut p = find("default").unwrap().load(d).unwrap();
+        p.kernel = Some(PathBuf::from("/data/qpmem/k/vmlinuz"));
+        p.initrd = Some(PathBuf::from("/data/qpmemx/initrd"));
+        p.disks = vec![PathBuf::from("/vms/disk.img")];
+        collapse_placeholders(&mut p, d);
+        let f = |i: usize| p.devices[i].backend.path().unwrap().to_path_buf();
+        assert_eq!(f(0), PathBuf::from("${data}/nvdimm-1"));
+        assert_eq!(f(1), PathBuf::from("${data}/nvdimm-2"));
+        assert_eq!(p.kernel, Some(PathBuf::from("${data}/k/vmlinuz")));
+        // Not inside the directory, only a name that starts the same.
+        assert_eq!(p.initrd, Some(PathBuf::from("/data/qpmemx/initrd")));
+        assert_eq!(p.disks, [PathBuf::from("/vms/disk.img")]);
+        assert_eq!(find("default").unwrap().parse().unwrap(), {
+            let mut q = p.clone();
+            q.kernel = None;
+            q.initrd = None;
+            q.disks.clear();
+            q
+        });
     }
 
     #[test]

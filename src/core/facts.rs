@@ -129,7 +129,9 @@ pub enum Origin {
     Env,
     /// The profile's `qemu` field.
     Profile,
-    /// `qemu-system-<arch>` looked up on `PATH`.
+    /// `qemu-system-<arch>` looked up on `PATH` (`"path"` in JSON, as
+    /// the text says "from PATH").
+    #[serde(rename = "path")]
     Default,
 }
 

@@ -27,5 +27,6 @@ pub mod machine;
 pub mod map;
 pub mod printable;
 pub mod profile;
+pub mod profile_ron;
 pub mod qemu;
 pub mod size;

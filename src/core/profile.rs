@@ -2,7 +2,7 @@
 //!
 //! This is plain data with serde derives: the TUI edits it, the CLI reads
 //! it, [`crate::core::layout`](mod@crate::core::layout) places it and [`crate::core::cmdline`] renders it. It is
-//! saved as RON (see [`crate::store`]) with sizes in QEMU's syntax so a
+//! saved as RON (see [`crate::core::profile_ron`]) with sizes in QEMU's syntax so a
 //! person can edit the file by hand.
 
 pub use crate::core::device::{Addr, Backend, Dimm, DimmKind};
@@ -306,7 +306,7 @@ impl Profile {
     /// Check every string that becomes a QEMU argument: none may hold a NUL
     /// (argv cannot carry one, so the script and the JSON argv would differ)
     /// or another control character (printing the script would send it to
-    /// the terminal). Loading a file ([`crate::store::parse_profile`]) and
+    /// the terminal). Loading a file ([`crate::core::profile_ron::parse_profile`]) and
     /// importing a command line ([`crate::core::cmdline::import`]) both call this.
     /// The name and description are not arguments; they are escaped where
     /// they are shown.

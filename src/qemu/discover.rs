@@ -104,7 +104,7 @@ static MEMORY: LazyLock<Mutex<Cache>> = LazyLock::new(|| Mutex::new(Cache::new()
 
 /// `$XDG_CACHE_HOME/qpmem/qemu-versions.json`.
 pub fn cache_file() -> Option<PathBuf> {
-    crate::store::project_dirs().map(|d| d.cache_dir().join("qemu-versions.json"))
+    crate::store::dirs::cache_dir().map(|d| d.join("qemu-versions.json"))
 }
 
 /// A cache larger than this is not one qpmem wrote: ignored.
@@ -153,7 +153,7 @@ fn version_with(
         // A cache that cannot be written only costs a re-read next time.
         if let (Some(dir), Ok(text)) = (file.parent(), serde_json::to_vec_pretty(&on_disk)) {
             if std::fs::create_dir_all(dir).is_ok() {
-                let _ = crate::store::write_atomic(file, &text, false);
+                let _ = crate::store::atomic::write_atomic(file, &text, false);
             }
         }
     }

@@ -360,7 +360,7 @@ pub fn backing_file_beside(profile: &Profile, stem: &str) -> PathBuf {
         .iter()
         .rev()
         .find_map(|d| d.backend.path().and_then(|p| p.parent()).map(PathBuf::from))
-        .unwrap_or_else(crate::store::data_dir);
+        .unwrap_or_else(crate::store::dirs::data_dir);
     let mut n = 0;
     loop {
         let name = if n == 0 {

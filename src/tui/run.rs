@@ -320,7 +320,11 @@ impl Driver {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        store::save_profile(path, profile).map_err(|e| e.to_string())?;
+        match self.store() {
+            Ok(store) => store.save_file(path, profile),
+            Err(_) => store::save_profile(path, profile),
+        }
+        .map_err(|e| e.to_string())?;
         Ok(path.to_path_buf())
     }
 }

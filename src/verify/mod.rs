@@ -176,7 +176,7 @@ pub struct VerifyReport {
 pub enum VerifyError {
     #[error("cannot predict the layout: {0}")]
     Layout(#[from] LayoutError),
-    #[error("no guest kernel: {detail} and {KERNEL_DIR_ENV} is not set. Install the linux-image-amd64 package (for /boot/vmlinuz-<release> and /lib/modules/<release>), give --kernel PATH [--modules DIR], or unpack Debian's kernel with `scripts/fetch-guest-kernel.sh DIR` and set {KERNEL_DIR_ENV}=DIR")]
+    #[error("no guest kernel: {detail}, {KERNEL_DIR_ENV} is not set and there is none in $XDG_CACHE_HOME/qpmem/guest-kernel or ./target/guest-kernel. Install the linux-image-amd64 package (for /boot/vmlinuz-<release> and /lib/modules/<release>), give --kernel PATH [--modules DIR], or unpack Debian's kernel with `scripts/fetch-guest-kernel.sh DIR` and set {KERNEL_DIR_ENV}=DIR")]
     NoKernel { detail: String },
     #[error("scratch file {path}: {source}")]
     Scratch {
@@ -233,7 +233,7 @@ fn or_none(console: String) -> String {
 
 /// `$XDG_CACHE_HOME/qpmem` (usually `~/.cache/qpmem`).
 pub fn default_cache_dir() -> Option<PathBuf> {
-    crate::store::project_dirs().map(|d| d.cache_dir().to_path_buf())
+    crate::store::dirs::cache_dir()
 }
 
 /// The guest kernel for `qpmem verify`: `kernel` (with `modules`, else the
@@ -265,18 +265,40 @@ pub fn find_kernel(
         Ok(k) => Ok(with_modules(k)),
         Err(host) => {
             if std::env::var_os(KERNEL_DIR_ENV).is_some_and(|v| !v.is_empty()) {
-                Ok(with_modules(guest::debian_kernel_cache(None)?))
-            } else {
-                let detail = match host {
-                    GuestError::Missing { path, .. } => {
-                        format!("the host's {} does not exist", path.display())
-                    }
-                    other => other.to_string(),
-                };
-                Err(VerifyError::NoKernel { detail })
+                return Ok(with_modules(guest::debian_kernel_cache(None)?));
             }
+            // Where `scripts/fetch-guest-kernel.sh` (and so
+            // `scripts/install-deps --test`) unpacks one.
+            for dir in unpacked_kernel_dirs() {
+                if dir.join("boot").is_dir() {
+                    return Ok(with_modules(guest::debian_kernel_cache(Some(&dir))?));
+                }
+            }
+            let detail = match host {
+                GuestError::Missing { path, .. } => {
+                    format!("the host's {} does not exist", path.display())
+                }
+                other => other.to_string(),
+            };
+            Err(VerifyError::NoKernel { detail })
         }
     }
+}
+
+/// Where an unpacked Debian kernel is looked for when the host has none
+/// and `$QPMEM_GUEST_KERNEL_DIR` is not set: `$XDG_CACHE_HOME/qpmem/guest-kernel`,
+/// then `target/guest-kernel` in the current directory (a checkout after
+/// `scripts/install-deps --test`; `$CARGO_TARGET_DIR/guest-kernel` when set).
+pub fn unpacked_kernel_dirs() -> Vec<PathBuf> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target"));
+    crate::store::dirs::cache_dir()
+        .map(|d| d.join("guest-kernel"))
+        .into_iter()
+        .chain([target.join("guest-kernel")])
+        .collect()
 }
 
 /// The modules tree for `.../boot/vmlinuz-<release>`: `.../lib/modules/<release>`

@@ -11,7 +11,7 @@ use crate::core::profile::{is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, Pro
 use crate::core::size::{parse_size, BareUnit, Size};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Something about the pasted line worth telling the user: QEMU would
 /// have refused or warned about it, and qpmem's rendering differs.
@@ -47,6 +47,8 @@ pub enum ImportError {
     BadString(#[from] crate::core::profile::StringError),
     #[error("{option}: missing value")]
     MissingValue { option: String },
+    #[error("--cmdline: this is not a QEMU command line: it starts with {program:?}, not qemu-system-x86_64 (or another qemu binary) or an option")]
+    NotQemu { program: String },
     #[error("{option} {key}={value}: {reason}")]
     BadValue {
         option: String,
@@ -129,6 +131,15 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
     let mut rest = words.as_slice();
     if let Some(first) = rest.first() {
         if !first.starts_with('-') {
+            let name = Path::new(first)
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default();
+            if !name.starts_with("qemu") {
+                return Err(ImportError::NotQemu {
+                    program: crate::core::printable::printable(first).into_owned(),
+                });
+            }
             if first != profile.arch.qemu_binary() {
                 profile.qemu = Some(PathBuf::from(first));
             }

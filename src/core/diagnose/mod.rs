@@ -549,21 +549,31 @@ pub fn fix_all(
     import_notes: &[ImportNote],
     host: &HostFacts,
 ) -> Vec<String> {
-    const MAX_ROUNDS: usize = 8;
+    // One fix at a time, judged again after each, the one that does the
+    // most first: two findings often offer overlapping fixes (QP100 on nv1
+    // sets align on nv1, on nv2 on nv1 and nv2), and what one covers must
+    // not be applied and reported again.
+    const MAX_FIXES: usize = 64;
     let mut applied = Vec::new();
-    for round in 0..MAX_ROUNDS {
-        let notes = if round == 0 { import_notes } else { &[] };
-        let before = profile.clone();
-        for d in check_profile(profile, notes, host) {
-            if let Some(fix) = d.fix.filter(Fix::is_unattended) {
-                if fix.apply(profile) {
-                    applied.push(fix.summary);
-                }
-            }
-        }
-        if *profile == before {
-            break;
-        }
+    let mut notes = import_notes;
+    while applied.len() < MAX_FIXES {
+        let next = check_profile(profile, notes, host)
+            .into_iter()
+            .filter_map(|d| d.fix)
+            .filter(Fix::is_unattended)
+            .filter(|fix| {
+                let mut p = profile.clone();
+                fix.apply(&mut p) && p != *profile
+            })
+            .fold(None::<Fix>, |best, fix| match best {
+                Some(b) if b.edits.len() >= fix.edits.len() => Some(b),
+                _ => Some(fix),
+            });
+        let Some(fix) = next else { break };
+        fix.apply(profile);
+        applied.push(fix.summary);
+        // The pasted line's complaints are answered by the first fix.
+        notes = &[];
     }
     applied
 }

@@ -3,11 +3,46 @@
 //! JSON object for programs.
 
 use crate::core::cmdline::{render_argv, render_shell};
-use crate::core::diagnose::Diagnostic;
+use crate::core::diagnose::{Applicability, Diagnostic, Fix, Severity};
 use crate::core::layout::{Layout, LayoutError};
 use crate::core::map;
 use crate::core::profile::Profile;
+use serde::Serialize;
 use serde_json::{json, Value};
+
+/// A diagnostic as every JSON output writes it (`check --json`, `render
+/// --format json`): `fix` is the fix's summary, `fixable` whether there is one.
+#[derive(Debug, Serialize)]
+pub struct DiagnosticJson<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub severity: Severity,
+    pub device: Option<&'a str>,
+    pub message: &'a str,
+    pub help: Option<&'a str>,
+    /// `check --fix` applies it.
+    pub fixable: bool,
+    pub fix: Option<&'a str>,
+    /// `machine-applicable` (`--fix` applies it) or `maybe-incorrect`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applicability: Option<Applicability>,
+}
+
+impl<'a> DiagnosticJson<'a> {
+    pub fn of(d: &'a Diagnostic) -> DiagnosticJson<'a> {
+        DiagnosticJson {
+            code: d.code,
+            name: d.name,
+            severity: d.severity,
+            device: d.device.as_deref(),
+            message: &d.message,
+            help: d.help.as_deref(),
+            fixable: d.fix.as_ref().is_some_and(Fix::is_unattended),
+            fix: d.fix.as_ref().map(|f| f.summary.as_str()),
+            applicability: d.fix.as_ref().map(|f| f.applicability),
+        }
+    }
+}
 
 /// `{"argv": [...], "shell": "...", "map": {...} | null, "map_error":
 /// "..." (only when there is no map), "diagnostics": [...]}`.
@@ -20,7 +55,7 @@ pub fn render(
         "argv": render_argv(profile),
         "shell": render_shell(profile),
         "map": layout.ok().map(|l| map::to_json(profile, l)),
-        "diagnostics": diagnostics,
+        "diagnostics": diagnostics.iter().map(DiagnosticJson::of).collect::<Vec<_>>(),
     });
     if let (Err(e), Some(obj)) = (layout, v.as_object_mut()) {
         obj.insert("map_error".into(), Value::String(e.to_string()));

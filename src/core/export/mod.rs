@@ -5,7 +5,7 @@
 //! Each format is a pure function of the profile (and, where it needs
 //! them, the layout and diagnostics computed by the caller), one file per
 //! format, so the CLI (`qpmem render --format`) and the TUI show the same
-//! text. Writing files is the caller's business (`store::write_atomic`).
+//! text. Writing files is the caller's business (`store::atomic::write_atomic`).
 
 pub mod guest;
 pub mod json;

@@ -70,15 +70,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    let right = format!(
-        " {} DIMMs{} ",
-        app.profile.devices.len(),
-        if errors > 0 {
-            format!(", {errors} errors")
-        } else {
-            String::new()
-        }
-    );
+    let right = counts(app.profile.devices.len(), errors);
     let w = (right.chars().count() as u16).min(area.width / 4);
     let left = Rect::new(area.x, area.y, area.width - w, 1);
     f.render_widget(
@@ -89,4 +81,27 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(Span::styled(right, theme.dim())).style(theme.status()),
         Rect::new(area.x + area.width - w, area.y, w, 1),
     );
+}
+
+/// ` 1 DIMM, 2 errors `: the right end of the status bar.
+fn counts(dimms: usize, errors: usize) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut s = format!(" {dimms} DIMM{}", plural(dimms));
+    if errors > 0 {
+        s.push_str(&format!(", {errors} error{}", plural(errors)));
+    }
+    s.push(' ');
+    s
+}
+
+#[cfg(test)]
+mod counts_tests {
+    use super::counts;
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(counts(1, 1), " 1 DIMM, 1 error ");
+        assert_eq!(counts(2, 0), " 2 DIMMs ");
+        assert_eq!(counts(0, 3), " 0 DIMMs, 3 errors ");
+    }
 }

@@ -1,27 +1,31 @@
-//! Profiles on disk: reading RON with errors that point at the line,
-//! atomic saves that never leave a half-written profile behind, and the
-//! store of named profiles and settings in qpmem's XDG directories.
+//! Profiles on disk: the store of named profiles and settings in qpmem's
+//! XDG directories, reading and saving profile files.
 //!
-//! Layout on disk (via the `directories` crate, so `XDG_CONFIG_HOME` and
-//! `XDG_DATA_HOME` are honoured):
+//! Layout on disk ([`dirs`]):
 //! - `$XDG_CONFIG_HOME/qpmem/profiles/NAME.ron`: stored profiles, with the
 //!   previous version of each kept as `NAME.ron.bak`;
 //! - `$XDG_CONFIG_HOME/qpmem/config.ron`: [`Settings`] (last profile, theme);
 //! - `$XDG_DATA_HOME/qpmem/`: default backing files (`${data}` in profiles).
 //!
-//! Built-in examples ([`crate::core::examples`]) are listed beside the stored
-//! profiles and are read-only: saving under an example's name writes a
-//! stored profile of that name, which then shadows the example.
+//! The RON form itself is the core's ([`crate::core::profile_ron`]); saves
+//! go through [`atomic`]. Built-in examples ([`crate::core::examples`]) are
+//! listed beside the stored profiles and are read-only: saving under an
+//! example's name writes a stored profile of that name, which then shadows
+//! the example.
+
+pub mod atomic;
+pub mod dirs;
+pub mod settings;
+
+pub use settings::Settings;
 
 use crate::core::examples::{self, Example};
-use crate::core::profile::{DimmKind, Profile, PROFILE_VERSION};
+use crate::core::profile::{DimmKind, Profile};
+use crate::core::profile_ron::{parse_profile, to_ron, RonError};
 use crate::files::{self, FileError};
-use ron::extensions::Extensions;
-use serde::{Deserialize, Serialize};
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 /// Profiles larger than this are refused unread (a real one is a few KiB).
 pub const MAX_PROFILE_BYTES: u64 = 4 << 20;
@@ -33,15 +37,9 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: {message}")]
-    Parse {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{path}: profile version {found} is newer than this qpmem understands (up to {PROFILE_VERSION}); upgrade qpmem")]
-    TooNew { path: String, found: u32 },
+    /// The text is not a profile (or not a settings file).
+    #[error(transparent)]
+    Ron(#[from] RonError),
     #[error("{path}: cannot write a profile: {message}")]
     Serialize { path: String, message: String },
     /// Not a regular file, too large, a FIFO without a reader.
@@ -55,84 +53,23 @@ pub enum StoreError {
     NoSuchProfile { name: String, path: String },
     #[error("a stored profile '{name}' already exists ({path})")]
     Exists { name: String, path: String },
-    #[error("{path}: {source}")]
-    BadString {
-        path: String,
-        source: crate::core::profile::StringError,
-    },
+    #[error("no backup of the stored profile '{name}' to restore ({path} does not exist)")]
+    NoBackup { name: String, path: String },
     #[error("cannot find the home directory for qpmem's profiles: set HOME (or XDG_CONFIG_HOME and XDG_DATA_HOME)")]
     NoHome,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
         path: path.display().to_string(),
         source,
     }
 }
 
-fn ron_options() -> ron::Options {
-    ron::Options::default()
-        .with_default_extension(Extensions::IMPLICIT_SOME)
-        .with_recursion_limit(64)
-}
-
-/// Parse profile text; `origin` names it in errors (a path or `<stdin>`).
-pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, StoreError> {
-    #[derive(Deserialize)]
-    struct VersionOnly {
-        version: u32,
-    }
-    let position = |e: ron::error::SpannedError| {
-        let line = e.span.start.line;
-        // Name the field when the offending line starts with one, since
-        // a value's own error ("size \"17X\": ...") cannot know it.
-        let field = text
-            .lines()
-            .nth(line.saturating_sub(1))
-            .and_then(|l| l.trim_start().split_once(':'))
-            .map(|(name, _)| name.trim())
-            .filter(|name| {
-                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-        let message = match field {
-            Some(f) => format!("{f}: {}", e.code),
-            None => e.code.to_string(),
-        };
-        StoreError::Parse {
-            path: origin.to_string(),
-            line,
-            column: e.span.start.col,
-            message,
-        }
-    };
-    // Parse first (the common case pays for one pass only); when that
-    // fails, a newer version gets the right complaint rather than one
-    // about the fields it added.
-    let too_new = |found| StoreError::TooNew {
-        path: origin.to_string(),
-        found,
-    };
-    match ron_options().from_str::<Profile>(text) {
-        Ok(p) if p.version > PROFILE_VERSION => Err(too_new(p.version)),
-        Ok(p) => match p.check_strings() {
-            Ok(()) => Ok(p),
-            Err(source) => Err(StoreError::BadString {
-                path: origin.to_string(),
-                source,
-            }),
-        },
-        Err(e) => match ron_options().from_str::<VersionOnly>(text) {
-            Ok(v) if v.version > PROFILE_VERSION => Err(too_new(v.version)),
-            _ => Err(position(e)),
-        },
-    }
-}
-
 /// Read and parse a profile file, refusing oversized files unread.
 pub fn load_profile(path: &Path) -> Result<Profile, StoreError> {
     let text = read_profile_text(path)?;
-    parse_profile(&text, &path.display().to_string())
+    Ok(parse_profile(&text, &path.display().to_string())?)
 }
 
 /// A profile file's text: refuses directories, FIFOs and devices (which
@@ -140,133 +77,15 @@ pub fn load_profile(path: &Path) -> Result<Profile, StoreError> {
 /// (see [`files::read_regular`]).
 pub fn read_profile_text(path: &Path) -> Result<String, StoreError> {
     let bytes = files::read_regular(path, MAX_PROFILE_BYTES)?;
-    String::from_utf8(bytes).map_err(|e| StoreError::Parse {
-        path: path.display().to_string(),
-        line: 1,
-        column: 1,
-        message: format!("not UTF-8 text ({e})"),
+    String::from_utf8(bytes).map_err(|e| {
+        RonError::Parse {
+            origin: path.display().to_string(),
+            line: 1,
+            column: 1,
+            message: format!("not UTF-8 text ({e})"),
+        }
+        .into()
     })
-}
-
-/// The profile as pretty RON, fields in a stable order.
-pub fn to_ron(profile: &Profile) -> Result<String, ron::Error> {
-    let pretty = ron::ser::PrettyConfig::new()
-        .struct_names(false)
-        .indentor("    ".to_string());
-    let mut text = ron_options().to_string_pretty(profile, pretty)?;
-    text.push('\n');
-    Ok(text)
-}
-
-/// Write `bytes` to `path` atomically: a temporary file in the same
-/// directory, fsync, rename over, fsync the directory. When `backup` is
-/// set the previous file is kept as `PATH.bak`. A failure at any point
-/// leaves the old file intact.
-///
-/// Only a regular file or a missing path is replaced: a FIFO, a device, a
-/// directory or a socket is refused unread and untouched. A symbolic link
-/// is written through: its final target is replaced (in the target's
-/// directory) and the link stays. `PATH.bak` is beside `PATH` as named,
-/// the link, not the target. Temporary files a killed save left in those
-/// directories are removed first ([`files::remove_stale_temps`]).
-pub fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> Result<(), StoreError> {
-    write_atomic_with(path, bytes, backup, |_| Ok(()))
-}
-
-/// `PATH.bak`.
-pub fn backup_path(path: &Path) -> PathBuf {
-    let mut bak = path.as_os_str().to_owned();
-    bak.push(".bak");
-    PathBuf::from(bak)
-}
-
-/// Prefixes of the temporary files an atomic save writes.
-const SAVE_PREFIX: &str = ".qpmem-save";
-const BACKUP_PREFIX: &str = ".qpmem-bak";
-
-/// A temporary file of a save this old, and not locked, was left by a
-/// save that was killed.
-const STALE_AFTER: Duration = Duration::from_secs(60);
-
-/// The directory a file is in (`.` for a bare name).
-fn dir_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-/// A locked temporary file in `dir`, stale ones there removed first.
-fn temp_in(dir: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, StoreError> {
-    files::remove_stale_temps(dir, &[SAVE_PREFIX, BACKUP_PREFIX], STALE_AFTER);
-    let tmp = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempfile_in(dir)
-        .map_err(io_err(dir))?;
-    files::lock_temp(tmp.as_file());
-    Ok(tmp)
-}
-
-/// [`write_atomic`] with a hook run after the new contents are written and
-/// synced (and the backup made) but before the rename: the seam tests use
-/// to inject a failure there. An error from the hook aborts the save, the
-/// temporary file is removed and `path` is left as it was.
-pub fn write_atomic_with(
-    path: &Path,
-    bytes: &[u8],
-    backup: bool,
-    before_rename: impl FnOnce(&Path) -> std::io::Result<()>,
-) -> Result<(), StoreError> {
-    let target = files::replace_target(path)?;
-    let dir = dir_of(&target);
-    let mut tmp = temp_in(&dir, SAVE_PREFIX)?;
-    tmp.write_all(bytes).map_err(io_err(tmp.path()))?;
-    match fs::metadata(&target) {
-        // Keep the old file's permissions.
-        Ok(meta) => {
-            let _ = fs::set_permissions(tmp.path(), meta.permissions());
-            if backup {
-                // Copy into a temporary file and rename it, so the backup
-                // itself is never half-written either. The old file is
-                // read like any file qpmem did not write: regular, bounded.
-                let old = files::read_regular(&target, MAX_PROFILE_BYTES)?;
-                let bak_path = files::replace_target(&backup_path(path))?;
-                let mut bak = temp_in(&dir_of(&bak_path), BACKUP_PREFIX)?;
-                bak.write_all(&old).map_err(io_err(bak.path()))?;
-                bak.persist(&bak_path).map_err(|e| StoreError::Io {
-                    path: bak_path.display().to_string(),
-                    source: e.error,
-                })?;
-            }
-        }
-        // A new file: readable by others like any file the user creates
-        // (tempfile's default is 0600).
-        Err(_) => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644));
-            }
-        }
-    }
-    tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
-    before_rename(tmp.path()).map_err(io_err(path))?;
-    // Checked again just before the rename: the target may have been
-    // replaced by something that is not a regular file meanwhile.
-    if files::replace_target(path)? != target {
-        return Err(StoreError::Io {
-            path: path.display().to_string(),
-            source: std::io::Error::other("changed while it was being saved; not replaced"),
-        });
-    }
-    tmp.persist(&target).map_err(|e| StoreError::Io {
-        path: path.display().to_string(),
-        source: e.error,
-    })?;
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// Save a profile as RON, atomically, keeping `PATH.bak`.
@@ -275,19 +94,7 @@ pub fn save_profile(path: &Path, profile: &Profile) -> Result<(), StoreError> {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    write_atomic(path, text.as_bytes(), true)
-}
-
-/// qpmem's XDG directories (`$XDG_CONFIG_HOME/qpmem`, `$XDG_DATA_HOME/qpmem`).
-pub fn project_dirs() -> Option<directories::ProjectDirs> {
-    directories::ProjectDirs::from("", "", "qpmem")
-}
-
-/// Where default backing files go: `$XDG_DATA_HOME/qpmem`.
-pub fn data_dir() -> PathBuf {
-    project_dirs()
-        .map(|d| d.data_dir().to_path_buf())
-        .unwrap_or_else(|| std::env::temp_dir().join("qpmem"))
+    Ok(atomic::write_atomic(path, text.as_bytes(), true)?)
 }
 
 /// Longest profile name accepted, in bytes (file names may have 255; the
@@ -357,16 +164,29 @@ pub struct Summary {
     pub nvdimms: usize,
     /// Total size of the NVDIMM backends (label areas included).
     pub pmem_bytes: u64,
+    /// What the guest sees of them (labels and align's tails left out), as
+    /// QEMU places them; `None` when one cannot be placed.
+    pub guest_pmem_bytes: Option<u64>,
 }
 
 impl Summary {
     pub fn of(p: &Profile) -> Summary {
         let nv = p.devices.iter().filter(|d| d.kind == DimmKind::Nvdimm);
+        let guest_pmem_bytes = crate::core::layout::layout(p, &Default::default())
+            .ok()
+            .and_then(|l| {
+                l.devices
+                    .iter()
+                    .filter(|d| d.kind == DimmKind::Nvdimm)
+                    .map(|d| d.placement().map(|pl| pl.size))
+                    .try_fold(0u64, |a, s| s.map(|s| a.saturating_add(s)))
+            });
         Summary {
             description: p.description.clone(),
             devices: p.devices.len(),
             nvdimms: nv.clone().count(),
             pmem_bytes: nv.fold(0u64, |a, d| a.saturating_add(d.size.0)),
+            guest_pmem_bytes,
         }
     }
 }
@@ -385,8 +205,16 @@ pub struct Entry {
 impl Store {
     /// The store in the user's XDG directories.
     pub fn from_env() -> Result<Store, StoreError> {
-        let dirs = project_dirs().ok_or(StoreError::NoHome)?;
+        let dirs = dirs::project_dirs().ok_or(StoreError::NoHome)?;
         Ok(Store::at(dirs.config_dir(), dirs.data_dir()))
+    }
+
+    /// The store in the user's XDG directories, or, without a home
+    /// directory, one with no stored profiles (its config directory the
+    /// temporary directory) whose data directory is [`dirs::data_dir`]'s
+    /// fallback: enough to expand and keep `${data}`.
+    pub fn from_env_or_temp() -> Store {
+        Store::from_env().unwrap_or_else(|_| Store::at(std::env::temp_dir(), dirs::data_dir()))
     }
 
     /// A store rooted elsewhere (tests, `--config-dir`-style overrides).
@@ -463,7 +291,7 @@ impl Store {
         self.save_with(name, profile, |_| Ok(()))
     }
 
-    /// [`Store::save`] with the test seam of [`write_atomic_with`].
+    /// [`Store::save`] with the test seam of [`atomic::write_atomic_with`].
     pub fn save_with(
         &self,
         name: &str,
@@ -475,18 +303,54 @@ impl Store {
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         let mut p = profile.clone();
         p.name = name.to_string();
+        examples::collapse_placeholders(&mut p, &self.data_dir);
         let text = to_ron(&p).map_err(|e| StoreError::Serialize {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        write_atomic_with(&path, text.as_bytes(), true, before_rename)?;
+        atomic::write_atomic_with(&path, text.as_bytes(), true, before_rename)?;
         Ok(path)
+    }
+
+    /// Save `profile` to the file `path` (atomically, keeping `PATH.bak`),
+    /// paths inside the data directory written as `${data}/...` as
+    /// [`Store::save`] does.
+    pub fn save_file(&self, path: &Path, profile: &Profile) -> Result<(), StoreError> {
+        let mut p = profile.clone();
+        examples::collapse_placeholders(&mut p, &self.data_dir);
+        save_profile(path, &p)
+    }
+
+    /// Bring back the stored profile `name` from `NAME.ron.bak` (after a
+    /// save or a `remove`). The version it replaces, if any, becomes the
+    /// new `NAME.ron.bak`, so a second restore undoes the first. Returns
+    /// the profile's path.
+    pub fn restore(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let path = self.profile_path(name)?;
+        let bak = atomic::backup_path(&path);
+        if fs::symlink_metadata(&bak).is_err() {
+            return Err(StoreError::NoBackup {
+                name: name.to_string(),
+                path: bak.display().to_string(),
+            });
+        }
+        let old = load_profile(&bak)?;
+        self.save(name, &old)
     }
 
     /// Remove the stored profile `name`. It is not destroyed: it becomes
     /// `NAME.ron.bak` (replacing an older backup), whose path is returned.
-    /// Built-in examples cannot be removed.
+    /// Built-in examples cannot be removed. When it was the last profile
+    /// opened ([`Settings::last_profile`]) that setting is cleared.
     pub fn remove(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let bak = self.move_to_backup(name)?;
+        // Best effort: a malformed config.ron is reported where it is read.
+        let _ = Settings::follow(self, name, None);
+        Ok(bak)
+    }
+
+    /// [`Store::remove`] without the settings.
+    fn move_to_backup(&self, name: &str) -> Result<PathBuf, StoreError> {
         let path = self.profile_path(name)?;
         if !path.is_file() {
             if examples::find(name).is_some() {
@@ -500,7 +364,7 @@ impl Store {
                 path: path.display().to_string(),
             });
         }
-        let bak = backup_path(&path);
+        let bak = atomic::backup_path(&path);
         // The rename replaces `NAME.ron.bak` itself (a link included), but
         // never a FIFO, a device or a directory someone left there.
         if let Ok(meta) = fs::symlink_metadata(&bak) {
@@ -519,7 +383,8 @@ impl Store {
     }
 
     /// Rename the stored profile `from` to `to` (refusing to overwrite an
-    /// existing `to`); the profile's `name` field follows. Returns the new path.
+    /// existing `to`); the profile's `name` field follows, and so does
+    /// [`Settings::last_profile`] when it was `from`. Returns the new path.
     pub fn rename(&self, from: &str, to: &str) -> Result<PathBuf, StoreError> {
         let src = self.profile_path(from)?;
         let dst = self.profile_path(to)?;
@@ -543,7 +408,8 @@ impl Store {
         }
         let p = load_profile(&src)?;
         let new = self.save(to, &p)?;
-        self.remove(from)?;
+        self.move_to_backup(from)?;
+        let _ = Settings::follow(self, from, Some(to));
         Ok(new)
     }
 
@@ -601,93 +467,11 @@ impl Store {
     }
 }
 
-/// User settings (`config.ron`). Every field is optional; a missing file
-/// is the defaults.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Settings {
-    /// The profile the TUI opened last (a store name).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_profile: Option<String>,
-    /// The TUI theme's name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub theme: Option<String>,
-}
-
-impl Settings {
-    /// Read the settings; defaults when the file does not exist, an error
-    /// (with `path:line:column`) when it is unreadable or malformed.
-    pub fn load(store: &Store) -> Result<Settings, StoreError> {
-        let path = store.settings_path();
-        if !path.exists() {
-            return Ok(Settings::default());
-        }
-        let text = read_profile_text(&path)?;
-        ron_options()
-            .from_str::<Settings>(&text)
-            .map_err(|e| StoreError::Parse {
-                path: path.display().to_string(),
-                line: e.span.start.line,
-                column: e.span.start.col,
-                message: e.code.to_string(),
-            })
-    }
-
-    /// Write the settings atomically (keeping `config.ron.bak`).
-    pub fn save(&self, store: &Store) -> Result<(), StoreError> {
-        let path = store.settings_path();
-        fs::create_dir_all(store.config_dir()).map_err(io_err(store.config_dir()))?;
-        let pretty = ron::ser::PrettyConfig::new().struct_names(false);
-        let mut text =
-            ron_options()
-                .to_string_pretty(self, pretty)
-                .map_err(|e| StoreError::Serialize {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                })?;
-        text.push('\n');
-        write_atomic(&path, text.as_bytes(), true)
-    }
-
-    /// Record `name` as the last profile opened: load, set, save. A
-    /// malformed settings file is reported, not overwritten.
-    pub fn set_last_profile(store: &Store, name: &str) -> Result<(), StoreError> {
-        validate_name(name)?;
-        let mut s = Settings::load(store)?;
-        if s.last_profile.as_deref() == Some(name) {
-            return Ok(());
-        }
-        s.last_profile = Some(name.to_string());
-        s.save(store)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::atomic::backup_path;
     use super::*;
-
-    #[test]
-    fn seed_round_trips_through_ron() {
-        let p = Profile::seed(Path::new("/vms"));
-        let text = to_ron(&p).unwrap();
-        assert!(text.contains("size: \"17G\""), "{text}");
-        assert!(text.contains("align: \"128M\""), "{text}");
-        assert_eq!(parse_profile(&text, "x").unwrap(), p);
-    }
-
-    #[test]
-    fn errors_point_at_the_line() {
-        let e =
-            parse_profile("(\n version: 1,\n name: \"x\",\n bogus: 3,\n)", "p.ron").unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.starts_with("p.ron:4:"), "{msg}");
-        assert!(msg.contains("bogus"), "{msg}");
-        let e = parse_profile("(version: 9, name: \"x\", future: 1)", "p.ron").unwrap_err();
-        assert!(matches!(e, StoreError::TooNew { found: 9, .. }), "{e}");
-        let e = parse_profile("(version: 2, name: \"x\")", "p.ron").unwrap_err();
-        assert!(matches!(e, StoreError::TooNew { found: 2, .. }), "{e}");
-        assert!(parse_profile("", "p.ron").is_err());
-    }
+    use std::time::Duration;
 
     #[test]
     fn atomic_save_keeps_a_backup() {
@@ -708,6 +492,90 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::at(dir.path().join("config"), dir.path().join("data"));
         (dir, s)
+    }
+
+    #[test]
+    fn saving_keeps_the_data_placeholder() {
+        let (d, s) = temp_store();
+        // Opened expanded, as render and launch need it...
+        let (p, _) = s.open("default").unwrap().unwrap();
+        let nv1 = s.data_dir().join("nvdimm-1");
+        assert_eq!(p.devices[0].backend.path(), Some(nv1.as_path()));
+        // ...saved with `${data}` again, by name and to a path.
+        let path = s.save("mine", &p).unwrap();
+        let file = d.path().join("elsewhere.ron");
+        s.save_file(&file, &p).unwrap();
+        for saved in [&path, &file] {
+            let text = fs::read_to_string(saved).unwrap();
+            assert!(text.contains(r#"File("${data}/nvdimm-1")"#), "{text}");
+            assert!(
+                !text.contains(&s.data_dir().display().to_string()),
+                "{text}"
+            );
+        }
+        // And a path outside the data directory is kept as written.
+        let mut q = p.clone();
+        q.devices[0].backend = crate::core::profile::Backend::File("/vms/nv1".into());
+        s.save("other", &q).unwrap();
+        let (back, _) = s.open("other").unwrap().unwrap();
+        assert_eq!(back.devices[0].backend.path(), Some(Path::new("/vms/nv1")));
+        assert_eq!(back.devices[1].backend.path(), p.devices[1].backend.path());
+    }
+
+    #[test]
+    fn the_last_profile_follows_a_rename_and_goes_with_a_removal() {
+        let (_d, s) = temp_store();
+        s.save("mine", &Profile::empty("x")).unwrap();
+        s.save("other", &Profile::empty("x")).unwrap();
+        Settings::set_last_profile(&s, "mine").unwrap();
+        s.rename("mine", "mine2").unwrap();
+        let last = || Settings::load(&s).unwrap().last_profile;
+        assert_eq!(last().as_deref(), Some("mine2"));
+        // Another profile's rename or removal leaves it alone.
+        s.rename("other", "other2").unwrap();
+        s.remove("other2").unwrap();
+        assert_eq!(last().as_deref(), Some("mine2"));
+        s.remove("mine2").unwrap();
+        assert_eq!(last(), None);
+    }
+
+    #[test]
+    fn a_backup_keeps_the_mode_of_the_file_it_copies() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_d, s) = temp_store();
+        let path = s.save("p", &Profile::empty("one")).unwrap();
+        for mode in [0o644, 0o600, 0o640] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            s.save("p", &Profile::empty("two")).unwrap();
+            let got = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(got(&backup_path(&path)), mode, "{mode:o}");
+            assert_eq!(got(&path), mode, "{mode:o}");
+        }
+    }
+
+    #[test]
+    fn restore_brings_back_the_backup_and_undoes_itself() {
+        let (_d, s) = temp_store();
+        let e = s.restore("p").unwrap_err();
+        assert!(matches!(e, StoreError::NoBackup { .. }), "{e}");
+        let mut p = Profile::empty("p");
+        p.description = "first".into();
+        s.save("p", &p).unwrap();
+        p.description = "second".into();
+        s.save("p", &p).unwrap();
+        let desc = || s.open("p").unwrap().unwrap().0.description;
+        s.restore("p").unwrap();
+        assert_eq!(desc(), "first");
+        s.restore("p").unwrap();
+        assert_eq!(desc(), "second");
+        // After a removal the backup is the removed profile.
+        s.remove("p").unwrap();
+        s.restore("p").unwrap();
+        assert_eq!(desc(), "second");
+        assert!(matches!(
+            s.restore("a/b").unwrap_err(),
+            StoreError::BadName { .. }
+        ));
     }
 
     #[test]
@@ -788,6 +656,8 @@ mod tests {
         let zeta = l[2].summary.as_ref().unwrap();
         assert_eq!((zeta.devices, zeta.nvdimms), (2, 2));
         assert_eq!(zeta.pmem_bytes, 34 << 30);
+        // Each 17G file shows 17G - 2M aligned down to 128M: 16.875 GiB.
+        assert_eq!(zeta.guest_pmem_bytes, Some((2 * (17 * 1024 - 128)) << 20));
         assert!(matches!(
             l[2].origin,
             Origin::Stored {
