@@ -561,6 +561,420 @@ impl LaunchView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::qemu::{Comparison, DeviceComparison, MemoryDeviceInfo};
+    use ratatui::backend::TestBackend;
+    use ratatui::buffer::Buffer;
+    use ratatui::style::Color;
+    use ratatui::Terminal;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn key(code: KeyCode) -> ViewEvent {
+        ViewEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+    fn ch(c: char) -> ViewEvent {
+        key(KeyCode::Char(c))
+    }
+    fn ctrl(c: char) -> ViewEvent {
+        ViewEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+    }
+    fn shift(code: KeyCode) -> ViewEvent {
+        ViewEvent::Key(KeyEvent::new(code, KeyModifiers::SHIFT))
+    }
+    fn wheel(kind: MouseEventKind) -> ViewEvent {
+        ViewEvent::Mouse(MouseEvent {
+            kind,
+            column: 3,
+            row: 3,
+            modifiers: KeyModifiers::NONE,
+        })
+    }
+    fn state(status: VmStatus) -> VmState {
+        VmState {
+            status,
+            pid: 4242,
+            uptime: Duration::from_secs(61),
+            ..VmState::default()
+        }
+    }
+    fn exited() -> VmStatus {
+        VmStatus::Exited(std::process::ExitStatus::from_raw(0))
+    }
+
+    /// A view of an 80x24 terminal on a running VM (its console 20x78).
+    fn running() -> LaunchView {
+        let mut v = LaunchView::new("guest console: t", Theme::default_theme(), (80, 24));
+        assert_eq!(v.console_size(), (20, 78));
+        assert!(v.handle(ViewEvent::Vm(state(VmStatus::Running))).is_empty());
+        v
+    }
+
+    fn placement(n: usize, differs: bool) -> Comparison {
+        Comparison {
+            devices: (1..=n)
+                .map(|i| DeviceComparison {
+                    id: format!("nv{i}"),
+                    predicted: None,
+                    actual: Some(MemoryDeviceInfo {
+                        kind: "nvdimm".into(),
+                        id: Some(format!("nv{i}")),
+                        slot: u32::try_from(i).unwrap() - 1,
+                        addr: 0x1_0000_0000 * u64::try_from(i).unwrap(),
+                        size: 1 << 30,
+                        node: 0,
+                        memdev: format!("mem{i}"),
+                    }),
+                    differences: if differs && i == n {
+                        vec!["addr: QEMU 0x1, predicted 0x2".into()]
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_guest_gets_every_key_but_the_release_and_scrolling() {
+        let mut v = running();
+        assert_eq!(v.focus(), Focus::Guest);
+        assert_eq!(
+            v.handle(ch('a')),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"a".to_vec())
+            ]
+        );
+        // Ctrl-c and q are the guest's too.
+        assert_eq!(
+            v.handle(ctrl('c')),
+            [VmEffect::Scroll(Scroll::Bottom), VmEffect::Send(vec![3])]
+        );
+        assert_eq!(
+            v.handle(ch('q')),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"q".to_vec())
+            ]
+        );
+        // Half the 20-row console.
+        assert_eq!(
+            v.handle(shift(KeyCode::PageUp)),
+            [VmEffect::Scroll(Scroll::By(10))]
+        );
+        assert_eq!(
+            v.handle(shift(KeyCode::PageDown)),
+            [VmEffect::Scroll(Scroll::By(-10))]
+        );
+        assert_eq!(
+            v.handle(wheel(MouseEventKind::ScrollUp)),
+            [VmEffect::Scroll(Scroll::By(WHEEL_ROWS))]
+        );
+        assert!(v
+            .handle(wheel(MouseEventKind::Down(
+                crossterm::event::MouseButton::Left
+            )))
+            .is_empty());
+        // A key release sends nothing.
+        let mut release = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        assert!(v.handle(ViewEvent::Key(release)).is_empty());
+        assert_eq!(v.focus(), Focus::Guest);
+    }
+
+    #[test]
+    fn keys_follow_the_guests_modes() {
+        let mut v = running();
+        assert_eq!(
+            v.handle(key(KeyCode::Up)),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"\x1b[A".to_vec())
+            ]
+        );
+        let mut s = state(VmStatus::Running);
+        s.input_modes.application_cursor = true;
+        s.input_modes.bracketed_paste = true;
+        v.handle(ViewEvent::Vm(s));
+        assert_eq!(
+            v.handle(key(KeyCode::Up)),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"\x1bOA".to_vec())
+            ]
+        );
+        assert_eq!(
+            v.handle(ViewEvent::Paste("ls".into())),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"\x1b[200~ls\x1b[201~".to_vec())
+            ]
+        );
+        // Once the keyboard is qpmem's, a paste goes nowhere.
+        v.handle(ctrl(']'));
+        assert!(v.handle(ViewEvent::Paste("ls".into())).is_empty());
+    }
+
+    #[test]
+    fn released_keys_run_the_vm() {
+        let mut v = running();
+        assert!(v.handle(ctrl(']')).is_empty());
+        assert_eq!(v.focus(), Focus::Commands);
+        assert!(v.hints().contains("p pause/resume"), "{}", v.hints());
+        assert_eq!(v.handle(ch('p')), [VmEffect::Qmp(VmCommand::Pause)]);
+        v.handle(ViewEvent::Vm(state(VmStatus::Paused)));
+        assert_eq!(v.handle(ch('p')), [VmEffect::Qmp(VmCommand::Resume)]);
+        assert_eq!(v.handle(ch('a')), [VmEffect::Qmp(VmCommand::PowerOff)]);
+        assert_eq!(
+            v.handle(key(KeyCode::PageUp)),
+            [VmEffect::Scroll(Scroll::By(10))]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::PageDown)),
+            [VmEffect::Scroll(Scroll::By(-10))]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::Up)),
+            [VmEffect::Scroll(Scroll::By(1))]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::Down)),
+            [VmEffect::Scroll(Scroll::By(-1))]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::Home)),
+            [VmEffect::Scroll(Scroll::Top)]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::End)),
+            [VmEffect::Scroll(Scroll::Bottom)]
+        );
+        assert!(v.handle(ch('x')).is_empty());
+        // Enter, i or Ctrl-] give the keyboard back.
+        v.handle(key(KeyCode::Enter));
+        assert_eq!(v.focus(), Focus::Guest);
+        v.handle(ctrl(']'));
+        v.handle(ch('i'));
+        assert_eq!(v.focus(), Focus::Guest);
+        v.handle(ctrl(']'));
+        v.handle(ctrl(']'));
+        assert_eq!(v.focus(), Focus::Guest);
+    }
+
+    #[test]
+    fn quitting_a_running_vm_asks_first() {
+        let mut v = running();
+        v.handle(ctrl(']'));
+        assert!(v.handle(ch('q')).is_empty());
+        assert!(v.hints().starts_with("Force quit QEMU"), "{}", v.hints());
+        assert!(v.handle(ch('n')).is_empty());
+        assert_eq!(v.message(), Some("quit cancelled"));
+        v.handle(ch('q'));
+        assert_eq!(v.handle(ch('y')), [VmEffect::ForceQuit, VmEffect::Leave]);
+    }
+
+    #[test]
+    fn an_exited_vm_gives_the_keyboard_back_and_q_leaves() {
+        let mut v = running();
+        v.handle(ViewEvent::Vm(state(exited())));
+        assert_eq!(v.focus(), Focus::Commands);
+        assert!(v.hints().starts_with("q leave"), "{}", v.hints());
+        assert_eq!(v.handle(ch('q')), [VmEffect::Leave]);
+        // Asking the console back is still possible, and the exit does not
+        // take it away again.
+        v.handle(key(KeyCode::Enter));
+        v.handle(ViewEvent::Vm(state(exited())));
+        assert_eq!(v.focus(), Focus::Guest);
+    }
+
+    #[test]
+    fn what_the_commands_did_is_said_once() {
+        let mut v = running();
+        v.handle(ViewEvent::Commanded(VmCommand::Pause, Ok(())));
+        assert_eq!(v.message(), None, "the badge says paused");
+        v.handle(ViewEvent::Commanded(VmCommand::PowerOff, Ok(())));
+        assert_eq!(v.message(), Some("ACPI power button pressed"));
+        v.handle(ViewEvent::Commanded(VmCommand::Resume, Ok(())));
+        assert_eq!(v.message(), None);
+        v.handle(ViewEvent::Commanded(
+            VmCommand::Pause,
+            Err("QEMU's monitor (QMP) is not connected yet".into()),
+        ));
+        assert_eq!(
+            v.message(),
+            Some("pause failed: QEMU's monitor (QMP) is not connected yet")
+        );
+        v.handle(ViewEvent::Failed("the console is closed".into()));
+        assert_eq!(v.message(), Some("the console is closed"));
+        v.handle(ViewEvent::Terminating(15));
+        assert_eq!(
+            v.message(),
+            Some("SIGTERM: powering the guest off (ACPI), then quitting QEMU")
+        );
+    }
+
+    #[test]
+    fn the_pty_follows_the_pane() {
+        let mut v = running();
+        assert_eq!(
+            v.handle(ViewEvent::Resize(100, 40)),
+            [VmEffect::ResizeConsole { rows: 36, cols: 98 }]
+        );
+        assert!(v.handle(ViewEvent::Resize(100, 40)).is_empty());
+        // QEMU's placement takes two rows per DIMM plus its frame, at most
+        // four: 36 - (2 + 2).
+        let mut s = state(VmStatus::Running);
+        s.placement = Some(placement(2, false));
+        assert_eq!(
+            v.handle(ViewEvent::Vm(s.clone())),
+            [VmEffect::ResizeConsole { rows: 32, cols: 98 }]
+        );
+        assert!(v.handle(ViewEvent::Vm(s.clone())).is_empty());
+        s.stderr = vec!["qemu: warning".into()];
+        assert_eq!(
+            v.handle(ViewEvent::Vm(s)),
+            [VmEffect::ResizeConsole { rows: 29, cols: 98 }]
+        );
+        // Notes take their rows before the VM starts.
+        let v = LaunchView::new("t", Theme::default_theme(), (80, 24))
+            .with_notes(vec!["nothing to boot".into()]);
+        assert_eq!(v.console_size(), (17, 78));
+        // A terminal too small for anything still gives the console a cell.
+        let mut v = running();
+        assert_eq!(
+            v.handle(ViewEvent::Resize(1, 1)),
+            [VmEffect::ResizeConsole { rows: 1, cols: 1 }]
+        );
+    }
+
+    fn draw(v: &LaunchView, w: u16, h: u16) -> Buffer {
+        let mut screen = Emulator::new(v.console_size().0, v.console_size().1, 10);
+        screen.feed(b"guest says hi");
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| v.draw(f, f.area(), &screen)).unwrap();
+        t.backend().buffer().clone()
+    }
+
+    fn text(buf: &Buffer) -> Vec<String> {
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Everything the view can show at once.
+    fn busy(theme: Theme) -> LaunchView {
+        let mut v = LaunchView::new("guest console: t", theme, (120, 30)).with_notes(vec![
+            "no kernel and no disk: the guest firmware will find nothing to boot".into(),
+        ]);
+        let mut s = state(VmStatus::Paused);
+        s.placement = Some(placement(2, true));
+        s.stderr = vec!["qemu-system-x86_64: warning: something".into()];
+        s.log_error = Some("No space left on device".into());
+        v.handle(ViewEvent::Vm(s));
+        v.handle(ViewEvent::Commanded(VmCommand::PowerOff, Ok(())));
+        v
+    }
+
+    #[test]
+    fn it_shows_the_console_notes_placement_stderr_and_status() {
+        let mut v = busy(Theme::default_theme());
+        let rows = text(&draw(&v, 120, 30));
+        let all = rows.join("\n");
+        assert!(rows[0].contains("guest console: t"), "{all}");
+        assert!(rows[1].contains("guest says hi"), "{all}");
+        assert!(all
+            .contains("note: no kernel and no disk: the guest firmware will find nothing to boot"));
+        assert!(
+            all.contains("QEMU's placement DIFFERS from the prediction"),
+            "{all}"
+        );
+        assert!(
+            all.contains("nv1      slot 0 0x100000000 1G  as predicted"),
+            "{all}"
+        );
+        assert!(
+            all.contains("DIFFERS: addr: QEMU 0x1, predicted 0x2"),
+            "{all}"
+        );
+        assert!(all.contains("QEMU stderr"), "{all}");
+        assert!(
+            all.contains("qemu-system-x86_64: warning: something"),
+            "{all}"
+        );
+        let status = &rows[28];
+        assert!(
+            status.starts_with(" paused   up 00:01:01  pid 4242  ACPI power button pressed"),
+            "{status}"
+        );
+        assert!(status.contains("console log stopped: No space left on device"));
+        assert!(rows[29].starts_with("keys go to the guest"), "{}", rows[29]);
+        // Paused, and said once: the badge, not a message too.
+        v.handle(ViewEvent::Commanded(VmCommand::Pause, Ok(())));
+        let rows = text(&draw(&v, 120, 30));
+        assert_eq!(rows[28].matches("paused").count(), 1, "{}", rows[28]);
+    }
+
+    #[test]
+    fn it_draws_with_the_theme() {
+        let theme = Theme::parse(
+            r##"(border_focused: "#123456", warning: "#abcdef", error: "#fe0102", note: "#0000aa", dimm_text: "#010101")"##,
+        )
+        .unwrap();
+        let v = busy(theme);
+        let buf = draw(&v, 120, 30);
+        let rows = text(&buf);
+        // The guest has the keyboard: the console's border is the focused one.
+        assert_eq!(buf[(0, 5)].fg, Color::Rgb(0x12, 0x34, 0x56));
+        // The paused badge in the warning colour, its text in dimm_text.
+        assert_eq!(buf[(1, 28)].bg, Color::Rgb(0xab, 0xcd, 0xef));
+        assert_eq!(buf[(1, 28)].fg, Color::Rgb(1, 1, 1));
+        // "note:" in the note colour; the stderr in the error colour.
+        let y = rows
+            .iter()
+            .position(|r| r.contains("note: no kernel"))
+            .unwrap();
+        let x = rows[y].find("note:").unwrap();
+        let x = u16::try_from(rows[y][..x].chars().count()).unwrap();
+        assert_eq!(
+            buf[(x, u16::try_from(y).unwrap())].fg,
+            Color::Rgb(0, 0, 0xaa)
+        );
+        let y = rows
+            .iter()
+            .position(|r| r.contains("warning: something"))
+            .unwrap();
+        assert_eq!(
+            buf[(1, u16::try_from(y).unwrap())].fg,
+            Color::Rgb(0xfe, 1, 2)
+        );
+    }
+
+    #[test]
+    fn no_color_means_no_colour_at_all() {
+        let mut v = busy(Theme::no_color());
+        for confirm in [false, true] {
+            if confirm {
+                v.handle(ctrl(']'));
+                v.handle(ch('q'));
+                assert!(v.hints().starts_with("Force quit"));
+            }
+            let buf = draw(&v, 120, 30);
+            for cell in buf.content() {
+                assert_eq!(
+                    (cell.fg, cell.bg),
+                    (Color::Reset, Color::Reset),
+                    "{:?} in {}",
+                    cell,
+                    text(&buf).join("\n")
+                );
+            }
+            // The badge stands out in reverse video instead.
+            assert!(buf[(1, 28)].modifier.contains(Modifier::REVERSED));
+        }
+    }
 
     #[test]
     fn uptime_format() {
