@@ -4,6 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use qpmem::core::diagnose::{check, check_profile, Context};
 use qpmem::core::facts::HostFacts;
+use qpmem::core::facts::QemuStatus;
 use qpmem::core::layout::layout;
 use qpmem::core::profile::{Auto, Dimm, Profile};
 use qpmem::core::qemu::QemuVersion;
@@ -27,8 +28,12 @@ fn profile_with(n: usize) -> Profile {
 }
 
 fn diagnose(c: &mut Criterion) {
-    let host = HostFacts::default();
-    let version = Some(QemuVersion::new(7, 2, 0));
+    let host = HostFacts {
+        qemu: QemuStatus::Stated {
+            version: QemuVersion::new(7, 2, 0),
+        },
+        ..HostFacts::default()
+    };
     let p = profile_with(256);
     let l = layout(&p, &host).ok();
     let p = &p;
@@ -37,7 +42,6 @@ fn diagnose(c: &mut Criterion) {
             check(black_box(&Context {
                 profile: p,
                 layout: l.as_ref(),
-                qemu_version: version,
                 import_notes: &[],
                 host: &host,
             }))
@@ -47,7 +51,7 @@ fn diagnose(c: &mut Criterion) {
     for n in [1, 8, 64, 256] {
         let p = profile_with(n);
         c.bench_function(&format!("check_profile {n} devices (with layout)"), |b| {
-            b.iter(|| check_profile(black_box(&p), &[], &host, version))
+            b.iter(|| check_profile(black_box(&p), &[], &host))
         });
     }
 }

@@ -11,6 +11,7 @@
 
 use qpmem::core::diagnose::{self, Basis, Severity};
 use qpmem::core::facts::HostFacts;
+use qpmem::core::facts::QemuStatus;
 use qpmem::core::profile::{Addr, Auto, Backend, Dimm, Profile};
 use qpmem::core::size::{Size, GIB, KIB, MIB};
 use qpmem::host;
@@ -388,8 +389,11 @@ fn check_reports_an_error_exactly_when_qemu_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let cases = cases(dir.path());
     for case in &cases {
-        let host: HostFacts = host::gather(&case.profile);
-        let ds = diagnose::check_profile(&case.profile, &[], &host, version);
+        let host = HostFacts {
+            qemu: QemuStatus::stated(version),
+            ..host::gather(&case.profile)
+        };
+        let ds = diagnose::check_profile(&case.profile, &[], &host);
         let qemu_errors: Vec<_> = ds
             .iter()
             .filter(|d| d.severity == Severity::Error)

@@ -14,7 +14,7 @@ use assert_cmd::Command as Cli;
 use common::guest::{guest_setup_or_skip, kernel_cache_dir, one_qemu_at_a_time, GuestSetup};
 use common::qemu_or_skip;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use qpmem::core::facts::HostFacts;
+use qpmem::core::facts::{HostFacts, QemuStatus};
 use qpmem::core::layout::layout;
 use qpmem::core::profile::{Dimm, Profile};
 use qpmem::core::size::Size;
@@ -129,7 +129,7 @@ fn a_real_guest_through_qpmems_console() {
     p.append = Some(DEFAULT_APPEND.to_string());
     p.extra_args = vec!["-no-reboot".into()];
 
-    let plan = preflight(&p, None, &[]);
+    let plan = preflight(&p, &QemuStatus::NotChecked, &[]);
     assert!(!plan.is_blocked(), "{:?}", plan.errors());
     assert_eq!(plan.create_files.len(), 2);
     prepare(&plan, true).unwrap();
@@ -318,7 +318,7 @@ fn a_backing_file_in_use_names_the_process() {
     let pid = holder.id();
     let deadline = Instant::now() + Duration::from_secs(5);
     // Until the shell has opened the file and become `sleep`.
-    while !preflight(&p, None, &[])
+    while !preflight(&p, &QemuStatus::NotChecked, &[])
         .errors()
         .iter()
         .any(|e| e.contains("(sleep)"))
@@ -419,7 +419,7 @@ fn a_missing_qemu_stops_the_launch_before_any_file_is_made() {
 fn firmware_only_vm(qemu: PathBuf, dir: &Path) -> Vm {
     let mut p = small_profile(dir);
     p.extra_args = vec!["-nodefaults".into()];
-    prepare(&preflight(&p, None, &[]), true).unwrap();
+    prepare(&preflight(&p, &QemuStatus::NotChecked, &[]), true).unwrap();
     let (notify, rx) = events();
     let mut opts = LaunchOptions::new(qemu);
     opts.shutdown_grace = Duration::from_millis(500);

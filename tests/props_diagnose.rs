@@ -7,8 +7,9 @@
 mod common;
 
 use proptest::prelude::*;
-use qpmem::core::diagnose::{check_profile, fix_all, Severity};
+use qpmem::core::diagnose::{check_profile, fix_all, Fix, Severity};
 use qpmem::core::facts::HostFacts;
+use qpmem::core::facts::QemuStatus;
 use qpmem::core::layout::layout;
 use qpmem::core::profile::{Addr, Auto, Backend, Dimm, Profile};
 use qpmem::core::qemu::QemuVersion;
@@ -115,7 +116,7 @@ proptest! {
     #[test]
     fn check_and_fix_never_panic(p in profile(), v in version()) {
         let host = HostFacts::default();
-        let ds = check_profile(&p, &[], &host, v);
+        let ds = check_profile(&p, &[], &with_version(&host, v));
         for d in &ds {
             prop_assert!(d.code.starts_with("QP"));
             prop_assert!(!d.message.is_empty());
@@ -127,15 +128,15 @@ proptest! {
             }
         }
         let mut q = p.clone();
-        fix_all(&mut q, &[], &host, v);
-        let _ = check_profile(&q, &[], &host, v);
+        fix_all(&mut q, &[], &with_version(&host, v));
+        let _ = check_profile(&q, &[], &with_version(&host, v));
     }
 
     #[test]
     fn every_placement_failure_is_an_error_on_its_device(p in profile()) {
         let host = HostFacts::default();
         let Ok(l) = layout(&p, &host) else { return Ok(()) };
-        let ds = check_profile(&p, &[], &host, None);
+        let ds = check_profile(&p, &[], &with_version(&host, None));
         let errors = |id: &str| ds.iter().any(|d| {
             d.severity == Severity::Error
                 && (d.device.as_deref() == Some(id) || d.device.is_none())
@@ -148,15 +149,17 @@ proptest! {
     }
 
     #[test]
+    /// Nothing `--fix` could apply is left (fixes that need a person's
+    /// judgement stay offered).
     fn fix_all_leaves_nothing_fixable(p in profile(), v in version()) {
         // RAM near 2^64 leaves no room above it for any maxmem at all.
         let mut q = p.clone();
         q.ram = Size(p.ram.0 % (1 << 46));
         let host = HostFacts::default();
-        fix_all(&mut q, &[], &host, v);
-        let left: Vec<_> = check_profile(&q, &[], &host, v)
+        fix_all(&mut q, &[], &with_version(&host, v));
+        let left: Vec<_> = check_profile(&q, &[], &with_version(&host, v))
             .into_iter()
-            .filter(|d| d.fix.is_some())
+            .filter(|d| d.fix.as_ref().is_some_and(Fix::is_unattended))
             .map(|d| (d.code, d.message))
             .collect();
         prop_assert!(left.is_empty(), "still fixable after fix_all: {left:#?}\n{q:#?}");
@@ -186,7 +189,7 @@ proptest! {
             p.devices.push(Dimm::nvdimm(1, "/nonexistent/nv1".into(), Size::gib(size_gib)));
         }
         let host = HostFacts::default();
-        let ds = check_profile(&p, &[], &host, Some(QemuVersion::new(7, 2, 0)));
+        let ds = check_profile(&p, &[], &with_version(&host, Some(QemuVersion::new(7, 2, 0))));
         if let Ok(l) = layout(&p, &host) {
             let _ = qpmem::core::map::to_table(&p, &l);
             let _ = qpmem::core::map::to_json(&p, &l);
@@ -200,5 +203,13 @@ proptest! {
                 ds.iter().map(|d| d.code).collect::<Vec<_>>()
             );
         }
+    }
+}
+
+/// `host` with the QEMU release `v` stated (as `--qemu-version` does).
+fn with_version(host: &HostFacts, v: Option<QemuVersion>) -> HostFacts {
+    HostFacts {
+        qemu: QemuStatus::stated(v),
+        ..host.clone()
     }
 }

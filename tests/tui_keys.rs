@@ -4,6 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use qpmem::core::cmdline::render_shell;
+use qpmem::core::facts::{Origin, QemuStatus};
 use qpmem::core::profile::{Backend, Profile};
 use qpmem::core::qemu::QemuVersion;
 use qpmem::core::size::Size;
@@ -88,7 +89,11 @@ fn add_on_an_empty_profile_and_on_old_qemu() {
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1"]);
     assert_eq!(a.profile.devices[0].size, Size::gib(1));
-    a.handle(Event::QemuDetected(Ok(QemuVersion::new(2, 11, 0))));
+    a.handle(Event::QemuDetected(QemuStatus::Found {
+        path: "/usr/bin/qemu-system-x86_64".into(),
+        version: QemuVersion::new(2, 11, 0),
+        origin: Origin::Default,
+    }));
     keys(&mut a, "a");
     assert_eq!(a.profile.devices[1].align, None, "align= needs QEMU 2.12");
 }

@@ -5,7 +5,7 @@
 
 use super::common::{load, out, Failure, Outcome, QemuArgs, SourceArgs};
 use clap::{Args, ValueEnum};
-use qpmem::core::diagnose::{self, Diagnostic, Severity, Tally};
+use qpmem::core::diagnose::{self, Applicability, Diagnostic, Fix, Severity, Tally};
 use qpmem::core::facts::HostFacts;
 use qpmem::core::facts::QemuStatus;
 use qpmem::core::qemu::QemuVersion;
@@ -30,8 +30,9 @@ pub struct CheckArgs {
     /// Treat this level as errors for the exit code.
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub deny: Option<Deny>,
-    /// Apply every automatic fix: print the fixed profile (RON), and
-    /// rewrite SOURCE in place when it is a profile file.
+    /// Apply every fix that is safe unattended (fixes "to review" are
+    /// left): print the fixed profile (RON), and rewrite SOURCE in place
+    /// when it is a profile file.
     #[arg(long)]
     pub fix: bool,
     /// Silence a rule, by code (QP100) or name; repeatable. A profile's
@@ -59,6 +60,9 @@ struct DiagnosticJson<'a> {
     help: Option<&'a str>,
     fixable: bool,
     fix: Option<&'a str>,
+    /// `machine-applicable` (`--fix` applies it) or `maybe-incorrect`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    applicability: Option<Applicability>,
 }
 
 #[derive(Serialize)]
@@ -94,8 +98,9 @@ fn to_json(d: &Diagnostic) -> DiagnosticJson<'_> {
         device: d.device.as_deref(),
         message: &d.message,
         help: d.help.as_deref(),
-        fixable: d.fix.is_some(),
+        fixable: d.fix.as_ref().is_some_and(Fix::is_unattended),
         fix: d.fix.as_ref().map(|f| f.summary.as_str()),
+        applicability: d.fix.as_ref().map(|f| f.applicability),
     }
 }
 
@@ -105,8 +110,14 @@ pub fn render_text(diagnostics: &[Diagnostic], qemu: &str) -> String {
     for d in diagnostics {
         text.push_str(&d.render());
         text.push('\n');
-        if d.fix.is_some() {
-            text.push_str("  = fix: `qpmem check --fix` applies this\n");
+        match &d.fix {
+            Some(f) if f.is_unattended() => {
+                text.push_str("  = fix: `qpmem check --fix` applies this\n");
+            }
+            Some(_) => text.push_str(
+                "  = fix: to review, so `--fix` leaves it: press f on it in the TUI, or edit the profile\n",
+            ),
+            None => {}
         }
         text.push('\n');
     }
@@ -114,22 +125,23 @@ pub fn render_text(diagnostics: &[Diagnostic], qemu: &str) -> String {
     text
 }
 
-fn describe_qemu(status: &QemuStatus, version: Option<QemuVersion>) -> String {
-    match (status, version) {
-        (QemuStatus::Found { path, origin, .. }, Some(v)) => format!(
-            "QEMU {v} at {} (from {})",
+fn describe_qemu(status: &QemuStatus) -> String {
+    match status {
+        QemuStatus::Found {
+            path,
+            version,
+            origin,
+        } => format!(
+            "QEMU {version} at {} (from {})",
             path.display(),
             origin.describe()
         ),
-        (QemuStatus::NotChecked, Some(v)) => format!("QEMU {v} (--qemu-version)"),
-        (QemuStatus::NotFound { wanted, .. }, _) => format!("QEMU not found ({wanted})"),
-        (QemuStatus::NoVersion { path, .. }, _) => {
+        QemuStatus::Stated { version } => format!("QEMU {version} (--qemu-version)"),
+        QemuStatus::NotFound { wanted, .. } => format!("QEMU not found ({wanted})"),
+        QemuStatus::NoVersion { path, .. } => {
             format!("QEMU at {} of unknown version", path.display())
         }
-        (_, v) => format!(
-            "QEMU {}",
-            v.map(|v| v.to_string()).unwrap_or("unknown".into())
-        ),
+        QemuStatus::NotChecked => "QEMU unknown".to_string(),
     }
 }
 
@@ -161,13 +173,9 @@ pub fn run(args: CheckArgs) -> Outcome {
     // its own list.
     let own_allow = profile.allow.clone();
     profile.allow.extend(cli_allow);
-    let (status, version) = match args.qemu_version {
-        Some(v) => (QemuStatus::NotChecked, Some(v)),
-        None => {
-            let s = discover::detect(args.qemu.qemu.as_deref(), &profile);
-            let v = s.version();
-            (s, v)
-        }
+    let status = match args.qemu_version {
+        Some(version) => QemuStatus::Stated { version },
+        None => discover::detect(args.qemu.qemu.as_deref(), &profile),
     };
     let facts = |p: &qpmem::Profile| HostFacts {
         qemu: status.clone(),
@@ -177,7 +185,7 @@ pub fn run(args: CheckArgs) -> Outcome {
     let mut notes = loaded.notes;
 
     let fixed = if args.fix {
-        let applied = diagnose::fix_all(&mut profile, &notes, &host, version);
+        let applied = diagnose::fix_all(&mut profile, &notes, &host);
         // The pasted line's complaints are answered by the profile itself.
         notes.clear();
         host = facts(&profile);
@@ -200,17 +208,17 @@ pub fn run(args: CheckArgs) -> Outcome {
         None
     };
 
-    let diagnostics = diagnose::check_profile(&profile, &notes, &host, version);
+    let diagnostics = diagnose::check_profile(&profile, &notes, &host);
     let tally = Tally::of(&diagnostics);
     let failed = tally.errors > 0 || (args.deny == Some(Deny::Warnings) && tally.warnings > 0);
-    let qemu_line = describe_qemu(&status, version);
+    let qemu_line = describe_qemu(&status);
 
     if args.json {
         let report = ReportJson {
             diagnostics: diagnostics.iter().map(to_json).collect(),
             summary: tally,
             qemu: QemuJson {
-                version: version.map(|v| v.to_string()),
+                version: status.version().map(|v| v.to_string()),
                 status: status.clone(),
             },
             fixed,

@@ -8,6 +8,7 @@
 
 use super::common::{load, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
 use qpmem::core::diagnose::Severity;
+use qpmem::core::facts::QemuStatus;
 use qpmem::store::Store;
 use qpmem::tui::launch::{self, Ended, Incoming, Launch};
 use qpmem::tui::theme::Theme;
@@ -31,7 +32,12 @@ pub fn run(
     }
     let binary = qemu_binary(&q, &loaded.profile)?;
     let version = qpmem::qemu::read_version(&binary)?;
-    let plan = preflight(&loaded.profile, Some(version), &loaded.notes);
+    let qemu = QemuStatus::Found {
+        path: binary.clone(),
+        version,
+        origin: qpmem::qemu::discover::wanted(q.qemu.as_deref(), &loaded.profile).1,
+    };
+    let plan = preflight(&loaded.profile, &qemu, &loaded.notes);
 
     let mut err = std::io::stderr().lock();
     for d in plan

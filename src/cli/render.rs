@@ -48,7 +48,6 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
             let ctx = Context {
                 profile,
                 layout: l.as_ref().ok(),
-                qemu_version: None,
                 import_notes: &loaded.notes,
                 host: &host,
             };

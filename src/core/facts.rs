@@ -3,7 +3,7 @@
 //! which QEMU will run ([`QemuStatus`], filled in by
 //! `crate::qemu::discover`). Plain data: the core never looks for them.
 
-use crate::core::qemu::QemuVersion;
+use crate::core::qemu::version::QemuVersion;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -144,16 +144,24 @@ impl Origin {
     }
 }
 
-/// What is known about the QEMU that will run the profile.
+/// What is known about the QEMU that will run the profile. Serialized
+/// without the version, which its reader shows as a string
+/// ([`QemuStatus::version`]) beside it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum QemuStatus {
-    /// Nobody looked (the TUI before discovery, tests, a version given
-    /// with `--qemu-version`).
+    /// Nobody looked (the TUI before discovery, tests).
     #[default]
     NotChecked,
+    /// The user said which release will run it (`--qemu-version`); no
+    /// binary was looked for.
+    Stated {
+        #[serde(skip)]
+        version: QemuVersion,
+    },
     Found {
         path: PathBuf,
+        #[serde(skip)]
         version: QemuVersion,
         origin: Origin,
     },
@@ -168,9 +176,16 @@ pub enum QemuStatus {
 }
 
 impl QemuStatus {
+    /// `Stated` for a release the user named, else `NotChecked`.
+    pub fn stated(version: Option<QemuVersion>) -> QemuStatus {
+        version.map_or(QemuStatus::NotChecked, |version| QemuStatus::Stated {
+            version,
+        })
+    }
+
     pub fn version(&self) -> Option<QemuVersion> {
         match self {
-            QemuStatus::Found { version, .. } => Some(*version),
+            QemuStatus::Found { version, .. } | QemuStatus::Stated { version } => Some(*version),
             _ => None,
         }
     }

@@ -8,28 +8,16 @@
 //! fall on Linux memory sections. The ground-truth tests in
 //! `tests/qemu_ground_truth.rs` hold this model against real QEMU.
 
+use crate::core::device::SizeError;
+pub use crate::core::device::{effective_align, footprint, PAGE_SIZE, RAM_BACKEND_ALIGN};
 use crate::core::facts::HostFacts;
-use crate::core::profile::{Backend, Dimm, DimmKind, MachineFamily, Profile};
-use crate::core::size::{align_down, align_up, GIB, MIB};
+use crate::core::profile::{Dimm, DimmKind, MachineFamily, Profile};
+use crate::core::size::{align_up, GIB};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-/// Base page size of an ordinary file or anonymous mapping on x86_64.
-pub const PAGE_SIZE: u64 = 4096;
-/// Alignment QEMU gives anonymous RAM backends on x86_64 Linux hosts
-/// (`QEMU_VMALLOC_ALIGN`).
-pub const RAM_BACKEND_ALIGN: u64 = 2 * MIB;
 /// QEMU's limit on `slots=` (`ACPI_MAX_RAM_SLOTS`).
 pub const MAX_SLOTS: u32 = 256;
-
-/// The page size QEMU aligns `backend` to: hugetlbfs files their huge
-/// page, other files 4 KiB, RAM backends `QEMU_VMALLOC_ALIGN`.
-fn page_size(host: &HostFacts, backend: &Backend) -> u64 {
-    match backend {
-        Backend::File(p) => host.file_page_size.get(p).copied().unwrap_or(PAGE_SIZE),
-        Backend::Ram => RAM_BACKEND_ALIGN,
-    }
-}
 
 /// A range of guest physical addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -102,6 +90,23 @@ pub enum PlaceError {
     AddrConflict { other: String },
     #[error("could not find a position in the device memory region: fragmented by alignment")]
     Fragmented,
+}
+
+impl From<SizeError> for PlaceError {
+    fn from(e: SizeError) -> PlaceError {
+        match e {
+            SizeError::TooSmall {
+                size,
+                label,
+                visible,
+            } => PlaceError::TooSmall {
+                size,
+                label,
+                visible,
+            },
+            SizeError::NotAligned { size, align } => PlaceError::SizeNotAligned { size, align },
+        }
+    }
 }
 
 /// The outcome for one device, in command-line order.
@@ -184,47 +189,9 @@ pub fn device_memory_region(
     Some(Region { base, size })
 }
 
-/// The alignment QEMU uses for a device: max(align, backend page size).
-pub fn effective_align(dimm: &Dimm, host: &HostFacts) -> u64 {
-    let page = page_size(host, &dimm.backend);
-    match (&dimm.backend, dimm.align) {
-        (Backend::File(_), Some(a)) => a.0.max(page),
-        _ => page,
-    }
-}
-
 /// The guest-visible size of a device, or why QEMU refuses it.
 pub fn visible_size(dimm: &Dimm, align: u64) -> Result<u64, PlaceError> {
-    let size = dimm.size.0;
-    match dimm.kind {
-        DimmKind::Nvdimm => {
-            let label = dimm.label_size.0;
-            let visible = align_down(size.saturating_sub(label), align);
-            if size <= label || visible == 0 {
-                Err(PlaceError::TooSmall {
-                    size,
-                    label,
-                    visible,
-                })
-            } else {
-                Ok(visible)
-            }
-        }
-        DimmKind::PcDimm => {
-            if size == 0 || size % align != 0 {
-                Err(PlaceError::SizeNotAligned { size, align })
-            } else {
-                Ok(size)
-            }
-        }
-    }
-}
-
-/// What a device takes of `maxmem - RAM` with default host facts, or
-/// `None` when QEMU would refuse its size.
-pub fn footprint(dimm: &Dimm) -> Option<u64> {
-    let host = HostFacts::default();
-    visible_size(dimm, effective_align(dimm, &host)).ok()
+    crate::core::device::visible_size(dimm, align).map_err(PlaceError::from)
 }
 
 /// Compute the address map QEMU will build for `profile`.
@@ -429,7 +396,7 @@ pub fn past_section(addr: u64, section: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::core::profile::Auto;
-    use crate::core::size::Size;
+    use crate::core::size::{Size, MIB};
     use std::path::Path;
 
     fn seed(align: Option<Size>) -> Profile {

@@ -4,8 +4,20 @@
 //! when it imports a shell module. The shells (`host`, `qemu`, `store`,
 //! `vm`, `console`, `guest`, `verify`, `tui`, `cli`) gather facts, call
 //! into the core and act on what it returns.
+//!
+//! Sizes and addresses are u64 end to end: a cast that could truncate,
+//! wrap or lose precision is refused here by clippy, so each conversion
+//! says what happens at the edge (`try_from`, saturating arithmetic).
+
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss
+)]
 
 pub mod cmdline;
+pub mod device;
 pub mod diagnose;
 pub mod examples;
 pub mod export;

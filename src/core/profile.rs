@@ -5,9 +5,9 @@
 //! saved as RON (see [`crate::store`]) with sizes in QEMU's syntax so a
 //! person can edit the file by hand.
 
+pub use crate::core::device::{Addr, Backend, Dimm, DimmKind};
 use crate::core::size::{Size, GIB, MIB};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::fmt;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The profile format version this build writes and understands.
@@ -153,189 +153,6 @@ fn is_old_pc_name(m: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The kind of memory device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DimmKind {
-    /// `-device nvdimm`: persistent memory.
-    #[default]
-    Nvdimm,
-    /// `-device pc-dimm`: hot-pluggable volatile RAM.
-    PcDimm,
-}
-
-impl DimmKind {
-    /// The QEMU device name.
-    pub fn device(self) -> &'static str {
-        match self {
-            DimmKind::Nvdimm => "nvdimm",
-            DimmKind::PcDimm => "pc-dimm",
-        }
-    }
-}
-
-/// What backs a memory device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Backend {
-    /// `memory-backend-file` with this `mem-path`.
-    File(PathBuf),
-    /// `memory-backend-ram` (anonymous memory; never persistent).
-    Ram,
-}
-
-impl Backend {
-    pub fn path(&self) -> Option<&Path> {
-        match self {
-            Backend::File(p) => Some(p),
-            Backend::Ram => None,
-        }
-    }
-    pub fn qemu_object(&self) -> &'static str {
-        match self {
-            Backend::File(_) => "memory-backend-file",
-            Backend::Ram => "memory-backend-ram",
-        }
-    }
-}
-
-/// One memory device and its backend object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Dimm {
-    #[serde(default)]
-    pub kind: DimmKind,
-    /// The device id (`-device nvdimm,id=`).
-    pub id: String,
-    /// The backend object id (`-object ...,id=` and `memdev=`).
-    pub memdev: String,
-    pub backend: Backend,
-    /// Backend size: the whole file, label area included.
-    pub size: Size,
-    /// NVDIMM label area at the end of the backend; 0 = label-less.
-    #[serde(default)]
-    pub label_size: Size,
-    /// Backend `align=` (QEMU 2.12+); `None` leaves QEMU's default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub align: Option<Size>,
-    /// `share=on`: guest writes reach the file.
-    #[serde(default)]
-    pub share: bool,
-    /// `pmem=on`: the file is on real persistent memory (DAX).
-    #[serde(default)]
-    pub pmem: bool,
-    /// `readonly=on` on the backend (QEMU 6.0+).
-    #[serde(default)]
-    pub readonly: bool,
-    /// `discard-data=on`: QEMU discards the file's contents at exit.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub discard_data: bool,
-    /// NVDIMM `unarmed=on`: the guest is told the device cannot persist writes.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub unarmed: bool,
-    /// NUMA node (`node=`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<u32>,
-    /// Explicit guest physical address (`addr=`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub addr: Option<Addr>,
-    /// Explicit slot (`slot=`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slot: Option<u32>,
-    /// Backend properties qpmem does not model (`prealloc=on`), verbatim.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub backend_options: Vec<String>,
-    /// Device properties qpmem does not model (`uuid=...`), verbatim.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub device_options: Vec<String>,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-/// A guest physical address, written in hex in profiles (`"0x140000000"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Addr(pub u64);
-
-impl fmt::Display for Addr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#x}", self.0)
-    }
-}
-
-impl Serialize for Addr {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Addr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Size::deserialize(d).map(|s| Addr(s.0))
-    }
-}
-
-impl Dimm {
-    /// A new NVDIMM named `nv{n}` on `mem{n}` backed by `path`.
-    pub fn nvdimm(n: usize, path: PathBuf, size: Size) -> Dimm {
-        Dimm {
-            kind: DimmKind::Nvdimm,
-            id: format!("nv{n}"),
-            memdev: format!("mem{n}"),
-            backend: Backend::File(path),
-            size,
-            label_size: Size::mib(2),
-            align: Some(Size::mib(128)),
-            share: true,
-            pmem: false,
-            readonly: false,
-            discard_data: false,
-            unarmed: false,
-            node: None,
-            addr: None,
-            slot: None,
-            backend_options: Vec::new(),
-            device_options: Vec::new(),
-        }
-    }
-
-    /// A pc-dimm named `dimm{n}` on `ram{n}` (memory-backend-ram).
-    pub fn pc_dimm(n: usize, size: Size) -> Dimm {
-        Dimm {
-            kind: DimmKind::PcDimm,
-            id: format!("dimm{n}"),
-            memdev: format!("ram{n}"),
-            backend: Backend::Ram,
-            size,
-            label_size: Size(0),
-            align: None,
-            share: false,
-            pmem: false,
-            readonly: false,
-            discard_data: false,
-            unarmed: false,
-            node: None,
-            addr: None,
-            slot: None,
-            backend_options: Vec::new(),
-            device_options: Vec::new(),
-        }
-    }
-
-    pub fn is_nvdimm(&self) -> bool {
-        self.kind == DimmKind::Nvdimm
-    }
-
-    /// The label size QEMU will use (pc-dimms have none).
-    pub fn effective_label_size(&self) -> u64 {
-        if self.is_nvdimm() {
-            self.label_size.0
-        } else {
-            0
-        }
-    }
-}
-
 impl Profile {
     /// An empty profile with sensible VM settings and no devices.
     pub fn empty(name: &str) -> Profile {
@@ -423,7 +240,7 @@ impl Profile {
                 let need: u64 = self
                     .devices
                     .iter()
-                    .map(|d| crate::core::layout::footprint(d).unwrap_or(d.size.0))
+                    .map(|d| crate::core::device::footprint(d).unwrap_or(d.size.0))
                     .fold(0u64, |a, b| a.saturating_add(b));
                 let need = if need == 0 { GIB } else { need };
                 let total = self.ram.0.saturating_add(need);

@@ -16,6 +16,7 @@ use super::ui::{self, Areas};
 use crate::core::cmdline::{render_shell, ImportNote};
 use crate::core::diagnose::{self, Context, Diagnostic, Severity};
 use crate::core::facts::HostFacts;
+use crate::core::facts::QemuStatus;
 use crate::core::layout::{layout, Layout, LayoutError};
 use crate::core::profile::{Dimm, Profile};
 use crate::core::qemu::{Comparison, QemuVersion};
@@ -71,7 +72,7 @@ pub enum Event {
     Mouse(MouseEvent),
     Resize(u16, u16),
     /// The QEMU binary's version, or why it could not be read.
-    QemuDetected(Result<QemuVersion, String>),
+    QemuDetected(QemuStatus),
     /// What the host says about the backing files and QEMU (the same facts
     /// `qpmem check` judges).
     HostGathered(Box<HostFacts>),
@@ -227,7 +228,6 @@ pub struct Derived {
 impl Derived {
     pub fn compute(
         profile: &Profile,
-        qemu_version: Option<QemuVersion>,
         notes: &[ImportNote],
         host: &HostFacts,
         with_recipe: bool,
@@ -236,7 +236,6 @@ impl Derived {
         let diagnostics = diagnose::check(&Context {
             profile,
             layout: layout.as_ref().ok(),
-            qemu_version,
             import_notes: notes,
             host,
         });
@@ -387,9 +386,6 @@ pub struct App {
     pub help: Option<usize>,
     pub status: Option<Status>,
     pub size: (u16, u16),
-    pub qemu_version: Option<QemuVersion>,
-    /// Why the QEMU version is unknown, when it is.
-    pub qemu_problem: Option<String>,
     pub profiles_dir: Option<PathBuf>,
     /// The last guest check (`v`).
     pub guest: GuestCheck,
@@ -406,7 +402,7 @@ pub struct App {
 impl App {
     pub fn new(setup: Setup) -> App {
         let host = HostFacts::default();
-        let derived = Derived::compute(&setup.profile, None, &setup.notes, &host, false);
+        let derived = Derived::compute(&setup.profile, &setup.notes, &host, false);
         App {
             saved: setup.profile.clone(),
             profile: setup.profile,
@@ -430,8 +426,6 @@ impl App {
             help: None,
             status: setup.status.map(|text| Status { text, error: true }),
             size: (80, 24),
-            qemu_version: None,
-            qemu_problem: None,
             profiles_dir: setup.profiles_dir,
             guest: GuestCheck::None,
             show_recipe: false,
@@ -485,13 +479,7 @@ impl App {
     }
 
     fn refresh(&mut self) {
-        self.derived = Derived::compute(
-            &self.profile,
-            self.qemu_version,
-            &self.notes,
-            &self.host,
-            self.show_recipe,
-        );
+        self.derived = Derived::compute(&self.profile, &self.notes, &self.host, self.show_recipe);
         self.selected = self
             .selected
             .min(self.profile.devices.len().saturating_sub(1));
@@ -567,17 +555,8 @@ impl App {
                 self.size = (w, h);
                 Vec::new()
             }
-            Event::QemuDetected(r) => {
-                match r {
-                    Ok(v) => {
-                        self.qemu_version = Some(v);
-                        self.qemu_problem = None;
-                    }
-                    Err(e) => {
-                        self.qemu_version = None;
-                        self.qemu_problem = Some(e);
-                    }
-                }
+            Event::QemuDetected(status) => {
+                self.host.qemu = status;
                 self.refresh();
                 Vec::new()
             }
@@ -869,7 +848,9 @@ impl App {
         let mut d = Dimm::nvdimm(n, path, size);
         // align= needs QEMU 2.12; an unknown version gets it (QEMU today has it).
         if self
-            .qemu_version
+            .host
+            .qemu
+            .version()
             .is_some_and(|v| v < QemuVersion::new(2, 12, 0))
         {
             d.align = None;

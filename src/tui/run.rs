@@ -15,10 +15,8 @@ use super::profiles;
 use super::theme::Theme;
 use super::ui;
 use crate::clipboard;
-use crate::core::facts::HostFacts;
-use crate::core::facts::QemuStatus;
+use crate::core::facts::{HostFacts, QemuStatus};
 use crate::core::profile::Profile;
-use crate::core::qemu::QemuVersion;
 use crate::host;
 use crate::qemu::discover;
 use crate::source::Loaded;
@@ -224,18 +222,9 @@ impl Driver {
                 self.cancel_verify();
                 None
             }
-            Effect::DetectQemu(profile) => Some(Event::QemuDetected(
-                match discover::detect(None, &profile) {
-                    QemuStatus::Found { version, .. } => Ok(version),
-                    QemuStatus::NotFound { wanted, reason, .. } => {
-                        Err(format!("{wanted}: {reason}"))
-                    }
-                    QemuStatus::NoVersion { path, reason } => {
-                        Err(format!("{}: {reason}", path.display()))
-                    }
-                    QemuStatus::NotChecked => Err("QEMU not checked".into()),
-                },
-            )),
+            Effect::DetectQemu(profile) => {
+                Some(Event::QemuDetected(discover::detect(None, &profile)))
+            }
         }
     }
 
@@ -306,8 +295,8 @@ impl Driver {
     /// Everything that can stop a launch, checked before anything is
     /// created: QEMU is there, and the pre-flight lets it through.
     fn check_launch(&self, app: &App, profile: &Profile) -> Result<LaunchCheck, String> {
-        let (_, version) = qemu_for(profile)?;
-        let plan = preflight(profile, Some(version), &app.notes);
+        let (_, qemu) = qemu_for(profile)?;
+        let plan = preflight(profile, &qemu, &app.notes);
         if plan.is_blocked() {
             return Err(format!("not launching: {}", plan.errors().join("; ")));
         }
@@ -321,11 +310,11 @@ impl Driver {
     /// its view is left; what QEMU placed and how it ended (or why it
     /// could not start) are for the app.
     fn start_vm(&mut self, app: &App, profile: &Profile) -> Event {
-        let (binary, version) = match qemu_for(profile) {
+        let (binary, qemu) = match qemu_for(profile) {
             Ok(found) => found,
             Err(e) => return Event::Launched(Err(e)),
         };
-        let plan = preflight(profile, Some(version), &app.notes);
+        let plan = preflight(profile, &qemu, &app.notes);
         if let Err(e) = prepare(&plan, true) {
             return Event::Launched(Err(format!("not launching: {e}")));
         }
@@ -379,17 +368,22 @@ impl Driver {
     }
 }
 
-/// The QEMU a launch runs and its version, as `qpmem launch` requires
-/// them: a binary that is there and answers `--version`.
-fn qemu_for(profile: &Profile) -> Result<(PathBuf, QemuVersion), String> {
-    match discover::detect(None, profile) {
-        QemuStatus::Found { path, version, .. } => Ok((path, version)),
+/// The QEMU a launch runs, found now as `qpmem launch` requires it: a
+/// binary that is there and answers `--version` (its path, and what the
+/// pre-flight judges against).
+fn qemu_for(profile: &Profile) -> Result<(PathBuf, QemuStatus), String> {
+    let status = discover::detect(None, profile);
+    match &status {
+        QemuStatus::Found { path, .. } => Ok((path.clone(), status.clone())),
         QemuStatus::NotFound { wanted, reason, .. } => {
             Err(format!("not launching: QEMU {wanted}: {reason}"))
         }
         QemuStatus::NoVersion { path, reason } => {
             Err(format!("not launching: QEMU {}: {reason}", path.display()))
         }
-        QemuStatus::NotChecked => Err("not launching: QEMU not checked".into()),
+        // detect looks for a binary: it never answers these.
+        QemuStatus::NotChecked | QemuStatus::Stated { .. } => {
+            Err("not launching: no QEMU binary was looked for".into())
+        }
     }
 }

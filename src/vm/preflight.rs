@@ -13,10 +13,10 @@
 
 use crate::core::cmdline::ImportNote;
 use crate::core::diagnose::{self, Context, Diagnostic, Severity};
+use crate::core::facts::{HostFacts, QemuStatus};
 use crate::core::layout::layout;
 use crate::core::profile::Profile;
 use crate::core::qemu::args::without_console_options;
-use crate::core::qemu::QemuVersion;
 use crate::core::size::format_qemu;
 use std::collections::BTreeSet;
 use std::fs;
@@ -128,20 +128,18 @@ impl Plan {
 
 /// Check a profile for launch. Reads the file system and /proc; changes
 /// nothing.
-pub fn preflight(
-    profile: &Profile,
-    qemu_version: Option<QemuVersion>,
-    import_notes: &[ImportNote],
-) -> Plan {
+pub fn preflight(profile: &Profile, qemu: &QemuStatus, import_notes: &[ImportNote]) -> Plan {
     // The file system and /proc, read once: the diagnostics judge what
     // is there (too small, in use by another process, a directory...).
-    let host = crate::host::gather(profile);
+    let host = HostFacts {
+        qemu: qemu.clone(),
+        ..crate::host::gather(profile)
+    };
     let lay = layout(profile, &host).ok();
     let mut plan = Plan {
         diagnostics: diagnose::check(&Context {
             profile,
             layout: lay.as_ref(),
-            qemu_version,
             import_notes,
             host: &host,
         }),
@@ -321,7 +319,7 @@ mod tests {
         let path = tmp.path().join("a/b/nv1");
         let mut p = Profile::empty("t");
         p.devices.push(Dimm::nvdimm(1, path.clone(), Size::gib(1)));
-        let plan = preflight(&p, None, &[]);
+        let plan = preflight(&p, &QemuStatus::NotChecked, &[]);
         assert!(!plan.is_blocked(), "{:?}", plan.errors());
         assert_eq!(
             plan.create_dirs,
@@ -339,7 +337,7 @@ mod tests {
         assert_eq!(meta.len(), 1 << 30);
         // Sparse: almost no blocks allocated.
         assert!(meta.blocks() * 512 < 1 << 20, "{} blocks", meta.blocks());
-        let again = preflight(&p, None, &[]);
+        let again = preflight(&p, &QemuStatus::NotChecked, &[]);
         assert!(!again.needs_confirmation());
         assert!(!again.is_blocked());
     }
@@ -357,7 +355,7 @@ mod tests {
         d2.label_size = Size(0);
         d2.align = None;
         p.devices.push(d2);
-        let plan = preflight(&p, None, &[]);
+        let plan = preflight(&p, &QemuStatus::NotChecked, &[]);
         assert!(plan.is_blocked());
         assert!(
             plan.errors()
@@ -387,7 +385,7 @@ mod tests {
         fs::write(&path, b"").unwrap();
         let mut p = Profile::empty("t");
         p.devices.push(Dimm::nvdimm(1, path.clone(), Size::gib(1)));
-        let plan = preflight(&p, None, &[]);
+        let plan = preflight(&p, &QemuStatus::NotChecked, &[]);
         assert!(!plan.is_blocked(), "{:?}", plan.errors());
         assert_eq!(
             plan.create_files,
@@ -415,7 +413,7 @@ mod tests {
         let path = tmp.path().join("nv1");
         let mut p = Profile::empty("t");
         p.devices.push(Dimm::nvdimm(1, path.clone(), Size::gib(1)));
-        let plan = preflight(&p, None, &[]);
+        let plan = preflight(&p, &QemuStatus::NotChecked, &[]);
         fs::write(&path, b"mine").unwrap();
         let err = prepare(&plan, true).unwrap_err();
         assert!(err.to_string().contains("nv1"), "{err}");
@@ -431,7 +429,7 @@ mod tests {
         p.kernel = Some(tmp.path().join("no-such-vmlinuz"));
         p.devices
             .push(Dimm::nvdimm(1, file.join("nv1"), Size::gib(1)));
-        let errors = preflight(&p, None, &[]).errors();
+        let errors = preflight(&p, &QemuStatus::NotChecked, &[]).errors();
         assert!(
             errors
                 .iter()

@@ -78,7 +78,9 @@ fn file_too_small(ctx: &Context) -> Vec<Finding> {
                         device: d.id.clone(),
                         size: Size(fsz),
                     },
-                ),
+                )
+                // Or grow the file: which one the user meant, only they know.
+                .maybe_incorrect(),
                 Some(&format!("or {grow}")),
             )
         })
@@ -190,7 +192,9 @@ fn backing_is_directory(ctx: &Context) -> Vec<Finding> {
                         device: d.id.clone(),
                         path: file,
                     },
-                ),
+                )
+                // A file name qpmem made up.
+                .maybe_incorrect(),
                 None,
             )
         })
@@ -473,7 +477,9 @@ fn label_hides_data(ctx: &Context) -> Vec<Finding> {
                         device: d.id.clone(),
                         size: Size(0),
                     },
-                ),
+                )
+                // Undoes a label the user asked for.
+                .maybe_incorrect(),
                 Some("`ndctl init-labels` would overwrite those bytes"),
             )
         })

@@ -534,7 +534,9 @@ fn node_out_of_range(ctx: &Context) -> Vec<Finding> {
                         device: d.id.clone(),
                         node: None,
                     },
-                ),
+                )
+                // Or add the node the device names.
+                .maybe_incorrect(),
                 None,
             )
         })

@@ -112,7 +112,7 @@ fn bare_boolean(ctx: &Context) -> Vec<Finding> {
             let on_machine = n.subject.starts_with("-machine");
             let refused = on_machine
                 && ctx
-                    .qemu_version
+                    .qemu_version()
                     .is_none_or(|v| v >= BARE_BOOLEAN_MACHINE_REFUSED);
             let consequence = if refused {
                 format!(

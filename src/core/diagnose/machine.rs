@@ -261,7 +261,7 @@ pub fn gpa_map(
 /// default AMD-vendor CPU, when the highest address reaches the hole)?
 fn relocates(ctx: &Context, family: MachineFamily) -> bool {
     let p = ctx.profile;
-    let machine = machine_version(&p.machine).or(ctx.qemu_version);
+    let machine = machine_version(&p.machine).or(ctx.qemu_version());
     let new_machine = machine.is_none_or(|v| v >= AMD_1TB_HOLE_MACHINES);
     let (maxmem, slots) = (p.effective_maxmem(), p.effective_slots());
     new_machine
@@ -276,7 +276,7 @@ fn has_cpu(p: &Profile) -> bool {
 /// The highest address the machine may use before QEMU refuses it, and
 /// why: the 1 TiB of 40 phys-bits, or the HyperTransport hole.
 fn address_limit(ctx: &Context) -> (u64, bool) {
-    let machine = machine_version(&ctx.profile.machine).or(ctx.qemu_version);
+    let machine = machine_version(&ctx.profile.machine).or(ctx.qemu_version());
     let relocates = machine.is_none_or(|v| v >= AMD_1TB_HOLE_MACHINES);
     if relocates {
         (AMD_HT_START - 1, true)
@@ -290,7 +290,7 @@ fn phys_bits(ctx: &Context) -> Vec<Finding> {
     let Some(family) = p.machine_family() else {
         return Vec::new();
     };
-    let old_qemu = ctx.qemu_version.is_some_and(|v| v < PHYS_BITS_CHECK);
+    let old_qemu = ctx.qemu_version().is_some_and(|v| v < PHYS_BITS_CHECK);
     if has_cpu(p) || old_qemu {
         return Vec::new();
     }

@@ -67,9 +67,6 @@ pub struct Context<'a> {
     pub profile: &'a Profile,
     /// `None` when the machine type is not modelled.
     pub layout: Option<&'a Layout>,
-    /// The QEMU that will run it, when known (detected, or given with
-    /// `--qemu-version`).
-    pub qemu_version: Option<QemuVersion>,
     /// What an imported command line got wrong.
     pub import_notes: &'a [ImportNote],
     /// What the file system says ([`host::gather`]) and which QEMU was
@@ -79,6 +76,13 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// The release of the QEMU that will run it, when known (detected, or
+    /// given with `--qemu-version`): read from the one place that holds
+    /// it, [`HostFacts::qemu`].
+    pub fn qemu_version(&self) -> Option<QemuVersion> {
+        self.host.qemu.version()
+    }
+
     /// The first device with this id.
     pub fn device(&self, id: &str) -> Option<&'a Dimm> {
         self.profile.devices.iter().find(|d| d.id == id)
@@ -225,20 +229,58 @@ fn with_device(profile: &mut Profile, id: &str, f: impl FnOnce(&mut Dimm)) -> bo
     }
 }
 
+/// Whether a fix may be applied without a person looking at it
+/// (clippy's applicability).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Applicability {
+    /// What the user meant, whatever the profile is for: `check --fix`
+    /// applies it.
+    MachineApplicable,
+    /// One answer among several (a smaller size instead of a larger file,
+    /// dropping a NUMA node instead of adding it): offered one key away
+    /// in the TUI, never applied by `--fix`.
+    MaybeIncorrect,
+}
+
 /// A fix: what it does, in words, and the edits that do it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Fix {
     pub summary: String,
     pub edits: Vec<Edit>,
+    pub applicability: Applicability,
 }
 
 impl Fix {
-    /// A fix made of one edit.
+    /// A fix made of these edits, safe to apply unattended.
+    pub fn new(summary: impl Into<String>, edits: Vec<Edit>) -> Fix {
+        Fix {
+            summary: summary.into(),
+            edits,
+            applicability: Applicability::MachineApplicable,
+        }
+    }
+
+    /// A fix made of one edit, safe to apply unattended.
     pub fn one(summary: impl Into<String>, edit: Edit) -> Fix {
         Fix {
             summary: summary.into(),
             edits: vec![edit],
+            applicability: Applicability::MachineApplicable,
         }
+    }
+
+    /// The same fix, marked as needing a person's judgement.
+    pub fn maybe_incorrect(self) -> Fix {
+        Fix {
+            applicability: Applicability::MaybeIncorrect,
+            ..self
+        }
+    }
+
+    /// `check --fix` may apply it.
+    pub fn is_unattended(&self) -> bool {
+        self.applicability == Applicability::MachineApplicable
     }
 
     /// Apply every edit; `false` when one of them found no device.
@@ -487,13 +529,11 @@ pub fn check_profile(
     profile: &Profile,
     import_notes: &[ImportNote],
     host: &HostFacts,
-    qemu_version: Option<QemuVersion>,
 ) -> Vec<Diagnostic> {
     let l = layout(profile, host).ok();
     check(&Context {
         profile,
         layout: l.as_ref(),
-        qemu_version,
         import_notes,
         host,
     })
@@ -508,15 +548,14 @@ pub fn fix_all(
     profile: &mut Profile,
     import_notes: &[ImportNote],
     host: &HostFacts,
-    qemu_version: Option<QemuVersion>,
 ) -> Vec<String> {
     const MAX_ROUNDS: usize = 8;
     let mut applied = Vec::new();
     for round in 0..MAX_ROUNDS {
         let notes = if round == 0 { import_notes } else { &[] };
         let before = profile.clone();
-        for d in check_profile(profile, notes, host, qemu_version) {
-            if let Some(fix) = d.fix {
+        for d in check_profile(profile, notes, host) {
+            if let Some(fix) = d.fix.filter(Fix::is_unattended) {
                 if fix.apply(profile) {
                     applied.push(fix.summary);
                 }
@@ -535,7 +574,10 @@ pub struct Tally {
     pub errors: usize,
     pub warnings: usize,
     pub notes: usize,
+    /// Fixes `check --fix` applies.
     pub fixable: usize,
+    /// Fixes offered for a person to judge (the TUI's `f`).
+    pub to_review: usize,
 }
 
 impl Tally {
@@ -546,7 +588,8 @@ impl Tally {
                 Severity::Warning => t.warnings += 1,
                 Severity::Note => t.notes += 1,
             }
-            t.fixable += usize::from(d.fix.is_some());
+            t.fixable += usize::from(d.fix.as_ref().is_some_and(Fix::is_unattended));
+            t.to_review += usize::from(d.fix.as_ref().is_some_and(|f| !f.is_unattended()));
             t
         })
     }
@@ -568,8 +611,12 @@ impl fmt::Display for Tally {
             plural(self.warnings, "warning"),
             plural(self.notes, "note")
         )?;
-        if self.fixable > 0 {
-            write!(f, " ({} fixable with --fix)", self.fixable)?;
+        match (self.fixable, self.to_review) {
+            (0, 0) => {}
+            (n, 0) => write!(f, " ({n} fixable with --fix)")?,
+            (0, 1) => write!(f, " (1 fix to review)")?,
+            (0, r) => write!(f, " ({r} fixes to review)")?,
+            (n, r) => write!(f, " ({n} fixable with --fix, {r} to review)")?,
         }
         Ok(())
     }
@@ -579,6 +626,7 @@ impl fmt::Display for Tally {
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
+    use crate::core::facts::QemuStatus;
     use std::path::Path;
 
     /// The recipe: `-m 512M,slots=2,maxmem=40G`, two 17G NVDIMMs with
@@ -594,7 +642,14 @@ pub(crate) mod testing {
         host: &HostFacts,
         v: Option<QemuVersion>,
     ) -> Vec<Diagnostic> {
-        check_profile(p, notes, host, v)
+        let host = match v {
+            Some(version) => &HostFacts {
+                qemu: QemuStatus::Stated { version },
+                ..host.clone()
+            },
+            None => host,
+        };
+        check_profile(p, notes, host)
     }
 
     /// Run the table with no host facts and no QEMU version.
@@ -700,7 +755,7 @@ mod tests {
     fn fix_all_reaches_a_clean_seed() {
         let mut p = seed(None);
         p.devices[0].share = false;
-        let applied = fix_all(&mut p, &[], &HostFacts::default(), None);
+        let applied = fix_all(&mut p, &[], &HostFacts::default());
         assert!(!applied.is_empty());
         let left = run(&p);
         assert!(left.iter().all(|d| d.fix.is_none()), "{left:#?}");
@@ -717,10 +772,44 @@ mod tests {
             warnings: 2,
             notes: 0,
             fixable: 2,
+            to_review: 0,
         };
         assert_eq!(
             t.to_string(),
             "1 error, 2 warnings, 0 notes (2 fixable with --fix)"
         );
+        let t = Tally { to_review: 1, ..t };
+        assert_eq!(
+            t.to_string(),
+            "1 error, 2 warnings, 0 notes (2 fixable with --fix, 1 to review)"
+        );
+        let t = Tally { fixable: 0, ..t };
+        assert_eq!(
+            t.to_string(),
+            "1 error, 2 warnings, 0 notes (1 fix to review)"
+        );
+    }
+
+    /// `fix_all` (what `check --fix` runs) leaves a fix that needs a
+    /// person: a DIMM on NUMA node 3 of a one-node machine is not told to
+    /// drop its node, while the TUI still offers that fix.
+    #[test]
+    fn fix_all_applies_only_unattended_fixes() {
+        let mut p = seed(Some(Size::mib(128)));
+        p.devices[0].share = true;
+        p.devices[1].share = true;
+        p.devices[1].node = Some(3);
+        let offered = run(&p);
+        let node = offered
+            .iter()
+            .find(|d| d.fix.as_ref().is_some_and(|f| f.summary.contains("node=")))
+            .unwrap_or_else(|| panic!("no node fix offered: {offered:#?}"));
+        assert_eq!(
+            node.fix.as_ref().map(|f| f.applicability),
+            Some(Applicability::MaybeIncorrect)
+        );
+        let applied = fix_all(&mut p, &[], &HostFacts::default());
+        assert!(applied.iter().all(|a| !a.contains("node=")), "{applied:?}");
+        assert_eq!(p.devices[1].node, Some(3));
     }
 }

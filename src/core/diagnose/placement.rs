@@ -2,7 +2,7 @@
 //! ([`PlaceError`], each an error), Linux memory sections, and the file
 //! bytes an alignment hides.
 
-use super::{Basis, Context, Edit, Finding, Fix, Rule, Severity};
+use super::{Applicability, Basis, Context, Edit, Finding, Fix, Rule, Severity};
 use crate::core::facts::Entry;
 use crate::core::layout::{past_section, visible_size, DeviceLayout, PlaceError, Placement};
 use crate::core::profile::{Auto, Backend, Dimm};
@@ -32,7 +32,7 @@ fn check_section(ctx: &Context) -> Vec<Finding> {
     let section = layout.section_size;
     // Not on a QEMU without align=.
     let can_align = ctx
-        .qemu_version
+        .qemu_version()
         .is_none_or(|v| Feature::Align.in_version(v));
     let alignable =
         |d: &Dimm| can_align && d.backend.path().is_some() && d.align.is_none_or(|a| a.0 < section);
@@ -88,6 +88,7 @@ fn check_section(ctx: &Context) -> Vec<Finding> {
                     align: Some(Size(section)),
                 })
                 .collect(),
+            applicability: Applicability::MachineApplicable,
         };
         out.push((
             n,
@@ -252,6 +253,7 @@ fn no_device_memory(ctx: &Context) -> Vec<Finding> {
                         Edit::SetSlots { slots: Auto::Auto },
                         Edit::SetMaxmem { maxmem: Auto::Auto },
                     ],
+                    applicability: Applicability::MachineApplicable,
                 },
                 None,
             )

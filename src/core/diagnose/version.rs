@@ -2,7 +2,7 @@
 //! and whether its release has every property and machine type the
 //! profile uses ([`crate::core::qemu::caps`]).
 
-use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
+use super::{Applicability, Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
 use crate::core::facts::QemuStatus;
 use crate::core::profile::{Backend, DimmKind, Profile};
 use crate::core::qemu::caps::{machine_version, release, Feature};
@@ -54,7 +54,7 @@ version checks were skipped. --qemu-version X.Y tells qpmem instead.",
 
 fn qemu_version_unknown(ctx: &Context) -> Vec<Finding> {
     match &ctx.host.qemu {
-        QemuStatus::NoVersion { path, reason } if ctx.qemu_version.is_none() => {
+        QemuStatus::NoVersion { path, reason } if ctx.qemu_version().is_none() => {
             vec![Finding::about(
                 None,
                 format!("cannot tell which QEMU {} is: {reason}", path.display()),
@@ -174,11 +174,12 @@ fn drop_feature(f: Feature, ids: &[&str]) -> Option<Fix> {
     Some(Fix {
         summary: format!("{what} {}", ids.join(", ")),
         edits,
+        applicability: Applicability::MachineApplicable,
     })
 }
 
 fn needs_newer_qemu(ctx: &Context) -> Vec<Finding> {
-    let Some(v) = ctx.qemu_version else {
+    let Some(v) = ctx.qemu_version() else {
         return Vec::new();
     };
     features_used(ctx.profile)
@@ -224,7 +225,7 @@ does not exist there. QEMU refuses: \"unsupported machine type\".",
 };
 
 fn machine_too_new(ctx: &Context) -> Vec<Finding> {
-    let (Some(v), Some(m)) = (ctx.qemu_version, machine_version(&ctx.profile.machine)) else {
+    let (Some(v), Some(m)) = (ctx.qemu_version(), machine_version(&ctx.profile.machine)) else {
         return Vec::new();
     };
     if (m.major, m.minor) <= (v.major, v.minor) {

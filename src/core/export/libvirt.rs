@@ -211,7 +211,7 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
             Some("qcow2") => "qcow2",
             _ => "raw",
         };
-        let dev = format!("vd{}", char::from(b'a' + (i % 26) as u8));
+        let dev = format!("vd{}", char::from(b'a' + u8::try_from(i % 26).unwrap_or(0)));
         let _ = writeln!(
             x,
             "    <disk type='file' device='disk'>\n      <driver name='qemu' type='{format}'/>\n      <source file='{}'/>\n      <target dev='{dev}' bus='virtio'/>\n    </disk>",

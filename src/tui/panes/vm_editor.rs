@@ -3,6 +3,7 @@
 //! append, disks and extra arguments.
 
 use super::{draw_form, Form, FormRow};
+use crate::core::facts::QemuStatus;
 use crate::tui::app::{App, FormKind, Pane};
 use crate::tui::form::{VmField, VM_FIELDS};
 use ratatui::layout::Rect;
@@ -16,10 +17,12 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             label: field.label(),
             value: field.value(p),
             placeholder: field.placeholder(p),
-            note: (*field == VmField::Qemu).then(|| match (&app.qemu_version, &app.qemu_problem) {
-                (Some(v), _) => format!("({v})"),
-                (None, Some(_)) => "(not found)".to_string(),
-                (None, None) => "(version ?)".to_string(),
+            note: (*field == VmField::Qemu).then(|| match &app.host.qemu {
+                QemuStatus::Found { version, .. } | QemuStatus::Stated { version } => {
+                    format!("({version})")
+                }
+                QemuStatus::NotFound { .. } => "(not found)".to_string(),
+                QemuStatus::NoVersion { .. } | QemuStatus::NotChecked => "(version ?)".to_string(),
             }),
         })
         .collect();

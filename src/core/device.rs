@@ -1,0 +1,262 @@
+//! One memory device as QEMU sees it: its kind (`-device nvdimm`,
+//! `pc-dimm`), its backend, and the geometry QEMU derives from them (the
+//! alignment it uses, the size the guest sees, what it takes of the
+//! device memory region; hw/mem/nvdimm.c, hw/mem/pc-dimm.c,
+//! backends/hostmem.c). Placement in the region is `layout`'s; this
+//! module knows one device at a time.
+
+use crate::core::facts::HostFacts;
+use crate::core::size::{align_down, Size, MIB};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Base page size of an ordinary file or anonymous mapping on x86_64.
+pub const PAGE_SIZE: u64 = 4096;
+/// Alignment QEMU gives anonymous RAM backends on x86_64 Linux hosts
+/// (`QEMU_VMALLOC_ALIGN`).
+pub const RAM_BACKEND_ALIGN: u64 = 2 * MIB;
+
+/// Why QEMU refuses a device's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    #[error("the backend ({size:#x}) is too small to contain the label ({label:#x}) and aligned pmem ({visible:#x})")]
+    TooSmall { size: u64, label: u64, visible: u64 },
+    #[error("backend size {size:#x} must be a multiple of {align:#x}")]
+    NotAligned { size: u64, align: u64 },
+}
+
+/// The kind of memory device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DimmKind {
+    /// `-device nvdimm`: persistent memory.
+    #[default]
+    Nvdimm,
+    /// `-device pc-dimm`: hot-pluggable volatile RAM.
+    PcDimm,
+}
+
+impl DimmKind {
+    /// The QEMU device name.
+    pub fn device(self) -> &'static str {
+        match self {
+            DimmKind::Nvdimm => "nvdimm",
+            DimmKind::PcDimm => "pc-dimm",
+        }
+    }
+}
+
+/// What backs a memory device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Backend {
+    /// `memory-backend-file` with this `mem-path`.
+    File(PathBuf),
+    /// `memory-backend-ram` (anonymous memory; never persistent).
+    Ram,
+}
+
+impl Backend {
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Backend::File(p) => Some(p),
+            Backend::Ram => None,
+        }
+    }
+    pub fn qemu_object(&self) -> &'static str {
+        match self {
+            Backend::File(_) => "memory-backend-file",
+            Backend::Ram => "memory-backend-ram",
+        }
+    }
+}
+
+/// One memory device and its backend object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dimm {
+    #[serde(default)]
+    pub kind: DimmKind,
+    /// The device id (`-device nvdimm,id=`).
+    pub id: String,
+    /// The backend object id (`-object ...,id=` and `memdev=`).
+    pub memdev: String,
+    pub backend: Backend,
+    /// Backend size: the whole file, label area included.
+    pub size: Size,
+    /// NVDIMM label area at the end of the backend; 0 = label-less.
+    #[serde(default)]
+    pub label_size: Size,
+    /// Backend `align=` (QEMU 2.12+); `None` leaves QEMU's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub align: Option<Size>,
+    /// `share=on`: guest writes reach the file.
+    #[serde(default)]
+    pub share: bool,
+    /// `pmem=on`: the file is on real persistent memory (DAX).
+    #[serde(default)]
+    pub pmem: bool,
+    /// `readonly=on` on the backend (QEMU 6.0+).
+    #[serde(default)]
+    pub readonly: bool,
+    /// `discard-data=on`: QEMU discards the file's contents at exit.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub discard_data: bool,
+    /// NVDIMM `unarmed=on`: the guest is told the device cannot persist writes.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub unarmed: bool,
+    /// NUMA node (`node=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
+    /// Explicit guest physical address (`addr=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addr: Option<Addr>,
+    /// Explicit slot (`slot=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<u32>,
+    /// Backend properties qpmem does not model (`prealloc=on`), verbatim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub backend_options: Vec<String>,
+    /// Device properties qpmem does not model (`uuid=...`), verbatim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub device_options: Vec<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A guest physical address, written in hex in profiles (`"0x140000000"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Addr(pub u64);
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl Serialize for Addr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Addr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Size::deserialize(d).map(|s| Addr(s.0))
+    }
+}
+
+impl Dimm {
+    /// A new NVDIMM named `nv{n}` on `mem{n}` backed by `path`.
+    pub fn nvdimm(n: usize, path: PathBuf, size: Size) -> Dimm {
+        Dimm {
+            kind: DimmKind::Nvdimm,
+            id: format!("nv{n}"),
+            memdev: format!("mem{n}"),
+            backend: Backend::File(path),
+            size,
+            label_size: Size::mib(2),
+            align: Some(Size::mib(128)),
+            share: true,
+            pmem: false,
+            readonly: false,
+            discard_data: false,
+            unarmed: false,
+            node: None,
+            addr: None,
+            slot: None,
+            backend_options: Vec::new(),
+            device_options: Vec::new(),
+        }
+    }
+
+    /// A pc-dimm named `dimm{n}` on `ram{n}` (memory-backend-ram).
+    pub fn pc_dimm(n: usize, size: Size) -> Dimm {
+        Dimm {
+            kind: DimmKind::PcDimm,
+            id: format!("dimm{n}"),
+            memdev: format!("ram{n}"),
+            backend: Backend::Ram,
+            size,
+            label_size: Size(0),
+            align: None,
+            share: false,
+            pmem: false,
+            readonly: false,
+            discard_data: false,
+            unarmed: false,
+            node: None,
+            addr: None,
+            slot: None,
+            backend_options: Vec::new(),
+            device_options: Vec::new(),
+        }
+    }
+
+    pub fn is_nvdimm(&self) -> bool {
+        self.kind == DimmKind::Nvdimm
+    }
+
+    /// The label size QEMU will use (pc-dimms have none).
+    pub fn effective_label_size(&self) -> u64 {
+        if self.is_nvdimm() {
+            self.label_size.0
+        } else {
+            0
+        }
+    }
+}
+
+/// The page size QEMU aligns `backend` to: hugetlbfs files their huge
+/// page, other files 4 KiB, RAM backends `QEMU_VMALLOC_ALIGN`.
+fn page_size(host: &HostFacts, backend: &Backend) -> u64 {
+    match backend {
+        Backend::File(p) => host.file_page_size.get(p).copied().unwrap_or(PAGE_SIZE),
+        Backend::Ram => RAM_BACKEND_ALIGN,
+    }
+}
+
+/// The alignment QEMU uses for a device: max(align, backend page size).
+pub fn effective_align(dimm: &Dimm, host: &HostFacts) -> u64 {
+    let page = page_size(host, &dimm.backend);
+    match (&dimm.backend, dimm.align) {
+        (Backend::File(_), Some(a)) => a.0.max(page),
+        _ => page,
+    }
+}
+
+/// The guest-visible size of a device, or why QEMU refuses it.
+pub fn visible_size(dimm: &Dimm, align: u64) -> Result<u64, SizeError> {
+    let size = dimm.size.0;
+    match dimm.kind {
+        DimmKind::Nvdimm => {
+            let label = dimm.label_size.0;
+            let visible = align_down(size.saturating_sub(label), align);
+            if size <= label || visible == 0 {
+                Err(SizeError::TooSmall {
+                    size,
+                    label,
+                    visible,
+                })
+            } else {
+                Ok(visible)
+            }
+        }
+        DimmKind::PcDimm => {
+            if size == 0 || size % align != 0 {
+                Err(SizeError::NotAligned { size, align })
+            } else {
+                Ok(size)
+            }
+        }
+    }
+}
+
+/// What a device takes of `maxmem - RAM` with default host facts, or
+/// `None` when QEMU would refuse its size.
+pub fn footprint(dimm: &Dimm) -> Option<u64> {
+    let host = HostFacts::default();
+    visible_size(dimm, effective_align(dimm, &host)).ok()
+}
