@@ -18,8 +18,8 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// The editor's theme: default, light, high-contrast, a name in
-    /// $XDG_CONFIG_HOME/qpmem/themes/, or a path.
+    /// The editor's (and the launch view's) theme: default, light,
+    /// high-contrast, a name in $XDG_CONFIG_HOME/qpmem/themes/, or a path.
     #[arg(long, value_name = "NAME|PATH")]
     theme: Option<String>,
 }
@@ -96,6 +96,9 @@ enum Command {
         /// profile's files).
         #[arg(long, value_name = "FILE")]
         console_log: Option<std::path::PathBuf>,
+        /// The launch view's theme, as the editor's (see qpmem --theme).
+        #[arg(long, value_name = "NAME|PATH")]
+        theme: Option<String>,
     },
     /// Boot a throwaway Linux guest on scratch files and compare what it saw with the prediction.
     Verify(cli::verify::VerifyArgs),
@@ -148,7 +151,8 @@ fn run(cli: Cli) -> Outcome {
             qemu,
             yes,
             console_log,
-        }) => cli::launch::run(source, qemu, yes, console_log),
+            theme,
+        }) => cli::launch::run(source, qemu, yes, console_log, theme.or(cli.theme)),
         Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

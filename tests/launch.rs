@@ -19,7 +19,12 @@ use qpmem::core::layout::layout;
 use qpmem::core::profile::{Dimm, Profile};
 use qpmem::core::size::Size;
 use qpmem::guest::{write_initramfs, InitMode, InitramfsSpec, DEFAULT_APPEND};
+use qpmem::tui::launch::{feed, frame, Flow};
+use qpmem::tui::launch_view::{Focus, LaunchView, ViewEvent, WHEEL_ROWS};
+use qpmem::tui::theme::Theme;
 use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmError, VmEvent, VmStatus};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
@@ -369,7 +374,8 @@ fn creating_files_needs_confirmation() {
     assert!(stderr.contains("new-dir/nv1"), "{stderr}");
     assert!(!tmp.path().join("new-dir").exists());
 
-    // With --yes the files are made, then launch wants a terminal.
+    // With --yes but no terminal to show the console on: refused before
+    // anything is created.
     let out = Cli::cargo_bin("qpmem")
         .unwrap()
         .arg("launch")
@@ -381,9 +387,30 @@ fn creating_files_needs_confirmation() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("terminal"));
-    let meta = std::fs::metadata(tmp.path().join("new-dir/nv2")).unwrap();
-    assert_eq!(meta.len(), 1 << 30);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("run it in a terminal"), "{stderr}");
+    assert!(!tmp.path().join("new-dir").exists(), "files made: {stderr}");
+}
+
+#[test]
+fn a_missing_qemu_stops_the_launch_before_any_file_is_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = small_profile(&tmp.path().join("new-dir"));
+    let profile = write_profile(tmp.path(), &p);
+    let missing = tmp.path().join("no-qemu-here");
+    let out = Cli::cargo_bin("qpmem")
+        .unwrap()
+        .arg("launch")
+        .arg(&profile)
+        .arg("--yes")
+        .arg("--qemu")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no-qemu-here"), "{stderr}");
+    assert!(!tmp.path().join("new-dir").exists(), "files made: {stderr}");
 }
 
 /// A running VM with no kernel: the firmware prints nothing on the
@@ -419,55 +446,115 @@ fn dropping_the_vm_stops_qemu() {
     assert!(!runtime.exists(), "runtime dir left behind");
 }
 
+/// A launch view the size of [`firmware_only_vm`]'s console (24x80), so
+/// that syncing it with the VM resizes nothing.
+fn view_for_a_24x80_console() -> LaunchView {
+    let view = LaunchView::new("guest", Theme::default_theme(), (82, 28));
+    assert_eq!(view.console_size(), (24, 80));
+    view
+}
+
 #[test]
 fn the_mouse_wheel_scrolls_the_console_history() {
     use crossterm::event::{MouseEvent, MouseEventKind};
-    use qpmem::vm::view::{LaunchView, WHEEL_ROWS};
 
     let Some(qemu) = qemu_or_skip("the_mouse_wheel_scrolls_the_console_history") else {
         return;
     };
     let _one = one_qemu_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
-    let mut view = LaunchView::new(firmware_only_vm(qemu, tmp.path()), "guest");
-    let wheel = |kind| MouseEvent {
-        kind,
-        column: 10,
-        row: 5,
-        modifiers: KeyModifiers::NONE,
+    let vm = firmware_only_vm(qemu, tmp.path());
+    let mut view = view_for_a_24x80_console();
+    let wheel = |kind| {
+        ViewEvent::Mouse(MouseEvent {
+            kind,
+            column: 10,
+            row: 5,
+            modifiers: KeyModifiers::NONE,
+        })
     };
     // Output that scrolls off the screen, as a guest would write it.
-    let (rows, _) = view.vm().console().emulator().size();
+    let (rows, _) = vm.console().emulator().size();
     for i in 0..usize::from(rows) + 20 {
         let line = format!("line {i}\r\n");
-        view.vm().console().emulator().feed(line.as_bytes());
+        vm.console().emulator().feed(line.as_bytes());
     }
-    view.handle_mouse(wheel(MouseEventKind::ScrollUp));
-    assert_eq!(
-        view.vm().console().emulator().scroll_offset(),
-        WHEEL_ROWS as usize
-    );
-    view.handle_mouse(wheel(MouseEventKind::ScrollUp));
-    assert_eq!(
-        view.vm().console().emulator().scroll_offset(),
-        2 * WHEEL_ROWS as usize
-    );
+    let offset = || vm.console().emulator().scroll_offset();
+    feed(&vm, &mut view, wheel(MouseEventKind::ScrollUp));
+    assert_eq!(offset(), WHEEL_ROWS as usize);
+    feed(&vm, &mut view, wheel(MouseEventKind::ScrollUp));
+    assert_eq!(offset(), 2 * WHEEL_ROWS as usize);
     // A click is not a scroll.
-    view.handle_mouse(wheel(MouseEventKind::Down(
-        crossterm::event::MouseButton::Left,
-    )));
-    assert_eq!(
-        view.vm().console().emulator().scroll_offset(),
-        2 * WHEEL_ROWS as usize
+    feed(
+        &vm,
+        &mut view,
+        wheel(MouseEventKind::Down(crossterm::event::MouseButton::Left)),
     );
-    view.handle_mouse(wheel(MouseEventKind::ScrollDown));
-    view.handle_mouse(wheel(MouseEventKind::ScrollDown));
-    view.handle_mouse(wheel(MouseEventKind::ScrollDown));
-    assert_eq!(
-        view.vm().console().emulator().scroll_offset(),
-        0,
-        "the wheel stops at the bottom"
+    assert_eq!(offset(), 2 * WHEEL_ROWS as usize);
+    for _ in 0..3 {
+        feed(&vm, &mut view, wheel(MouseEventKind::ScrollDown));
+    }
+    assert_eq!(offset(), 0, "the wheel stops at the bottom");
+}
+
+/// The launch loop's performer against a real QEMU: the view's keys pause,
+/// resume, press the power button and force quit it, and the status line
+/// says each once.
+#[test]
+fn the_launch_view_runs_a_real_vm() {
+    let Some(qemu) = qemu_or_skip("the_launch_view_runs_a_real_vm") else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
+    let tmp = tempfile::tempdir().unwrap();
+    let vm = firmware_only_vm(qemu, tmp.path());
+    let pid = vm.pid();
+    let mut view = view_for_a_24x80_console();
+    let mut screen = Terminal::new(TestBackend::new(82, 28)).unwrap();
+    let mut status_line = |view: &mut LaunchView| {
+        frame(&mut screen, view, &vm).unwrap();
+        let buf = screen.backend().buffer();
+        (0..buf.area.width)
+            .map(|x| buf[(x, buf.area.height - 2)].symbol().to_string())
+            .collect::<String>()
+    };
+    let key = |code| ViewEvent::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    let ctrl = |c| ViewEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+
+    assert!(status_line(&mut view).starts_with(" running "));
+    assert_eq!(feed(&vm, &mut view, ctrl(']')), Flow::Stay);
+    assert_eq!(view.focus(), Focus::Commands);
+    feed(&vm, &mut view, key(KeyCode::Char('p')));
+    assert_eq!(vm.status(), VmStatus::Paused);
+    let line = status_line(&mut view);
+    assert!(line.starts_with(" paused "), "{line}");
+    assert_eq!(line.matches("paused").count(), 1, "said once: {line}");
+    feed(&vm, &mut view, key(KeyCode::Char('p')));
+    assert_eq!(vm.status(), VmStatus::Running);
+    let line = status_line(&mut view);
+    assert_eq!(line.matches("running").count(), 1, "said once: {line}");
+    feed(&vm, &mut view, key(KeyCode::Char('a')));
+    assert!(
+        status_line(&mut view).contains("ACPI power button pressed"),
+        "{:?}",
+        view.message()
     );
+    // The firmware ignores the button; q asks, y ends QEMU and leaves.
+    assert_eq!(feed(&vm, &mut view, key(KeyCode::Char('q'))), Flow::Stay);
+    assert!(view.hints().starts_with("Force quit QEMU"));
+    assert_eq!(feed(&vm, &mut view, key(KeyCode::Char('y'))), Flow::Leave);
+    assert!(
+        process_gone(pid),
+        "QEMU {pid} still runs after a force quit"
+    );
+    // Nothing to pause any more, and saying so is not a panic.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !matches!(vm.status(), VmStatus::Exited(_)) {
+        assert!(Instant::now() < deadline, "the exit was not noticed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    feed(&vm, &mut view, key(KeyCode::Char('p')));
+    assert_eq!(view.message(), Some("pause failed: QEMU has exited"));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use qpmem::core::facts::{Origin, QemuStatus};
 use qpmem::core::profile::{Backend, Profile};
 use qpmem::core::qemu::QemuVersion;
 use qpmem::core::size::Size;
-use qpmem::tui::app::{Dialog, Effect, Event, Pane, Setup};
+use qpmem::tui::app::{Dialog, Effect, Event, LaunchCheck, Pane, Setup};
 use qpmem::tui::profiles::{Opened, ProfileEntry, ProfileRef};
 use qpmem::tui::theme::Theme;
 use qpmem::tui::App;
@@ -567,13 +567,17 @@ fn the_readme_lists_every_key() {
 fn launch_checks_then_asks_before_creating_files() {
     let mut a = app(seed());
     assert_eq!(keys(&mut a, "l"), [Effect::Launch(a.profile.clone())]);
+    let changes = |c: Vec<String>| {
+        Event::LaunchChecked(Ok(LaunchCheck {
+            changes: c,
+            notes: Vec::new(),
+        }))
+    };
     // Nothing to create: start at once.
-    let fx = a.handle(Event::LaunchChecked(Ok(Vec::new())));
+    let fx = a.handle(changes(Vec::new()));
     assert_eq!(fx, [Effect::StartVm(a.profile.clone())]);
     // Files to create: ask first, listing them.
-    let fx = a.handle(Event::LaunchChecked(Ok(vec![
-        "create /vms/nvdimm-1 (17G, sparse)".into(),
-    ])));
+    let fx = a.handle(changes(vec!["create /vms/nvdimm-1 (17G, sparse)".into()]));
     assert!(fx.is_empty());
     match &a.dialog {
         Some(Dialog::Confirm { question, .. }) => {
@@ -582,8 +586,24 @@ fn launch_checks_then_asks_before_creating_files() {
         other => panic!("{other:?}"),
     }
     assert!(keys(&mut a, "n").is_empty());
+    // The question carries the pre-flight's notes too.
     keys(&mut a, "l");
-    a.handle(Event::LaunchChecked(Ok(vec!["create x".into()])));
+    a.handle(Event::LaunchChecked(Ok(LaunchCheck {
+        changes: vec!["create x".into()],
+        notes: vec!["nothing to boot".into()],
+    })));
+    match &a.dialog {
+        Some(Dialog::Confirm { question, .. }) => {
+            assert_eq!(
+                question,
+                "Launch, and first create x? Note: nothing to boot."
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(keys(&mut a, "n").is_empty());
+    keys(&mut a, "l");
+    a.handle(changes(vec!["create x".into()]));
     assert_eq!(keys(&mut a, "y"), [Effect::StartVm(a.profile.clone())]);
     // Refusals and the end of a run are reported.
     a.handle(Event::LaunchChecked(Err(

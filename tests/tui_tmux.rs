@@ -416,3 +416,195 @@ fn sigterm_powers_the_guest_off_and_cleans_up() {
     let left: Vec<_> = std::fs::read_dir(&run).unwrap().collect();
     assert!(left.is_empty(), "runtime dir left: {left:?}");
 }
+
+/// The pid of the command the pane's shell is running (qpmem).
+fn pane_child(t: &Tmux) -> String {
+    let pane = t.run(&["display-message", "-p", "-t", "qp", "#{pane_pid}"]);
+    let shell = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    children
+        .split_whitespace()
+        .next()
+        .expect("the shell runs qpmem")
+        .to_string()
+}
+
+/// The launch view's status line (`running  up 00:00:01  pid 123 ...`).
+fn status_line(screen: &str) -> String {
+    screen
+        .lines()
+        .find(|l| l.contains("  up ") && l.contains("  pid "))
+        .unwrap_or_else(|| panic!("no status line:\n{screen}"))
+        .to_string()
+}
+
+#[test]
+fn qpmem_launch_says_paused_once() {
+    if !tmux_present() || !qemu_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(&format!(
+        "{} launch small --yes; echo status=$?",
+        env!("CARGO_BIN_EXE_qpmem")
+    ));
+    t.wait("QEMU's placement", |s| {
+        s.contains("QEMU placed every device where qpmem predicted")
+    });
+    t.keys(&["C-]"]);
+    t.keys(&["p"]);
+    let s = t.wait("the paused badge", |s| {
+        s.lines().any(|l| l.starts_with(" paused "))
+    });
+    let line = status_line(&s);
+    assert_eq!(line.matches("paused").count(), 1, "said once: {line}");
+    t.keys(&["p"]);
+    let s = t.wait("the running badge", |s| {
+        s.lines().any(|l| l.starts_with(" running "))
+    });
+    let line = status_line(&s);
+    assert_eq!(line.matches("running").count(), 1, "said once: {line}");
+    assert!(!line.contains("resumed"), "{line}");
+    t.keys(&["q"]);
+    t.keys(&["y"]);
+    let s = t.wait("qpmem's exit", |s| {
+        s.lines().any(|l| l.starts_with("status="))
+    });
+    assert!(s.contains("status=0"), "a force quit is not a failure: {s}");
+    assert!(s.contains("qpmem: QEMU exited"), "{s}");
+}
+
+#[test]
+fn qpmem_launch_on_sigterm_powers_the_guest_off_and_cleans_up() {
+    if !tmux_present() || !qemu_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    let run = t.home().join("run");
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(&run)
+        .unwrap();
+    t.type_line(&format!(
+        "XDG_RUNTIME_DIR={} {} launch small --yes; echo status=$?",
+        run.display(),
+        env!("CARGO_BIN_EXE_qpmem")
+    ));
+    t.wait("QEMU's placement", |s| {
+        s.contains("QEMU placed every device where qpmem predicted")
+    });
+    let data = t.home().join("data").display().to_string();
+    assert_eq!(qemu_processes_with(&data).len(), 1, "QEMU runs");
+    assert_eq!(std::fs::read_dir(&run).unwrap().count(), 1, "runtime dir");
+    let pid = pane_child(&t);
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // Not killed at once: the guest is asked to power off, and says so.
+    t.wait("the powering-off status", |s| {
+        s.contains("SIGTERM: powering the guest off")
+    });
+    assert_eq!(qemu_processes_with(&data).len(), 1, "QEMU still runs");
+    // The firmware-only guest ignores ACPI: after the grace QMP quit.
+    let s = t.wait("qpmem's exit", |s| {
+        s.lines().any(|l| l.starts_with("status="))
+    });
+    assert!(s.contains("status=143"), "exit 128+SIGTERM: {s}");
+    assert!(qemu_processes_with(&data).is_empty(), "QEMU left behind");
+    let left: Vec<_> = std::fs::read_dir(&run).unwrap().collect();
+    assert!(left.is_empty(), "runtime dir left: {left:?}");
+    // The terminal is back: the shell's prompt answers.
+    t.type_line("echo after-$((6*7))");
+    t.wait("the shell", |s| s.contains("after-42"));
+}
+
+/// The text of the dialog titled `title`, its lines joined into one, if
+/// it is on the screen.
+fn dialog_text(screen: &str, title: &str) -> Option<String> {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let top = format!("┌ {title} ");
+    let (y, left) = lines.iter().enumerate().find_map(|(y, l)| {
+        let s: String = l.iter().collect();
+        let x = s.find(&top)?;
+        Some((y, s[..x].chars().count()))
+    })?;
+    let right = (left + 1..lines[y].len()).find(|&x| lines[y][x] == '┐')?;
+    let mut words = Vec::new();
+    for l in &lines[y + 1..] {
+        if l.get(left) != Some(&'│') {
+            break;
+        }
+        let inside: String = l[left + 1..right.min(l.len())].iter().collect();
+        words.extend(inside.split_whitespace().map(String::from));
+    }
+    Some(words.join(" "))
+}
+
+#[test]
+fn a_launch_from_the_editor_with_nothing_to_boot_says_so() {
+    if !tmux_present() || !qemu_present() {
+        return;
+    }
+    const NOTE: &str = "no kernel and no disk: the guest firmware will find nothing to boot";
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(&format!("{} edit small", env!("CARGO_BIN_EXE_qpmem")));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv1")
+    });
+    t.keys(&["l"]);
+    // The question names the file, then says what to expect.
+    t.wait("the launch question with the note", |s| {
+        dialog_text(s, "Confirm").is_some_and(|q| {
+            q.starts_with("Launch, and first") && q.contains(&format!("Note: {NOTE}."))
+        })
+    });
+    t.keys(&["y"]);
+    // The console stays blank (the firmware boots nothing): the view says why.
+    t.wait("the console view with the note", |s| {
+        s.contains("guest console: small") && s.contains(&format!("note: {NOTE}"))
+    });
+    t.wait("QEMU's placement", |s| {
+        s.contains("QEMU placed every device where qpmem predicted")
+    });
+    t.keys(&["C-]"]);
+    t.keys(&["q"]);
+    t.keys(&["y"]);
+    t.wait("the editor again", |s| {
+        s.contains("Address map") && s.contains("QEMU exited")
+    });
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}
+
+#[test]
+fn the_editor_finds_no_qemu_before_it_makes_a_file() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    let missing = t.home().join("no-qemu-here");
+    t.type_line(&format!(
+        "QPMEM_QEMU='{}' {} edit small",
+        missing.display(),
+        env!("CARGO_BIN_EXE_qpmem")
+    ));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv1")
+    });
+    t.keys(&["l"]);
+    let s = t.wait("the refusal naming the QEMU", |s| {
+        s.contains("not launching: QEMU") && s.contains("no-qemu-here: no such file")
+    });
+    assert!(!s.contains("Launch, and first"), "asked anyway: {s}");
+    assert!(
+        !t.home().join("data/qpmem").exists(),
+        "a backing file was made for a QEMU that is not there"
+    );
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}

@@ -1,21 +1,31 @@
 //! `qpmem launch`: pre-flight, confirmation, then QEMU with its live
-//! console full screen ([`qpmem::vm::view::LaunchView`]).
+//! console full screen, run by the launch loop the editor uses too
+//! ([`qpmem::tui::launch`]).
+//!
+//! Everything that can stop the launch is checked before a file is
+//! created: the console log, QEMU and its version, the pre-flight, the
+//! confirmation (or `--yes`) and the terminal.
 
 use super::common::{load, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
-use crossterm::event::Event;
-use qpmem::console::FramePacer;
 use qpmem::core::diagnose::Severity;
 use qpmem::core::facts::QemuStatus;
-use qpmem::vm::view::{LaunchView, ViewOutcome};
-use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus};
+use qpmem::store::Store;
+use qpmem::tui::launch::{self, Ended, Incoming, Launch};
+use qpmem::tui::theme::Theme;
+use qpmem::vm::{preflight, prepare, LaunchOptions, VmStatus};
+use std::convert::Infallible;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::sync::Arc;
-use std::time::Duration;
 
-pub fn run(s: SourceArgs, q: QemuArgs, yes: bool, console_log: Option<PathBuf>) -> Outcome {
+pub fn run(
+    s: SourceArgs,
+    q: QemuArgs,
+    yes: bool,
+    console_log: Option<PathBuf>,
+    theme: Option<String>,
+) -> Outcome {
     let loaded = load(&s)?;
     if let Some(log) = &console_log {
         qpmem::vm::check_console_log(&loaded.profile, log)?;
@@ -37,15 +47,9 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool, console_log: Option<PathBuf>) 
     {
         let _ = writeln!(err, "{}", d.render());
     }
-    for n in &plan.notes {
+    let notes = plan.launch_notes();
+    for n in &notes {
         let _ = writeln!(err, "note: {n}");
-    }
-    if !plan.set_aside.is_empty() {
-        let _ = writeln!(
-            err,
-            "note: qpmem owns the console, monitor and display; set aside from the profile: {}",
-            plan.set_aside.join(" ")
-        );
     }
     if plan.is_blocked() {
         let code = if plan
@@ -62,160 +66,90 @@ pub fn run(s: SourceArgs, q: QemuArgs, yes: bool, console_log: Option<PathBuf>) 
             message: format!("not launching:\n{}", plan.errors().join("\n")),
         });
     }
+    let ask = plan.needs_confirmation() && !yes;
     if plan.needs_confirmation() {
         let _ = writeln!(err, "qpmem will:");
         for c in plan.changes() {
             let _ = writeln!(err, "  {c}");
         }
-        if !yes {
-            if !std::io::stdin().is_terminal() {
-                return Err(Failure {
-                    code: 2,
-                    message: "files must be created first: confirm with --yes".into(),
-                });
-            }
-            let _ = write!(err, "Go ahead? [y/N] ");
-            let _ = err.flush();
-            let mut answer = String::new();
-            std::io::stdin().lock().read_line(&mut answer)?;
-            if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                return Err(Failure {
-                    code: 2,
-                    message: "nothing created; not launching".into(),
-                });
-            }
+        if ask && !std::io::stdin().is_terminal() {
+            return Err(Failure {
+                code: 2,
+                message: "files must be created first: confirm with --yes".into(),
+            });
         }
     }
-    drop(err);
-    prepare(&plan, true)?;
-
     if !std::io::stdout().is_terminal() {
         return Err(Failure {
             code: 2,
             message: "launch shows the guest console full screen: run it in a terminal".into(),
         });
     }
-    let (cols, rows) = crossterm::terminal::size()?;
-    let mut opts = LaunchOptions::new(binary);
-    opts.console_log = console_log;
-    // Console pane inside the screen: borders and the two status lines.
-    opts.rows = rows.saturating_sub(4).max(1);
-    opts.cols = cols.saturating_sub(2).max(1);
-
-    let (tx, rx) = mpsc::channel::<AppEvent>();
-    let vm_tx = tx.clone();
-    let notify: Notify = Arc::new(move |e| {
-        let _ = vm_tx.send(AppEvent::Vm(e));
-    });
-    let vm = Vm::launch(&loaded.profile, &opts, notify)?;
-    let mut view = LaunchView::new(vm, format!("guest console: {}", loaded.profile.name));
+    let store = Store::from_env().ok();
+    let (theme, theme_problem) =
+        Theme::for_terminal(theme.as_deref(), store.as_ref().map(Store::config_dir));
+    // Reads the terminal's size: a terminal that cannot say fails here.
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
+    if ask {
+        let _ = write!(err, "Go ahead? [y/N] ");
+        let _ = err.flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Err(Failure {
+                code: 2,
+                message: "nothing created; not launching".into(),
+            });
+        }
+    }
+    drop(err);
 
     // The mouse wheel scrolls the console (Shift selects text in most
     // terminals while the mouse is captured).
     let session = qpmem::terminal::Session::enter()?;
-    let wake = tx.clone();
-    qpmem::terminal::on_terminate(move || {
-        let _ = wake.send(AppEvent::Terminate);
-    });
-    std::thread::Builder::new()
-        .name("qpmem-input".into())
-        .spawn(move || {
-            while let Ok(e) = crossterm::event::read() {
-                if tx.send(AppEvent::Term(e)).is_err() {
-                    break;
-                }
-            }
-        })?;
-    let mut terminal =
-        ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;
-    // A flooding console draws at the pacer's rate; everything else at once.
-    let mut pacer = FramePacer::default();
-    let mut draw = true;
-    loop {
-        if draw {
-            terminal.draw(|f| view.draw(f, f.area()))?;
-            pacer.drawn();
-        }
-        // A tick for the uptime when nothing else happens, sooner when
-        // console output waits to be drawn.
-        let wait = pacer.wait().unwrap_or(Duration::from_secs(1));
-        let event = match rx.recv_timeout(wait) {
-            Ok(e) => e,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                draw = true;
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        draw = false;
-        let mut next = Some(event);
-        // Handle everything queued before drawing again.
-        while let Some(e) = next {
-            let console = matches!(e, AppEvent::Vm(VmEvent::Console));
-            draw |= if console { pacer.output() } else { true };
-            match e {
-                // Drawing the view acknowledges console output.
-                AppEvent::Vm(VmEvent::Console) => {}
-                AppEvent::Vm(e) => view.on_event(&e),
-                AppEvent::Term(Event::Key(k)) => {
-                    if view.handle_key(k) == ViewOutcome::Leave {
-                        drop(session);
-                        return finish(view);
-                    }
-                }
-                AppEvent::Term(Event::Paste(p)) => view.handle_paste(&p),
-                AppEvent::Term(Event::Mouse(m)) => view.handle_mouse(m),
-                AppEvent::Term(_) => {}
-                AppEvent::Terminate => {}
-            }
-            // SIGTERM/SIGHUP: power the guest off with the screen still
-            // up, saying so; main exits 128+signal afterwards.
-            if let Some(sig) = qpmem::terminal::terminating() {
-                view.on_terminate(sig);
-                terminal.draw(|f| view.draw(f, f.area()))?;
-                let outcome = finish(view);
-                drop(session);
-                return outcome;
-            }
-            next = rx.try_recv().ok();
-        }
-    }
+    prepare(&plan, true)?;
+    let mut options = LaunchOptions::new(binary);
+    options.console_log = console_log;
+    let (tx, rx) = mpsc::channel::<Incoming<Infallible>>();
+    launch::wake_on_terminate(tx.clone());
+    launch::spawn_input(tx.clone())?;
+    let ended = launch::run(
+        &mut terminal,
+        &loaded.profile,
+        Launch {
+            options,
+            title: format!("guest console: {}", loaded.profile.name),
+            theme,
+            notes,
+            message: theme_problem,
+        },
+        &tx,
+        &rx,
+        |never| match never {},
+    );
     drop(session);
-    finish(view)
+    finish(ended?)
 }
 
-/// After the view: stop the VM if it still runs, and say how QEMU ended.
-fn finish(view: LaunchView) -> Outcome {
-    let vm = view.into_vm();
-    let status = vm.shutdown(qpmem::vm::SHUTDOWN_GRACE);
-    let stderr = vm.stderr_lines();
-    let state = vm.status();
-    drop(vm);
-    match status {
-        // An error code is a failure; a signal we sent (force quit) is not.
-        Some(s) if s.code().is_some_and(|c| c != 0) => Err(Failure {
+/// Say how QEMU ended.
+fn finish(ended: Ended) -> Outcome {
+    let state = ended.state;
+    if ended.failed() {
+        return Err(Failure {
             code: 2,
             message: format!(
                 "QEMU {state}{}",
-                if stderr.is_empty() {
+                if ended.stderr.is_empty() {
                     String::new()
                 } else {
-                    format!(":\n{}", stderr.join("\n"))
+                    format!(":\n{}", ended.stderr.join("\n"))
                 }
             ),
-        }),
-        _ => {
-            if let VmStatus::Exited(_) = state {
-                eprintln!("qpmem: QEMU {state}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        });
     }
-}
-
-enum AppEvent {
-    Term(Event),
-    Vm(VmEvent),
-    /// SIGTERM or SIGHUP arrived (see [`qpmem::terminal::terminating`]).
-    Terminate,
+    if let VmStatus::Exited(_) = state {
+        eprintln!("qpmem: QEMU {state}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

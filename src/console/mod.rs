@@ -17,7 +17,7 @@ pub mod pane;
 pub mod term;
 
 pub use keys::{encode_key, encode_paste, InputModes, KeyInput};
-pub use pane::ConsolePane;
+pub use pane::{ConsolePane, PaneStyle};
 pub use term::{Attrs, Cell, Color, Emulator};
 
 use crossterm::event::KeyEvent;

@@ -3,7 +3,9 @@
 //!
 //! Drawing only reads the emulator. The host asks [`ConsolePane::inner`]
 //! for the screen area first and resizes the console to it, so the guest's
-//! terminal always matches what is on screen.
+//! terminal always matches what is on screen. The pane's own colours (its
+//! border, title and hints) are the host's [`PaneStyle`]; the guest's
+//! colours are drawn as the guest wrote them.
 
 use super::term::{Attrs, Color as TermColor};
 use super::Emulator;
@@ -16,11 +18,37 @@ use ratatui::widgets::{Block, Borders, Widget};
 /// The hint shown while the console has the keyboard.
 pub const RELEASE_HINT: &str = "Ctrl-] releases the keyboard";
 
+/// The styles of the pane's frame; the default has no colour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PaneStyle {
+    pub title: Style,
+    pub border: Style,
+    /// The border while the guest has the keyboard.
+    pub border_focused: Style,
+    /// "keyboard: guest (Ctrl-] releases the keyboard)".
+    pub hint: Style,
+    /// "scrolled back N lines".
+    pub scrolled: Style,
+}
+
+impl Default for PaneStyle {
+    fn default() -> PaneStyle {
+        PaneStyle {
+            title: Style::default().add_modifier(Modifier::BOLD),
+            border: Style::default(),
+            border_focused: Style::default().add_modifier(Modifier::BOLD),
+            hint: Style::default(),
+            scrolled: Style::default(),
+        }
+    }
+}
+
 /// A bordered view of an [`Emulator`].
 pub struct ConsolePane<'a> {
     emulator: &'a Emulator,
     title: &'a str,
     focused: bool,
+    style: PaneStyle,
 }
 
 impl<'a> ConsolePane<'a> {
@@ -29,7 +57,14 @@ impl<'a> ConsolePane<'a> {
             emulator,
             title,
             focused: false,
+            style: PaneStyle::default(),
         }
+    }
+
+    /// The frame's styles (the host's theme).
+    pub fn style(mut self, style: PaneStyle) -> Self {
+        self.style = style;
+        self
     }
 
     /// Whether keys go to the guest (shows the cursor and the release hint).
@@ -44,14 +79,12 @@ impl<'a> ConsolePane<'a> {
     }
 
     fn block(&self) -> Block<'a> {
-        let mut spans = vec![Span::styled(
-            format!(" {} ", self.title),
-            Style::default().add_modifier(Modifier::BOLD),
-        )];
+        let style = self.style;
+        let mut spans = vec![Span::styled(format!(" {} ", self.title), style.title)];
         if self.focused {
             spans.push(Span::styled(
                 format!("─ keyboard: guest ({RELEASE_HINT}) "),
-                Style::default().fg(Color::Yellow),
+                style.hint,
             ));
         } else {
             spans.push(Span::raw("─ keyboard: qpmem "));
@@ -60,13 +93,13 @@ impl<'a> ConsolePane<'a> {
         if offset > 0 {
             spans.push(Span::styled(
                 format!("─ scrolled back {offset} lines "),
-                Style::default().fg(Color::Cyan),
+                style.scrolled,
             ));
         }
         let border = if self.focused {
-            Style::default().fg(Color::Yellow)
+            style.border_focused
         } else {
-            Style::default()
+            style.border
         };
         Block::default()
             .borders(Borders::ALL)

@@ -84,9 +84,9 @@ pub enum Event {
     Opened(Result<Box<Opened>, String>),
     /// The command line was copied: how, or why not.
     Copied(Result<String, String>),
-    /// The launch check: the files that will be created (to confirm), or
-    /// why the VM cannot be launched.
-    LaunchChecked(Result<Vec<String>, String>),
+    /// The launch check: what launching will change and what to know
+    /// first, or why the VM cannot be launched.
+    LaunchChecked(Result<LaunchCheck, String>),
     /// The VM ended (how), or could not be started (why).
     Launched(Result<String, String>),
     /// A stored profile was removed (its name) or renamed (from, to, the
@@ -99,6 +99,16 @@ pub enum Event {
     VerifyStage(String),
     /// A guest check ended: its report, or why it could not run.
     Verified(Result<Box<VerifyReport>, String>),
+}
+
+/// What the launch check found (see [`crate::vm::Plan`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LaunchCheck {
+    /// The files and directories that will be created: asked about first.
+    pub changes: Vec<String>,
+    /// What to know before launching (nothing to boot...): shown in the
+    /// question and in the launch view.
+    pub notes: Vec<String>,
 }
 
 /// What the driver must do.
@@ -614,12 +624,16 @@ impl App {
                 self.complain(format!("copy failed: {e}"));
                 Vec::new()
             }
-            Event::LaunchChecked(Ok(changes)) => {
-                if changes.is_empty() {
+            Event::LaunchChecked(Ok(check)) => {
+                if check.changes.is_empty() {
                     return vec![Effect::StartVm(self.profile.clone())];
                 }
+                let mut question = format!("Launch, and first {}?", check.changes.join("; "));
+                for n in &check.notes {
+                    question.push_str(&format!(" Note: {n}."));
+                }
                 self.dialog = Some(Dialog::Confirm {
-                    question: format!("Launch, and first {}?", changes.join("; ")),
+                    question,
                     pending: Pending::Launch,
                 });
                 Vec::new()

@@ -1,21 +1,21 @@
 //! The driver: owns the crossterm terminal, turns terminal events into
 //! [`Event`]s, performs the app's [`Effect`]s (save, list, open, copy,
 //! QEMU detection, launch) and redraws after each event. It blocks
-//! between events: no timer and no redraw while idle (only a running VM's
-//! view wakes once a second for its uptime). A launched VM's console view
-//! ([`crate::vm::view::LaunchView`]) takes the screen and the keys until
-//! it is left; then the editor is back.
+//! between events: no timer and no redraw while idle. A launch runs the
+//! launch loop ([`super::launch::run`], the one `qpmem launch` runs): the
+//! VM's view takes the screen and the keys until it is left; then the
+//! editor is back, with what QEMU placed on its map.
 //!
 //! The terminal is restored on quit, on error, on panic and on
 //! SIGTERM/SIGHUP: see [`crate::terminal`].
 
-use super::app::{App, Effect, Event, Setup};
+use super::app::{App, Effect, Event, LaunchCheck, Setup};
+use super::launch::{self, Incoming, Launch, LaunchError};
 use super::profiles;
 use super::theme::Theme;
 use super::ui;
 use crate::clipboard;
-use crate::console::FramePacer;
-use crate::core::facts::HostFacts;
+use crate::core::facts::{HostFacts, QemuStatus};
 use crate::core::profile::Profile;
 use crate::host;
 use crate::qemu::discover;
@@ -23,17 +23,15 @@ use crate::source::Loaded;
 use crate::store::{self, Settings, Store};
 use crate::terminal;
 use crate::verify::{verify_with_progress, VerifyOptions};
-use crate::vm::view::{LaunchView, ViewOutcome};
-use crate::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmEvent, VmStatus, SHUTDOWN_GRACE};
+use crate::vm::{preflight, prepare, LaunchOptions};
 use crossterm::event;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use std::collections::VecDeque;
-use std::io::{self, IsTerminal};
-use std::path::Path;
+use std::io::{self, IsTerminal, Stdout};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
 
 /// What the TUI starts on.
 pub struct Options {
@@ -57,12 +55,8 @@ pub fn run(opts: Options) -> io::Result<()> {
         ));
     }
     let store = Store::from_env().ok();
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let (theme, theme_problem) = Theme::load(
-        opts.theme.as_deref(),
-        store.as_ref().map(Store::config_dir),
-        no_color,
-    );
+    let (theme, theme_problem) =
+        Theme::for_terminal(opts.theme.as_deref(), store.as_ref().map(Store::config_dir));
     let mut app = App::new(Setup {
         profile: opts.loaded.profile,
         path: opts.loaded.path,
@@ -72,140 +66,70 @@ pub fn run(opts: Options) -> io::Result<()> {
         profiles_dir: store.as_ref().map(Store::profiles_dir),
         status: theme_problem.or(opts.status),
     });
-    let (tx, rx) = mpsc::channel::<Incoming>();
-    let mut driver = Driver {
-        store,
-        clipboard: clipboard::Env::detect(),
-        tx: tx.clone(),
-        view: None,
-        verify: None,
-    };
     let (w, h) = crossterm::terminal::size().map_err(context("cannot read the terminal size"))?;
     app.handle(Event::Resize(w, h));
 
     let _session = terminal::Session::enter()?;
-    let wake = tx.clone();
-    terminal::on_terminate(move || {
-        let _ = wake.send(Incoming::Terminate);
-    });
-    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-    terminal.clear()?;
-    terminal.draw(|f| ui::draw(f, &app))?;
+    let (tx, rx) = mpsc::channel::<Incoming<Event>>();
+    launch::wake_on_terminate(tx.clone());
+    let mut driver = Driver {
+        store,
+        clipboard: clipboard::Env::detect(),
+        tx: tx.clone(),
+        rx,
+        terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
+        verify: None,
+        later: Vec::new(),
+        broken: None,
+    };
+    driver.terminal.clear()?;
+    driver.terminal.draw(|f| ui::draw(f, &app))?;
     // After the first frame: nothing slow before the user sees something.
     if let (Some(store), Some(name)) = (&driver.store, &app.name) {
         let _ = Settings::set_last_profile(store, name);
     }
     let start = app.start();
     driver.perform(&mut app, start);
-    terminal.draw(|f| ui::draw(f, &app))?;
+    driver.terminal.draw(|f| ui::draw(f, &app))?;
 
-    // Terminal input arrives from its own thread, VM news from the VM's:
-    // the loop blocks until one of them has something.
-    std::thread::Builder::new()
-        .name("qpmem-input".into())
-        .spawn(move || loop {
-            let msg = match event::read() {
-                Ok(e) => Incoming::Term(e),
-                Err(e) => Incoming::InputFailed(e),
-            };
-            let failed = matches!(msg, Incoming::InputFailed(_));
-            if tx.send(msg).is_err() || failed {
-                break;
-            }
-        })?;
+    // Terminal input arrives from its own thread, background work reports
+    // on the same channel: the loop blocks until one of them has something.
+    launch::spawn_input(tx)?;
 
-    let mut pacer = FramePacer::default();
     while !app.quit {
-        // While a VM runs, wake each second for its uptime (or sooner for
-        // console output waiting to be drawn); otherwise sleep.
-        let msg = if driver.view.is_some() {
-            let wait = pacer.wait().unwrap_or(Duration::from_secs(1));
-            match rx.recv_timeout(wait) {
-                Ok(m) => Some(m),
-                Err(mpsc::RecvTimeoutError::Timeout) => None,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-        } else {
-            match rx.recv() {
-                Ok(m) => Some(m),
-                Err(_) => break,
-            }
-        };
-        // A flooding console draws at the pacer's rate; everything else at once.
-        let mut draw = true;
+        let Ok(msg) = driver.rx.recv() else { break };
         match msg {
-            Some(Incoming::InputFailed(e)) => return Err(context("reading the terminal")(e)),
-            Some(Incoming::Vm(e)) => {
-                if matches!(e, VmEvent::Console) {
-                    draw = pacer.output();
-                }
-                driver.vm_event(&e);
-                // What QEMU placed also goes on the editor's map.
-                if let (VmEvent::Placement, Some(view)) = (&e, &driver.view) {
-                    if let Some(c) = view.vm().placement() {
-                        app.handle(Event::QemuPlaced(Box::new(c)));
-                    }
-                }
-            }
-            Some(Incoming::App(ev)) => {
+            Incoming::InputFailed(e) => return Err(context("reading the terminal")(e)),
+            Incoming::Other(ev) => {
                 let effects = app.handle(ev);
                 driver.perform(&mut app, effects);
             }
-            Some(Incoming::Term(e)) => {
-                if driver.view.is_some() {
-                    if let Some(ev) = driver.view_input(e) {
-                        let effects = app.handle(ev);
-                        driver.perform(&mut app, effects);
-                    }
-                } else {
-                    let ev = match e {
-                        event::Event::Key(k) => Event::Key(k),
-                        event::Event::Mouse(m) => Event::Mouse(m),
-                        event::Event::Resize(w, h) => Event::Resize(w, h),
-                        event::Event::Paste(text) => Event::Paste(text),
-                        _ => continue,
-                    };
-                    let effects = app.handle(ev);
-                    driver.perform(&mut app, effects);
-                }
+            Incoming::Term(e) => {
+                let ev = match e {
+                    event::Event::Key(k) => Event::Key(k),
+                    event::Event::Mouse(m) => Event::Mouse(m),
+                    event::Event::Resize(w, h) => Event::Resize(w, h),
+                    event::Event::Paste(text) => Event::Paste(text),
+                    _ => continue,
+                };
+                let effects = app.handle(ev);
+                driver.perform(&mut app, effects);
             }
-            Some(Incoming::Terminate) | None => {}
+            // News from a VM that has been stopped already.
+            Incoming::Vm(_) | Incoming::Terminate => {}
         }
-        // SIGTERM/SIGHUP: power a running guest off with the screen still
-        // up, saying so, then leave; main exits 128+signal afterwards.
-        if let Some(sig) = terminal::terminating() {
-            if let Some(mut view) = driver.view.take() {
-                view.on_terminate(sig);
-                terminal.draw(|f| view.draw(f, f.area()))?;
-                drop(view);
-            }
+        if let Some(e) = driver.broken.take() {
+            return Err(e);
+        }
+        // SIGTERM/SIGHUP: leave (a running VM was powered off by the
+        // launch loop); main exits 128+signal afterwards.
+        if terminal::terminating().is_some() || app.quit {
             break;
         }
-        if app.quit {
-            break;
-        }
-        if !draw {
-            continue;
-        }
-        match &driver.view {
-            Some(view) => terminal.draw(|f| view.draw(f, f.area()))?,
-            None => terminal.draw(|f| ui::draw(f, &app))?,
-        };
-        pacer.drawn();
+        driver.terminal.draw(|f| ui::draw(f, &app))?;
     }
     driver.cancel_verify();
     Ok(())
-}
-
-/// What the main loop waits for.
-enum Incoming {
-    Term(event::Event),
-    InputFailed(io::Error),
-    Vm(VmEvent),
-    /// An effect that runs in the background reports back.
-    App(Event),
-    /// SIGTERM or SIGHUP arrived (see [`terminal::terminating`]).
-    Terminate,
 }
 
 /// A guest check running on its own thread.
@@ -214,14 +138,20 @@ struct Verifying {
     thread: std::thread::JoinHandle<()>,
 }
 
-/// What the effects need: the profile store, the clipboard helpers, and
-/// the running VM's view when there is one.
+/// What the effects need: the profile store, the clipboard helpers, the
+/// terminal and the channel (a launch runs its loop on them).
 struct Driver {
     store: Option<Store>,
     clipboard: clipboard::Env,
-    tx: mpsc::Sender<Incoming>,
-    view: Option<LaunchView>,
+    tx: mpsc::Sender<Incoming<Event>>,
+    rx: mpsc::Receiver<Incoming<Event>>,
+    terminal: Terminal<CrosstermBackend<Stdout>>,
     verify: Option<Verifying>,
+    /// Events for the app that arrived while a VM ran, and what the
+    /// launch itself reports, in order.
+    later: Vec<Event>,
+    /// The terminal failed while a VM ran: the editor ends with it.
+    broken: Option<io::Error>,
 }
 
 impl Driver {
@@ -229,7 +159,9 @@ impl Driver {
     fn perform(&mut self, app: &mut App, effects: Vec<Effect>) {
         let mut queue: VecDeque<Effect> = effects.into();
         while let Some(effect) = queue.pop_front() {
-            if let Some(ev) = self.perform_one(app, effect) {
+            let ev = self.perform_one(app, effect);
+            let later: Vec<Event> = self.later.drain(..).collect();
+            for ev in later.into_iter().chain(ev) {
                 queue.extend(app.handle(ev));
             }
         }
@@ -266,15 +198,8 @@ impl Driver {
                     Ok(summary)
                 }))
             }
-            Effect::Launch(profile) => {
-                let plan = preflight(&profile, &app.host.qemu, &app.notes);
-                Some(Event::LaunchChecked(if plan.is_blocked() {
-                    Err(format!("not launching: {}", plan.errors().join("; ")))
-                } else {
-                    Ok(plan.changes())
-                }))
-            }
-            Effect::StartVm(profile) => self.start_vm(app, &profile).err().map(Event::Launched),
+            Effect::Launch(profile) => Some(Event::LaunchChecked(self.check_launch(app, &profile))),
+            Effect::StartVm(profile) => Some(self.start_vm(app, &profile)),
             Effect::GatherHost(profile) => Some(Event::HostGathered(Box::new(HostFacts {
                 qemu: discover::detect(None, &profile),
                 ..host::gather(&profile)
@@ -341,7 +266,7 @@ impl Driver {
             .name("qpmem-verify".into())
             .spawn(move || {
                 let send = |e: Event| {
-                    let _ = tx.send(Incoming::App(e));
+                    let _ = tx.send(Incoming::Other(e));
                 };
                 let result = VerifyOptions::for_profile(&profile).and_then(|mut opts| {
                     opts.cancel = Some(flag);
@@ -356,7 +281,7 @@ impl Driver {
         match spawned {
             Ok(thread) => self.verify = Some(Verifying { cancel, thread }),
             Err(e) => {
-                let _ = self.tx.send(Incoming::App(Event::Verified(Err(format!(
+                let _ = self.tx.send(Incoming::Other(Event::Verified(Err(format!(
                     "cannot start the guest check: {e}"
                 )))));
             }
@@ -371,76 +296,98 @@ impl Driver {
         }
     }
 
-    /// Create the missing files and start QEMU with its console view; the
-    /// event to send when that fails.
-    fn start_vm(&mut self, app: &App, profile: &Profile) -> Result<(), Result<String, String>> {
-        let fail = |e: String| Err(Err(e));
-        let plan = preflight(profile, &app.host.qemu, &app.notes);
-        if let Err(e) = prepare(&plan, true) {
-            return fail(format!("not launching: {e}"));
+    /// Everything that can stop a launch, checked before anything is
+    /// created: QEMU is there, and the pre-flight lets it through.
+    fn check_launch(&self, app: &App, profile: &Profile) -> Result<LaunchCheck, String> {
+        let (_, qemu) = qemu_for(profile)?;
+        let plan = preflight(profile, &qemu, &app.notes);
+        if plan.is_blocked() {
+            return Err(format!("not launching: {}", plan.errors().join("; ")));
         }
-        let binary = match discover::resolve(None, profile) {
-            Ok(b) => b,
-            Err(e) => return fail(e.to_string()),
+        Ok(LaunchCheck {
+            changes: plan.changes(),
+            notes: plan.launch_notes(),
+        })
+    }
+
+    /// Create the missing files and run the VM in the launch loop until
+    /// its view is left; what QEMU placed and how it ended (or why it
+    /// could not start) are for the app.
+    fn start_vm(&mut self, app: &App, profile: &Profile) -> Event {
+        let (binary, qemu) = match qemu_for(profile) {
+            Ok(found) => found,
+            Err(e) => return Event::Launched(Err(e)),
         };
-        let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
-        let mut opts = LaunchOptions::new(binary);
-        // The console pane inside the view: borders and two status lines.
-        opts.rows = rows.saturating_sub(4).max(1);
-        opts.cols = cols.saturating_sub(2).max(1);
-        let tx = self.tx.clone();
-        let notify: Notify = Arc::new(move |e| {
-            let _ = tx.send(Incoming::Vm(e));
-        });
-        match Vm::launch(profile, &opts, notify) {
-            Ok(vm) => {
-                self.view = Some(LaunchView::new(
-                    vm,
-                    format!("guest console: {}", profile.name),
-                ));
-                Ok(())
-            }
-            Err(e) => fail(format!("launch failed: {e}")),
+        let plan = preflight(profile, &qemu, &app.notes);
+        if let Err(e) = prepare(&plan, true) {
+            return Event::Launched(Err(format!("not launching: {e}")));
         }
-    }
-
-    fn vm_event(&mut self, e: &VmEvent) {
-        if let Some(view) = &mut self.view {
-            // Console output is drawn (and acknowledged) by the view.
-            if !matches!(e, VmEvent::Console) {
-                view.on_event(e);
+        let launch = Launch {
+            options: LaunchOptions::new(binary),
+            title: format!("guest console: {}", profile.name),
+            theme: app.theme.clone(),
+            notes: plan.launch_notes(),
+            message: None,
+        };
+        let mut later = Vec::new();
+        let ended = launch::run(
+            &mut self.terminal,
+            profile,
+            launch,
+            &self.tx,
+            &self.rx,
+            |ev| later.push(ev),
+        );
+        self.later.append(&mut later);
+        // The terminal may have changed size while the view was shown.
+        if let Ok(size) = self.terminal.size() {
+            self.later.push(Event::Resize(size.width, size.height));
+        }
+        match ended {
+            Ok(ended) => {
+                if let Some(c) = ended.placement.clone() {
+                    self.later.push(Event::QemuPlaced(Box::new(c)));
+                }
+                let state = ended.state;
+                Event::Launched(if ended.failed() {
+                    Err(format!(
+                        "QEMU {state}{}",
+                        ended
+                            .stderr
+                            .last()
+                            .map(|l| format!(": {l}"))
+                            .unwrap_or_default()
+                    ))
+                } else {
+                    Ok(format!("QEMU {state}"))
+                })
+            }
+            Err(LaunchError::Start(e)) => Event::Launched(Err(format!("launch failed: {e}"))),
+            Err(LaunchError::Terminal(e)) => {
+                let message = format!("QEMU stopped: {e}");
+                self.broken = Some(e);
+                Event::Launched(Err(message))
             }
         }
-    }
-
-    /// Terminal input while the VM view is shown; the event for the app
-    /// when the view is left.
-    fn view_input(&mut self, e: event::Event) -> Option<Event> {
-        let view = self.view.as_mut()?;
-        match e {
-            event::Event::Key(k) if view.handle_key(k) == ViewOutcome::Leave => {
-                return self.view.take().map(finish_vm);
-            }
-            event::Event::Paste(p) => view.handle_paste(&p),
-            event::Event::Mouse(m) => view.handle_mouse(m),
-            _ => {}
-        }
-        None
     }
 }
 
-/// Stop the VM if it still runs and say how QEMU ended.
-fn finish_vm(view: LaunchView) -> Event {
-    let vm = view.into_vm();
-    let status = vm.shutdown(SHUTDOWN_GRACE);
-    let state = status.map(VmStatus::Exited).unwrap_or_else(|| vm.status());
-    let stderr = vm.stderr_lines();
-    drop(vm);
-    Event::Launched(match status {
-        Some(s) if s.code().is_some_and(|c| c != 0) => Err(format!(
-            "QEMU {state}{}",
-            stderr.last().map(|l| format!(": {l}")).unwrap_or_default()
-        )),
-        _ => Ok(format!("QEMU {state}")),
-    })
+/// The QEMU a launch runs, found now as `qpmem launch` requires it: a
+/// binary that is there and answers `--version` (its path, and what the
+/// pre-flight judges against).
+fn qemu_for(profile: &Profile) -> Result<(PathBuf, QemuStatus), String> {
+    let status = discover::detect(None, profile);
+    match &status {
+        QemuStatus::Found { path, .. } => Ok((path.clone(), status.clone())),
+        QemuStatus::NotFound { wanted, reason, .. } => {
+            Err(format!("not launching: QEMU {wanted}: {reason}"))
+        }
+        QemuStatus::NoVersion { path, reason } => {
+            Err(format!("not launching: QEMU {}: {reason}", path.display()))
+        }
+        // detect looks for a binary: it never answers these.
+        QemuStatus::NotChecked | QemuStatus::Stated { .. } => {
+            Err("not launching: no QEMU binary was looked for".into())
+        }
+    }
 }

@@ -206,6 +206,16 @@ impl Theme {
         }
     }
 
+    /// The theme a full-screen view (the editor, `qpmem launch`) draws
+    /// with: [`Theme::load`] with `NO_COLOR` read from the environment.
+    pub fn for_terminal(
+        wanted: Option<&str>,
+        config_dir: Option<&Path>,
+    ) -> (Theme, Option<String>) {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Theme::load(wanted, config_dir, no_color)
+    }
+
     fn find(wanted: &str, config_dir: Option<&Path>) -> Result<Theme, String> {
         let read = |p: &Path| -> Result<Theme, String> {
             let bytes =
@@ -319,6 +329,18 @@ impl Theme {
             Style::default()
         } else {
             Style::default().bg(c).fg(self.dimm_text)
+        }
+    }
+    /// A status badge in colour `c` (the launch view's `running`,
+    /// `paused`...): reverse video without colour.
+    pub fn badge(&self, c: Color) -> Style {
+        if self.no_color {
+            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        } else {
+            Style::default()
+                .bg(c)
+                .fg(self.dimm_text)
+                .add_modifier(Modifier::BOLD)
         }
     }
     /// The `n`th DIMM's colour.

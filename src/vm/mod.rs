@@ -25,11 +25,10 @@
 //! leader, gets SIGHUP and exits.
 
 pub mod preflight;
-pub mod view;
 
 pub use preflight::{preflight, prepare, NewFile, Plan, PrepareError, Problem};
 
-use crate::console::{open_pty, Console, DEFAULT_SCROLLBACK};
+use crate::console::{open_pty, Console, InputModes, DEFAULT_SCROLLBACK};
 use crate::core::cmdline::render_argv;
 use crate::core::layout::layout;
 use crate::core::profile::Profile;
@@ -52,6 +51,9 @@ use std::time::{Duration, Instant};
 
 /// Lines of QEMU's stderr kept.
 pub const STDERR_LINES: usize = 500;
+/// Lines of QEMU's stderr a [`VmState`] carries (the launch view shows
+/// the last few).
+pub const STDERR_SHOWN: usize = 4;
 /// How long [`Vm`]'s drop waits for the guest to power off before `quit`.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long QEMU may take to open its QMP socket.
@@ -100,6 +102,39 @@ pub enum VmEvent {
     Placement,
     /// Something went wrong talking to QEMU (the VM may still run).
     Notice(String),
+}
+
+/// What a view of the VM shows, read at one moment ([`Vm::state`]): a
+/// plain copy, so drawing and key handling never reach into the VM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmState {
+    pub status: VmStatus,
+    pub pid: u32,
+    /// Time since QEMU started, frozen when it exited.
+    pub uptime: Duration,
+    /// Actual against predicted placement, once QMP answered.
+    pub placement: Option<Comparison>,
+    /// The last [`STDERR_SHOWN`] lines of QEMU's stderr.
+    pub stderr: Vec<String>,
+    /// Why the console log stopped, if it did.
+    pub log_error: Option<String>,
+    /// The guest console's key modes (cursor keys, bracketed paste).
+    pub input_modes: InputModes,
+}
+
+impl Default for VmState {
+    /// A VM not started yet.
+    fn default() -> VmState {
+        VmState {
+            status: VmStatus::Starting,
+            pid: 0,
+            uptime: Duration::ZERO,
+            placement: None,
+            stderr: Vec::new(),
+            log_error: None,
+            input_modes: InputModes::default(),
+        }
+    }
 }
 
 /// The host's callback for [`VmEvent`]s.
@@ -456,6 +491,29 @@ impl Vm {
     /// QEMU's stderr so far (the last [`STDERR_LINES`] lines).
     pub fn stderr_lines(&self) -> Vec<String> {
         lock(&self.shared).stderr.iter().cloned().collect()
+    }
+
+    /// Everything a view shows, read now.
+    pub fn state(&self) -> VmState {
+        let (status, uptime, placement, stderr) = {
+            let s = lock(&self.shared);
+            let skip = s.stderr.len().saturating_sub(STDERR_SHOWN);
+            (
+                s.status,
+                s.ended.unwrap_or_else(Instant::now) - s.started,
+                s.placement.clone(),
+                s.stderr.iter().skip(skip).cloned().collect(),
+            )
+        };
+        VmState {
+            status,
+            pid: self.pid,
+            uptime,
+            placement,
+            stderr,
+            log_error: self.console.log_error(),
+            input_modes: self.console.input_modes(),
+        }
     }
 
     /// Actual against predicted placement, once QMP answered.

@@ -89,6 +89,21 @@ impl Plan {
         !self.create_dirs.is_empty() || !self.create_files.is_empty()
     }
 
+    /// What to tell the person launching besides the diagnostics: the
+    /// notes, and the options set aside for qpmem's own console. `qpmem
+    /// launch` prints them; the TUI shows them in its question and in the
+    /// launch view.
+    pub fn launch_notes(&self) -> Vec<String> {
+        let mut notes = self.notes.clone();
+        if !self.set_aside.is_empty() {
+            notes.push(format!(
+                "qpmem owns the console, monitor and display; set aside from the profile: {}",
+                self.set_aside.join(" ")
+            ));
+        }
+        notes
+    }
+
     /// The changes in words, for the confirmation prompt.
     pub fn changes(&self) -> Vec<String> {
         self.create_dirs

@@ -1,0 +1,985 @@
+//! The launch view: the guest console, QEMU's placement against the
+//! prediction, qpmem's notes, QEMU's stderr and a status line, with the
+//! keys that run the VM. `qpmem launch` shows it full screen, and so does
+//! the editor's `l`; both run it through [`super::launch`].
+//!
+//! It is a state machine with no terminal, process or VM inside:
+//! [`LaunchView::handle`] takes a [`ViewEvent`] (a key, the mouse, a
+//! paste, a resize, a fresh [`VmState`], what an effect did) and returns
+//! the [`VmEffect`]s the driver performs against the running VM. Drawing
+//! reads the view and the console's screen and changes nothing; when the
+//! console pane's size changes, the view asks for the pseudo-terminal to
+//! follow ([`VmEffect::ResizeConsole`]).
+//!
+//! Keys: while the guest has the keyboard, everything goes to it except
+//! `Ctrl-]` (release the keyboard) and Shift-PgUp/PgDn (scroll); the
+//! mouse wheel scrolls too. Once released: `p` pause/resume, `a` ACPI
+//! power-off, `q` quit (asks before killing a running VM),
+//! PgUp/PgDn/Home/End/arrows scroll, Enter or `i` gives the keyboard back
+//! to the guest.
+
+use super::theme::Theme;
+use crate::console::keys::is_release_key;
+use crate::console::{encode_key, encode_paste, ConsolePane, Emulator, KeyInput, PaneStyle};
+use crate::core::size::format_qemu;
+use crate::vm::{VmState, VmStatus};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+use std::time::Duration;
+
+/// Rows one notch of the mouse wheel scrolls.
+pub const WHEEL_ROWS: isize = 3;
+/// Notes shown at most (each on a line of its own).
+const NOTES_SHOWN: usize = 3;
+
+/// Who gets the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Guest,
+    Commands,
+}
+
+/// A QMP command the view asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmCommand {
+    /// QMP `stop`.
+    Pause,
+    /// QMP `cont`.
+    Resume,
+    /// QMP `system_powerdown`: the ACPI power button.
+    PowerOff,
+}
+
+impl VmCommand {
+    fn what(self) -> &'static str {
+        match self {
+            VmCommand::Pause => "pause",
+            VmCommand::Resume => "resume",
+            VmCommand::PowerOff => "ACPI power-off",
+        }
+    }
+}
+
+/// Scrolling the console's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scroll {
+    /// Back (positive) or forward (negative) by rows.
+    By(isize),
+    Top,
+    Bottom,
+}
+
+/// What the driver must do to the running VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VmEffect {
+    /// Run a QMP command, then send [`ViewEvent::Commanded`].
+    Qmp(VmCommand),
+    /// End QEMU now (QMP `quit`, then SIGKILL).
+    ForceQuit,
+    /// Scroll the console's history.
+    Scroll(Scroll),
+    /// Write these bytes to the guest's console (keys, pastes); send
+    /// [`ViewEvent::Failed`] if they cannot be queued.
+    Send(Vec<u8>),
+    /// Resize the console's emulator and pseudo-terminal.
+    ResizeConsole { rows: u16, cols: u16 },
+    /// Leave the view (the VM is stopped if it still runs).
+    Leave,
+}
+
+/// What happens to the view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ViewEvent {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Paste(String),
+    /// The terminal's size: columns, rows.
+    Resize(u16, u16),
+    /// The VM as it is now.
+    Vm(VmState),
+    /// A QMP command ran: its error, if it failed.
+    Commanded(VmCommand, Result<(), String>),
+    /// Something the driver did failed (input not sent, resize refused).
+    Failed(String),
+    /// qpmem is exiting on this signal (SIGTERM, SIGHUP): the VM is being
+    /// powered off.
+    Terminating(i32),
+}
+
+/// `hh:mm:ss`.
+pub fn format_uptime(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// Where each part of the view goes.
+struct Areas {
+    console: Rect,
+    notes: Rect,
+    placement: Rect,
+    stderr: Rect,
+    status: Rect,
+    hints: Rect,
+}
+
+/// The launch view's state. Drawing reads it; events change it.
+#[derive(Debug, Clone)]
+pub struct LaunchView {
+    title: String,
+    theme: Theme,
+    /// Things to know (nothing to boot, options set aside), from the
+    /// pre-flight.
+    notes: Vec<String>,
+    vm: VmState,
+    focus: Focus,
+    confirm_quit: bool,
+    message: Option<String>,
+    /// The terminal's size.
+    size: (u16, u16),
+    /// The console pane's inner size (rows, columns): what the pty is.
+    console: (u16, u16),
+}
+
+impl LaunchView {
+    /// A view for a terminal of `cols` x `rows`; [`LaunchView::console_size`]
+    /// is then the size to start the console at.
+    pub fn new(title: impl Into<String>, theme: Theme, (cols, rows): (u16, u16)) -> LaunchView {
+        let mut view = LaunchView {
+            title: title.into(),
+            theme,
+            notes: Vec::new(),
+            vm: VmState::default(),
+            focus: Focus::Guest,
+            confirm_quit: false,
+            message: None,
+            size: (cols, rows),
+            console: (0, 0),
+        };
+        view.console = view.wanted_console();
+        view
+    }
+
+    /// Notes to show below the console.
+    pub fn with_notes(mut self, notes: Vec<String>) -> LaunchView {
+        self.notes = notes;
+        self.console = self.wanted_console();
+        self
+    }
+
+    /// A message for the status line at start.
+    pub fn with_message(mut self, message: Option<String>) -> LaunchView {
+        self.message = message;
+        self
+    }
+
+    pub fn focus(&self) -> Focus {
+        self.focus
+    }
+
+    /// The message on the status line, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The console's size (rows, columns) as the pane shows it.
+    pub fn console_size(&self) -> (u16, u16) {
+        self.console
+    }
+
+    fn exited(&self) -> bool {
+        matches!(self.vm.status, VmStatus::Exited(_))
+    }
+
+    /// Rows PgUp/PgDn scroll: half the console.
+    fn page(&self) -> isize {
+        isize::from(i16::try_from(self.console.0 / 2).unwrap_or(i16::MAX)).max(1)
+    }
+
+    pub fn handle(&mut self, event: ViewEvent) -> Vec<VmEffect> {
+        let mut effects = match event {
+            ViewEvent::Key(k) => self.key(k),
+            ViewEvent::Mouse(m) => self.mouse(m),
+            ViewEvent::Paste(text) => self.paste(&text),
+            ViewEvent::Resize(cols, rows) => {
+                self.size = (cols, rows);
+                Vec::new()
+            }
+            ViewEvent::Vm(state) => {
+                // QEMU is gone: the keyboard comes back to qpmem so `q`
+                // leaves at once.
+                if matches!(state.status, VmStatus::Exited(_)) && !self.exited() {
+                    self.focus = Focus::Commands;
+                    self.confirm_quit = false;
+                }
+                self.vm = state;
+                Vec::new()
+            }
+            ViewEvent::Commanded(command, result) => {
+                self.message = match (command, result) {
+                    // The status badge says paused or running.
+                    (VmCommand::Pause | VmCommand::Resume, Ok(())) => None,
+                    (VmCommand::PowerOff, Ok(())) => Some("ACPI power button pressed".into()),
+                    (c, Err(e)) => Some(format!("{} failed: {e}", c.what())),
+                };
+                Vec::new()
+            }
+            ViewEvent::Failed(e) => {
+                self.message = Some(e);
+                Vec::new()
+            }
+            ViewEvent::Terminating(signal) => {
+                let name = match signal {
+                    1 => "SIGHUP",
+                    15 => "SIGTERM",
+                    _ => "a signal",
+                };
+                self.message = Some(format!(
+                    "{name}: powering the guest off (ACPI), then quitting QEMU"
+                ));
+                Vec::new()
+            }
+        };
+        // The pane may have changed size (a resize, QEMU's placement or
+        // stderr taking rows): the console follows.
+        let wanted = self.wanted_console();
+        if wanted != self.console {
+            self.console = wanted;
+            effects.push(VmEffect::ResizeConsole {
+                rows: wanted.0,
+                cols: wanted.1,
+            });
+        }
+        effects
+    }
+
+    fn mouse(&mut self, mouse: MouseEvent) -> Vec<VmEffect> {
+        // The mouse is qpmem's (the guest's console has none): the wheel
+        // scrolls the history whoever has the keyboard.
+        match mouse.kind {
+            MouseEventKind::ScrollUp => vec![VmEffect::Scroll(Scroll::By(WHEEL_ROWS))],
+            MouseEventKind::ScrollDown => vec![VmEffect::Scroll(Scroll::By(-WHEEL_ROWS))],
+            _ => Vec::new(),
+        }
+    }
+
+    fn paste(&mut self, text: &str) -> Vec<VmEffect> {
+        if self.focus != Focus::Guest {
+            return Vec::new();
+        }
+        vec![
+            VmEffect::Scroll(Scroll::Bottom),
+            VmEffect::Send(encode_paste(text, self.vm.input_modes)),
+        ]
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Vec<VmEffect> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        if self.confirm_quit {
+            self.confirm_quit = false;
+            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                return vec![VmEffect::ForceQuit, VmEffect::Leave];
+            }
+            self.message = Some("quit cancelled".into());
+            return Vec::new();
+        }
+        let page = self.page();
+        match self.focus {
+            Focus::Guest => {
+                if key.modifiers.contains(KeyModifiers::SHIFT)
+                    && matches!(key.code, KeyCode::PageUp | KeyCode::PageDown)
+                {
+                    let rows = if key.code == KeyCode::PageUp {
+                        page
+                    } else {
+                        -page
+                    };
+                    return vec![VmEffect::Scroll(Scroll::By(rows))];
+                }
+                match encode_key(&key, self.vm.input_modes) {
+                    // The view returns to the bottom, as terminals do
+                    // when you type.
+                    KeyInput::Send(bytes) => {
+                        vec![VmEffect::Scroll(Scroll::Bottom), VmEffect::Send(bytes)]
+                    }
+                    KeyInput::Release => {
+                        self.focus = Focus::Commands;
+                        self.message = None;
+                        Vec::new()
+                    }
+                    KeyInput::Ignore => Vec::new(),
+                }
+            }
+            Focus::Commands => match key.code {
+                KeyCode::Enter | KeyCode::Char('i') => {
+                    self.focus = Focus::Guest;
+                    self.message = None;
+                    Vec::new()
+                }
+                _ if is_release_key(&key) => {
+                    self.focus = Focus::Guest;
+                    Vec::new()
+                }
+                KeyCode::Char('p') => vec![VmEffect::Qmp(if self.vm.status == VmStatus::Paused {
+                    VmCommand::Resume
+                } else {
+                    VmCommand::Pause
+                })],
+                KeyCode::Char('a') => vec![VmEffect::Qmp(VmCommand::PowerOff)],
+                KeyCode::Char('q') => {
+                    if self.exited() {
+                        return vec![VmEffect::Leave];
+                    }
+                    self.confirm_quit = true;
+                    Vec::new()
+                }
+                KeyCode::PageUp => vec![VmEffect::Scroll(Scroll::By(page))],
+                KeyCode::PageDown => vec![VmEffect::Scroll(Scroll::By(-page))],
+                KeyCode::Up => vec![VmEffect::Scroll(Scroll::By(1))],
+                KeyCode::Down => vec![VmEffect::Scroll(Scroll::By(-1))],
+                KeyCode::Home => vec![VmEffect::Scroll(Scroll::Top)],
+                KeyCode::End => vec![VmEffect::Scroll(Scroll::Bottom)],
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    /// The key hints for the current state.
+    pub fn hints(&self) -> &'static str {
+        if self.confirm_quit {
+            "Force quit QEMU (the guest gets no chance to shut down) and leave? y / n"
+        } else if self.focus == Focus::Guest {
+            "keys go to the guest · Ctrl-] qpmem keys · Shift-PgUp/PgDn or wheel scroll"
+        } else if self.exited() {
+            "q leave · PgUp/PgDn/Home/End scroll · Enter console"
+        } else {
+            "Enter back to guest · p pause/resume · a ACPI power-off · q force quit · PgUp/PgDn/Home/End scroll"
+        }
+    }
+
+    fn areas(&self, area: Rect) -> Areas {
+        let boxed = |lines: usize, most: usize| -> u16 {
+            match lines {
+                0 => 0,
+                n => u16::try_from(n.min(most)).unwrap_or(1) + 2,
+            }
+        };
+        let place_h = self
+            .vm
+            .placement
+            .as_ref()
+            .map_or(0, |c| boxed(c.devices.len().max(1), 4));
+        let [console, notes, placement, stderr, status, hints] = Layout::vertical([
+            Constraint::Min(3),
+            Constraint::Length(boxed(self.notes.len(), NOTES_SHOWN)),
+            Constraint::Length(place_h),
+            Constraint::Length(boxed(self.vm.stderr.len(), crate::vm::STDERR_SHOWN)),
+            Constraint::Length(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        Areas {
+            console,
+            notes,
+            placement,
+            stderr,
+            status,
+            hints,
+        }
+    }
+
+    /// The console pane's inner size for the terminal's size.
+    fn wanted_console(&self) -> (u16, u16) {
+        let (cols, rows) = self.size;
+        let inner = ConsolePane::inner(self.areas(Rect::new(0, 0, cols, rows)).console);
+        (inner.height.max(1), inner.width.max(1))
+    }
+
+    fn pane_style(&self) -> PaneStyle {
+        let t = &self.theme;
+        PaneStyle {
+            title: t.title(),
+            border: t.border(false),
+            border_focused: t.border(true),
+            hint: t.key(),
+            scrolled: t.note(),
+        }
+    }
+
+    /// Draw into `area` (the terminal's size, as last given in
+    /// [`ViewEvent::Resize`]), with the console's `screen`.
+    pub fn draw(&self, frame: &mut Frame, area: Rect, screen: &Emulator) {
+        let t = &self.theme;
+        let a = self.areas(area);
+        frame.render_widget(
+            ConsolePane::new(screen, &self.title)
+                .focused(self.focus == Focus::Guest)
+                .style(self.pane_style()),
+            a.console,
+        );
+
+        if !self.notes.is_empty() {
+            let lines: Vec<Line> = self
+                .notes
+                .iter()
+                .take(NOTES_SHOWN)
+                .map(|n| {
+                    Line::from(vec![
+                        Span::styled("note: ", t.note()),
+                        Span::raw(n.as_str()),
+                    ])
+                })
+                .collect();
+            frame.render_widget(
+                Paragraph::new(lines).style(t.text()).block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .border_style(t.border(false))
+                        .title(Span::styled(" qpmem ", t.title())),
+                ),
+                a.notes,
+            );
+        }
+
+        if let Some(c) = &self.vm.placement {
+            let lines: Vec<Line> = c
+                .devices
+                .iter()
+                .map(|d| {
+                    let actual = d
+                        .actual
+                        .as_ref()
+                        .map(|a| format!("slot {} {:#x} {}", a.slot, a.addr, format_qemu(a.size)))
+                        .unwrap_or_else(|| "not reported".into());
+                    let verdict = if d.matches() {
+                        Span::styled("as predicted", t.ok())
+                    } else {
+                        Span::styled(
+                            format!("DIFFERS: {}", d.differences.join("; ")),
+                            t.error().add_modifier(Modifier::REVERSED),
+                        )
+                    };
+                    Line::from(vec![
+                        Span::styled(format!("{:<8} {actual}  ", d.id), t.text()),
+                        verdict,
+                    ])
+                })
+                .collect();
+            let (title, title_style, border) = if c.matches() {
+                (
+                    " QEMU placed every device where qpmem predicted ",
+                    t.title(),
+                    t.border(false),
+                )
+            } else {
+                (
+                    " QEMU's placement DIFFERS from the prediction ",
+                    t.error(),
+                    t.error(),
+                )
+            };
+            frame.render_widget(
+                Paragraph::new(lines).block(
+                    Block::default()
+                        .borders(Borders::ALL)
+                        .border_style(border)
+                        .title(Span::styled(title, title_style)),
+                ),
+                a.placement,
+            );
+        }
+
+        if !self.vm.stderr.is_empty() {
+            let lines: Vec<Line> = self
+                .vm
+                .stderr
+                .iter()
+                .map(|l| Line::from(l.as_str()))
+                .collect();
+            frame.render_widget(
+                Paragraph::new(lines)
+                    .style(t.error())
+                    .wrap(Wrap { trim: false })
+                    .block(
+                        Block::default()
+                            .borders(Borders::ALL)
+                            .border_style(t.border(false))
+                            .title(Span::styled(" QEMU stderr ", t.title())),
+                    ),
+                a.stderr,
+            );
+        }
+
+        let status = self.vm.status;
+        let colour = match status {
+            VmStatus::Running => t.ok,
+            VmStatus::Paused => t.warning,
+            VmStatus::Starting => t.note,
+            VmStatus::Exited(_) => t.error,
+        };
+        let mut spans = vec![
+            Span::styled(format!(" {status} "), t.badge(colour)),
+            Span::styled(
+                format!(
+                    "  up {}  pid {}",
+                    format_uptime(self.vm.uptime),
+                    self.vm.pid
+                ),
+                t.text(),
+            ),
+        ];
+        if let Some(m) = &self.message {
+            spans.push(Span::styled(
+                format!("  {m}"),
+                t.text().add_modifier(Modifier::BOLD),
+            ));
+        }
+        if let Some(e) = &self.vm.log_error {
+            spans.push(Span::styled(
+                format!("  console log stopped: {e}"),
+                t.error(),
+            ));
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), a.status);
+        let hint_style = if self.confirm_quit {
+            t.warning_block()
+        } else {
+            t.dim()
+        };
+        frame.render_widget(
+            Paragraph::new(Line::from(Span::styled(self.hints(), hint_style))),
+            a.hints,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::qemu::{Comparison, DeviceComparison, MemoryDeviceInfo};
+    use ratatui::backend::TestBackend;
+    use ratatui::buffer::Buffer;
+    use ratatui::style::Color;
+    use ratatui::Terminal;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn key(code: KeyCode) -> ViewEvent {
+        ViewEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+    fn ch(c: char) -> ViewEvent {
+        key(KeyCode::Char(c))
+    }
+    fn ctrl(c: char) -> ViewEvent {
+        ViewEvent::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+    }
+    fn shift(code: KeyCode) -> ViewEvent {
+        ViewEvent::Key(KeyEvent::new(code, KeyModifiers::SHIFT))
+    }
+    fn wheel(kind: MouseEventKind) -> ViewEvent {
+        ViewEvent::Mouse(MouseEvent {
+            kind,
+            column: 3,
+            row: 3,
+            modifiers: KeyModifiers::NONE,
+        })
+    }
+    fn state(status: VmStatus) -> VmState {
+        VmState {
+            status,
+            pid: 4242,
+            uptime: Duration::from_secs(61),
+            ..VmState::default()
+        }
+    }
+    fn exited() -> VmStatus {
+        VmStatus::Exited(std::process::ExitStatus::from_raw(0))
+    }
+
+    /// A view of an 80x24 terminal on a running VM (its console 20x78).
+    fn running() -> LaunchView {
+        let mut v = LaunchView::new("guest console: t", Theme::default_theme(), (80, 24));
+        assert_eq!(v.console_size(), (20, 78));
+        assert!(v.handle(ViewEvent::Vm(state(VmStatus::Running))).is_empty());
+        v
+    }
+
+    fn placement(n: usize, differs: bool) -> Comparison {
+        Comparison {
+            devices: (1..=n)
+                .map(|i| DeviceComparison {
+                    id: format!("nv{i}"),
+                    predicted: None,
+                    actual: Some(MemoryDeviceInfo {
+                        kind: "nvdimm".into(),
+                        id: Some(format!("nv{i}")),
+                        slot: u32::try_from(i).unwrap() - 1,
+                        addr: 0x1_0000_0000 * u64::try_from(i).unwrap(),
+                        size: 1 << 30,
+                        node: 0,
+                        memdev: format!("mem{i}"),
+                    }),
+                    differences: if differs && i == n {
+                        vec!["addr: QEMU 0x1, predicted 0x2".into()]
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_guest_gets_every_key_but_the_release_and_scrolling() {
+        let mut v = running();
+        assert_eq!(v.focus(), Focus::Guest);
+        assert_eq!(
+            v.handle(ch('a')),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"a".to_vec())
+            ]
+        );
+        // Ctrl-c and q are the guest's too.
+        assert_eq!(
+            v.handle(ctrl('c')),
+            [VmEffect::Scroll(Scroll::Bottom), VmEffect::Send(vec![3])]
+        );
+        assert_eq!(
+            v.handle(ch('q')),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"q".to_vec())
+            ]
+        );
+        // Half the 20-row console.
+        assert_eq!(
+            v.handle(shift(KeyCode::PageUp)),
+            [VmEffect::Scroll(Scroll::By(10))]
+        );
+        assert_eq!(
+            v.handle(shift(KeyCode::PageDown)),
+            [VmEffect::Scroll(Scroll::By(-10))]
+        );
+        assert_eq!(
+            v.handle(wheel(MouseEventKind::ScrollUp)),
+            [VmEffect::Scroll(Scroll::By(WHEEL_ROWS))]
+        );
+        assert!(v
+            .handle(wheel(MouseEventKind::Down(
+                crossterm::event::MouseButton::Left
+            )))
+            .is_empty());
+        // A key release sends nothing.
+        let mut release = KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        assert!(v.handle(ViewEvent::Key(release)).is_empty());
+        assert_eq!(v.focus(), Focus::Guest);
+    }
+
+    #[test]
+    fn keys_follow_the_guests_modes() {
+        let mut v = running();
+        assert_eq!(
+            v.handle(key(KeyCode::Up)),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"\x1b[A".to_vec())
+            ]
+        );
+        let mut s = state(VmStatus::Running);
+        s.input_modes.application_cursor = true;
+        s.input_modes.bracketed_paste = true;
+        v.handle(ViewEvent::Vm(s));
+        assert_eq!(
+            v.handle(key(KeyCode::Up)),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"\x1bOA".to_vec())
+            ]
+        );
+        assert_eq!(
+            v.handle(ViewEvent::Paste("ls".into())),
+            [
+                VmEffect::Scroll(Scroll::Bottom),
+                VmEffect::Send(b"\x1b[200~ls\x1b[201~".to_vec())
+            ]
+        );
+        // Once the keyboard is qpmem's, a paste goes nowhere.
+        v.handle(ctrl(']'));
+        assert!(v.handle(ViewEvent::Paste("ls".into())).is_empty());
+    }
+
+    #[test]
+    fn released_keys_run_the_vm() {
+        let mut v = running();
+        assert!(v.handle(ctrl(']')).is_empty());
+        assert_eq!(v.focus(), Focus::Commands);
+        assert!(v.hints().contains("p pause/resume"), "{}", v.hints());
+        assert_eq!(v.handle(ch('p')), [VmEffect::Qmp(VmCommand::Pause)]);
+        v.handle(ViewEvent::Vm(state(VmStatus::Paused)));
+        assert_eq!(v.handle(ch('p')), [VmEffect::Qmp(VmCommand::Resume)]);
+        assert_eq!(v.handle(ch('a')), [VmEffect::Qmp(VmCommand::PowerOff)]);
+        assert_eq!(
+            v.handle(key(KeyCode::PageUp)),
+            [VmEffect::Scroll(Scroll::By(10))]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::PageDown)),
+            [VmEffect::Scroll(Scroll::By(-10))]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::Up)),
+            [VmEffect::Scroll(Scroll::By(1))]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::Down)),
+            [VmEffect::Scroll(Scroll::By(-1))]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::Home)),
+            [VmEffect::Scroll(Scroll::Top)]
+        );
+        assert_eq!(
+            v.handle(key(KeyCode::End)),
+            [VmEffect::Scroll(Scroll::Bottom)]
+        );
+        assert!(v.handle(ch('x')).is_empty());
+        // Enter, i or Ctrl-] give the keyboard back.
+        v.handle(key(KeyCode::Enter));
+        assert_eq!(v.focus(), Focus::Guest);
+        v.handle(ctrl(']'));
+        v.handle(ch('i'));
+        assert_eq!(v.focus(), Focus::Guest);
+        v.handle(ctrl(']'));
+        v.handle(ctrl(']'));
+        assert_eq!(v.focus(), Focus::Guest);
+    }
+
+    #[test]
+    fn quitting_a_running_vm_asks_first() {
+        let mut v = running();
+        v.handle(ctrl(']'));
+        assert!(v.handle(ch('q')).is_empty());
+        assert!(v.hints().starts_with("Force quit QEMU"), "{}", v.hints());
+        assert!(v.handle(ch('n')).is_empty());
+        assert_eq!(v.message(), Some("quit cancelled"));
+        v.handle(ch('q'));
+        assert_eq!(v.handle(ch('y')), [VmEffect::ForceQuit, VmEffect::Leave]);
+    }
+
+    #[test]
+    fn an_exited_vm_gives_the_keyboard_back_and_q_leaves() {
+        let mut v = running();
+        v.handle(ViewEvent::Vm(state(exited())));
+        assert_eq!(v.focus(), Focus::Commands);
+        assert!(v.hints().starts_with("q leave"), "{}", v.hints());
+        assert_eq!(v.handle(ch('q')), [VmEffect::Leave]);
+        // Asking the console back is still possible, and the exit does not
+        // take it away again.
+        v.handle(key(KeyCode::Enter));
+        v.handle(ViewEvent::Vm(state(exited())));
+        assert_eq!(v.focus(), Focus::Guest);
+    }
+
+    #[test]
+    fn what_the_commands_did_is_said_once() {
+        let mut v = running();
+        v.handle(ViewEvent::Commanded(VmCommand::Pause, Ok(())));
+        assert_eq!(v.message(), None, "the badge says paused");
+        v.handle(ViewEvent::Commanded(VmCommand::PowerOff, Ok(())));
+        assert_eq!(v.message(), Some("ACPI power button pressed"));
+        v.handle(ViewEvent::Commanded(VmCommand::Resume, Ok(())));
+        assert_eq!(v.message(), None);
+        v.handle(ViewEvent::Commanded(
+            VmCommand::Pause,
+            Err("QEMU's monitor (QMP) is not connected yet".into()),
+        ));
+        assert_eq!(
+            v.message(),
+            Some("pause failed: QEMU's monitor (QMP) is not connected yet")
+        );
+        v.handle(ViewEvent::Failed("the console is closed".into()));
+        assert_eq!(v.message(), Some("the console is closed"));
+        v.handle(ViewEvent::Terminating(15));
+        assert_eq!(
+            v.message(),
+            Some("SIGTERM: powering the guest off (ACPI), then quitting QEMU")
+        );
+    }
+
+    #[test]
+    fn the_pty_follows_the_pane() {
+        let mut v = running();
+        assert_eq!(
+            v.handle(ViewEvent::Resize(100, 40)),
+            [VmEffect::ResizeConsole { rows: 36, cols: 98 }]
+        );
+        assert!(v.handle(ViewEvent::Resize(100, 40)).is_empty());
+        // QEMU's placement takes two rows per DIMM plus its frame, at most
+        // four: 36 - (2 + 2).
+        let mut s = state(VmStatus::Running);
+        s.placement = Some(placement(2, false));
+        assert_eq!(
+            v.handle(ViewEvent::Vm(s.clone())),
+            [VmEffect::ResizeConsole { rows: 32, cols: 98 }]
+        );
+        assert!(v.handle(ViewEvent::Vm(s.clone())).is_empty());
+        s.stderr = vec!["qemu: warning".into()];
+        assert_eq!(
+            v.handle(ViewEvent::Vm(s)),
+            [VmEffect::ResizeConsole { rows: 29, cols: 98 }]
+        );
+        // Notes take their rows before the VM starts.
+        let v = LaunchView::new("t", Theme::default_theme(), (80, 24))
+            .with_notes(vec!["nothing to boot".into()]);
+        assert_eq!(v.console_size(), (17, 78));
+        // A terminal too small for anything still gives the console a cell.
+        let mut v = running();
+        assert_eq!(
+            v.handle(ViewEvent::Resize(1, 1)),
+            [VmEffect::ResizeConsole { rows: 1, cols: 1 }]
+        );
+    }
+
+    fn draw(v: &LaunchView, w: u16, h: u16) -> Buffer {
+        let mut screen = Emulator::new(v.console_size().0, v.console_size().1, 10);
+        screen.feed(b"guest says hi");
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| v.draw(f, f.area(), &screen)).unwrap();
+        t.backend().buffer().clone()
+    }
+
+    fn text(buf: &Buffer) -> Vec<String> {
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Everything the view can show at once.
+    fn busy(theme: Theme) -> LaunchView {
+        let mut v = LaunchView::new("guest console: t", theme, (120, 30)).with_notes(vec![
+            "no kernel and no disk: the guest firmware will find nothing to boot".into(),
+        ]);
+        let mut s = state(VmStatus::Paused);
+        s.placement = Some(placement(2, true));
+        s.stderr = vec!["qemu-system-x86_64: warning: something".into()];
+        s.log_error = Some("No space left on device".into());
+        v.handle(ViewEvent::Vm(s));
+        v.handle(ViewEvent::Commanded(VmCommand::PowerOff, Ok(())));
+        v
+    }
+
+    #[test]
+    fn it_shows_the_console_notes_placement_stderr_and_status() {
+        let mut v = busy(Theme::default_theme());
+        let rows = text(&draw(&v, 120, 30));
+        let all = rows.join("\n");
+        assert!(rows[0].contains("guest console: t"), "{all}");
+        assert!(rows[1].contains("guest says hi"), "{all}");
+        assert!(all
+            .contains("note: no kernel and no disk: the guest firmware will find nothing to boot"));
+        assert!(
+            all.contains("QEMU's placement DIFFERS from the prediction"),
+            "{all}"
+        );
+        assert!(
+            all.contains("nv1      slot 0 0x100000000 1G  as predicted"),
+            "{all}"
+        );
+        assert!(
+            all.contains("DIFFERS: addr: QEMU 0x1, predicted 0x2"),
+            "{all}"
+        );
+        assert!(all.contains("QEMU stderr"), "{all}");
+        assert!(
+            all.contains("qemu-system-x86_64: warning: something"),
+            "{all}"
+        );
+        let status = &rows[28];
+        assert!(
+            status.starts_with(" paused   up 00:01:01  pid 4242  ACPI power button pressed"),
+            "{status}"
+        );
+        assert!(status.contains("console log stopped: No space left on device"));
+        assert!(rows[29].starts_with("keys go to the guest"), "{}", rows[29]);
+        // Paused, and said once: the badge, not a message too.
+        v.handle(ViewEvent::Commanded(VmCommand::Pause, Ok(())));
+        let rows = text(&draw(&v, 120, 30));
+        assert_eq!(rows[28].matches("paused").count(), 1, "{}", rows[28]);
+    }
+
+    #[test]
+    fn it_draws_with_the_theme() {
+        let theme = Theme::parse(
+            r##"(border_focused: "#123456", warning: "#abcdef", error: "#fe0102", note: "#0000aa", dimm_text: "#010101")"##,
+        )
+        .unwrap();
+        let v = busy(theme);
+        let buf = draw(&v, 120, 30);
+        let rows = text(&buf);
+        // The guest has the keyboard: the console's border is the focused one.
+        assert_eq!(buf[(0, 5)].fg, Color::Rgb(0x12, 0x34, 0x56));
+        // The paused badge in the warning colour, its text in dimm_text.
+        assert_eq!(buf[(1, 28)].bg, Color::Rgb(0xab, 0xcd, 0xef));
+        assert_eq!(buf[(1, 28)].fg, Color::Rgb(1, 1, 1));
+        // "note:" in the note colour; the stderr in the error colour.
+        let y = rows
+            .iter()
+            .position(|r| r.contains("note: no kernel"))
+            .unwrap();
+        let x = rows[y].find("note:").unwrap();
+        let x = u16::try_from(rows[y][..x].chars().count()).unwrap();
+        assert_eq!(
+            buf[(x, u16::try_from(y).unwrap())].fg,
+            Color::Rgb(0, 0, 0xaa)
+        );
+        let y = rows
+            .iter()
+            .position(|r| r.contains("warning: something"))
+            .unwrap();
+        assert_eq!(
+            buf[(1, u16::try_from(y).unwrap())].fg,
+            Color::Rgb(0xfe, 1, 2)
+        );
+    }
+
+    #[test]
+    fn no_color_means_no_colour_at_all() {
+        let mut v = busy(Theme::no_color());
+        for confirm in [false, true] {
+            if confirm {
+                v.handle(ctrl(']'));
+                v.handle(ch('q'));
+                assert!(v.hints().starts_with("Force quit"));
+            }
+            let buf = draw(&v, 120, 30);
+            for cell in buf.content() {
+                assert_eq!(
+                    (cell.fg, cell.bg),
+                    (Color::Reset, Color::Reset),
+                    "{:?} in {}",
+                    cell,
+                    text(&buf).join("\n")
+                );
+            }
+            // The badge stands out in reverse video instead.
+            assert!(buf[(1, 28)].modifier.contains(Modifier::REVERSED));
+        }
+    }
+
+    #[test]
+    fn uptime_format() {
+        assert_eq!(format_uptime(Duration::from_secs(0)), "00:00:00");
+        assert_eq!(format_uptime(Duration::from_secs(3723)), "01:02:03");
+        assert_eq!(format_uptime(Duration::from_secs(100 * 3600)), "100:00:00");
+    }
+}
