@@ -371,7 +371,7 @@ impl Group {
     pub fn suggest(self, name: &str) -> Option<&'static str> {
         self.props()
             .map(|p| (edit_distance(name, p.name), p.name))
-            .filter(|(d, _)| *d <= 2)
+            .filter(|(d, _)| *d <= 2 && *d * 2 <= name.len())
             .min_by_key(|(d, _)| *d)
             .map(|(_, n)| n)
     }
