@@ -62,6 +62,15 @@ fn whole_process(c: &mut Criterion) {
     c.bench_function("process: qpmem map --cmdline (256 DIMMs)", |b| {
         b.iter(|| run(&["map", "--cmdline", &line]))
     });
+    // A libvirt-shaped line: 30 NVDIMMs in JSON syntax (issue 15's
+    // target: under 5 ms as a whole process).
+    let mut json = profile_with(30);
+    json.syntax = qpmem::core::profile::Syntax::Json;
+    let line = qpmem::core::cmdline::render_shell(&json);
+    c.bench_function(
+        "process: qpmem check --qemu-version 7.2 --cmdline (30 JSON DIMMs)",
+        |b| b.iter(|| run(&["check", "--qemu-version", "7.2", "--cmdline", &line])),
+    );
 }
 
 criterion_group!(benches, sizes, placement, render, whole_process);

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 fn seed_line(align: bool) -> String {
     let a = if align { ",align=128M" } else { "" };
     format!(
-        "qemu-system-x86_64 -machine pc,nvdimm -m 512M,slots=2,maxmem=40G \
+        "qemu-system-x86_64 -machine pc,nvdimm=on -m 512M,slots=2,maxmem=40G \
          -object memory-backend-file,id=mem1,share,mem-path=/home/rzwisler/vms/nvdimm-3.1,size=17G{a} \
          -device nvdimm,memdev=mem1,id=nv1,label-size=2M \
          -object memory-backend-file,id=mem2,share,mem-path=/home/rzwisler/vms/nvdimm-3.2,size=17G{a} \
@@ -102,6 +102,30 @@ fn the_seed_recipe_without_align_warns_about_nv2() {
         ])
         .assert()
         .code(1);
+}
+
+/// `-machine pc,nvdimm` (the short form) is refused by QEMU 6.1+: exit 1
+/// naming it, with what `qpmem render` writes instead; 6.0 only warns.
+#[test]
+fn a_bare_boolean_on_machine_is_an_error_on_7_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let line = seed_line(true).replace("nvdimm=on", "nvdimm");
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args(["check", "--qemu-version", "7.2", "--cmdline", &line])
+        .output()
+        .unwrap();
+    let text = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("error[QP005]"), "{text}");
+    assert!(
+        text.contains("write nvdimm=on, as `qpmem render` does"),
+        "{text}"
+    );
+    let o = qpmem(tmp.path(), "/usr/bin:/bin")
+        .args(["check", "--qemu-version", "6.0", "--cmdline", &line])
+        .output()
+        .unwrap();
+    assert!(!stdout(&o).contains("error[QP005]"), "{}", stdout(&o));
 }
 
 #[test]

@@ -135,7 +135,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         (obj("size=17E"), "size=17E"),
         (obj("size=99999999999999999999"), "99999999999999999999"),
         (obj("size=-1G"), "size=-1G"),
-        (obj("size=1.5G"), "size=1.5G"),
+        (obj("size=1.5"), "size=1.5"),
         ("-m 1G,slots=2,maxmem=40G -object memory-backend-file,id=9m,mem-path=/x,size=1G".into(), "'9m'"),
         ("-object memory-backend-file,id=m1,mem-path=/x,size=1G -object memory-backend-file,id=m1,mem-path=/y,size=1G".into(), "duplicate id 'm1'"),
         ("-object memory-backend-file,id=m1,mem-path=/x,size=1G -device nvdimm,id=nv1,memdev=m9".into(), "memdev 'm9'"),

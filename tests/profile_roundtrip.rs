@@ -124,6 +124,11 @@ fn profile() -> impl Strategy<Value = Profile> {
                 (qemu, kernel, initrd, append, disks, extra_args, devices),
             )| Profile {
                 allow: Vec::new(),
+                syntax: if spare_slots % 2 == 0 {
+                    qpmem::core::profile::Syntax::Opts
+                } else {
+                    qpmem::core::profile::Syntax::Json
+                },
                 version,
                 name,
                 description,

@@ -1,12 +1,26 @@
 //! `qpmem map`: the guest physical address map.
 
-use super::common::{judge, load, out, Outcome, SourceArgs};
+use super::common::{judge, load, out, Failure, Outcome, SourceArgs};
 use qpmem::core::layout::layout;
 use qpmem::core::map;
 use qpmem::host::placement_facts;
 
 pub fn run(s: SourceArgs, json: bool) -> Outcome {
     let loaded = load(&s)?;
+    // A device qpmem does not place would make every address after it
+    // wrong: say so instead of drawing a map without it.
+    let unknown = qpmem::core::cmdline::unmodelled(&loaded.profile);
+    if !unknown.is_empty() {
+        let names: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+        return Err(Failure {
+            code: 2,
+            message: qpmem::core::printable::printable(&format!(
+                "qpmem cannot predict placement with {}: not modelled (`qpmem probe` asks real QEMU)",
+                names.join(", ")
+            ))
+            .into_owned(),
+        });
+    }
     let l = layout(&loaded.profile, &placement_facts(&loaded.profile))?;
     // A device QEMU would not place is an error diagnostic too.
     let (_, code) = judge(&loaded);

@@ -67,6 +67,10 @@ pub struct Profile {
     /// Memory devices in command-line order (the order QEMU places them in).
     #[serde(default)]
     pub devices: Vec<Dimm>,
+    /// How `-object`/`-device` are written: QemuOpts (`key=value,...`)
+    /// or JSON (what libvirt writes); an imported line keeps its own.
+    #[serde(default, skip_serializing_if = "Syntax::is_opts")]
+    pub syntax: Syntax,
     /// Rules silenced for this profile, by code (`QP100`) or name; see
     /// `qpmem check --explain CODE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -81,6 +85,23 @@ fn default_ram() -> Size {
 }
 fn default_cpus() -> u32 {
     2
+}
+
+/// The syntax of the memory options on the rendered command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Syntax {
+    /// `-object memory-backend-file,id=mem1,...`
+    #[default]
+    Opts,
+    /// `-object '{"qom-type":"memory-backend-file","id":"mem1",...}'`
+    Json,
+}
+
+impl Syntax {
+    fn is_opts(&self) -> bool {
+        *self == Syntax::Opts
+    }
 }
 
 /// The guest architecture. Only x86_64 is modelled today.
@@ -146,6 +167,7 @@ impl Profile {
             disks: Vec::new(),
             extra_args: Vec::new(),
             devices: Vec::new(),
+            syntax: Syntax::Opts,
             allow: Vec::new(),
         }
     }
@@ -217,6 +239,17 @@ impl Profile {
                 crate::core::size::align_up(total, 4096).unwrap_or(total)
             }
         }
+    }
+
+    /// Whether the command line has memory hotplug options (`slots=`,
+    /// `maxmem=`): when a device needs them, when the user fixed either,
+    /// or when spare slots are asked for. A profile without any renders
+    /// `-m RAM` alone, as a pasted line without them said.
+    pub fn memory_hotplug(&self) -> bool {
+        !self.devices.is_empty()
+            || self.slots != Auto::Auto
+            || self.maxmem != Auto::Auto
+            || self.spare_slots > 0
     }
 
     /// NUMA nodes the command line declares: qpmem's own plus any

@@ -1,7 +1,8 @@
 //! Sizes in QEMU's syntax.
 //!
-//! QEMU reads sizes with `qemu_strtosz`: a decimal number with an optional
-//! suffix `K M G T P E` (powers of 1024, either case; `B` means bytes). A
+//! QEMU reads sizes with `qemu_strtosz`: a decimal number, fractions
+//! included (`1.5G`), or a `0x` hexadecimal one, with an optional suffix
+//! `K M G T P E` (powers of 1024, either case; `B` means bytes). A
 //! bare number means **MiB** for `-m` but **bytes** everywhere else
 //! (`maxmem`, `size`, `label-size`, `align`). This module parses both forms,
 //! prints the canonical form (`17G`, `2M`, `1088M`, else bytes) and a form
@@ -31,8 +32,12 @@ pub enum SizeError {
     Empty,
     #[error("negative sizes are not allowed")]
     Negative,
-    #[error("fractional sizes are not supported (write it in a smaller unit)")]
-    Fractional,
+    #[error("a fraction needs a unit suffix (1.5G, not 1.5)")]
+    FractionWithoutUnit,
+    #[error("an exponent is not allowed in a size")]
+    Exponent,
+    #[error("a hexadecimal size cannot have a fraction")]
+    HexFraction,
     #[error("unknown size suffix '{0}' (use K, M, G, T, P or E)")]
     UnknownSuffix(String),
     #[error("not a number")]
@@ -50,56 +55,171 @@ const SUFFIXES: [(char, u32); 6] = [
     ('E', 60),
 ];
 
-/// Parse a size in QEMU's syntax.
-///
-/// Accepts decimal digits or a `0x` hexadecimal number, then an optional
-/// suffix. Refuses negative, fractional and overflowing values.
+/// The shift of a unit suffix (`B` 0, `K` 10, ... `E` 60), either case.
+fn suffix_shift(c: char) -> Option<u32> {
+    let c = c.to_ascii_uppercase();
+    if c == 'B' {
+        return Some(0);
+    }
+    SUFFIXES.iter().find(|(s, _)| *s == c).map(|(_, s)| *s)
+}
+
+/// What `strtoull` skips before a number (C's `isspace`).
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// A size as QEMU's `qemu_strtosz` reads it, and how it was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedSize {
+    pub bytes: u64,
+    /// A hexadecimal number with a unit suffix (`0x10M`): deprecated in
+    /// QEMU 6.0, refused from 8.1 ([`HEX_SUFFIX_REFUSED`]).
+    pub hex_with_suffix: bool,
+}
+
+/// QEMU refuses a unit suffix on a hexadecimal size from this release on
+/// (`0x10M`; 6.0 to 8.0 warn).
+pub const HEX_SUFFIX_REFUSED: (u32, u32) = (8, 1);
+
+/// Parse a size in QEMU's syntax; see [`parse_size_detailed`].
 pub fn parse_size(text: &str, bare: BareUnit) -> Result<u64, SizeError> {
-    let s = text.trim();
-    if s.is_empty() {
+    parse_size_detailed(text, bare).map(|p| p.bytes)
+}
+
+/// Parse a size exactly as QEMU 7.2's `qemu_strtosz` (util/cutils.c) does:
+/// optional leading white space and `+`; a decimal integer, optionally
+/// with a fraction (`1.5G`; `1.` and `1.G` too), or `0x` hexadecimal
+/// (no fraction); then one optional suffix `B K M G T P E` (powers of
+/// 1024, either case) and nothing after it. A fraction needs a suffix
+/// other than `B`; the result is rounded to the nearest byte, half up.
+/// Refused: a minus sign anywhere in the number, an exponent, a missing
+/// integer part (`.5G`), anything after the suffix, and values of 2^64
+/// or more. For `-m` a value that ends in a digit is in MiB
+/// ([`BareUnit::Mebibytes`]), as QEMU's legacy rule has it (so `-m 0x1e`
+/// is 30 bytes and `-m 1.0` is 1 MiB).
+pub fn parse_size_detailed(text: &str, bare: BareUnit) -> Result<ParsedSize, SizeError> {
+    let body = text.trim_start_matches(is_c_space);
+    if body.is_empty() {
         return Err(SizeError::Empty);
     }
-    if s.starts_with('-') {
+    let (neg, unsigned) = match body.as_bytes()[0] {
+        b'-' => (true, &body[1..]),
+        b'+' => (false, &body[1..]),
+        _ => (false, body),
+    };
+    let digits_end = unsigned
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(unsigned.len());
+    if digits_end == 0 {
+        return Err(if neg {
+            SizeError::Negative
+        } else {
+            SizeError::NotANumber
+        });
+    }
+    if neg {
         return Err(SizeError::Negative);
     }
-    let s = s.strip_prefix('+').unwrap_or(s);
-    let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => (hex, 16),
-        None => (s, 10),
-    };
-    let end = digits
-        .find(|c: char| !c.is_digit(radix))
-        .unwrap_or(digits.len());
-    let (number, suffix) = digits.split_at(end);
-    if number.is_empty() {
-        return Err(SizeError::NotANumber);
-    }
-    if suffix.starts_with('.') {
-        return Err(SizeError::Fractional);
-    }
-    let value = u64::from_str_radix(number, radix).map_err(|_| SizeError::Overflow)?;
-    let shift = match suffix {
-        "" => match bare {
-            BareUnit::Bytes => 0,
-            BareUnit::Mebibytes => 20,
-        },
-        "b" | "B" => 0,
-        other => {
-            let mut chars = other.chars();
-            let first = chars.next().map(|c| c.to_ascii_uppercase());
-            // Accept a trailing "iB"/"B" for convenience in hand-edited profiles? No:
-            // QEMU does not, so neither do we.
-            match (first, chars.next()) {
-                (Some(c), None) => SUFFIXES
-                    .iter()
-                    .find(|(s, _)| *s == c)
-                    .map(|(_, shift)| *shift)
-                    .ok_or_else(|| SizeError::UnknownSuffix(other.to_string()))?,
-                _ => return Err(SizeError::UnknownSuffix(other.to_string())),
+    let (int_text, mut rest) = unsigned.split_at(digits_end);
+    let mut hex = false;
+    let mut fraction: u64 = 0;
+    let int_value: u64;
+    let looks_hex = int_text.bytes().all(|b| b == b'0') && rest.starts_with(['x', 'X']);
+    if looks_hex {
+        let after = &rest[1..];
+        let end = after
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(after.len());
+        if end == 0 || int_text.len() > 1 {
+            return Err(SizeError::NotANumber);
+        }
+        int_value = u64::from_str_radix(&after[..end], 16).map_err(|_| SizeError::Overflow)?;
+        rest = &after[end..];
+        if rest.starts_with('.') {
+            return Err(SizeError::HexFraction);
+        }
+        hex = true;
+    } else {
+        int_value = int_text.parse().map_err(|_| SizeError::Overflow)?;
+        if let Some(after_dot) = rest.strip_prefix('.') {
+            let digits = after_dot
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(after_dot.len());
+            if digits == 0 {
+                // strtod finds no number: QEMU steps over the '.'.
+                rest = after_dot;
+            } else {
+                let tail = &after_dot[digits..];
+                // strtod would read an exponent (e5, E-3): refused.
+                let mut t = tail.chars();
+                if matches!(t.next(), Some('e' | 'E')) {
+                    let mut t2 = t.clone();
+                    let c = t2.next();
+                    let exp_digit = match c {
+                        Some('+' | '-') => t2.next().is_some_and(|c| c.is_ascii_digit()),
+                        Some(c) => c.is_ascii_digit(),
+                        None => false,
+                    };
+                    if exp_digit {
+                        return Err(SizeError::Exponent);
+                    }
+                }
+                let f: f64 = format!("0.{}", &after_dot[..digits])
+                    .parse()
+                    .map_err(|_| SizeError::NotANumber)?;
+                // C's (uint64_t)(f * 2^64) on x86-64: 2^64 itself wraps to 0.
+                let scaled = f * 18_446_744_073_709_551_616.0;
+                fraction = if scaled >= 18_446_744_073_709_551_616.0 {
+                    0
+                } else {
+                    scaled as u64
+                };
+                rest = tail;
             }
         }
+    }
+    let after_number = rest;
+    let mut chars = rest.chars();
+    let (shift, explicit) = match chars.next().and_then(suffix_shift) {
+        Some(s) => {
+            rest = chars.as_str();
+            (s, true)
+        }
+        None => (0, false),
     };
-    value.checked_mul(1u64 << shift).ok_or(SizeError::Overflow)
+    if !rest.is_empty() {
+        return Err(
+            if after_number.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                SizeError::UnknownSuffix(after_number.to_string())
+            } else {
+                SizeError::NotANumber
+            },
+        );
+    }
+    let bytes = if shift == 0 {
+        if fraction != 0 {
+            return Err(SizeError::FractionWithoutUnit);
+        }
+        int_value
+    } else {
+        // 64.64 fixed point times 2^shift, rounded half up.
+        let whole = u128::from(int_value) << shift;
+        let frac = (u128::from(fraction) << shift) >> 63;
+        let rounded = (frac >> 1) + (frac & 1);
+        let total = whole + rounded;
+        u64::try_from(total).map_err(|_| SizeError::Overflow)?
+    };
+    let bytes = match bare {
+        BareUnit::Mebibytes if text.ends_with(|c: char| c.is_ascii_digit()) => {
+            bytes.checked_mul(MIB).ok_or(SizeError::Overflow)?
+        }
+        _ => bytes,
+    };
+    Ok(ParsedSize {
+        bytes,
+        hex_with_suffix: hex && explicit,
+    })
 }
 
 /// The canonical QEMU spelling: the largest suffix that divides exactly.
@@ -252,8 +372,8 @@ mod tests {
         assert_eq!(parse_size("", BareUnit::Bytes), Err(SizeError::Empty));
         assert_eq!(parse_size("-1G", BareUnit::Bytes), Err(SizeError::Negative));
         assert_eq!(
-            parse_size("1.5G", BareUnit::Bytes),
-            Err(SizeError::Fractional)
+            parse_size("1.5", BareUnit::Bytes),
+            Err(SizeError::FractionWithoutUnit)
         );
         assert_eq!(
             parse_size("17X", BareUnit::Bytes),
@@ -273,6 +393,74 @@ mod tests {
             parse_size("18446744073709551615", BareUnit::Bytes),
             Ok(u64::MAX)
         );
+    }
+
+    /// Each accepted or refused exactly as QEMU 7.2 did (measured with
+    /// `-object memory-backend-ram,id=r,size=VALUE -S`).
+    #[test]
+    fn follows_qemu_strtosz() {
+        let b = |s: &str| parse_size(s, BareUnit::Bytes);
+        assert_eq!(b("1.5G"), Ok(1_610_612_736));
+        assert_eq!(b("0.5K"), Ok(512));
+        assert_eq!(b("1."), Ok(1));
+        assert_eq!(b("1.G"), Ok(GIB));
+        assert_eq!(b("1.k"), Ok(KIB));
+        assert_eq!(b("1.0"), Ok(1));
+        assert_eq!(b(" 1G"), Ok(GIB));
+        assert_eq!(b("+1G"), Ok(GIB));
+        assert_eq!(b("00012M"), Ok(12 * MIB));
+        assert_eq!(b("012"), Ok(12));
+        assert_eq!(b("0x1e"), Ok(30));
+        assert_eq!(b("1.5E"), Ok(3 << 59));
+        // Rounded to the nearest byte, half up: 1/3 KiB is 341.33 bytes.
+        assert_eq!(b("0.333333333333333333K"), Ok(341));
+        // The fraction rounds to 1.0 as a double, which C's conversion to
+        // 64-bit fixed point wraps to 0 on x86-64: QMP qom-get said 1024.
+        assert_eq!(b("1.999999999999999999999K"), Ok(KIB));
+        assert_eq!(b("18446744073709551615"), Ok(u64::MAX));
+        let hex = parse_size_detailed("0x1000K", BareUnit::Bytes).unwrap();
+        assert_eq!((hex.bytes, hex.hex_with_suffix), (4 * MIB, true));
+        assert!(
+            !parse_size_detailed("0x1000", BareUnit::Bytes)
+                .unwrap()
+                .hex_with_suffix
+        );
+        for refused in [
+            "1.5",
+            ".5G",
+            "0x1.8G",
+            "1e3",
+            "1.5e3G",
+            "1.5EG",
+            "1G5",
+            "1KiB",
+            "1GB",
+            "1.0001B",
+            "16E",
+            "1.5b",
+            "0x",
+            "0xG",
+            "1.5 G",
+            "18446744073709551616",
+            "-0",
+            "1.-5G",
+            "1.+5G",
+            "1.0x5G",
+            "1. G",
+            "1.inf",
+            "1.nanG",
+            "1G ",
+            "00x10",
+        ] {
+            assert!(b(refused).is_err(), "{refused:?} must be refused");
+        }
+        // -m: a value ending in a digit is MiB, else as written.
+        let m = |s: &str| parse_size(s, BareUnit::Mebibytes);
+        assert_eq!(m("1.0"), Ok(MIB));
+        assert_eq!(m("0x1e"), Ok(30));
+        assert_eq!(m("0x100"), Ok(256 * MIB));
+        assert_eq!(m("1.5G"), Ok(1_610_612_736));
+        assert_eq!(m("17592186044416"), Err(SizeError::Overflow));
     }
 
     #[test]

@@ -97,9 +97,31 @@ pub fn probe_cancellable(
     let dir = crate::rundir::RunDir::for_scratch("probe")?;
     let p = probe_profile(profile, dir.path())?;
     let argv = render_argv(&p);
-    let socket = dir.path().join("qmp.sock");
+    run_paused(&argv[1..], binary, timeout, cancel, dir.path())
+}
+
+/// Start `binary` with these arguments exactly as given (a pasted line,
+/// its backing files used as they are) plus `-S`, and read
+/// `query-memory-devices`: real QEMU's verdict on a line as written.
+pub fn probe_args(
+    args: &[String],
+    binary: &Path,
+    timeout: Duration,
+) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
+    let dir = crate::rundir::RunDir::for_scratch("probe")?;
+    run_paused(args, binary, timeout, &AtomicBool::new(false), dir.path())
+}
+
+fn run_paused(
+    args: &[String],
+    binary: &Path,
+    timeout: Duration,
+    cancel: &AtomicBool,
+    dir: &Path,
+) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
+    let socket = dir.join("qmp.sock");
     let mut cmd = Command::new(binary);
-    cmd.args(&argv[1..])
+    cmd.args(args)
         .args(["-S", "-nodefaults", "-display", "none", "-qmp"])
         .arg(format!("unix:{},server=on,wait=off", socket.display()))
         .stdin(Stdio::null())

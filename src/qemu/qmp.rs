@@ -134,6 +134,10 @@ pub fn parse_memory_devices(ret: &Value) -> Result<Vec<MemoryDeviceInfo>, QmpErr
                 .ok_or_else(|| QmpError::Unexpected(item.to_string()))?;
             if let Value::Object(map) = &mut data {
                 map.insert("type".into(), kind);
+                // virtio-pmem and virtio-mem report `memaddr`, no slot or node.
+                if let Some(a) = map.get("memaddr").cloned() {
+                    map.entry("addr").or_insert(a);
+                }
             }
             serde_json::from_value(data).map_err(QmpError::from)
         })
@@ -153,6 +157,13 @@ mod tests {
         assert_eq!(d[0].addr, 0x1_0000_0000);
         assert!(parse_memory_devices(&json!({"x":1})).is_err());
         assert!(parse_memory_devices(&json!([{"type":"dimm"}])).is_err());
+        // What 7.2 reports for a virtio-pmem-pci device.
+        let v = json!([{"type":"virtio-pmem","data":{"id":"vpmem1","memaddr":4294967296u64,"size":4294967296u64,"memdev":"/objects/vm1"}}]);
+        let d = parse_memory_devices(&v).unwrap();
+        assert_eq!(
+            (d[0].kind.as_str(), d[0].addr),
+            ("virtio-pmem", 0x1_0000_0000)
+        );
     }
 
     /// A QMP server in this process: its peer pid is ours.

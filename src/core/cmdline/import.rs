@@ -3,12 +3,24 @@
 //! Shell quoting and backslash-newlines are undone first; the binary in
 //! front is optional. `-machine`, `-m`, `-smp`, `-kernel`, `-initrd`,
 //! `-append`, memory backends and `nvdimm`/`pc-dimm` devices become
-//! profile fields; every other option is kept verbatim, in order, so the
-//! rendered profile is an equivalent command line.
+//! profile fields, in QemuOpts syntax (`key=value,...`, `,,` for a
+//! comma, bare booleans) or JSON (`-object '{"qom-type":...}'`,
+//! `-device '{"driver":...}'`, as libvirt writes them); every other
+//! option is kept verbatim, in order, so the rendered profile is an
+//! equivalent command line.
+//!
+//! The line is judged as pasted: what QEMU would refuse or warn about in
+//! *that* line (a missing `nvdimm=on`, a bare boolean on `-machine`, a
+//! property no QEMU knows, a single comma in a path) becomes an
+//! [`ImportNote`], and the diagnostics turn each into an error or a
+//! warning naming it. Values qpmem fills in itself (`slots=`, `maxmem=`
+//! when the line has devices but not these) are recorded as notes too,
+//! so the line is not mistaken for the profile qpmem would render.
 
 use super::{split_opts, unescape};
-use crate::core::profile::{is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, Profile};
-use crate::core::size::{parse_size, BareUnit, Size};
+use crate::core::profile::{is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, Profile, Syntax};
+use crate::core::qemu::props::Group;
+use crate::core::size::{parse_size_detailed, BareUnit, Size};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +33,19 @@ pub struct ImportNote {
     pub kind: ImportNoteKind,
     /// The option it concerns (`-machine`, `mem1`).
     pub subject: String,
+    /// More about it: a did-you-mean, the text around a stray comma.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl ImportNote {
+    fn new(kind: ImportNoteKind, subject: impl Into<String>) -> ImportNote {
+        ImportNote {
+            kind,
+            subject: subject.into(),
+            detail: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -32,8 +57,16 @@ pub enum ImportNoteKind {
     MissingSlots,
     /// `-m` had no `maxmem=`.
     MissingMaxmem,
-    /// A bare boolean (`share` instead of `share=on`).
+    /// A bare boolean (`share` instead of `share=on`); subject `OPTION KEY`.
     BareBoolean,
+    /// A property no QEMU release has in that group; subject `OPTION KEY`,
+    /// detail the nearest real name, if any.
+    UnknownProperty,
+    /// A piece without `=` right after a path: a single comma inside the
+    /// path; subject `OPTION KEY`, detail the path as QEMU would read it.
+    StrayComma,
+    /// A hexadecimal size with a unit suffix (`0x10M`); subject `OPTION KEY`.
+    HexSizeSuffix,
 }
 
 /// Why a pasted command line could not be imported.
@@ -65,6 +98,19 @@ pub enum ImportError {
         device: String,
         id: String,
         memdev: String,
+    },
+    #[error("{option} '{text}': not valid JSON: {reason}")]
+    BadJson {
+        option: String,
+        text: String,
+        reason: String,
+    },
+    #[error("{option} {key}: expected {expected}, got {value}")]
+    JsonType {
+        option: String,
+        key: String,
+        expected: &'static str,
+        value: String,
     },
     #[error("-device {device}: missing memdev=")]
     MissingMemdev { device: String },
@@ -114,9 +160,148 @@ struct Backing {
     readonly: bool,
     discard_data: bool,
     extra: Vec<String>,
-    /// Position among the extra args if it turns out unused by any device.
+    /// The option's value as pasted, put back among the extra arguments
+    /// if no device uses the backend.
     raw: String,
     used: bool,
+}
+
+/// One property as written: `key=value`, or a bare `key` (`None`). The
+/// value is unescaped (`,,` read as `,`); JSON values are turned into
+/// the text QemuOpts would carry (`true` -> `on`).
+struct Piece {
+    key: String,
+    value: Option<String>,
+    /// How to write it back among the unmodelled options (QemuOpts text).
+    raw: String,
+    /// The value as JSON gave it, typed.
+    json: Option<serde_json::Value>,
+}
+
+/// An option's value read as QemuOpts or as a JSON object.
+struct Parsed {
+    /// The implied first value (`memory-backend-file`, `nvdimm`, `pc`), or
+    /// JSON's `qom-type`/`driver`.
+    head: String,
+    pieces: Vec<Piece>,
+    json: bool,
+}
+
+/// Read `value` as the QemuOpts `a,key=v,flag` or, when it starts with
+/// `{`, as JSON with `head_key` (`qom-type`, `driver`) naming the type.
+fn parse_value(option: &str, value: &str, head_key: &str) -> Result<Parsed, ImportError> {
+    if value.trim_start().starts_with('{') {
+        return parse_json(option, value, head_key);
+    }
+    let mut all = split_opts(value).into_iter();
+    let first = all.next().unwrap_or_default();
+    let (head, mut pieces) = match first.split_once('=') {
+        // `-object qom-type=...` or `-machine type=pc`: no implied value.
+        Some((k, v)) if k == head_key || k == "type" => (unescape(v), Vec::new()),
+        Some(_) => (String::new(), vec![piece(&first)]),
+        None => (unescape(&first), Vec::new()),
+    };
+    pieces.extend(all.map(|p| piece(&p)));
+    Ok(Parsed {
+        head,
+        pieces,
+        json: false,
+    })
+}
+
+fn piece(raw: &str) -> Piece {
+    let (key, value) = key_value(raw);
+    Piece {
+        key,
+        value,
+        raw: raw.to_string(),
+        json: None,
+    }
+}
+
+fn parse_json(option: &str, value: &str, head_key: &str) -> Result<Parsed, ImportError> {
+    let shown = || crate::core::printable::printable(value).into_owned();
+    let v: serde_json::Value = serde_json::from_str(value).map_err(|e| ImportError::BadJson {
+        option: option.to_string(),
+        text: shown(),
+        reason: e.to_string(),
+    })?;
+    let serde_json::Value::Object(map) = v else {
+        return Err(ImportError::BadJson {
+            option: option.to_string(),
+            text: shown(),
+            reason: "not a JSON object".into(),
+        });
+    };
+    let mut head = String::new();
+    let mut pieces = Vec::new();
+    for (key, v) in map {
+        let text = match &v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Bool(b) => if *b { "on" } else { "off" }.to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            other => other.to_string(),
+        };
+        if key == head_key {
+            head = text;
+            continue;
+        }
+        pieces.push(Piece {
+            raw: format!("{}={}", key, super::escape_value(&json_option_text(&v))),
+            key,
+            value: Some(text),
+            json: Some(v),
+        });
+    }
+    Ok(Parsed {
+        head,
+        pieces,
+        json: true,
+    })
+}
+
+/// A JSON value kept among the unmodelled options: QemuOpts text for
+/// scalars (`prealloc=on`), JSON text for lists and objects
+/// (`host-nodes=[0]`), which [`super::render`] writes back as JSON.
+fn json_option_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Bool(b) => if *b { "on" } else { "off" }.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// JSON's types are strict: a size or a number must be a JSON number,
+/// a boolean `true`/`false` (QEMU: "Parameter 'size' expects uint64").
+fn json_typed(option: &str, p: &Piece) -> Result<(), ImportError> {
+    let Some(v) = &p.json else { return Ok(()) };
+    let expected = match p.key.as_str() {
+        "size" | "align" | "label-size" | "slot" | "node" | "addr" if !v.is_u64() => {
+            "a non-negative JSON number"
+        }
+        "share" | "pmem" | "readonly" | "discard-data" | "unarmed" | "prealloc"
+            if !v.is_boolean() =>
+        {
+            "true or false"
+        }
+        "id" | "mem-path" | "memdev" if !v.is_string() => "a JSON string",
+        _ => return Ok(()),
+    };
+    Err(ImportError::JsonType {
+        option: option.to_string(),
+        key: p.key.clone(),
+        expected,
+        value: crate::core::printable::printable(&v.to_string()).into_owned(),
+    })
+}
+
+/// What the whole line said about memory hotplug, and what qpmem filled in.
+#[derive(Default)]
+struct Seen {
+    nvdimm_on: bool,
+    m: bool,
+    smp: bool,
+    json: bool,
 }
 
 /// Parse a pasted QEMU command line into a profile plus notes.
@@ -147,13 +332,13 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
         }
     }
 
-    let mut saw_nvdimm_on = false;
+    let mut seen = Seen::default();
     let mut backends: Vec<Backing> = Vec::new();
-    // (kind, device props) in order; resolved after all objects are known.
-    let mut devices: Vec<(DimmKind, Vec<String>)> = Vec::new();
+    // (kind, option as written, device props) in order; resolved after
+    // all objects are known.
+    let mut devices: Vec<(DimmKind, Parsed)> = Vec::new();
     // Placeholders in extra_args where unused backends would go back.
     let mut extra: Vec<ExtraItem> = Vec::new();
-    let mut saw_m = false;
 
     let mut i = 0;
     while i < rest.len() {
@@ -175,22 +360,30 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
             })?;
         i += 1;
         match name {
-            "machine" | "M" => {
-                saw_nvdimm_on |= import_machine(&mut profile, &value, &mut notes)?;
-            }
+            "machine" | "M" => import_machine(&mut profile, &value, &mut seen, &mut notes)?,
             "m" => {
-                saw_m = true;
-                import_m(&mut profile, &value)?;
+                seen.m = true;
+                import_m(&mut profile, &value, &mut notes)?;
             }
-            "smp" => import_smp(&mut profile, word, &value, &mut extra),
+            "smp" => {
+                seen.smp = true;
+                import_smp(&mut profile, word, &value, &mut extra);
+            }
             "kernel" => profile.kernel = Some(PathBuf::from(value)),
             "initrd" => profile.initrd = Some(PathBuf::from(value)),
             "append" => profile.append = Some(value),
-            "object"
-                if value.starts_with("memory-backend-file,")
-                    || value.starts_with("memory-backend-ram,") =>
-            {
-                let b = import_backend(&value, &mut notes)?;
+            "object" => {
+                let parsed = parse_value("-object", &value, "qom-type")?;
+                if !matches!(
+                    parsed.head.as_str(),
+                    "memory-backend-file" | "memory-backend-ram"
+                ) {
+                    extra.push(ExtraItem::Arg(word.clone()));
+                    extra.push(ExtraItem::Arg(value));
+                    continue;
+                }
+                seen.json |= parsed.json;
+                let b = import_backend(parsed, &value, &mut notes)?;
                 if backends.iter().any(|o| o.id == b.id) {
                     return Err(ImportError::DuplicateId {
                         option: "-object".into(),
@@ -200,14 +393,19 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
                 extra.push(ExtraItem::Backend(b.id.clone()));
                 backends.push(b);
             }
-            "device" if value.starts_with("nvdimm,") || value.starts_with("pc-dimm,") => {
-                let props = split_opts(&value);
-                let kind = if props[0] == "nvdimm" {
-                    DimmKind::Nvdimm
-                } else {
-                    DimmKind::PcDimm
+            "device" => {
+                let parsed = parse_value("-device", &value, "driver")?;
+                let kind = match parsed.head.as_str() {
+                    "nvdimm" => DimmKind::Nvdimm,
+                    "pc-dimm" => DimmKind::PcDimm,
+                    _ => {
+                        extra.push(ExtraItem::Arg(word.clone()));
+                        extra.push(ExtraItem::Arg(value));
+                        continue;
+                    }
                 };
-                devices.push((kind, props[1..].to_vec()));
+                seen.json |= parsed.json;
+                devices.push((kind, parsed));
             }
             _ => {
                 extra.push(ExtraItem::Arg(word.clone()));
@@ -216,9 +414,9 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
         }
     }
 
-    for (kind, props) in devices {
-        let dimm = import_device(kind, &props, &mut backends, &mut notes)?;
-        if profile.devices.iter().any(|d| d.id == dimm.id) {
+    for (kind, parsed) in devices {
+        let dimm = import_device(kind, parsed, &mut backends, &mut notes)?;
+        if !dimm.id.is_empty() && profile.devices.iter().any(|d| d.id == dimm.id) {
             return Err(ImportError::DuplicateId {
                 option: format!("-device {}", kind.device()),
                 id: dimm.id,
@@ -237,31 +435,32 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
                 .unwrap_or_default(),
         })
         .collect();
+    if seen.json {
+        profile.syntax = Syntax::Json;
+    }
 
     let has_nvdimm = profile.devices.iter().any(Dimm::is_nvdimm);
-    if has_nvdimm && !saw_nvdimm_on {
-        notes.push(ImportNote {
-            kind: ImportNoteKind::MissingNvdimmOn,
-            subject: "-machine".into(),
-        });
+    if has_nvdimm && !seen.nvdimm_on {
+        notes.push(ImportNote::new(ImportNoteKind::MissingNvdimmOn, "-machine"));
     }
     if !profile.devices.is_empty() {
         if profile.slots == Auto::Auto {
-            notes.push(ImportNote {
-                kind: ImportNoteKind::MissingSlots,
-                subject: "-m".into(),
-            });
+            notes.push(ImportNote::new(ImportNoteKind::MissingSlots, "-m"));
         }
         if profile.maxmem == Auto::Auto {
-            notes.push(ImportNote {
-                kind: ImportNoteKind::MissingMaxmem,
-                subject: "-m".into(),
-            });
+            notes.push(ImportNote::new(ImportNoteKind::MissingMaxmem, "-m"));
         }
+    } else if profile.maxmem != Auto::Auto && profile.slots == Auto::Auto {
+        // `-m 1G,maxmem=4G` alone: QEMU's slots default is 0. Keep it so.
+        profile.slots = Auto::Fixed(0);
     }
-    if !saw_m {
+    if !seen.m {
         // QEMU's default RAM is 128 MiB.
         profile.ram = Size::mib(128);
+    }
+    if !seen.smp {
+        // No -smp: QEMU's default (one CPU), and none rendered.
+        profile.cpus = 0;
     }
     profile.check_strings()?;
     Ok((profile, notes))
@@ -307,65 +506,162 @@ fn boolean(
 ) -> Result<bool, ImportError> {
     match value {
         None => {
-            notes.push(ImportNote {
-                kind: ImportNoteKind::BareBoolean,
-                subject: format!("{subject} {key}"),
-            });
+            notes.push(ImportNote::new(
+                ImportNoteKind::BareBoolean,
+                format!("{subject} {key}"),
+            ));
             Ok(true)
         }
         Some(v) => parse_bool(&v).ok_or_else(|| bad(option, key, &v, "expected on or off")),
     }
 }
 
-fn size_value(option: &str, key: &str, v: &str, unit: BareUnit) -> Result<Size, ImportError> {
-    parse_size(v, unit)
-        .map(Size)
-        .map_err(|e| bad(option, key, v, e))
+fn size_value(
+    option: &str,
+    subject: &str,
+    key: &str,
+    v: &str,
+    unit: BareUnit,
+    notes: &mut Vec<ImportNote>,
+) -> Result<Size, ImportError> {
+    let parsed = parse_size_detailed(v, unit).map_err(|e| bad(option, key, v, e))?;
+    if parsed.hex_with_suffix {
+        notes.push(ImportNote::new(
+            ImportNoteKind::HexSizeSuffix,
+            format!("{subject} {key}"),
+        ));
+    }
+    Ok(Size(parsed.bytes))
 }
 
-fn number<T: std::str::FromStr>(option: &str, key: &str, v: &str) -> Result<T, ImportError> {
-    v.parse()
-        .map_err(|_| bad(option, key, v, "expected a non-negative integer"))
+/// An integer property of a device (`slot`, `node`, `addr`): QEMU reads
+/// it with `strtoull` in base 0: decimal, `0x` hex, or octal after a
+/// leading 0 (`slot=010` is slot 8); no unit suffix.
+fn number<T: TryFrom<u64>>(option: &str, key: &str, v: &str) -> Result<T, ImportError> {
+    let t = v.trim_start();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let parsed = if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        u64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    };
+    parsed.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
+        bad(
+            option,
+            key,
+            v,
+            "expected a non-negative integer (no unit suffix)",
+        )
+    })
 }
+
+/// Record every key the group does not know, with a did-you-mean, and a
+/// bare piece after a path as a stray comma.
+fn check_keys(
+    group: Group,
+    option: &str,
+    subject: &str,
+    pieces: &[Piece],
+    notes: &mut Vec<ImportNote>,
+) {
+    let mut previous_path: Option<&Piece> = None;
+    for p in pieces {
+        if p.value.is_none() {
+            if let Some(path) = previous_path {
+                notes.push(ImportNote {
+                    kind: ImportNoteKind::StrayComma,
+                    subject: format!("{subject} {}", path.key),
+                    detail: format!(
+                        "{}={},{}",
+                        path.key,
+                        path.value.as_deref().unwrap_or(""),
+                        p.key
+                    ),
+                });
+                previous_path = None;
+                continue;
+            }
+        }
+        previous_path = (p.value.is_some() && PATH_KEYS.contains(&p.key.as_str())).then_some(p);
+        if group.find(&p.key).is_none() {
+            notes.push(ImportNote {
+                kind: ImportNoteKind::UnknownProperty,
+                subject: format!("{option} {}", p.key),
+                detail: group.suggest(&p.key).unwrap_or("").to_string(),
+            });
+        }
+    }
+}
+
+/// Properties whose values are paths, where a single comma is a mistake.
+const PATH_KEYS: &[&str] = &["mem-path", "kernel", "initrd", "firmware", "dtb", "romfile"];
 
 fn import_machine(
     profile: &mut Profile,
     value: &str,
+    seen: &mut Seen,
     notes: &mut Vec<ImportNote>,
-) -> Result<bool, ImportError> {
-    let mut nvdimm_on = false;
+) -> Result<(), ImportError> {
+    let parsed = parse_value("-machine", value, "type")?;
     profile.machine_options.clear();
-    for (n, piece) in split_opts(value).into_iter().enumerate() {
-        let (key, val) = key_value(&piece);
-        match (n, key.as_str(), val) {
-            (0, _, None) => profile.machine = key,
-            (_, "type", Some(v)) => profile.machine = v,
-            (_, "nvdimm", v) => nvdimm_on = boolean("-machine", "-machine", "nvdimm", v, notes)?,
-            _ => profile.machine_options.push(piece),
+    if !parsed.head.is_empty() {
+        profile.machine = parsed.head;
+    }
+    check_keys(
+        Group::Machine,
+        "-machine",
+        "-machine",
+        &parsed.pieces,
+        notes,
+    );
+    for p in parsed.pieces {
+        match (p.key.as_str(), p.value) {
+            ("nvdimm", v) => {
+                seen.nvdimm_on = boolean("-machine", "-machine", "nvdimm", v, notes)?;
+            }
+            (key, None) => {
+                notes.push(ImportNote::new(
+                    ImportNoteKind::BareBoolean,
+                    format!("-machine {key}"),
+                ));
+                profile.machine_options.push(p.raw);
+            }
+            _ => profile.machine_options.push(p.raw),
         }
     }
-    Ok(nvdimm_on)
+    Ok(())
 }
 
-fn import_m(profile: &mut Profile, value: &str) -> Result<(), ImportError> {
-    for (n, piece) in split_opts(value).into_iter().enumerate() {
-        let (key, val) = key_value(&piece);
+fn import_m(
+    profile: &mut Profile,
+    value: &str,
+    notes: &mut Vec<ImportNote>,
+) -> Result<(), ImportError> {
+    for (n, raw) in split_opts(value).into_iter().enumerate() {
+        let (key, val) = key_value(&raw);
+        let mib = BareUnit::Mebibytes;
         match (n, key.as_str(), val) {
-            (0, _, None) => profile.ram = size_value("-m", "size", &key, BareUnit::Mebibytes)?,
-            (_, "size", Some(v)) => {
-                profile.ram = size_value("-m", "size", &v, BareUnit::Mebibytes)?
-            }
+            (0, _, None) => profile.ram = size_value("-m", "-m", "size", &key, mib, notes)?,
+            (_, "size", Some(v)) => profile.ram = size_value("-m", "-m", "size", &v, mib, notes)?,
             (_, "slots", Some(v)) => profile.slots = Auto::Fixed(number("-m", "slots", &v)?),
             (_, "maxmem", Some(v)) => {
-                profile.maxmem = Auto::Fixed(size_value("-m", "maxmem", &v, BareUnit::Bytes)?)
+                profile.maxmem = Auto::Fixed(size_value(
+                    "-m",
+                    "-m",
+                    "maxmem",
+                    &v,
+                    BareUnit::Bytes,
+                    notes,
+                )?)
             }
             (_, k, v) => {
-                return Err(bad(
-                    "-m",
-                    k,
-                    v.as_deref().unwrap_or(""),
-                    "unknown -m property",
-                ))
+                let hint = match Group::Memory.suggest(k) {
+                    Some(s) if s != k => format!("QEMU refuses it: did you mean {s}?"),
+                    _ => "QEMU knows only size, slots and maxmem".to_string(),
+                };
+                return Err(bad("-m", k, v.as_deref().unwrap_or(""), hint));
             }
         }
     }
@@ -388,9 +684,12 @@ fn import_smp(profile: &mut Profile, word: &str, value: &str, extra: &mut Vec<Ex
     }
 }
 
-fn import_backend(value: &str, notes: &mut Vec<ImportNote>) -> Result<Backing, ImportError> {
-    let pieces = split_opts(value);
-    let kind = pieces[0].clone();
+fn import_backend(
+    parsed: Parsed,
+    raw: &str,
+    notes: &mut Vec<ImportNote>,
+) -> Result<Backing, ImportError> {
+    let kind = parsed.head.clone();
     let mut b = Backing {
         kind: kind.clone(),
         id: String::new(),
@@ -402,41 +701,47 @@ fn import_backend(value: &str, notes: &mut Vec<ImportNote>) -> Result<Backing, I
         readonly: false,
         discard_data: false,
         extra: Vec::new(),
-        raw: value.to_string(),
+        raw: raw.to_string(),
         used: false,
     };
     let option = format!("-object {kind}");
     // The id first, so that notes can name the object.
-    for piece in &pieces[1..] {
-        if let (k, Some(v)) = key_value(piece) {
-            if k == "id" {
-                b.id = v;
-            }
-        }
+    if let Some(id) = parsed.pieces.iter().find(|p| p.key == "id") {
+        b.id = id.value.clone().unwrap_or_default();
     }
     if !is_valid_id(&b.id) {
         return Err(ImportError::BadId { option, id: b.id });
     }
     let subject = b.id.clone();
-    for piece in &pieces[1..] {
-        let (key, val) = key_value(piece);
-        match key.as_str() {
+    if let Some(group) = Group::of_object(&kind) {
+        check_keys(group, &option, &subject, &parsed.pieces, notes);
+    }
+    for p in parsed.pieces {
+        let key = p.key.as_str();
+        json_typed(&option, &p)?;
+        let val = p.value.clone();
+        let text = val.as_deref().unwrap_or("");
+        match key {
             "id" => {}
             "mem-path" => b.path = val.map(PathBuf::from),
             "size" => {
                 b.size = Some(size_value(
                     &option,
+                    &subject,
                     "size",
-                    val.as_deref().unwrap_or(""),
+                    text,
                     BareUnit::Bytes,
+                    notes,
                 )?)
             }
             "align" => {
                 b.align = Some(size_value(
                     &option,
+                    &subject,
                     "align",
-                    val.as_deref().unwrap_or(""),
+                    text,
                     BareUnit::Bytes,
+                    notes,
                 )?)
             }
             "share" => b.share = boolean(&option, &subject, "share", val, notes)?,
@@ -445,7 +750,7 @@ fn import_backend(value: &str, notes: &mut Vec<ImportNote>) -> Result<Backing, I
             "discard-data" => {
                 b.discard_data = boolean(&option, &subject, "discard-data", val, notes)?
             }
-            _ => b.extra.push(piece.clone()),
+            _ => b.extra.push(p.raw),
         }
     }
     if b.size.is_none() {
@@ -467,34 +772,53 @@ fn import_backend(value: &str, notes: &mut Vec<ImportNote>) -> Result<Backing, I
 
 fn import_device(
     kind: DimmKind,
-    props: &[String],
+    parsed: Parsed,
     backends: &mut [Backing],
     notes: &mut Vec<ImportNote>,
 ) -> Result<Dimm, ImportError> {
     let option = format!("-device {}", kind.device());
     let mut map: BTreeMap<String, Option<String>> = BTreeMap::new();
     let mut device_options = Vec::new();
-    let mut id = String::new();
-    for piece in props {
-        let (key, val) = key_value(piece);
-        match key.as_str() {
-            "memdev" | "label-size" | "unarmed" | "node" | "slot" | "addr" => {
-                map.insert(key, val);
-            }
-            "id" => id = val.unwrap_or_default(),
-            _ => device_options.push(piece.clone()),
+    // No id= is allowed: QEMU names the device nothing (QMP reports null).
+    let id = parsed
+        .pieces
+        .iter()
+        .find(|p| p.key == "id")
+        .map(|p| p.value.clone().unwrap_or_default());
+    if let Some(id) = &id {
+        if !is_valid_id(id) {
+            return Err(ImportError::BadId {
+                option,
+                id: id.clone(),
+            });
         }
     }
-    if !is_valid_id(&id) {
-        return Err(ImportError::BadId { option, id });
+    let id = id.unwrap_or_default();
+    let subject = if id.is_empty() {
+        kind.device().to_string()
+    } else {
+        id.clone()
+    };
+    let group = if kind == DimmKind::Nvdimm {
+        Group::Nvdimm
+    } else {
+        Group::PcDimm
+    };
+    check_keys(group, &option, &subject, &parsed.pieces, notes);
+    for p in parsed.pieces {
+        json_typed(&option, &p)?;
+        match p.key.as_str() {
+            "memdev" | "label-size" | "unarmed" | "node" | "slot" | "addr" => {
+                map.insert(p.key, p.value);
+            }
+            "id" => {}
+            _ => device_options.push(p.raw),
+        }
     }
-    let memdev =
-        map.get("memdev")
-            .cloned()
-            .flatten()
-            .ok_or_else(|| ImportError::MissingMemdev {
-                device: kind.device().into(),
-            })?;
+    let get = |k: &str| map.get(k).cloned().flatten();
+    let memdev = get("memdev").ok_or_else(|| ImportError::MissingMemdev {
+        device: kind.device().into(),
+    })?;
     let backing = backends
         .iter_mut()
         .find(|b| b.id == memdev && !b.used)
@@ -504,13 +828,12 @@ fn import_device(
             memdev: memdev.clone(),
         })?;
     backing.used = true;
-    let get = |k: &str| map.get(k).cloned().flatten();
     let label_size = match get("label-size") {
-        Some(v) => size_value(&option, "label-size", &v, BareUnit::Bytes)?,
+        Some(v) => size_value(&option, &subject, "label-size", &v, BareUnit::Bytes, notes)?,
         None => Size(0),
     };
     let unarmed = match map.get("unarmed") {
-        Some(v) => boolean(&option, &id, "unarmed", v.clone(), notes)?,
+        Some(v) => boolean(&option, &subject, "unarmed", v.clone(), notes)?,
         None => false,
     };
     let node = get("node")
@@ -520,7 +843,7 @@ fn import_device(
         .map(|v| number(&option, "slot", &v))
         .transpose()?;
     let addr = get("addr")
-        .map(|v| size_value(&option, "addr", &v, BareUnit::Bytes).map(|s| Addr(s.0)))
+        .map(|v| number::<u64>(&option, "addr", &v).map(Addr))
         .transpose()?;
     let backend = match &backing.path {
         Some(p) if backing.kind == "memory-backend-file" => Backend::File(p.clone()),
@@ -632,5 +955,116 @@ mod tests {
     fn commas_in_paths_survive_import() {
         let (p, _) = import("-object memory-backend-file,id=m1,mem-path=/a,,b,size=1G,share=on -device nvdimm,id=nv1,memdev=m1").unwrap();
         assert_eq!(p.devices[0].backend, Backend::File("/a,b".into()));
+    }
+
+    #[test]
+    fn json_objects_and_devices_give_the_same_profile_and_render_as_json() {
+        let opts = "-machine pc,nvdimm=on -m 1G,slots=2,maxmem=8G \
+            -object memory-backend-file,id=m1,share=on,mem-path=/x/a,size=1G,align=2M,prealloc=on \
+            -device nvdimm,memdev=m1,id=nv1,label-size=128K,slot=1";
+        let json = r#"-machine pc,nvdimm=on -m 1G,slots=2,maxmem=8G -object '{"qom-type":"memory-backend-file","id":"m1","share":true,"mem-path":"/x/a","size":1073741824,"align":2097152,"prealloc":true}' -device '{"driver":"nvdimm","memdev":"m1","id":"nv1","label-size":131072,"slot":1}'"#;
+        let (a, _) = import(opts).unwrap();
+        let (b, _) = import(json).unwrap();
+        assert_eq!(a.devices, b.devices);
+        assert_eq!(b.syntax, Syntax::Json);
+        let argv = render_argv(&b);
+        let object = argv.iter().find(|a| a.contains("qom-type")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(object).unwrap();
+        assert_eq!(v["size"], 1073741824u64);
+        assert_eq!(v["share"], true);
+        assert_eq!(v["prealloc"], true);
+        assert_eq!(v["mem-path"], "/x/a");
+        let device = argv.iter().find(|a| a.contains("\"driver\"")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(device).unwrap();
+        assert_eq!(v["label-size"], 131072);
+        assert_eq!(v["slot"], 1);
+        // ... and reads back to the same profile.
+        let line = crate::core::cmdline::render_shell(&b);
+        assert_eq!(import(&line).unwrap().0.devices, b.devices);
+    }
+
+    #[test]
+    fn bad_json_names_the_option_key_and_value() {
+        let e = import(r#"-object '{"qom-type":"memory-backend-ram","id":"m1","size":1'"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("-object '{"), "{e}");
+        assert!(e.contains("not valid JSON"), "{e}");
+        let e = import(r#"-object '{"qom-type":"memory-backend-ram","id":"m1","size":"1G"}'"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "-object memory-backend-ram size: expected a non-negative JSON number, got \"1G\""
+        );
+        let e = import(
+            r#"-object '{"qom-type":"memory-backend-ram","id":"m1","size":1024,"share":"on"}'"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("share: expected true or false, got \"on\""),
+            "{e}"
+        );
+        // An unknown key is a line QEMU refuses, not one qpmem cannot read.
+        let (_, notes) =
+            import(r#"-object '{"qom-type":"memory-backend-ram","id":"m1","size":1024,"foo":1}'"#)
+                .unwrap();
+        assert_eq!(notes[0].kind, ImportNoteKind::UnknownProperty);
+        assert_eq!(notes[0].subject, "-object memory-backend-ram foo");
+    }
+
+    #[test]
+    fn a_device_without_id_is_accepted_as_qemu_does() {
+        let (p, _) = import(
+            "-machine pc,nvdimm=on -m 1G,slots=1,maxmem=4G \
+             -object memory-backend-ram,id=m1,size=1G -device nvdimm,memdev=m1",
+        )
+        .unwrap();
+        assert_eq!(p.devices[0].id, "");
+        assert!(render_argv(&p).contains(&"nvdimm,memdev=m1".to_string()));
+    }
+
+    /// Issue 16's import item: an imported line keeps its meaning.
+    #[test]
+    fn no_smp_and_no_hotplug_options_where_the_line_had_none() {
+        let (p, notes) = import("-machine q35 -m 2G").unwrap();
+        assert!(notes.is_empty());
+        let argv = render_argv(&p);
+        assert!(!argv.contains(&"-smp".to_string()), "{argv:?}");
+        assert_eq!(argv[argv.iter().position(|a| a == "-m").unwrap() + 1], "2G");
+        // maxmem without slots and without devices: QEMU's slots=0 kept.
+        let (p, _) = import("-m 1G,maxmem=4G").unwrap();
+        assert!(render_argv(&p).contains(&"1G,slots=0,maxmem=4G".to_string()));
+        // With -smp it is kept.
+        let (p, _) = import("-m 1G -smp 4").unwrap();
+        assert!(render_argv(&p).windows(2).any(|w| w == ["-smp", "4"]));
+    }
+
+    #[test]
+    fn device_integers_are_read_as_qemu_reads_them() {
+        let line = |prop: &str| {
+            format!("-machine pc,nvdimm=on -m 1G,slots=9,maxmem=8G -object memory-backend-ram,id=m1,size=1G -device nvdimm,memdev=m1,id=nv1,{prop}")
+        };
+        // strtoull base 0: slot=010 is slot 8 (QEMU: "invalid slot number 8").
+        assert_eq!(
+            import(&line("slot=010")).unwrap().0.devices[0].slot,
+            Some(8)
+        );
+        assert_eq!(
+            import(&line("slot=0x2")).unwrap().0.devices[0].slot,
+            Some(2)
+        );
+        // addr takes no suffix (QEMU: "Parameter 'addr' expects integer").
+        assert!(import(&line("addr=4G")).is_err());
+        assert_eq!(
+            import(&line("addr=0x100000000")).unwrap().0.devices[0].addr,
+            Some(Addr(0x1_0000_0000))
+        );
+        // label-size is a size.
+        assert_eq!(
+            import(&line("label-size=1.5M")).unwrap().0.devices[0].label_size,
+            Size(3 << 19)
+        );
     }
 }

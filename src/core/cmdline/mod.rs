@@ -13,6 +13,74 @@ mod render;
 pub use import::{import, ImportError, ImportNote, ImportNoteKind};
 pub use render::{render_argv, render_shell, shell_quote};
 
+/// A memory device in the profile's extra arguments that qpmem does not
+/// place: it takes room in the same device memory region (or, for CXL,
+/// a window of its own), so the map would be wrong without saying so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmodelled {
+    /// The driver or option: `virtio-pmem-pci`, `cxl-type3`, `-machine cxl=on`.
+    pub what: String,
+    /// Its id, when it has one.
+    pub id: Option<String>,
+}
+
+impl std::fmt::Display for Unmodelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "{} {id}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+/// Drivers whose memory qpmem cannot place yet.
+const UNMODELLED_DRIVERS: &[&str] = &[
+    "virtio-pmem-pci",
+    "virtio-pmem",
+    "virtio-mem-pci",
+    "virtio-mem",
+    "cxl-type3",
+    "pxb-cxl",
+    "cxl-rp",
+    "cxl-upstream",
+    "cxl-downstream",
+];
+
+/// Every option in `extra_args` (QemuOpts or JSON) that changes the guest
+/// physical memory map in a way qpmem does not model.
+pub fn unmodelled(p: &crate::core::profile::Profile) -> Vec<Unmodelled> {
+    let mut out = Vec::new();
+    for o in &p.machine_options {
+        if o.starts_with("cxl=on") || o.starts_with("cxl-fmw.") {
+            out.push(Unmodelled {
+                what: format!("-machine {o}"),
+                id: None,
+            });
+        }
+    }
+    for w in p.extra_args.windows(2) {
+        if !matches!(w[0].as_str(), "-device" | "--device") {
+            continue;
+        }
+        let (driver, id) = if w[1].trim_start().starts_with('{') {
+            let v: serde_json::Value = serde_json::from_str(&w[1]).unwrap_or_default();
+            let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+            (s("driver").unwrap_or_default(), s("id"))
+        } else {
+            let pieces = split_opts(&w[1]);
+            let id = pieces
+                .iter()
+                .find_map(|p| p.strip_prefix("id="))
+                .map(unescape);
+            (unescape(&pieces[0]), id)
+        };
+        if UNMODELLED_DRIVERS.contains(&driver.as_str()) {
+            out.push(Unmodelled { what: driver, id });
+        }
+    }
+    out
+}
+
 /// Double every comma so QEMU reads `value` as one property value.
 pub fn escape_value(value: &str) -> String {
     value.replace(',', ",,")

@@ -1,7 +1,7 @@
 //! Profile -> QEMU argv, and argv -> a POSIX shell command.
 
 use super::escape_value;
-use crate::core::profile::{Backend, Dimm, Profile};
+use crate::core::profile::{Backend, Dimm, Profile, Syntax};
 use crate::core::size::format_qemu;
 use std::path::Path;
 
@@ -32,22 +32,31 @@ fn render_groups(p: &Profile) -> Vec<Group> {
     machine.extend(p.machine_options.iter().cloned());
     groups.push(vec!["-machine".into(), machine.join(",")]);
 
-    groups.push(vec![
-        "-m".into(),
+    let m = if p.memory_hotplug() {
         format!(
             "{},slots={},maxmem={}",
             format_qemu(p.ram.0),
             p.effective_slots(),
             format_qemu(p.effective_maxmem())
-        ),
-    ]);
+        )
+    } else {
+        format_qemu(p.ram.0)
+    };
+    groups.push(vec!["-m".into(), m]);
     if p.cpus > 0 {
         groups.push(vec!["-smp".into(), p.cpus.to_string()]);
     }
     groups.extend(numa_groups(p));
     for d in &p.devices {
-        groups.push(vec!["-object".into(), backend_opts(d)]);
-        groups.push(vec!["-device".into(), device_opts(d)]);
+        let (object, device) = match p.syntax {
+            Syntax::Opts => (backend_opts(d).join(","), device_opts(d).join(",")),
+            Syntax::Json => (
+                to_json_object("qom-type", &backend_opts(d)),
+                to_json_object("driver", &device_opts(d)),
+            ),
+        };
+        groups.push(vec!["-object".into(), object]);
+        groups.push(vec!["-device".into(), device]);
     }
     if let Some(k) = &p.kernel {
         groups.push(vec!["-kernel".into(), path_str(k)]);
@@ -112,7 +121,59 @@ fn numa_groups(p: &Profile) -> Vec<Group> {
     groups
 }
 
-fn backend_opts(d: &Dimm) -> String {
+/// QemuOpts pieces (`memory-backend-file`, `id=mem1`, `size=1G`, ...) as
+/// the JSON QEMU takes for the same option, the first piece under
+/// `head` (`qom-type`, `driver`): sizes and integers as numbers,
+/// `on`/`off` as booleans, a list or object kept from a JSON line
+/// (`host-nodes=[0]`) as itself, everything else as a string.
+fn to_json_object(head: &str, pieces: &[String]) -> String {
+    let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+    let mut out = Vec::with_capacity(pieces.len());
+    for (n, piece) in pieces.iter().enumerate() {
+        if n == 0 {
+            out.push(format!("{}:{}", q(head), q(piece)));
+            continue;
+        }
+        let (key, value) = match piece.split_once('=') {
+            Some((k, v)) => (k.to_string(), super::unescape(v)),
+            None => (super::unescape(piece), "on".to_string()),
+        };
+        let json = match value.as_str() {
+            "on" => "true".to_string(),
+            "off" => "false".to_string(),
+            v if SIZED.contains(&key.as_str()) => {
+                match crate::core::size::parse_size(v, crate::core::size::BareUnit::Bytes) {
+                    Ok(n) => n.to_string(),
+                    Err(_) => q(v),
+                }
+            }
+            v if NUMBERS.contains(&key.as_str()) && v.parse::<u64>().is_ok() => v.to_string(),
+            v if v.starts_with('[') || v.starts_with('{') => {
+                match serde_json::from_str::<serde_json::Value>(v) {
+                    Ok(j) => j.to_string(),
+                    Err(_) => q(v),
+                }
+            }
+            v => q(v),
+        };
+        out.push(format!("{}:{json}", q(&key)));
+    }
+    format!("{{{}}}", out.join(","))
+}
+
+/// Properties whose JSON value is a number of bytes.
+const SIZED: &[&str] = &[
+    "size",
+    "align",
+    "label-size",
+    "addr",
+    "offset",
+    "hugetlbsize",
+];
+/// Other integer properties.
+const NUMBERS: &[&str] = &["slot", "node", "prealloc-threads"];
+
+fn backend_opts(d: &Dimm) -> Vec<String> {
     let mut o = vec![
         d.backend.qemu_object().to_string(),
         format!("id={}", escape_value(&d.memdev)),
@@ -139,15 +200,18 @@ fn backend_opts(d: &Dimm) -> String {
         }
     }
     o.extend(d.backend_options.iter().cloned());
-    o.join(",")
+    o
 }
 
-fn device_opts(d: &Dimm) -> String {
+fn device_opts(d: &Dimm) -> Vec<String> {
     let mut o = vec![
         d.kind.device().to_string(),
         format!("memdev={}", escape_value(&d.memdev)),
-        format!("id={}", escape_value(&d.id)),
     ];
+    // A device without an id, as QEMU allows.
+    if !d.id.is_empty() {
+        o.push(format!("id={}", escape_value(&d.id)));
+    }
     if d.is_nvdimm() {
         if d.label_size.0 > 0 {
             o.push(format!("label-size={}", format_qemu(d.label_size.0)));
@@ -166,7 +230,7 @@ fn device_opts(d: &Dimm) -> String {
         o.push(format!("addr={a}"));
     }
     o.extend(d.device_options.iter().cloned());
-    o.join(",")
+    o
 }
 
 /// Group verbatim arguments for the shell form: an option with the value

@@ -259,7 +259,8 @@ fn duplicate_id(ctx: &Context) -> Vec<Finding> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for (index, d) in p.devices.iter().enumerate() {
-        if seen.insert(d.id.as_str()) {
+        // Devices without an id (QEMU allows that) share no name.
+        if d.id.is_empty() || seen.insert(d.id.as_str()) {
             continue;
         }
         let id = fresh_name(p, id_prefix(d));
@@ -351,7 +352,8 @@ fn invalid_id(ctx: &Context) -> Vec<Finding> {
     let p = ctx.profile;
     let mut out = Vec::new();
     for (index, d) in p.devices.iter().enumerate() {
-        if !is_valid_id(&d.id) {
+        // No id at all is allowed (an imported `-device nvdimm,memdev=m1`).
+        if !d.id.is_empty() && !is_valid_id(&d.id) {
             let id = fresh_name(p, id_prefix(d));
             out.push(Finding::fixed(
                 Some(&d.id),

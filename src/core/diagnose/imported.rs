@@ -1,7 +1,11 @@
 //! Rules about a pasted QEMU command line ([`crate::core::cmdline::ImportNote`]):
-//! what QEMU would have said about the line as it was pasted. The profile
-//! made from it, and so every line qpmem renders, already fixes these;
-//! the warnings say so, so that the user fixes their own scripts too.
+//! what QEMU would do with the line *as it was pasted*. A line QEMU
+//! refuses is an error, even where the profile made from it (and so the
+//! line `qpmem render` prints) already mends it; the help says what
+//! render changes, so that the user fixes their own scripts too. What
+//! QEMU only deprecates is a warning. Plus the devices qpmem cannot
+//! place yet (virtio-pmem, virtio-mem, CXL), named rather than left out
+//! of the map silently.
 
 use super::{Basis, Context, Finding, Rule, Severity};
 use crate::core::cmdline::{ImportNote, ImportNoteKind};
@@ -11,30 +15,31 @@ use crate::core::size::format_qemu;
 pub static NVDIMM_NOT_ENABLED: Rule = Rule {
     code: "QP001",
     name: "nvdimm-not-enabled",
-    severity: Severity::Warning,
-    basis: Basis::Input,
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
     docs: "The pasted line uses -device nvdimm without nvdimm=on on -machine. QEMU refuses \
-it: \"nvdimm is not enabled: missing 'nvdimm' in '-M'\". qpmem always writes nvdimm=on.",
+it: \"nvdimm is not enabled: missing 'nvdimm' in '-M'\". `qpmem render` writes nvdimm=on.",
     check: nvdimm_not_enabled,
 };
 
 pub static SLOTS_MISSING: Rule = Rule {
     code: "QP002",
     name: "slots-missing",
-    severity: Severity::Warning,
-    basis: Basis::Input,
-    docs: "The pasted -m has no slots=. QEMU refuses memory devices then: \"no slots where \
-allocated, please specify the 'slots' option\". qpmem always writes slots=.",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "The pasted -m has no slots= but the line has memory devices. QEMU refuses them: \
+\"no slots where allocated, please specify the 'slots' option\". `qpmem render` writes slots=.",
     check: slots_missing,
 };
 
 pub static MAXMEM_MISSING: Rule = Rule {
     code: "QP003",
     name: "maxmem-missing",
-    severity: Severity::Warning,
-    basis: Basis::Input,
-    docs: "The pasted -m has no maxmem=. Without it there is no device memory region (and \
-slots= alone is refused: \"slots specified but no max-size\"). qpmem always writes maxmem=.",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "The pasted -m has no maxmem= but the line has memory devices. Without it there \
+is no device memory region (and slots= alone is refused: \"slots specified but no \
+max-size\"). `qpmem render` writes maxmem=.",
     check: maxmem_missing,
 };
 
@@ -43,10 +48,68 @@ pub static BARE_BOOLEAN: Rule = Rule {
     name: "bare-boolean",
     severity: Severity::Warning,
     basis: Basis::Input,
-    docs: "The pasted line writes a boolean bare (`share` for `share=on`, `-M pc,nvdimm`). \
-QEMU 6.0 deprecated the short form, and since 6.1 -machine refuses it (\"Expected '=' \
-after parameter 'nvdimm'\"); other options still warn. qpmem always writes =on/=off.",
+    docs: "The pasted line writes a boolean bare (`share` for `share=on`). QEMU 6.0 \
+deprecated the short form (\"short-form boolean option 'share' deprecated\"); -object, \
+-device and -m still take it with a warning (on -machine see QP005). `qpmem render` \
+writes =on/=off.",
     check: bare_boolean,
+};
+
+pub static BARE_BOOLEAN_REFUSED: Rule = Rule {
+    code: "QP005",
+    name: "bare-boolean-refused",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "The pasted -machine writes a boolean bare (`-M pc,nvdimm`). Since QEMU 6.1 \
+-machine is parsed as keyval, which refuses it: \"Expected '=' after parameter 'nvdimm'\" \
+(on older QEMU it is only deprecated, QP004). `qpmem render` writes nvdimm=on.",
+    check: bare_boolean_refused,
+};
+
+pub static UNKNOWN_PROPERTY: Rule = Rule {
+    code: "QP006",
+    name: "unknown-property",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "The pasted line gives a property that no QEMU release has in that option \
+(qpmem's table of -machine, -object memory-backend-*, -device nvdimm/pc-dimm properties, \
+src/core/qemu/props.rs). QEMU refuses it: \"Property 'nvdimm.lable-size' not found\", \
+\"Invalid parameter 'lable'\". The help names the nearest real property.",
+    check: unknown_property,
+};
+
+pub static STRAY_COMMA: Rule = Rule {
+    code: "QP007",
+    name: "stray-comma",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "A path in the pasted line holds a single comma (`mem-path=/x/my dimm,1`). QEMU \
+reads what follows as another property and refuses it (\"Invalid parameter '1'\"). A \
+comma inside a value is written doubled: `mem-path=/x/my dimm,,1`.",
+    check: stray_comma,
+};
+
+pub static HEX_SIZE_SUFFIX: Rule = Rule {
+    code: "QP008",
+    name: "hex-size-suffix",
+    severity: Severity::Warning,
+    basis: Basis::Input,
+    docs: "The pasted line writes a hexadecimal size with a unit suffix (`size=0x10M`). QEMU \
+6.0 deprecated it (\"Using a multiplier suffix on hex numbers is deprecated\"). `qpmem \
+render` writes sizes in decimal with a suffix.",
+    check: hex_size_suffix,
+};
+
+pub static NOT_MODELLED: Rule = Rule {
+    code: "QP009",
+    name: "device-not-modelled",
+    severity: Severity::Error,
+    basis: Basis::Unpredictable,
+    docs: "The command line has a memory device qpmem does not place yet: virtio-pmem-pci \
+and virtio-mem-pci take room in the same device memory region as the DIMMs (first fit, in \
+command-line order), CXL adds windows of its own. Every address qpmem predicts after one \
+could be wrong, so `qpmem map` refuses (exit 2) and check reports it, naming the device.",
+    check: not_modelled,
 };
 
 fn notes<'a>(ctx: &Context<'a>, kind: ImportNoteKind) -> impl Iterator<Item = &'a ImportNote> {
@@ -69,7 +132,7 @@ fn nvdimm_not_enabled(ctx: &Context) -> Vec<Finding> {
             Finding::about(
                 None,
                 "the pasted -machine has no nvdimm=on: QEMU refuses NVDIMMs without it".into(),
-                Some("qpmem's command line adds nvdimm=on (see `qpmem render`)".into()),
+                Some("add nvdimm=on to -machine, as `qpmem render` does".into()),
             )
         })
         .collect()
@@ -82,7 +145,7 @@ fn slots_missing(ctx: &Context) -> Vec<Finding> {
                 None,
                 "the pasted -m has no slots=: QEMU refuses memory devices without slots".into(),
                 Some(format!(
-                    "qpmem's command line sets slots={} (see `qpmem render`)",
+                    "add slots={} to -m, as `qpmem render` does",
                     ctx.profile.effective_slots()
                 )),
             )
@@ -97,7 +160,7 @@ fn maxmem_missing(ctx: &Context) -> Vec<Finding> {
                 None,
                 "the pasted -m has no maxmem=: QEMU then has no room for memory devices".into(),
                 Some(format!(
-                    "qpmem's command line sets maxmem={} (see `qpmem render`)",
+                    "add maxmem={} to -m, as `qpmem render` does",
                     format_qemu(ctx.profile.effective_maxmem())
                 )),
             )
@@ -105,30 +168,124 @@ fn maxmem_missing(ctx: &Context) -> Vec<Finding> {
         .collect()
 }
 
+/// Does this QEMU refuse a bare boolean on -machine (unknown: assume a
+/// current one, which does)?
+fn machine_refuses_bare(ctx: &Context) -> bool {
+    ctx.qemu_version()
+        .is_none_or(|v| v >= BARE_BOOLEAN_MACHINE_REFUSED)
+}
+
+fn bare_finding(ctx: &Context, n: &ImportNote, consequence: String) -> Finding {
+    let key = n.subject.rsplit(' ').next().unwrap_or(&n.subject);
+    let written = match key.strip_prefix("no") {
+        // QEMU reads a bare `noshare` as share=off.
+        Some(k) if !k.is_empty() && key != "nodefaults" => format!("{k}=off"),
+        _ => format!("{key}=on"),
+    };
+    Finding::about(
+        device_of(ctx, &n.subject).as_deref(),
+        format!(
+            "the pasted line writes the boolean `{key}` bare ({}): {consequence}",
+            n.subject
+        ),
+        Some(format!("write {written}, as `qpmem render` does")),
+    )
+}
+
 fn bare_boolean(ctx: &Context) -> Vec<Finding> {
     notes(ctx, ImportNoteKind::BareBoolean)
+        .filter(|n| !(n.subject.starts_with("-machine ") && machine_refuses_bare(ctx)))
+        .map(|n| {
+            bare_finding(
+                ctx,
+                n,
+                format!("deprecated since QEMU {}", release(BARE_BOOLEAN_DEPRECATED)),
+            )
+        })
+        .collect()
+}
+
+fn bare_boolean_refused(ctx: &Context) -> Vec<Finding> {
+    notes(ctx, ImportNoteKind::BareBoolean)
+        .filter(|n| n.subject.starts_with("-machine ") && machine_refuses_bare(ctx))
         .map(|n| {
             let key = n.subject.rsplit(' ').next().unwrap_or(&n.subject);
-            let on_machine = n.subject.starts_with("-machine");
-            let refused = on_machine
-                && ctx
-                    .qemu_version()
-                    .is_none_or(|v| v >= BARE_BOOLEAN_MACHINE_REFUSED);
-            let consequence = if refused {
+            bare_finding(
+                ctx,
+                n,
                 format!(
-                    "QEMU {}+ refuses it on -machine",
+                    "QEMU {}+ refuses it on -machine (\"Expected '=' after parameter '{key}'\")",
                     release(BARE_BOOLEAN_MACHINE_REFUSED)
-                )
+                ),
+            )
+        })
+        .collect()
+}
+
+fn unknown_property(ctx: &Context) -> Vec<Finding> {
+    notes(ctx, ImportNoteKind::UnknownProperty)
+        .map(|n| {
+            let (option, key) = n.subject.rsplit_once(' ').unwrap_or(("", &n.subject));
+            let help = if n.detail.is_empty() {
+                format!("remove {key}= from {option}: no QEMU release knows it there")
             } else {
-                format!("deprecated since QEMU {}", release(BARE_BOOLEAN_DEPRECATED))
+                format!(
+                    "did you mean {}? (`qpmem render` keeps the line's {key}=)",
+                    n.detail
+                )
             };
+            Finding::about(
+                None,
+                format!("{option} has no property `{key}`: QEMU refuses the line"),
+                Some(help),
+            )
+        })
+        .collect()
+}
+
+fn stray_comma(ctx: &Context) -> Vec<Finding> {
+    notes(ctx, ImportNoteKind::StrayComma)
+        .map(|n| {
+            let (path, tail) = n.detail.rsplit_once(',').unwrap_or((&n.detail, ""));
             Finding::about(
                 device_of(ctx, &n.subject).as_deref(),
                 format!(
-                    "the pasted line writes the boolean `{key}` bare ({}): {consequence}",
+                    "a single comma in `{}`: QEMU reads `{tail}` as another property and refuses it",
+                    n.detail
+                ),
+                Some(format!("write ,, for a comma in a path: {path},,{tail}")),
+            )
+        })
+        .collect()
+}
+
+fn hex_size_suffix(ctx: &Context) -> Vec<Finding> {
+    notes(ctx, ImportNoteKind::HexSizeSuffix)
+        .map(|n| {
+            Finding::about(
+                device_of(ctx, &n.subject).as_deref(),
+                format!(
+                    "a hexadecimal size with a unit suffix ({}): deprecated since QEMU 6.0",
                     n.subject
                 ),
-                Some(format!("qpmem's command line writes {key}=on")),
+                Some("write it in decimal with a suffix, as `qpmem render` does".into()),
+            )
+        })
+        .collect()
+}
+
+fn not_modelled(ctx: &Context) -> Vec<Finding> {
+    crate::core::cmdline::unmodelled(ctx.profile)
+        .into_iter()
+        .map(|u| {
+            Finding::about(
+                None,
+                format!("qpmem cannot predict placement with {u}: not modelled"),
+                Some(
+                    "the addresses qpmem shows for the DIMMs may be wrong; `qpmem probe` asks \
+real QEMU"
+                        .into(),
+                ),
             )
         })
         .collect()
@@ -152,47 +309,65 @@ mod tests {
     #[test]
     fn bare_booleans_of_the_seed_line() {
         let ds = diags(SEED_LINE, None);
-        let bare = only(&ds, "QP004");
-        assert_eq!(bare.len(), 2);
-        assert!(bare[0].message.contains("`nvdimm`"), "{}", bare[0].message);
-        assert!(bare[0].message.contains("refuses"), "{}", bare[0].message);
-        assert_eq!(bare[1].device.as_deref(), Some("nv1"));
-        assert!(bare[1].message.contains("deprecated since QEMU 6.0"));
-        assert_eq!(
-            bare[1].help.as_deref(),
-            Some("qpmem's command line writes share=on")
+        // -machine pc,nvdimm: refused by a current QEMU, an error.
+        let refused = only(&ds, "QP005");
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].severity, super::Severity::Error);
+        assert!(
+            refused[0].message.contains("`nvdimm`"),
+            "{}",
+            refused[0].message
         );
-        // An old QEMU only deprecates the bare machine option.
+        assert!(
+            refused[0].message.contains("refuses"),
+            "{}",
+            refused[0].message
+        );
+        assert_eq!(
+            refused[0].help.as_deref(),
+            Some("write nvdimm=on, as `qpmem render` does")
+        );
+        // share: only deprecated.
+        let bare = only(&ds, "QP004");
+        assert_eq!(bare.len(), 1);
+        assert_eq!(bare[0].device.as_deref(), Some("nv1"));
+        assert!(bare[0].message.contains("deprecated since QEMU 6.0"));
+        assert_eq!(
+            bare[0].help.as_deref(),
+            Some("write share=on, as `qpmem render` does")
+        );
+        // QEMU 6.0 only deprecates the bare machine option.
         let ds = diags(SEED_LINE, Some(QemuVersion::new(6, 0, 0)));
-        assert!(only(&ds, "QP004")[0].message.contains("deprecated"));
+        assert!(only(&ds, "QP005").is_empty());
+        assert_eq!(only(&ds, "QP004").len(), 2);
         // Written out: nothing to say.
         let good = SEED_LINE
             .replace("nvdimm -m", "nvdimm=on -m")
             .replace("share,", "share=on,");
-        assert!(only(&diags(&good, None), "QP004").is_empty());
+        let ds = diags(&good, None);
+        assert!(only(&ds, "QP004").is_empty() && only(&ds, "QP005").is_empty());
     }
 
     #[test]
-    fn missing_nvdimm_slots_and_maxmem() {
+    fn missing_nvdimm_slots_and_maxmem_are_errors_of_the_pasted_line() {
         let line = "-machine pc -m 512M \
             -object memory-backend-file,id=mem1,share=on,mem-path=/vms/nv1,size=1G \
             -device nvdimm,memdev=mem1,id=nv1";
         let ds = diags(line, None);
-        assert_eq!(only(&ds, "QP001").len(), 1);
+        for code in ["QP001", "QP002", "QP003"] {
+            let d = only(&ds, code);
+            assert_eq!(d.len(), 1, "{code}");
+            assert_eq!(d[0].severity, super::Severity::Error, "{code}");
+        }
         assert_eq!(
             only(&ds, "QP002")[0].help.as_deref(),
-            Some("qpmem's command line sets slots=1 (see `qpmem render`)")
+            Some("add slots=1 to -m, as `qpmem render` does")
         );
         assert!(only(&ds, "QP003")[0]
             .help
             .as_deref()
             .unwrap()
             .contains("maxmem=1536M"));
-        // The rendered line fixes all three, so nothing is an error.
-        assert!(
-            ds.iter().all(|d| d.severity != super::Severity::Error),
-            "{ds:#?}"
-        );
         let ok = diags(
             "-machine pc,nvdimm=on -m 512M,slots=1,maxmem=2G \
              -object memory-backend-file,id=mem1,share=on,mem-path=/vms/nv1,size=1G \
@@ -202,5 +377,63 @@ mod tests {
         for code in ["QP001", "QP002", "QP003"] {
             assert!(only(&ok, code).is_empty(), "{code}");
         }
+        // A profile's own automatic values raise nothing.
+        let mut p = crate::core::profile::Profile::seed(std::path::Path::new("/vms"));
+        p.slots = crate::core::profile::Auto::Auto;
+        let ds = run_with(&p, &[], &Default::default(), None);
+        assert!(ds.iter().all(|d| !d.code.starts_with("QP00")), "{ds:#?}");
+    }
+
+    #[test]
+    fn unknown_properties_get_a_did_you_mean_and_stray_commas_their_own_help() {
+        let ds = diags(
+            "-machine pc,nvdimm=on -m 1G,slots=1,maxmem=4G \
+             -object memory-backend-file,id=m1,share=on,mem-path=/x/my,1,size=1G \
+             -device nvdimm,memdev=m1,id=nv1,lable-size=2M",
+            None,
+        );
+        let unknown = only(&ds, "QP006");
+        assert_eq!(unknown.len(), 1, "{ds:#?}");
+        assert!(unknown[0]
+            .message
+            .contains("-device nvdimm has no property `lable-size`"));
+        assert!(unknown[0]
+            .help
+            .as_deref()
+            .unwrap()
+            .contains("did you mean label-size?"));
+        let comma = only(&ds, "QP007");
+        assert_eq!(comma.len(), 1, "{ds:#?}");
+        assert_eq!(comma[0].severity, super::Severity::Error);
+        assert!(
+            comma[0].message.contains("`mem-path=/x/my,1`"),
+            "{}",
+            comma[0].message
+        );
+        assert_eq!(
+            comma[0].help.as_deref(),
+            Some("write ,, for a comma in a path: mem-path=/x/my,,1")
+        );
+        // A misspelt machine property too.
+        let ds = diags("-machine pc,nvdimm=on,lable=1 -m 1G", None);
+        assert_eq!(only(&ds, "QP006").len(), 1);
+    }
+
+    #[test]
+    fn unmodelled_devices_are_named() {
+        let ds = diags(
+            "-machine pc,nvdimm=on -m 1G,slots=4,maxmem=32G \
+             -object memory-backend-file,id=vm1,share=on,mem-path=/x/v,size=4G \
+             -device virtio-pmem-pci,memdev=vm1,id=vpmem1 \
+             -object memory-backend-file,id=m1,share=on,mem-path=/x/n,size=2G \
+             -device nvdimm,memdev=m1,id=nv1",
+            None,
+        );
+        let d = only(&ds, "QP009");
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            d[0].message,
+            "qpmem cannot predict placement with virtio-pmem-pci vpmem1: not modelled"
+        );
     }
 }

@@ -60,6 +60,8 @@ pub enum Basis {
     Surprise,
     /// About the input rather than the VM: a pasted line, a missing QEMU.
     Input,
+    /// qpmem cannot predict what QEMU will do (a device it does not model).
+    Unpredictable,
 }
 
 /// Everything a rule may look at.
@@ -384,6 +386,11 @@ pub static RULES: &[&Rule] = &[
     &imported::SLOTS_MISSING,
     &imported::MAXMEM_MISSING,
     &imported::BARE_BOOLEAN,
+    &imported::BARE_BOOLEAN_REFUSED,
+    &imported::UNKNOWN_PROPERTY,
+    &imported::STRAY_COMMA,
+    &imported::HEX_SIZE_SUFFIX,
+    &imported::NOT_MODELLED,
     &machine::MAXMEM_BELOW_RAM,
     &machine::MAXMEM_EQUALS_RAM,
     &machine::MAXMEM_UNALIGNED,
@@ -456,6 +463,7 @@ impl Basis {
             Basis::DataLoss => "QEMU starts, but data is lost or corrupted",
             Basis::Surprise => "QEMU starts; the guest kernel or the user is in for a surprise",
             Basis::Input => "about the input: a pasted line, a missing QEMU",
+            Basis::Unpredictable => "qpmem cannot predict what QEMU will do",
         }
     }
 }
@@ -703,7 +711,10 @@ mod tests {
             // Errors are either refusals or data loss; a surprise is never an error.
             if r.severity == Severity::Error {
                 assert!(
-                    matches!(r.basis, Basis::QemuRefuses | Basis::DataLoss),
+                    matches!(
+                        r.basis,
+                        Basis::QemuRefuses | Basis::DataLoss | Basis::Unpredictable
+                    ),
                     "{}",
                     r.code
                 );

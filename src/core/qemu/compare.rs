@@ -12,9 +12,14 @@ pub struct MemoryDeviceInfo {
     #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
+    /// 0 for virtio-pmem/virtio-mem, which have no slot.
+    #[serde(default)]
     pub slot: u32,
+    /// `addr`, or virtio-pmem/virtio-mem's `memaddr`.
     pub addr: u64,
     pub size: u64,
+    /// 0 when QEMU reports none (virtio-pmem).
+    #[serde(default)]
     pub node: u32,
     pub memdev: String,
 }

@@ -1,0 +1,432 @@
+//! The properties each option group accepts, by QEMU release: pure data.
+//!
+//! One table per group (`-machine` pc/q35, `-m`, `-numa`, the memory
+//! backends, the memory devices) lists every property a QEMU from 2.6 to
+//! 10.x accepts there, with the release that added it and, where one did,
+//! the release that removed it. The import reads a pasted line against
+//! it: a name in no release is an error with a did-you-mean.
+//!
+//! The 7.2 column is held against the real binary's own lists
+//! (`-machine q35,help`, `-device nvdimm,help`,
+//! `-object memory-backend-file,help`, ...) in `tests/props_table.rs`.
+//! The releases of the memory properties come from QEMU's history as
+//! ../shared/DOMAIN.md records it; for the other `-machine` properties
+//! and the PCI/virtio ones of virtio-pmem-pci and virtio-mem-pci the
+//! release given is the earliest one qpmem knows them in, which never
+//! makes a line an error (no property's release is used to refuse
+//! anything yet, see [`Prop::since`]).
+
+use super::QemuVersion;
+
+/// An option group: what comes after `-machine`, `-m`, `-numa TYPE`,
+/// `-object QOM-TYPE`, `-device DRIVER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// `-machine pc` / `q35` (and their versioned names).
+    Machine,
+    /// `-m`.
+    Memory,
+    NumaNode,
+    NumaDist,
+    NumaCpu,
+    NumaHmatLb,
+    NumaHmatCache,
+    BackendFile,
+    BackendRam,
+    BackendMemfd,
+    Nvdimm,
+    PcDimm,
+    VirtioPmemPci,
+    VirtioMemPci,
+}
+
+/// One property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prop {
+    pub name: &'static str,
+    /// The first release that accepts it (2.6 stands for "2.6 or older").
+    pub since: (u16, u16),
+    /// The first release that no longer accepts it.
+    pub until: Option<(u16, u16)>,
+    /// Whether `,help` lists it: machine properties added per instance
+    /// (`nvdimm`), the accelerator's legacy ones (`accel=`) and
+    /// read-only ones are accepted (or refused as "not writable") without
+    /// being listed.
+    pub listed: bool,
+    /// Read-only: QEMU reports it but refuses a value ("Property
+    /// 'nvdimm.size' is not writable").
+    pub read_only: bool,
+}
+
+impl Prop {
+    /// Is it accepted by `v`?
+    pub fn in_version(&self, v: QemuVersion) -> bool {
+        let at = |(major, minor): (u16, u16)| QemuVersion::new(major.into(), minor.into(), 0);
+        v >= at(self.since) && self.until.is_none_or(|u| v < at(u))
+    }
+}
+
+const fn p(name: &'static str, since: (u16, u16)) -> Prop {
+    Prop {
+        name,
+        since,
+        until: None,
+        listed: true,
+        read_only: false,
+    }
+}
+
+/// Accepted but not in `,help`.
+const fn hidden(name: &'static str, since: (u16, u16)) -> Prop {
+    Prop {
+        listed: false,
+        ..p(name, since)
+    }
+}
+
+const fn gone(name: &'static str, since: (u16, u16), until: (u16, u16)) -> Prop {
+    Prop {
+        until: Some(until),
+        ..p(name, since)
+    }
+}
+
+const fn read_only(name: &'static str, since: (u16, u16)) -> Prop {
+    Prop {
+        read_only: true,
+        ..p(name, since)
+    }
+}
+
+const OLD: (u16, u16) = (2, 6);
+
+const MACHINE: &[Prop] = &[
+    hidden("type", OLD),
+    // The accelerator's properties, still accepted on -machine.
+    hidden("accel", OLD),
+    hidden("kernel-irqchip", OLD),
+    hidden("kvm-shadow-mem", OLD),
+    // Per-instance properties of the PC machines.
+    hidden("nvdimm", (2, 6)),
+    hidden("nvdimm-persistence", (3, 0)),
+    hidden("hmat", (5, 0)),
+    hidden("cxl", (7, 1)),
+    hidden("cxl-fmw", (7, 1)),
+    gone("iommu", OLD, (2, 8)),
+    p("acpi", (5, 2)),
+    p("append", OLD),
+    p("boot", (7, 0)),
+    p("bus-lock-ratelimit", (7, 1)),
+    p("confidential-guest-support", (6, 0)),
+    p("default-bus-bypass-iommu", (6, 1)),
+    p("dt-compatible", OLD),
+    p("dtb", OLD),
+    p("dump-guest-core", OLD),
+    p("dumpdtb", OLD),
+    p("firmware", OLD),
+    p("graphics", OLD),
+    p("hpet", (7, 0)),
+    p("i8042", (7, 2)),
+    p("initrd", OLD),
+    p("kernel", OLD),
+    p("max-fw-size", (5, 2)),
+    p("max-ram-below-4g", OLD),
+    p("mem-merge", OLD),
+    p("memory-backend", (5, 0)),
+    p("memory-encryption", (2, 12)),
+    p("memory", (7, 0)),
+    p("phandle-start", OLD),
+    p("pic", (7, 1)),
+    p("pit", (5, 2)),
+    p("sata", OLD),
+    p("sgx-epc", (6, 2)),
+    p("smbios-entry-point-type", (7, 0)),
+    p("smbus", OLD),
+    p("smm", OLD),
+    p("smp", (6, 1)),
+    p("suppress-vmdesc", OLD),
+    p("usb", OLD),
+    p("vmport", OLD),
+    p("x-oem-id", (5, 2)),
+    p("x-oem-table-id", (5, 2)),
+];
+
+const MEMORY: &[Prop] = &[p("size", OLD), p("slots", OLD), p("maxmem", OLD)];
+
+const NUMA_NODE: &[Prop] = &[
+    p("type", OLD),
+    p("nodeid", OLD),
+    p("cpus", OLD),
+    // Refused on machine types 5.1+ (QP021), gone in QEMU 5.1 itself for
+    // them; older machine types still take it.
+    p("mem", OLD),
+    p("memdev", OLD),
+    p("initiator", (5, 0)),
+];
+const NUMA_DIST: &[Prop] = &[
+    p("type", OLD),
+    p("src", (2, 10)),
+    p("dst", (2, 10)),
+    p("val", (2, 10)),
+];
+const NUMA_CPU: &[Prop] = &[
+    p("type", (2, 10)),
+    p("node-id", (2, 10)),
+    p("socket-id", (2, 10)),
+    p("die-id", (4, 1)),
+    p("cluster-id", (7, 0)),
+    p("core-id", (2, 10)),
+    p("thread-id", (2, 10)),
+];
+const NUMA_HMAT_LB: &[Prop] = &[
+    p("type", (5, 0)),
+    p("initiator", (5, 0)),
+    p("target", (5, 0)),
+    p("hierarchy", (5, 0)),
+    p("data-type", (5, 0)),
+    p("latency", (5, 0)),
+    p("bandwidth", (5, 0)),
+];
+const NUMA_HMAT_CACHE: &[Prop] = &[
+    p("type", (5, 0)),
+    p("node-id", (5, 0)),
+    p("size", (5, 0)),
+    p("level", (5, 0)),
+    p("associativity", (5, 0)),
+    p("policy", (5, 0)),
+    p("line", (5, 0)),
+];
+
+/// Every `-object`: `qom-type` (implied) and `id`.
+const OBJECT: &[Prop] = &[hidden("qom-type", OLD), hidden("id", OLD)];
+/// Every memory backend (backends/hostmem.c).
+const BACKEND: &[Prop] = &[
+    p("size", OLD),
+    p("merge", OLD),
+    p("dump", OLD),
+    p("host-nodes", OLD),
+    p("policy", OLD),
+    p("prealloc", OLD),
+    p("prealloc-threads", (5, 0)),
+    p("prealloc-context", (7, 2)),
+    p("share", OLD),
+    p("reserve", (6, 1)),
+    p("x-use-canonical-path-for-ramblock-id", (4, 0)),
+];
+const BACKEND_FILE: &[Prop] = &[
+    p("mem-path", OLD),
+    p("discard-data", (2, 11)),
+    p("align", (2, 12)),
+    p("pmem", (3, 1)),
+    p("readonly", (6, 0)),
+    p("offset", (8, 1)),
+    p("rom", (8, 2)),
+];
+const BACKEND_MEMFD: &[Prop] = &[
+    p("hugetlb", (2, 12)),
+    p("hugetlbsize", (2, 12)),
+    p("seal", (2, 12)),
+];
+
+/// Every `-device`: `driver` (implied), `id`, `bus`, and the hidden
+/// `failover_pair_id` of PCI devices is listed with them below.
+const DEVICE: &[Prop] = &[hidden("driver", OLD), hidden("id", OLD), hidden("bus", OLD)];
+const DIMM: &[Prop] = &[
+    p("addr", OLD),
+    p("memdev", OLD),
+    p("node", OLD),
+    p("slot", OLD),
+    read_only("size", OLD),
+];
+const NVDIMM: &[Prop] = &[
+    p("label-size", (2, 7)),
+    p("unarmed", (2, 12)),
+    p("uuid", (5, 0)),
+];
+/// virtio-*-pci: the PCI and virtio transport's own properties.
+const VIRTIO_PCI: &[Prop] = &[
+    p("acpi-index", (6, 0)),
+    p("addr", OLD),
+    p("aer", OLD),
+    p("any_layout", OLD),
+    p("ats", OLD),
+    p("disable-legacy", OLD),
+    p("disable-modern", OLD),
+    p("event_idx", OLD),
+    p("failover_pair_id", (4, 2)),
+    p("indirect_desc", OLD),
+    p("iommu_platform", OLD),
+    p("migrate-extra", OLD),
+    p("modern-pio-notify", OLD),
+    p("multifunction", OLD),
+    p("notify_on_empty", OLD),
+    p("packed", (4, 0)),
+    p("page-per-vq", OLD),
+    p("queue_reset", (7, 2)),
+    p("rombar", OLD),
+    p("romfile", OLD),
+    p("romsize", (5, 2)),
+    p("use-disabled-flag", OLD),
+    p("use-started", (4, 1)),
+    p("virtio-pci-bus-master-bug-migration", OLD),
+    p("x-ats-page-aligned", (5, 0)),
+    p("x-disable-legacy-check", (6, 2)),
+    p("x-disable-pcie", OLD),
+    p("x-ignore-backend-features", (5, 1)),
+    p("x-pcie-deverr-init", OLD),
+    p("x-pcie-extcap-init", OLD),
+    p("x-pcie-flr-init", OLD),
+    p("x-pcie-lnkctl-init", OLD),
+    p("x-pcie-lnksta-dllla", OLD),
+    p("x-pcie-pm-init", OLD),
+];
+const VIRTIO_PMEM: &[Prop] = &[
+    p("memaddr", (4, 1)),
+    p("memdev", (4, 1)),
+    p("virtio-backend", (4, 1)),
+];
+const VIRTIO_MEM: &[Prop] = &[
+    p("memaddr", (5, 1)),
+    p("memdev", (5, 1)),
+    p("virtio-backend", (5, 1)),
+    p("block-size", (5, 1)),
+    p("node", (5, 1)),
+    p("prealloc", (7, 1)),
+    p("requested-size", (5, 1)),
+    p("size", (5, 1)),
+    p("unplugged-inaccessible", (7, 0)),
+];
+
+impl Group {
+    /// The group a `-object` QOM type or `-device` driver opens, if the
+    /// table has it.
+    pub fn of_object(qom_type: &str) -> Option<Group> {
+        match qom_type {
+            "memory-backend-file" => Some(Group::BackendFile),
+            "memory-backend-ram" => Some(Group::BackendRam),
+            "memory-backend-memfd" => Some(Group::BackendMemfd),
+            _ => None,
+        }
+    }
+
+    pub fn of_device(driver: &str) -> Option<Group> {
+        match driver {
+            "nvdimm" => Some(Group::Nvdimm),
+            "pc-dimm" => Some(Group::PcDimm),
+            "virtio-pmem-pci" => Some(Group::VirtioPmemPci),
+            "virtio-mem-pci" => Some(Group::VirtioMemPci),
+            _ => None,
+        }
+    }
+
+    pub fn of_numa(kind: &str) -> Option<Group> {
+        match kind {
+            "node" => Some(Group::NumaNode),
+            "dist" => Some(Group::NumaDist),
+            "cpu" => Some(Group::NumaCpu),
+            "hmat-lb" => Some(Group::NumaHmatLb),
+            "hmat-cache" => Some(Group::NumaHmatCache),
+            _ => None,
+        }
+    }
+
+    /// The tables that make up the group, in order.
+    fn parts(self) -> &'static [&'static [Prop]] {
+        match self {
+            Group::Machine => &[MACHINE],
+            Group::Memory => &[MEMORY],
+            Group::NumaNode => &[NUMA_NODE],
+            Group::NumaDist => &[NUMA_DIST],
+            Group::NumaCpu => &[NUMA_CPU],
+            Group::NumaHmatLb => &[NUMA_HMAT_LB],
+            Group::NumaHmatCache => &[NUMA_HMAT_CACHE],
+            Group::BackendFile => &[OBJECT, BACKEND, BACKEND_FILE],
+            Group::BackendRam => &[OBJECT, BACKEND],
+            Group::BackendMemfd => &[OBJECT, BACKEND, BACKEND_MEMFD],
+            Group::Nvdimm => &[DEVICE, DIMM, NVDIMM],
+            Group::PcDimm => &[DEVICE, DIMM],
+            Group::VirtioPmemPci => &[DEVICE, VIRTIO_PCI, VIRTIO_PMEM],
+            Group::VirtioMemPci => &[DEVICE, VIRTIO_PCI, VIRTIO_MEM],
+        }
+    }
+
+    /// Every property of the group, in any release.
+    pub fn props(self) -> impl Iterator<Item = &'static Prop> {
+        self.parts().iter().flat_map(|t| t.iter())
+    }
+
+    /// The property named `name`: on -machine a dotted key
+    /// (`smp.cpus`, `cxl-fmw.0.size`) is found by its first part.
+    pub fn find(self, name: &str) -> Option<&'static Prop> {
+        let name = if self == Group::Machine {
+            name.split('.').next().unwrap_or(name)
+        } else {
+            name
+        };
+        self.props().find(|p| p.name == name)
+    }
+
+    /// The property a misspelt `name` most likely meant: the closest name
+    /// within two edits (`lable-size` -> `label-size`).
+    pub fn suggest(self, name: &str) -> Option<&'static str> {
+        self.props()
+            .map(|p| (edit_distance(name, p.name), p.name))
+            .filter(|(d, _)| *d <= 2 && *d * 2 <= name.len())
+            .min_by_key(|(d, _)| *d)
+            .map(|(_, n)| n)
+    }
+}
+
+/// Levenshtein distance, with a swap of two neighbours counted as one
+/// edit (`lable` and `label`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_names_and_suggests_near_misses() {
+        assert!(Group::Nvdimm.find("label-size").is_some());
+        assert!(Group::Nvdimm.find("lable-size").is_none());
+        assert_eq!(Group::Nvdimm.suggest("lable-size"), Some("label-size"));
+        assert_eq!(Group::BackendFile.suggest("mempath"), Some("mem-path"));
+        assert_eq!(Group::BackendFile.suggest("1"), None);
+        assert!(Group::Machine.find("smp.cpus").is_some());
+        assert!(Group::Machine.find("cxl-fmw.0.size").is_some());
+        assert!(Group::BackendRam.find("mem-path").is_none());
+    }
+
+    #[test]
+    fn releases() {
+        let rom = Group::BackendFile.find("rom").unwrap();
+        assert!(!rom.in_version(QemuVersion::new(8, 1, 0)));
+        assert!(rom.in_version(QemuVersion::new(8, 2, 0)));
+        let iommu = Group::Machine.find("iommu").unwrap();
+        assert!(iommu.in_version(QemuVersion::new(2, 7, 0)));
+        assert!(!iommu.in_version(QemuVersion::new(7, 2, 0)));
+    }
+}
