@@ -173,7 +173,11 @@ pub fn parse_size_detailed(text: &str, bare: BareUnit) -> Result<ParsedSize, Siz
                 fraction = if scaled >= 18_446_744_073_709_551_616.0 {
                     0
                 } else {
-                    scaled as u64
+                    // In [0, 2^64) here, and truncation toward zero is
+                    // exactly what C's conversion does.
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    let truncated = scaled as u64;
+                    truncated
                 };
                 rest = tail;
             }
