@@ -1,14 +1,19 @@
-//! qpmem: configure QEMU's emulated NVDIMMs, see where QEMU will put them,
-//! and run the VM.
+//! qpmem: configure QEMU's emulated persistent memory, see where QEMU
+//! will put it, and run the VM.
 //!
-//! The core is pure data and functions: [`size`] (QEMU's size syntax),
-//! [`profile`] (the saved set-up), [`layout`](mod@layout) (QEMU's placement),
-//! [`cmdline`] (argv, shell form, import) and [`map`] (the address map as
-//! a table or JSON), all under [`core`](mod@core). [`store`], [`qemu`] and [`guest`] (a throwaway Linux
-//! guest to see what the kernel makes of the DIMMs) are the thin layers
-//! that touch files and processes ([`files`] guards every file qpmem did
-//! not write itself); [`verify`] boots a profile in that guest
-//! and compares what the kernel saw with [`layout()`].
+//! The core, [`core`](mod@self::core), is pure data and functions that do
+//! no I/O: [`size`](self::core::size) (QEMU's size syntax),
+//! [`profile`](self::core::profile) (the saved set-up),
+//! [`device`](self::core::device) and [`machine`](self::core::machine)
+//! (one file per device kind and machine family),
+//! [`layout`](mod@self::core::layout) (QEMU's placement),
+//! [`cmdline`](self::core::cmdline) (argv, shell form, import),
+//! [`diagnose`](self::core::diagnose) (the rule table) and
+//! [`map`](self::core::map). The shells gather facts and act:
+//! [`host`], [`store`], [`qemu`], [`vm`], [`console`], [`guest`] (a
+//! throwaway Linux guest to see what the kernel makes of the devices),
+//! [`verify`] and [`tui`]; [`files`] guards every file qpmem did not
+//! write itself. `tests/architecture.rs` holds that boundary.
 
 // A panic is a bug: outside tests nothing unwraps or expects.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]

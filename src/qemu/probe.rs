@@ -6,7 +6,7 @@
 //! in for by a sparse scratch file of the same size in a private run
 //! directory ([`crate::rundir`]), removed afterwards. Any other existing
 //! one is used as it is, since nothing runs in the guest to write it. Console, monitor and display
-//! options kept in `extra_args` are set aside (see [`super::args`]): they
+//! options kept in `extra_args` are set aside (see [`crate::core::qemu::args`]): they
 //! do not change placement and would clash with `-display none`.
 
 use super::qmp::{Qmp, QmpError};

@@ -395,14 +395,10 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
             }
             "device" => {
                 let parsed = parse_value("-device", &value, "driver")?;
-                let kind = match parsed.head.as_str() {
-                    "nvdimm" => DimmKind::Nvdimm,
-                    "pc-dimm" => DimmKind::PcDimm,
-                    _ => {
-                        extra.push(ExtraItem::Arg(word.clone()));
-                        extra.push(ExtraItem::Arg(value));
-                        continue;
-                    }
+                let Some(kind) = DimmKind::from_driver(&parsed.head) else {
+                    extra.push(ExtraItem::Arg(word.clone()));
+                    extra.push(ExtraItem::Arg(value));
+                    continue;
                 };
                 seen.json |= parsed.json;
                 devices.push((kind, parsed));
@@ -799,12 +795,13 @@ fn import_device(
     } else {
         id.clone()
     };
-    let group = if kind == DimmKind::Nvdimm {
-        Group::Nvdimm
-    } else {
-        Group::PcDimm
-    };
-    check_keys(group, &option, &subject, &parsed.pieces, notes);
+    check_keys(
+        kind.spec().props(),
+        &option,
+        &subject,
+        &parsed.pieces,
+        notes,
+    );
     for p in parsed.pieces {
         json_typed(&option, &p)?;
         match p.key.as_str() {

@@ -14,6 +14,7 @@ pub mod nvdimm;
 pub mod pc_dimm;
 
 use crate::core::facts::HostFacts;
+use crate::core::qemu::props::Group;
 use crate::core::size::{Size, MIB};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -56,6 +57,8 @@ pub trait Kind: Sync {
     fn id_prefix(&self) -> &'static str;
     /// libvirt's `<memory model=...>`.
     fn libvirt_model(&self) -> &'static str;
+    /// The property table of its `-device` (`core::qemu::props`).
+    fn props(&self) -> Group;
     /// It has a label area (`label-size=`) at the end of its backend.
     fn has_labels(&self) -> bool;
     /// The guest sees it as persistent memory.

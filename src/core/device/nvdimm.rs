@@ -3,6 +3,7 @@
 //! by ACPI NFIT and managed there with ndctl.
 
 use super::{Dimm, Kind, SizeError};
+use crate::core::qemu::props::Group;
 use crate::core::size::align_down;
 
 pub struct Nvdimm;
@@ -22,6 +23,10 @@ impl Kind for Nvdimm {
 
     fn libvirt_model(&self) -> &'static str {
         "nvdimm"
+    }
+
+    fn props(&self) -> Group {
+        Group::Nvdimm
     }
 
     fn has_labels(&self) -> bool {

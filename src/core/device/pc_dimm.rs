@@ -2,6 +2,7 @@
 //! device memory region. No label; the whole backend is guest RAM.
 
 use super::{Dimm, Kind, SizeError};
+use crate::core::qemu::props::Group;
 
 pub struct PcDimm;
 
@@ -20,6 +21,10 @@ impl Kind for PcDimm {
 
     fn libvirt_model(&self) -> &'static str {
         "dimm"
+    }
+
+    fn props(&self) -> Group {
+        Group::PcDimm
     }
 
     fn has_labels(&self) -> bool {

@@ -71,7 +71,7 @@ pub struct Context<'a> {
     pub layout: Option<&'a Layout>,
     /// What an imported command line got wrong.
     pub import_notes: &'a [ImportNote],
-    /// What the file system says ([`host::gather`]) and which QEMU was
+    /// What the file system says (`crate::host::gather`) and which QEMU was
     /// found; the default knows nothing, and rules needing a fact stay
     /// quiet.
     pub host: &'a HostFacts,

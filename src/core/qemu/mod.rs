@@ -2,7 +2,7 @@
 //! do ([`caps`]), the properties of each option group by release
 //! ([`props`]), version strings ([`version`]), the options qpmem owns
 //! when it runs QEMU ([`args`]) and QMP's answer held against the
-//! prediction ([`compare`]).
+//! prediction ([`compare`](mod@compare)).
 
 pub mod args;
 pub mod caps;
