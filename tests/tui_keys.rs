@@ -8,6 +8,7 @@ use qpmem::core::profile::{Backend, Profile};
 use qpmem::core::qemu::QemuVersion;
 use qpmem::core::size::Size;
 use qpmem::tui::app::{Dialog, Effect, Event, Pane, Setup};
+use qpmem::tui::keymap::Keymap;
 use qpmem::tui::profiles::{Opened, ProfileEntry, ProfileRef};
 use qpmem::tui::theme::Theme;
 use qpmem::tui::App;
@@ -20,6 +21,7 @@ fn app(profile: Profile) -> App {
         name: None,
         notes: Vec::new(),
         theme: Theme::default_theme(),
+        keys: Keymap::default(),
         profiles_dir: Some(PathBuf::from("/cfg/qpmem/profiles")),
         status: None,
     });
@@ -59,26 +61,31 @@ fn keys(app: &mut App, text: &str) -> Vec<Effect> {
 }
 
 fn ids(app: &App) -> Vec<&str> {
-    app.profile.devices.iter().map(|d| d.id.as_str()).collect()
+    app.doc
+        .profile
+        .devices
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect()
 }
 
 #[test]
 fn add_picks_the_next_name_previous_size_and_a_file_beside_the_others() {
     let mut a = app(seed());
-    assert!(!a.dirty());
+    assert!(!a.doc.dirty());
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
-    let d = &a.profile.devices[2];
+    let d = &a.doc.profile.devices[2];
     assert_eq!(d.memdev, "mem3");
     assert_eq!(d.size, Size::gib(17));
     assert_eq!(d.label_size, Size::mib(2));
     assert_eq!(d.align, Some(Size::mib(128)));
     assert_eq!(d.backend, Backend::File("/vms/nvdimm-3".into()));
-    assert_eq!(a.selected, 2);
-    assert!(a.dirty());
+    assert_eq!(a.doc.selected, 2);
+    assert!(a.doc.dirty());
     // The map and command line follow.
-    assert!(a.derived.shell.iter().any(|l| l.contains("id=nv3")));
-    let l = a.derived.layout.as_ref().unwrap();
+    assert!(a.doc.derived.shell.iter().any(|l| l.contains("id=nv3")));
+    let l = a.doc.derived.layout.as_ref().unwrap();
     assert_eq!(l.devices.len(), 3);
 }
 
@@ -87,44 +94,47 @@ fn add_on_an_empty_profile_and_on_old_qemu() {
     let mut a = app(Profile::empty("e"));
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1"]);
-    assert_eq!(a.profile.devices[0].size, Size::gib(1));
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(1));
     a.handle(Event::QemuDetected(Ok(QemuVersion::new(2, 11, 0))));
     keys(&mut a, "a");
-    assert_eq!(a.profile.devices[1].align, None, "align= needs QEMU 2.12");
+    assert_eq!(
+        a.doc.profile.devices[1].align, None,
+        "align= needs QEMU 2.12"
+    );
 }
 
 #[test]
 fn edit_validates_as_you_type_and_never_stores_an_invalid_value() {
     let mut a = app(seed());
     a.handle(k(KeyCode::Enter));
-    assert_eq!(a.focus, Pane::Dimm);
+    assert_eq!(a.focus(), Pane::Dimm);
     keys(&mut a, "jjjj"); // id, memdev, kind, file, size
     a.handle(k(KeyCode::Enter));
-    let e = a.editing.as_ref().expect("editing the size");
+    let e = a.editing().expect("editing the size");
     assert_eq!(e.input.text, "17G");
     keys(&mut a, "X");
-    let err = a.editing.as_ref().unwrap().error.clone().unwrap();
+    let err = a.editing().unwrap().error.clone().unwrap();
     assert!(err.contains("size \"17GX\""), "{err}");
     a.handle(k(KeyCode::Enter));
-    assert!(a.editing.is_some(), "an invalid value is not committed");
-    assert_eq!(a.profile.devices[0].size, Size::gib(17));
+    assert!(a.editing().is_some(), "an invalid value is not committed");
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(17));
     for _ in 0..4 {
         a.handle(k(KeyCode::Backspace));
     }
     keys(&mut a, "4G");
-    assert_eq!(a.editing.as_ref().unwrap().error, None);
+    assert_eq!(a.editing().unwrap().error, None);
     a.handle(k(KeyCode::Enter));
-    assert!(a.editing.is_none());
-    assert_eq!(a.profile.devices[0].size, Size::gib(4));
+    assert!(a.editing().is_none());
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(4));
     // Esc abandons an edit.
     a.handle(k(KeyCode::Enter));
     keys(&mut a, "0");
     a.handle(k(KeyCode::Esc));
-    assert_eq!(a.profile.devices[0].size, Size::gib(4));
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(4));
     // Toggles flip with Enter.
     keys(&mut a, "jjj"); // label-size, align, share
     a.handle(k(KeyCode::Enter));
-    assert!(!a.profile.devices[0].share);
+    assert!(!a.doc.profile.devices[0].share);
 }
 
 #[test]
@@ -132,7 +142,7 @@ fn vm_form_edits_ram_with_mib_default() {
     let mut a = app(seed());
     a.handle(k(KeyCode::Tab));
     a.handle(k(KeyCode::Tab));
-    assert_eq!(a.focus, Pane::Vm);
+    assert_eq!(a.focus(), Pane::Vm);
     keys(&mut a, "jj"); // name, machine, RAM
     a.handle(k(KeyCode::Enter));
     for _ in 0..2 {
@@ -140,24 +150,24 @@ fn vm_form_edits_ram_with_mib_default() {
     }
     keys(&mut a, "512");
     a.handle(k(KeyCode::Enter));
-    assert_eq!(a.profile.ram, Size::mib(512));
-    assert!(a.derived.shell.iter().any(|l| l.contains("-m 512M,")));
+    assert_eq!(a.doc.profile.ram, Size::mib(512));
+    assert!(a.doc.derived.shell.iter().any(|l| l.contains("-m 512M,")));
 }
 
 #[test]
 fn delete_asks_first() {
     let mut a = app(seed());
     keys(&mut a, "d");
-    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
     keys(&mut a, "n");
-    assert!(a.dialog.is_none());
+    assert!(a.dialog().is_none());
     assert_eq!(ids(&a), ["nv1", "nv2"]);
     keys(&mut a, "dy");
     assert_eq!(ids(&a), ["nv2"]);
     keys(&mut a, "dy");
     assert!(ids(&a).is_empty());
     keys(&mut a, "d");
-    assert!(a.dialog.is_none(), "nothing left to delete");
+    assert!(a.dialog().is_none(), "nothing left to delete");
 }
 
 #[test]
@@ -165,14 +175,14 @@ fn reorder_moves_the_selected_dimm() {
     let mut a = app(seed());
     keys(&mut a, "J");
     assert_eq!(ids(&a), ["nv2", "nv1"]);
-    assert_eq!(a.selected, 1);
+    assert_eq!(a.doc.selected, 1);
     keys(&mut a, "J");
     assert_eq!(ids(&a), ["nv2", "nv1"], "already last");
     keys(&mut a, "K");
     assert_eq!(ids(&a), ["nv1", "nv2"]);
     // The layout follows the order: nv2 now placed first.
     keys(&mut a, "J");
-    let l = a.derived.layout.as_ref().unwrap();
+    let l = a.doc.derived.layout.as_ref().unwrap();
     assert_eq!(l.devices[0].id, "nv2");
     assert_eq!(l.devices[0].placement().unwrap().addr, 0x1_0000_0000);
 }
@@ -180,8 +190,8 @@ fn reorder_moves_the_selected_dimm() {
 #[test]
 fn fix_then_undo_and_redo() {
     let mut a = app(seed_without_align());
-    let before = a.profile.clone();
-    let d = &a.derived.diagnostics;
+    let before = a.doc.profile.clone();
+    let d = &a.doc.derived.diagnostics;
     assert!(
         d.iter().any(|d| d.code == "QP100" && d.fix.is_some()),
         "{d:?}"
@@ -191,48 +201,55 @@ fn fix_then_undo_and_redo() {
         .iter()
         .position(|d| d.code == "QP100" && d.device.as_deref() == Some("nv2"))
         .unwrap();
-    a.diag_selected = qp100;
+    a.panes.diagnostics.selected = qp100;
     keys(&mut a, "f");
     assert!(a
+        .doc
         .profile
         .devices
         .iter()
         .all(|d| d.align == Some(Size::mib(128))));
-    assert!(!a.derived.diagnostics.iter().any(|d| d.code == "QP100"));
-    let l = a.derived.layout.as_ref().unwrap();
+    assert!(!a.doc.derived.diagnostics.iter().any(|d| d.code == "QP100"));
+    let l = a.doc.derived.layout.as_ref().unwrap();
     assert_eq!(l.devices[1].placement().unwrap().addr, 0x5_3800_0000);
-    let fixed = a.profile.clone();
+    let fixed = a.doc.profile.clone();
     keys(&mut a, "u");
-    assert_eq!(a.profile, before);
-    assert!(!a.dirty());
+    assert_eq!(a.doc.profile, before);
+    assert!(!a.doc.dirty());
     a.handle(ctrl('r'));
-    assert_eq!(a.profile, fixed);
+    assert_eq!(a.doc.profile, fixed);
     keys(&mut a, "uu");
-    assert_eq!(a.profile, before, "undo past the start does nothing");
-    assert!(a.status.as_ref().unwrap().error);
+    assert_eq!(a.doc.profile, before, "undo past the start does nothing");
+    assert!(a.doc.status.as_ref().unwrap().error);
 }
 
 #[test]
 fn undo_and_redo_walk_a_history_of_edits() {
     let mut a = app(seed());
-    let p0 = a.profile.clone();
+    let p0 = a.doc.profile.clone();
     keys(&mut a, "a");
-    let p1 = a.profile.clone();
+    let p1 = a.doc.profile.clone();
     keys(&mut a, "J"); // nothing: nv3 is last
     keys(&mut a, "K");
-    let p2 = a.profile.clone();
+    let p2 = a.doc.profile.clone();
     assert_ne!(p1, p2);
     keys(&mut a, "u");
-    assert_eq!(a.profile, p1);
+    assert_eq!(a.doc.profile, p1);
     keys(&mut a, "u");
-    assert_eq!(a.profile, p0);
+    assert_eq!(a.doc.profile, p0);
     a.handle(ctrl('r'));
     a.handle(ctrl('r'));
-    assert_eq!(a.profile, p2);
+    assert_eq!(a.doc.profile, p2);
     // A new edit drops the redo history.
     keys(&mut a, "uK");
     a.handle(ctrl('r'));
-    assert!(a.status.as_ref().unwrap().text.contains("nothing to redo"));
+    assert!(a
+        .doc
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing to redo"));
 }
 
 #[test]
@@ -243,7 +260,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
     let mut a = app(seed());
     keys(&mut a, "a");
     assert!(keys(&mut a, "q").is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
     keys(&mut a, "n");
     assert!(!a.quit);
     assert_eq!(keys(&mut a, "qy"), [Effect::Quit]);
@@ -256,7 +273,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
     let mut a = app(seed());
     keys(&mut a, "e");
     keys(&mut a, "e");
-    assert!(a.editing.is_some());
+    assert!(a.editing().is_some());
     assert_eq!(a.handle(ctrl('c')), [Effect::Quit]);
 }
 
@@ -265,13 +282,13 @@ fn save_asks_for_a_name_the_first_time() {
     let mut a = app(seed());
     keys(&mut a, "a");
     assert!(keys(&mut a, "s").is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::SaveAs { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::SaveAs { .. })));
     // The input starts with the profile's name; replace it.
     for _ in 0.."default".len() {
         a.handle(k(KeyCode::Backspace));
     }
     keys(&mut a, ".x");
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::SaveAs { error: Some(e), .. }) => assert!(e.contains("'.'"), "{e}"),
         other => panic!("{other:?}"),
     }
@@ -300,15 +317,19 @@ fn save_asks_for_a_name_the_first_time() {
         qpmem::store::save_profile(&real, profile).unwrap();
     }
     a.handle(Event::Saved(Ok(real.clone())));
-    assert!(!a.dirty());
-    assert_eq!(a.path.as_deref(), Some(real.as_path()));
-    assert_eq!(qpmem::store::load_profile(&real).unwrap(), a.profile);
+    assert!(!a.doc.dirty());
+    assert_eq!(a.doc.path.as_deref(), Some(real.as_path()));
+    assert_eq!(qpmem::store::load_profile(&real).unwrap(), a.doc.profile);
     // Later saves go straight to the same file.
     keys(&mut a, "a");
     assert!(matches!(&keys(&mut a, "s")[..], [Effect::Save { path, .. }] if *path == real));
-    a.handle(Event::Saved(Err("disk full".into())));
-    assert!(a.dirty());
-    assert!(a.status.as_ref().unwrap().text.contains("disk full"));
+    a.handle(Event::Saved(Err(qpmem::store::StoreError::Io {
+        path: real.display().to_string(),
+        source: std::io::Error::other("disk full"),
+    }
+    .into())));
+    assert!(a.doc.dirty());
+    assert!(a.doc.status.as_ref().unwrap().text.contains("disk full"));
 }
 
 #[test]
@@ -340,7 +361,7 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
     keys(&mut a, "o");
     a.handle(Event::ProfilesListed(Ok(entries)));
     assert!(a.handle(k(KeyCode::Enter)).is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
     assert_eq!(
         keys(&mut a, "y"),
         [Effect::Open(ProfileRef("small".into()))]
@@ -360,16 +381,16 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
         &fx[..],
         [Effect::DetectQemu(_), Effect::GatherHost(_)]
     ));
-    assert_eq!(a.profile, small);
-    assert_eq!(a.name.as_deref(), Some("small"));
-    assert!(!a.dirty());
-    assert!(!a.can_undo());
+    assert_eq!(a.doc.profile, small);
+    assert_eq!(a.doc.name.as_deref(), Some("small"));
+    assert!(!a.doc.dirty());
+    assert!(!a.doc.can_undo());
 }
 
 #[test]
 fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
     let mut a = app(seed());
-    a.name = Some("mine".into());
+    a.doc.name = Some("mine".into());
     let entries = vec![
         ProfileEntry {
             name: "mine".into(),
@@ -388,12 +409,12 @@ fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
     a.handle(Event::ProfilesListed(Ok(entries.clone())));
     // Rename: the name is checked as typed; Enter asks the store.
     keys(&mut a, "r");
-    assert!(matches!(a.dialog, Some(Dialog::Rename { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Rename { .. })));
     for _ in 0.."mine".len() {
         a.handle(k(KeyCode::Backspace));
     }
     keys(&mut a, ".x");
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::Rename { error: Some(e), .. }) => assert!(e.contains(".x"), "{e}"),
         other => panic!("{other:?}"),
     }
@@ -413,12 +434,12 @@ fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
         "/cfg/qpmem/profiles/x.ron".into(),
     ))));
     assert_eq!(fx, [Effect::ListProfiles]);
-    assert_eq!(a.name.as_deref(), Some("x"));
-    assert_eq!(a.path, Some(PathBuf::from("/cfg/qpmem/profiles/x.ron")));
+    assert_eq!(a.doc.name.as_deref(), Some("x"));
+    assert_eq!(a.doc.path, Some(PathBuf::from("/cfg/qpmem/profiles/x.ron")));
     // Remove asks first.
     a.handle(Event::ProfilesListed(Ok(entries.clone())));
     assert!(keys(&mut a, "d").is_empty());
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::Confirm { question, .. }) => {
             assert!(question.contains("mine.ron.bak"), "{question}")
         }
@@ -433,32 +454,32 @@ fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
     a.handle(Event::ProfilesListed(Ok(entries)));
     keys(&mut a, "j");
     assert!(keys(&mut a, "d").is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::Picker { .. })));
-    assert!(a.status.as_ref().unwrap().text.contains("built in"));
+    assert!(matches!(a.dialog(), Some(Dialog::Picker { .. })));
+    assert!(a.doc.status.as_ref().unwrap().text.contains("built in"));
     assert!(keys(&mut a, "r").is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::Picker { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Picker { .. })));
 }
 
 #[test]
 fn copy_is_an_effect() {
     let mut a = app(seed());
     let fx = keys(&mut a, "y");
-    assert_eq!(fx, [Effect::Copy(render_shell(&a.profile))]);
+    assert_eq!(fx, [Effect::Copy(render_shell(&a.doc.profile))]);
     a.handle(Event::Copied(Ok("copied (OSC 52)".into())));
-    assert!(a.status.as_ref().unwrap().text.contains("OSC 52"));
+    assert!(a.doc.status.as_ref().unwrap().text.contains("OSC 52"));
     a.handle(Event::Copied(
         Err("not copied (OSC 52: broken pipe)".into()),
     ));
-    assert!(a.status.as_ref().unwrap().error);
+    assert!(a.doc.status.as_ref().unwrap().error);
 }
 
 #[test]
 fn panes_cycle_with_tab_and_help_opens_and_closes() {
     let mut a = app(seed());
-    let mut seen = vec![a.focus];
+    let mut seen = vec![a.focus()];
     for _ in 0..6 {
         a.handle(k(KeyCode::Tab));
-        seen.push(a.focus);
+        seen.push(a.focus());
     }
     assert_eq!(seen.first(), seen.last());
     assert_eq!(seen.len(), 7);
@@ -466,13 +487,13 @@ fn panes_cycle_with_tab_and_help_opens_and_closes() {
         KeyCode::BackTab,
         KeyModifiers::SHIFT,
     )));
-    assert_eq!(a.focus, Pane::Cmdline);
+    assert_eq!(a.focus(), Pane::Cmdline);
     keys(&mut a, "?");
-    assert!(a.help.is_some());
+    assert!(a.help().is_some());
     keys(&mut a, "a");
-    assert!(a.help.is_none());
+    assert!(a.help().is_none());
     assert_eq!(
-        a.profile.devices.len(),
+        a.doc.profile.devices.len(),
         2,
         "a key that closes help does nothing else"
     );
@@ -481,7 +502,7 @@ fn panes_cycle_with_tab_and_help_opens_and_closes() {
 #[test]
 fn mouse_click_selects_and_wheel_scrolls() {
     let mut a = app(seed());
-    let areas = a.areas();
+    let areas = *a.geometry();
     // Click the second data row of the device list (border, header, nv1, nv2).
     let click = |col, row| {
         Event::Mouse(MouseEvent {
@@ -492,13 +513,13 @@ fn mouse_click_selects_and_wheel_scrolls() {
         })
     };
     a.handle(click(areas.devices.x + 3, areas.devices.y + 3));
-    assert_eq!(a.selected, 1);
-    assert_eq!(a.focus, Pane::Devices);
+    assert_eq!(a.doc.selected, 1);
+    assert_eq!(a.focus(), Pane::Devices);
     // Click a form row in the VM editor.
     let vm = areas.vm.unwrap();
     a.handle(click(vm.x + 3, vm.y + 3));
-    assert_eq!(a.focus, Pane::Vm);
-    assert_eq!(a.vm_field, 2);
+    assert_eq!(a.focus(), Pane::Vm);
+    assert_eq!(a.panes.vm.field, 2);
     // Wheel over the device list moves the selection without focusing.
     a.handle(Event::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollUp,
@@ -506,23 +527,23 @@ fn mouse_click_selects_and_wheel_scrolls() {
         row: areas.devices.y + 3,
         modifiers: KeyModifiers::NONE,
     }));
-    assert_eq!(a.selected, 0);
-    assert_eq!(a.focus, Pane::Vm);
+    assert_eq!(a.doc.selected, 0);
+    assert_eq!(a.focus(), Pane::Vm);
 }
 
 #[test]
 fn map_zoom_and_scroll_keep_a_dimm_and_a_section_in_reach() {
     use qpmem::tui::panes::map;
     let mut a = app(seed());
-    a.focus = Pane::Map;
-    let width = a.areas().map.width - 2;
-    let l = a.derived.layout.clone().unwrap();
-    let (_, fit) = map::view(&l, a.map, width);
+    a.set_focus(Pane::Map);
+    let width = a.geometry().map.width - 2;
+    let l = a.doc.derived.layout.clone().unwrap();
+    let (_, fit) = map::view(&l, a.panes.map.view, width);
     assert!(fit > 128 << 20, "fit: {fit}");
     for _ in 0..3 {
         keys(&mut a, "+");
     }
-    let (start, cell) = map::view(&l, a.map, width);
+    let (start, cell) = map::view(&l, a.panes.map.view, width);
     assert!(
         cell <= 128 << 20,
         "zoomed to a section per cell or finer: {cell}"
@@ -531,46 +552,73 @@ fn map_zoom_and_scroll_keep_a_dimm_and_a_section_in_reach() {
     let nv1 = l.devices[0].placement().unwrap().addr;
     assert!(start <= nv1 && nv1 < start + cell * u64::from(width));
     a.handle(k(KeyCode::Right));
-    let (start2, _) = map::view(&l, a.map, width);
+    let (start2, _) = map::view(&l, a.panes.map.view, width);
     assert!(start2 > start);
     keys(&mut a, "0");
-    assert_eq!(map::view(&l, a.map, width), (0, fit));
+    assert_eq!(map::view(&l, a.panes.map.view, width), (0, fit));
 }
 
 #[test]
-fn the_readme_lists_every_key() {
+fn the_readme_and_the_help_overlay_list_every_key() {
+    use qpmem::tui::action::{CONSOLE_KEYS, MOUSE_HELP};
+    use qpmem::tui::panes::help::{self, HelpLine};
+    use qpmem::tui::panes::Panes;
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
         .split("## The TUI")
         .nth(1)
         .expect("README has a '## The TUI' section");
-    for b in qpmem::tui::action::KEYMAP {
+    let keys = Keymap::default();
+    let overlay = help::lines(&keys, &Panes::default(), 74);
+    let in_overlay = |k: &str| {
+        overlay
+            .iter()
+            .any(|l| matches!(l, HelpLine::Row { keys, .. } if keys.trim() == k))
+    };
+    for b in keys.bindings() {
+        let text = keys.text(&[b.scope], b.action);
         assert!(
-            section.contains(&format!("`{}`", b.keys)),
-            "README's TUI section does not list `{}`",
-            b.keys
+            section.contains(&format!("`{text}`")),
+            "README's TUI section does not list `{text}` ({:?} in {:?})",
+            b.action,
+            b.scope
+        );
+        assert!(
+            in_overlay(&text),
+            "the help overlay has no row for `{text}` ({:?} in {:?})",
+            b.action,
+            b.scope
         );
     }
-    for (k, _) in qpmem::tui::action::MOUSE_HELP {
+    for (k, _) in CONSOLE_KEYS {
+        assert!(
+            section.contains(&format!("`{k}`")),
+            "README: console key {k}"
+        );
+        assert!(in_overlay(k), "overlay: console key {k}");
+    }
+    for (k, _) in MOUSE_HELP {
         assert!(section.contains(k), "README does not mention mouse {k}");
+        assert!(in_overlay(k), "overlay: mouse {k}");
     }
     assert!(section.contains("NO_COLOR"));
+    assert!(section.contains("keys.ron"));
 }
 
 #[test]
 fn launch_checks_then_asks_before_creating_files() {
     let mut a = app(seed());
-    assert_eq!(keys(&mut a, "l"), [Effect::Launch(a.profile.clone())]);
+    assert_eq!(keys(&mut a, "l"), [Effect::Launch(a.doc.profile.clone())]);
     // Nothing to create: start at once.
     let fx = a.handle(Event::LaunchChecked(Ok(Vec::new())));
-    assert_eq!(fx, [Effect::StartVm(a.profile.clone())]);
+    assert_eq!(fx, [Effect::StartVm(a.doc.profile.clone())]);
     // Files to create: ask first, listing them.
     let fx = a.handle(Event::LaunchChecked(Ok(vec![
         "create /vms/nvdimm-1 (17G, sparse)".into(),
     ])));
     assert!(fx.is_empty());
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::Confirm { question, .. }) => {
             assert!(question.contains("/vms/nvdimm-1"), "{question}")
         }
@@ -579,14 +627,17 @@ fn launch_checks_then_asks_before_creating_files() {
     assert!(keys(&mut a, "n").is_empty());
     keys(&mut a, "l");
     a.handle(Event::LaunchChecked(Ok(vec!["create x".into()])));
-    assert_eq!(keys(&mut a, "y"), [Effect::StartVm(a.profile.clone())]);
+    assert_eq!(keys(&mut a, "y"), [Effect::StartVm(a.doc.profile.clone())]);
     // Refusals and the end of a run are reported.
     a.handle(Event::LaunchChecked(Err(
-        "not launching: nv1 is in use".into()
+        qpmem::tui::app::TaskError::Blocked(vec!["nv1 is in use".into()]),
     )));
-    assert!(a.status.as_ref().unwrap().error);
+    assert!(a.doc.status.as_ref().unwrap().error);
     a.handle(Event::Launched(Ok("QEMU exited (status 0)".into())));
-    assert_eq!(a.status.as_ref().unwrap().text, "QEMU exited (status 0)");
+    assert_eq!(
+        a.doc.status.as_ref().unwrap().text,
+        "QEMU exited (status 0)"
+    );
 }
 
 #[test]
@@ -595,13 +646,13 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
     use qpmem::tui::app::GuestCheck;
     use qpmem::verify::{Accel, DimmCheck, Verdict, VerifyReport};
     let mut a = app(seed());
-    assert_eq!(keys(&mut a, "v"), [Effect::Verify(a.profile.clone())]);
-    assert_eq!(a.focus, Pane::Diagnostics);
+    assert_eq!(keys(&mut a, "v"), [Effect::Verify(a.doc.profile.clone())]);
+    assert_eq!(a.focus(), Pane::Diagnostics);
     a.handle(Event::VerifyStage("booting".into()));
-    assert_eq!(a.guest, GuestCheck::Running("booting".into()));
+    assert_eq!(a.doc.guest, GuestCheck::Running("booting".into()));
     // v again cancels.
     assert_eq!(keys(&mut a, "v"), [Effect::CancelVerify]);
-    assert!(matches!(a.guest, GuestCheck::Failed(_)));
+    assert!(matches!(a.doc.guest, GuestCheck::Failed(_)));
     // A verdict that contradicts the model is shown, naming the DIMM.
     keys(&mut a, "v");
     let check = |id: &str, verdict, guest_addr| DimmCheck {
@@ -629,8 +680,8 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
         guest: Default::default(),
     };
     a.handle(Event::Verified(Ok(Box::new(report))));
-    let GuestCheck::Done { lines, ok, stale } = &a.guest else {
-        panic!("{:?}", a.guest)
+    let GuestCheck::Done { lines, ok, stale } = &a.doc.guest else {
+        panic!("{:?}", a.doc.guest)
     };
     assert!(!ok && !stale);
     assert!(lines
@@ -642,7 +693,7 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
     let screen = render_text(&a);
     assert!(screen.contains("nv2 MISSING"), "{screen}");
     keys(&mut a, "a");
-    assert!(matches!(a.guest, GuestCheck::Done { stale: true, .. }));
+    assert!(matches!(a.doc.guest, GuestCheck::Done { stale: true, .. }));
     assert!(render_text(&a).contains("before your last change"));
 }
 
@@ -664,25 +715,25 @@ fn render_text(a: &App) -> String {
 fn paste_types_into_the_field_being_edited_and_never_runs_keys() {
     let mut a = app(seed());
     // Not editing: a paste full of command keys changes nothing.
-    let before = a.profile.clone();
+    let before = a.doc.profile.clone();
     assert!(a.handle(Event::Paste("adddq".into())).is_empty());
-    assert_eq!(a.profile, before);
-    assert!(a.dialog.is_none() && !a.quit);
+    assert_eq!(a.doc.profile, before);
+    assert!(a.dialog().is_none() && !a.quit);
     // Editing nv1's size: the pasted text lands in the field.
     a.handle(Event::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
-    assert_eq!(a.focus, Pane::Dimm);
+    assert_eq!(a.focus(), Pane::Dimm);
     keys(&mut a, "jjjj");
     a.handle(k(KeyCode::Enter));
-    let e = a.editing.as_ref().expect("editing the size field");
+    let e = a.editing().expect("editing the size field");
     assert_eq!(e.input.text, "17G");
     for _ in 0..3 {
         a.handle(k(KeyCode::Backspace));
     }
     a.handle(Event::Paste("20G\n".into()));
-    assert_eq!(a.editing.as_ref().unwrap().input.text, "20G ");
+    assert_eq!(a.editing().unwrap().input.text, "20G ");
     a.handle(k(KeyCode::Backspace));
     a.handle(k(KeyCode::Enter));
-    assert_eq!(a.profile.devices[0].size, Size::gib(20));
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(20));
 }
 
 #[test]
@@ -690,8 +741,9 @@ fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
     let mut a = app(seed());
     assert!(!render_text(&a).contains("ndctl create-namespace"));
     keys(&mut a, "r");
-    assert_eq!(a.focus, Pane::Cmdline);
+    assert_eq!(a.focus(), Pane::Cmdline);
     assert!(a
+        .doc
         .cmdline_lines()
         .iter()
         .any(|l| l.contains("ndctl init-labels")));
@@ -704,7 +756,7 @@ fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
         other => panic!("{other:?}"),
     }
     keys(&mut a, "r");
-    assert!(a.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
+    assert!(a.doc.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
 }
 
 #[test]
@@ -712,7 +764,7 @@ fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
     use qpmem::core::qemu::compare;
     use qpmem::core::qemu::MemoryDeviceInfo;
     let mut a = app(seed());
-    let layout = a.derived.layout.clone().unwrap();
+    let layout = a.doc.derived.layout.clone().unwrap();
     let actual = |nv2_addr: u64| -> Vec<MemoryDeviceInfo> {
         layout
             .placements()
@@ -751,10 +803,10 @@ fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
 
 /// The text in whichever input is open: a form field or a dialog's.
 fn input_text(a: &App) -> String {
-    if let Some(e) = &a.editing {
+    if let Some(e) = a.editing() {
         return e.input.text.clone();
     }
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::SaveAs { input, .. } | Dialog::Rename { input, .. }) => input.text.clone(),
         other => panic!("no input open: {other:?}"),
     }
@@ -819,7 +871,7 @@ fn every_input_edits_lines_alike() {
     line_editing_in(
         "Rename",
         |a| {
-            a.name = Some("mine".into());
+            a.doc.name = Some("mine".into());
             keys(a, "o");
             a.handle(Event::ProfilesListed(Ok(vec![ProfileEntry {
                 name: "mine".into(),

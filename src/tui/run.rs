@@ -9,7 +9,9 @@
 //! The terminal is restored on quit, on error, on panic and on
 //! SIGTERM/SIGHUP: see [`crate::terminal`].
 
-use super::app::{App, Effect, Event, Setup};
+use super::app::{App, Setup};
+use super::event::{Effect, Event, TaskError};
+use super::keymap::Keymap;
 use super::profiles;
 use super::theme::Theme;
 use super::ui;
@@ -64,14 +66,26 @@ pub fn run(opts: Options) -> io::Result<()> {
         store.as_ref().map(Store::config_dir),
         no_color,
     );
+    let (keys, keys_problem) = Keymap::load(store.as_ref().map(Store::config_dir));
+    if let Some(p) = &keys_problem {
+        // Also on stderr: it is still there after qpmem quits.
+        eprintln!("qpmem: {}", crate::core::printable::printable(p));
+    }
+    let problems: Vec<String> = [theme_problem, keys_problem]
+        .into_iter()
+        .flatten()
+        .collect();
     let mut app = App::new(Setup {
         profile: opts.loaded.profile,
         path: opts.loaded.path,
         name: opts.loaded.name,
         notes: opts.loaded.notes,
         theme,
+        keys,
         profiles_dir: store.as_ref().map(Store::profiles_dir),
-        status: theme_problem.or(opts.status),
+        status: (!problems.is_empty())
+            .then(|| problems.join("; "))
+            .or(opts.status),
     });
     let (tx, rx) = mpsc::channel::<Incoming>();
     let mut driver = Driver {
@@ -93,7 +107,7 @@ pub fn run(opts: Options) -> io::Result<()> {
     terminal.clear()?;
     terminal.draw(|f| ui::draw(f, &app))?;
     // After the first frame: nothing slow before the user sees something.
-    if let (Some(store), Some(name)) = (&driver.store, &app.name) {
+    if let (Some(store), Some(name)) = (&driver.store, &app.doc.name) {
         let _ = Settings::set_last_profile(store, name);
     }
     let start = app.start();
@@ -236,10 +250,8 @@ impl Driver {
         }
     }
 
-    fn store(&self) -> Result<&Store, String> {
-        self.store
-            .as_ref()
-            .ok_or_else(|| "no home directory: the profile store is unavailable".to_string())
+    fn store(&self) -> Result<&Store, TaskError> {
+        self.store.as_ref().ok_or(TaskError::NoStore)
     }
 
     fn perform_one(&mut self, app: &App, effect: Effect) -> Option<Event> {
@@ -250,12 +262,12 @@ impl Driver {
                 name,
                 profile,
             } => Some(Event::Saved(self.save(&path, name.as_deref(), &profile))),
-            Effect::ListProfiles => {
-                Some(Event::ProfilesListed(self.store().and_then(profiles::list)))
-            }
+            Effect::ListProfiles => Some(Event::ProfilesListed(
+                self.store().and_then(|s| Ok(profiles::list(s)?)),
+            )),
             Effect::Open(r) => Some(Event::Opened(
                 self.store()
-                    .and_then(|s| profiles::load(s, &r))
+                    .and_then(|s| Ok(profiles::load(s, &r)?))
                     .map(Box::new),
             )),
             Effect::Copy(text) => {
@@ -268,9 +280,9 @@ impl Driver {
                 }))
             }
             Effect::Launch(profile) => {
-                let plan = preflight(&profile, app.qemu_version, &app.notes);
+                let plan = preflight(&profile, app.doc.qemu_version, &app.doc.notes);
                 Some(Event::LaunchChecked(if plan.is_blocked() {
-                    Err(format!("not launching: {}", plan.errors().join("; ")))
+                    Err(TaskError::Blocked(plan.errors()))
                 } else {
                     Ok(plan.changes())
                 }))
@@ -282,12 +294,12 @@ impl Driver {
             }))),
             Effect::RemoveProfile(name) => Some(Event::ProfileRemoved(
                 self.store()
-                    .and_then(|s| s.remove(&name).map_err(|e| e.to_string()))
+                    .and_then(|s| Ok(s.remove(&name)?))
                     .map(|_| name),
             )),
             Effect::RenameProfile { from, to } => Some(Event::ProfileRenamed(
                 self.store()
-                    .and_then(|s| s.rename(&from, &to).map_err(|e| e.to_string()))
+                    .and_then(|s| Ok(s.rename(&from, &to)?))
                     .map(|path| (from, to, path)),
             )),
             Effect::Verify(profile) => {
@@ -302,12 +314,12 @@ impl Driver {
                 match discover::detect(None, &profile) {
                     QemuStatus::Found { version, .. } => Ok(version),
                     QemuStatus::NotFound { wanted, reason, .. } => {
-                        Err(format!("{wanted}: {reason}"))
+                        Err(TaskError::QemuNotFound { wanted, reason })
                     }
                     QemuStatus::NoVersion { path, reason } => {
-                        Err(format!("{}: {reason}", path.display()))
+                        Err(TaskError::QemuNoVersion { path, reason })
                     }
-                    QemuStatus::NotChecked => Err("QEMU not checked".into()),
+                    QemuStatus::NotChecked => Err(TaskError::QemuNotChecked),
                 },
             )),
         }
@@ -319,18 +331,21 @@ impl Driver {
         path: &Path,
         name: Option<&str>,
         profile: &crate::core::profile::Profile,
-    ) -> Result<std::path::PathBuf, String> {
+    ) -> Result<std::path::PathBuf, TaskError> {
         if let (Some(name), Ok(store)) = (name, self.store()) {
             if store.profile_path(name).ok().as_deref() == Some(path) {
-                let written = store.save(name, profile).map_err(|e| e.to_string())?;
+                let written = store.save(name, profile)?;
                 let _ = Settings::set_last_profile(store, name);
                 return Ok(written);
             }
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| TaskError::CreateDir {
+                path: dir.to_path_buf(),
+                source: Arc::new(e),
+            })?;
         }
-        store::save_profile(path, profile).map_err(|e| e.to_string())?;
+        store::save_profile(path, profile)?;
         Ok(path.to_path_buf())
     }
 }
@@ -356,15 +371,17 @@ impl Driver {
                     })
                 });
                 send(Event::Verified(
-                    result.map(Box::new).map_err(|e| e.to_string()),
+                    result
+                        .map(Box::new)
+                        .map_err(|e| TaskError::Verify(Arc::new(e))),
                 ));
             });
         match spawned {
             Ok(thread) => self.verify = Some(Verifying { cancel, thread }),
             Err(e) => {
-                let _ = self.tx.send(Incoming::App(Event::Verified(Err(format!(
-                    "cannot start the guest check: {e}"
-                )))));
+                let _ = self.tx.send(Incoming::App(Event::Verified(Err(
+                    TaskError::VerifyThread(Arc::new(e)),
+                ))));
             }
         }
     }
@@ -379,15 +396,15 @@ impl Driver {
 
     /// Create the missing files and start QEMU with its console view; the
     /// event to send when that fails.
-    fn start_vm(&mut self, app: &App, profile: &Profile) -> Result<(), Result<String, String>> {
-        let fail = |e: String| Err(Err(e));
-        let plan = preflight(profile, app.qemu_version, &app.notes);
+    fn start_vm(&mut self, app: &App, profile: &Profile) -> Result<(), Result<String, TaskError>> {
+        let fail = |e: TaskError| Err(Err(e));
+        let plan = preflight(profile, app.doc.qemu_version, &app.doc.notes);
         if let Err(e) = prepare(&plan, true) {
-            return fail(format!("not launching: {e}"));
+            return fail(TaskError::Prepare(Arc::new(e)));
         }
         let binary = match discover::resolve(None, profile) {
             Ok(b) => b,
-            Err(e) => return fail(e.to_string()),
+            Err(e) => return fail(TaskError::FindQemu(Arc::new(e))),
         };
         let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
         let mut opts = LaunchOptions::new(binary);
@@ -406,7 +423,7 @@ impl Driver {
                 ));
                 Ok(())
             }
-            Err(e) => fail(format!("launch failed: {e}")),
+            Err(e) => fail(TaskError::Launch(Arc::new(e))),
         }
     }
 
@@ -443,10 +460,10 @@ fn finish_vm(view: LaunchView) -> Event {
     let stderr = vm.stderr_lines();
     drop(vm);
     Event::Launched(match status {
-        Some(s) if s.code().is_some_and(|c| c != 0) => Err(format!(
-            "QEMU {state}{}",
-            stderr.last().map(|l| format!(": {l}")).unwrap_or_default()
-        )),
+        Some(s) if s.code().is_some_and(|c| c != 0) => Err(TaskError::QemuFailed {
+            state: state.to_string(),
+            last: stderr.last().cloned(),
+        }),
         _ => Ok(format!("QEMU {state}")),
     })
 }
