@@ -839,6 +839,19 @@ fn line_editing_in(what: &str, open: impl Fn(&mut App), start: &str) {
     // Other Ctrl keys type nothing.
     a.handle(ctrl('b'));
     assert_eq!(input_text(&a), "", "{what}: Ctrl-B");
+    keys(&mut a, "abc");
+    a.handle(k(KeyCode::Left));
+    a.handle(k(KeyCode::Backspace));
+    assert_eq!(input_text(&a), "ac", "{what}: Left, Backspace");
+    a.handle(k(KeyCode::Home));
+    a.handle(k(KeyCode::Delete));
+    assert_eq!(input_text(&a), "c", "{what}: Home, Delete");
+    a.handle(Event::Paste("\tx\r\ny\u{1b}".into()));
+    assert_eq!(
+        input_text(&a),
+        "x  yc",
+        "{what}: a paste drops control characters"
+    );
 }
 
 #[test]
@@ -882,5 +895,320 @@ fn every_input_edits_lines_alike() {
             keys(a, "r");
         },
         "mine",
+    );
+}
+
+/// The screen as rows of text.
+fn rows_of(a: &App, w: u16, h: u16) -> Vec<String> {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| qpmem::tui::ui::draw(f, a)).unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect())
+        .collect()
+}
+
+/// Where the text cursor (the one cell in reverse video) is drawn, and
+/// the text on its row up to it.
+fn drawn_cursor(a: &App, w: u16, h: u16) -> Option<(u16, u16, String)> {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| qpmem::tui::ui::draw(f, a)).unwrap();
+    let buf = t.backend().buffer();
+    for y in 0..h {
+        for x in 0..w {
+            if buf[(x, y)]
+                .modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+            {
+                let before = (0..x).map(|x| buf[(x, y)].symbol()).collect();
+                return Some((x, y, before));
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn long_inputs_scroll_sideways_to_keep_the_cursor_in_view() {
+    let long = "/a/very/long/directory/name/that/goes/on/and/on/and/on/nvdimm-1.img";
+    for (w, h) in [(80, 24), (160, 50)] {
+        // A DIMM form field: the backing file.
+        let mut a = app(seed());
+        a.handle(Event::Resize(w, h));
+        a.handle(k(KeyCode::Tab));
+        keys(&mut a, "jjj");
+        a.handle(k(KeyCode::Enter));
+        assert_eq!(a.editing().unwrap().input.text, "/vms/nvdimm-1");
+        a.handle(ctrl('u'));
+        for c in long.chars() {
+            a.handle(Event::Key(KeyEvent::new(
+                KeyCode::Char(c),
+                KeyModifiers::NONE,
+            )));
+        }
+        let pane = a.geometry().dimm.unwrap();
+        let (x, y, before) = drawn_cursor(&a, w, h).expect("the cursor is drawn");
+        assert!(
+            pane.x < x && x < pane.x + pane.width - 1 && pane.y < y && y < pane.y + pane.height,
+            "{w}x{h}: cursor at {x},{y} outside the DIMM pane {pane:?}"
+        );
+        assert!(before.ends_with("on/nvdimm-1.img"), "{w}x{h}: {before:?}");
+        // The pane's right border is still there.
+        let row = &rows_of(&a, w, h)[y as usize];
+        let right: String = row
+            .chars()
+            .nth((pane.x + pane.width - 1) as usize)
+            .into_iter()
+            .collect();
+        assert_eq!(right, "│", "{w}x{h}: {row}");
+        // Home: the start is in view again, the cursor on its first character.
+        a.handle(k(KeyCode::Home));
+        let (x, _, before) = drawn_cursor(&a, w, h).unwrap();
+        assert!(before.ends_with("file "), "{w}x{h}: {before:?}");
+        assert!(rows_of(&a, w, h)[y as usize][..].contains("/a/very/long"));
+        assert!(x > pane.x);
+        a.handle(k(KeyCode::Enter));
+        assert_eq!(a.doc.profile.devices[0].backend, Backend::File(long.into()));
+
+        // The Save-as prompt: a long path pasted in.
+        let mut a = app(seed());
+        a.handle(Event::Resize(w, h));
+        keys(&mut a, "as");
+        a.handle(ctrl('u'));
+        let path = format!("/tmp{long}/profile.ron");
+        a.handle(Event::Paste(path.clone()));
+        let box_ = a.geometry().prompt;
+        let (x, y, before) = drawn_cursor(&a, w, h).expect("the cursor is drawn");
+        assert!(
+            box_.x < x && x < box_.x + box_.width - 1 && box_.y < y && y < box_.y + box_.height,
+            "{w}x{h}: cursor at {x},{y} outside the prompt {box_:?}"
+        );
+        assert!(before.ends_with("/profile.ron"), "{w}x{h}: {before:?}");
+        match &a.handle(k(KeyCode::Enter))[..] {
+            [Effect::Save { path: p, .. }] => assert_eq!(p, &PathBuf::from(&path)),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// The (column, row) where `needle` is drawn inside `area`.
+fn find_in(rows: &[String], area: ratatui::layout::Rect, needle: &str) -> Option<(u16, u16)> {
+    for y in area.y..area.y + area.height {
+        let row: Vec<char> = rows[y as usize].chars().collect();
+        let inside: String = row[area.x as usize..(area.x + area.width) as usize]
+            .iter()
+            .collect();
+        if let Some(b) = inside.find(needle) {
+            return Some((area.x + inside[..b].chars().count() as u16, y));
+        }
+    }
+    None
+}
+
+fn click(col: u16, row: u16) -> Event {
+    Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: col,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
+#[test]
+fn a_click_selects_what_is_drawn_under_it() {
+    let mut many = Profile::empty("many");
+    many.devices = (1..=64)
+        .map(|i| qpmem::Dimm::nvdimm(i, format!("/vms/nvdimm-{i}").into(), Size::gib(1)))
+        .collect();
+    for (w, h) in [(80, 24), (160, 50)] {
+        // The device list, scrolled to its end.
+        let mut a = app(many.clone());
+        a.handle(Event::Resize(w, h));
+        a.handle(k(KeyCode::End));
+        assert_eq!(a.doc.selected, 63);
+        let g = *a.geometry();
+        let (x, y) = find_in(&rows_of(&a, w, h), g.devices, " nv60 ").expect("nv60 shown");
+        a.handle(click(x + 1, y));
+        assert_eq!(a.doc.profile.devices[a.doc.selected].id, "nv60", "{w}x{h}");
+
+        // The DIMM form, scrolled to its last field.
+        a.handle(k(KeyCode::Tab));
+        a.handle(k(KeyCode::End));
+        let form = a.geometry().dimm.unwrap();
+        let (x, y) = find_in(&rows_of(&a, w, h), form, "node ").expect("node shown");
+        a.handle(click(x, y));
+        assert_eq!(a.focus(), Pane::Dimm);
+        assert_eq!(a.panes.dimm.field, 12, "{w}x{h}: node is field 12");
+
+        // The diagnostics, each wrapped over several rows (scrolled to the
+        // last one): a click on the second row of the first and of the last
+        // finding shown selects the finding drawn there.
+        let mut a = app(seed_without_align());
+        a.handle(Event::Resize(w, h));
+        a.set_focus(Pane::Diagnostics);
+        a.handle(k(KeyCode::End));
+        let g = *a.geometry();
+        let rows = rows_of(&a, w, h);
+        let heads: Vec<(u16, String)> = (g.diagnostics.y + 1
+            ..g.diagnostics.y + g.diagnostics.height - 1)
+            .filter_map(|y| {
+                let row: String = rows[y as usize]
+                    .chars()
+                    .skip(g.diagnostics.x as usize + 1)
+                    .take(g.diagnostics.width as usize - 2)
+                    .collect();
+                let (_, message) = row.split_once("]: ")?;
+                Some((y, message.chars().take(12).collect()))
+            })
+            .collect();
+        assert!(!heads.is_empty(), "{w}x{h}: no finding shown");
+        for (y, message) in [&heads[0], heads.last().unwrap()] {
+            a.handle(click(g.diagnostics.x + 4, y + 1));
+            let d = &a.doc.derived.diagnostics[a.panes.diagnostics.selected];
+            assert!(
+                d.message.starts_with(message.as_str()),
+                "{w}x{h}: {message:?} vs {d:?}"
+            );
+        }
+        if w == 160 {
+            assert!(heads.len() > 1, "both findings shown at 160x50");
+        }
+
+        // The map: a click on nv2's block.
+        let (x, y) = find_in(&rows, g.map, "nv2").expect("nv2 on the map");
+        a.handle(click(x + 1, y));
+        assert_eq!((a.focus(), a.doc.selected), (Pane::Map, 1), "{w}x{h}");
+    }
+}
+
+#[test]
+fn help_scrolls_through_every_section_and_cuts_nothing() {
+    use qpmem::tui::action::{CONSOLE_KEYS, GLOBAL, MOUSE_HELP, MOVE};
+    use qpmem::tui::panes::{dialog, help, Panes};
+    let panes = Panes::default();
+    let mut wanted: Vec<&str> = GLOBAL.iter().chain(MOVE).map(|c| c.help).collect();
+    for p in qpmem::tui::geometry::PANES {
+        wanted.extend(panes.get(p).commands().iter().map(|c| c.help));
+    }
+    for list in [
+        qpmem::tui::input::COMMANDS,
+        dialog::CONFIRM_COMMANDS,
+        dialog::PICKER_COMMANDS,
+        help::COMMANDS,
+    ] {
+        wanted.extend(list.iter().map(|c| c.help));
+    }
+    wanted.extend(CONSOLE_KEYS.iter().chain(MOUSE_HELP).map(|(_, what)| *what));
+    for (w, h) in [(80, 24), (160, 50)] {
+        let mut a = app(seed());
+        a.handle(Event::Resize(w, h));
+        keys(&mut a, "?");
+        let area = a.geometry().help;
+        let inner = |rows: &[String]| -> Vec<String> {
+            (area.y + 1..area.y + area.height - 1)
+                .map(|y| {
+                    rows[y as usize]
+                        .chars()
+                        .skip(area.x as usize + 1)
+                        .take(area.width as usize - 2)
+                        .collect()
+                })
+                .collect()
+        };
+        // Line by line with j: each step brings one new row in at the bottom.
+        let mut seen = inner(&rows_of(&a, w, h));
+        let mut steps = 0;
+        loop {
+            keys(&mut a, "j");
+            let now = inner(&rows_of(&a, w, h));
+            if now == seen[seen.len() - now.len()..] {
+                break;
+            }
+            assert_eq!(now[..now.len() - 1], seen[seen.len() - now.len() + 1..]);
+            seen.push(now.last().unwrap().clone());
+            steps += 1;
+            assert!(steps < 500, "help never ends");
+        }
+        assert!(a.help().is_some(), "j at the end keeps help open");
+        let text = seen.join(" ");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for what in &wanted {
+            assert!(text.contains(what), "{w}x{h}: help cuts or lacks {what:?}");
+        }
+        assert!(text.contains("Ctrl-]"), "{w}x{h}: the console's keys");
+        // At the end, k scrolls back at once; g goes to the top, G to the end.
+        let end = rows_of(&a, w, h);
+        keys(&mut a, "k");
+        assert_ne!(rows_of(&a, w, h), end, "{w}x{h}: k at the end scrolls back");
+        keys(&mut a, "g");
+        assert_eq!(inner(&rows_of(&a, w, h)), seen[..area.height as usize - 2]);
+        keys(&mut a, "G");
+        assert_eq!(rows_of(&a, w, h), end);
+        a.handle(k(KeyCode::PageUp));
+        a.handle(k(KeyCode::PageDown));
+        assert_eq!(rows_of(&a, w, h), end, "{w}x{h}: PgUp then PgDn");
+        keys(&mut a, "x");
+        assert!(a.help().is_none(), "another key closes help");
+    }
+}
+
+#[test]
+fn a_keys_file_in_the_config_dir_rebinds_keys_everywhere_they_show() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keys.ron"),
+        "// mine\n(\n  normal: { add_dimm: [\"n\"] },\n  confirm: { yes: [\"o\"] },\n)\n",
+    )
+    .unwrap();
+    let (keymap, problem) = Keymap::load(Some(dir.path()));
+    assert_eq!(problem, None);
+    let mut a = App::new(Setup {
+        profile: seed(),
+        path: None,
+        name: None,
+        notes: Vec::new(),
+        theme: Theme::default_theme(),
+        keys: keymap,
+        profiles_dir: None,
+        status: None,
+    });
+    a.handle(Event::Resize(160, 50));
+    keys(&mut a, "a");
+    assert_eq!(ids(&a), ["nv1", "nv2"], "a is no longer add");
+    keys(&mut a, "n");
+    assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
+    // The status bar, the question and the help overlay show the keys in use.
+    keys(&mut a, "j");
+    let screen = rows_of(&a, 160, 50).join("\n");
+    assert!(screen.contains(" n add "), "{screen}");
+    keys(&mut a, "d");
+    let screen = rows_of(&a, 160, 50).join("\n");
+    assert!(screen.contains("o yes"), "{screen}");
+    keys(&mut a, "y");
+    assert_eq!(ids(&a), ["nv1", "nv2", "nv3"], "y is no longer yes");
+    keys(&mut a, "o");
+    assert_eq!(ids(&a), ["nv1", "nv2"]);
+    keys(&mut a, "?");
+    let screen = rows_of(&a, 160, 50).join("\n");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("  n           add a DIMM")),
+        "{screen}"
+    );
+    // A bad file is reported, naming the file and what is wrong, and the
+    // default keys are used.
+    std::fs::write(
+        dir.path().join("keys.ron"),
+        "(normal: { add_dimm: [\"Ctrl-\"] })",
+    )
+    .unwrap();
+    let (keymap, problem) = Keymap::load(Some(dir.path()));
+    assert_eq!(keymap, Keymap::default());
+    let problem = problem.unwrap();
+    assert!(problem.contains("keys.ron"), "{problem}");
+    assert!(
+        problem.contains("normal.add_dimm: \"Ctrl-\" is not a key"),
+        "{problem}"
     );
 }
