@@ -928,66 +928,130 @@ fn drawn_cursor(a: &App, w: u16, h: u16) -> Option<(u16, u16, String)> {
     None
 }
 
+/// Type a long text into the input `open` leaves open: the cursor stays
+/// inside `area` (the input's pane or prompt) after the end of the text,
+/// the frame is not overwritten, and Home brings the start back.
+fn scrolls_sideways(
+    what: &str,
+    (w, h): (u16, u16),
+    open: impl Fn(&mut App),
+    area: impl Fn(&App) -> ratatui::layout::Rect,
+    typed: &str,
+) -> App {
+    let mut a = app(seed());
+    a.handle(Event::Resize(w, h));
+    open(&mut a);
+    a.handle(ctrl('u'));
+    for c in typed.chars() {
+        a.handle(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+    }
+    let r = area(&a);
+    let (x, y, before) = drawn_cursor(&a, w, h).expect("the cursor is drawn");
+    assert!(
+        r.x < x && x < r.x + r.width - 1 && r.y < y && y < r.y + r.height,
+        "{what} {w}x{h}: cursor at {x},{y} outside {r:?}"
+    );
+    let tail: String = typed.chars().skip(typed.chars().count() - 12).collect();
+    assert!(before.ends_with(&tail), "{what} {w}x{h}: {before:?}");
+    let row = &rows_of(&a, w, h)[y as usize];
+    let right: String = row
+        .chars()
+        .skip((r.x + r.width - 1) as usize)
+        .take(1)
+        .collect();
+    assert_eq!(
+        right, "│",
+        "{what} {w}x{h}: the frame is overwritten: {row}"
+    );
+    a.handle(k(KeyCode::Home));
+    let (x, y, _) = drawn_cursor(&a, w, h).unwrap();
+    let row: String = rows_of(&a, w, h)[y as usize]
+        .chars()
+        .skip(x as usize)
+        .collect();
+    let head: String = typed.chars().take(12).collect();
+    assert!(row.starts_with(&head), "{what} {w}x{h}: {row:?}");
+    a.handle(k(KeyCode::End));
+    a
+}
+
 #[test]
 fn long_inputs_scroll_sideways_to_keep_the_cursor_in_view() {
     let long = "/a/very/long/directory/name/that/goes/on/and/on/and/on/nvdimm-1.img";
-    for (w, h) in [(80, 24), (160, 50)] {
-        // A DIMM form field: the backing file.
-        let mut a = app(seed());
-        a.handle(Event::Resize(w, h));
-        a.handle(k(KeyCode::Tab));
-        keys(&mut a, "jjj");
-        a.handle(k(KeyCode::Enter));
-        assert_eq!(a.editing().unwrap().input.text, "/vms/nvdimm-1");
-        a.handle(ctrl('u'));
-        for c in long.chars() {
-            a.handle(Event::Key(KeyEvent::new(
-                KeyCode::Char(c),
-                KeyModifiers::NONE,
-            )));
-        }
-        let pane = a.geometry().dimm.unwrap();
-        let (x, y, before) = drawn_cursor(&a, w, h).expect("the cursor is drawn");
-        assert!(
-            pane.x < x && x < pane.x + pane.width - 1 && pane.y < y && y < pane.y + pane.height,
-            "{w}x{h}: cursor at {x},{y} outside the DIMM pane {pane:?}"
+    for size in [(80, 24), (160, 50)] {
+        let mut a = scrolls_sideways(
+            "the DIMM's file",
+            size,
+            |a| {
+                a.handle(k(KeyCode::Tab));
+                keys(a, "jjj");
+                a.handle(k(KeyCode::Enter));
+                assert_eq!(a.editing().unwrap().input.text, "/vms/nvdimm-1");
+            },
+            |a| a.geometry().dimm.unwrap(),
+            long,
         );
-        assert!(before.ends_with("on/nvdimm-1.img"), "{w}x{h}: {before:?}");
-        // The pane's right border is still there.
-        let row = &rows_of(&a, w, h)[y as usize];
-        let right: String = row
-            .chars()
-            .nth((pane.x + pane.width - 1) as usize)
-            .into_iter()
-            .collect();
-        assert_eq!(right, "│", "{w}x{h}: {row}");
-        // Home: the start is in view again, the cursor on its first character.
-        a.handle(k(KeyCode::Home));
-        let (x, _, before) = drawn_cursor(&a, w, h).unwrap();
-        assert!(before.ends_with("file "), "{w}x{h}: {before:?}");
-        assert!(rows_of(&a, w, h)[y as usize][..].contains("/a/very/long"));
-        assert!(x > pane.x);
         a.handle(k(KeyCode::Enter));
         assert_eq!(a.doc.profile.devices[0].backend, Backend::File(long.into()));
 
-        // The Save-as prompt: a long path pasted in.
-        let mut a = app(seed());
-        a.handle(Event::Resize(w, h));
-        keys(&mut a, "as");
-        a.handle(ctrl('u'));
-        let path = format!("/tmp{long}/profile.ron");
-        a.handle(Event::Paste(path.clone()));
-        let box_ = a.geometry().prompt;
-        let (x, y, before) = drawn_cursor(&a, w, h).expect("the cursor is drawn");
-        assert!(
-            box_.x < x && x < box_.x + box_.width - 1 && box_.y < y && y < box_.y + box_.height,
-            "{w}x{h}: cursor at {x},{y} outside the prompt {box_:?}"
+        let mut a = scrolls_sideways(
+            "the VM's kernel",
+            size,
+            |a| {
+                a.set_focus(Pane::Vm);
+                keys(a, "jjjjjjjjj");
+                a.handle(k(KeyCode::Enter));
+                assert!(a.editing().is_some());
+            },
+            |a| a.geometry().vm.unwrap(),
+            long,
         );
-        assert!(before.ends_with("/profile.ron"), "{w}x{h}: {before:?}");
+        a.handle(k(KeyCode::Enter));
+        assert_eq!(a.doc.profile.kernel.as_deref(), Some(Path::new(long)));
+
+        let path = format!("/tmp{long}/profile.ron");
+        let mut a = scrolls_sideways(
+            "Save as",
+            size,
+            |a| {
+                keys(a, "as");
+            },
+            |a| a.geometry().prompt,
+            &path,
+        );
         match &a.handle(k(KeyCode::Enter))[..] {
             [Effect::Save { path: p, .. }] => assert_eq!(p, &PathBuf::from(&path)),
             other => panic!("{other:?}"),
         }
+
+        let name = "a-very-long-profile-name-that-goes-on-and-on-and-on-and-on-and-on-to-the-end";
+        let mut a = scrolls_sideways(
+            "Rename",
+            size,
+            |a| {
+                a.doc.name = Some("mine".into());
+                keys(a, "o");
+                a.handle(Event::ProfilesListed(Ok(vec![ProfileEntry {
+                    name: "mine".into(),
+                    summary: "2 DIMMs".into(),
+                    source: ProfileRef("mine".into()),
+                    builtin: false,
+                }])));
+                keys(a, "r");
+            },
+            |a| a.geometry().prompt,
+            name,
+        );
+        assert_eq!(
+            a.handle(k(KeyCode::Enter)),
+            [Effect::RenameProfile {
+                from: "mine".into(),
+                to: name.into()
+            }]
+        );
     }
 }
 

@@ -18,7 +18,7 @@ use super::input::{self, Input};
 use super::keymap::Keymap;
 use super::panes::dialog::{hinted, prompt_width};
 use super::panes::status::Hint;
-use super::panes::{help, is_move, step, DrawCx, Editing, EventState, Panes, Step};
+use super::panes::{help, is_move, step, DrawCx, Editing, EventState, FormKind, Panes, Step};
 use super::profiles::Opened;
 use super::theme::Theme;
 use crate::core::cmdline::ImportNote;
@@ -27,12 +27,10 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEve
 use ratatui::layout::{Position, Rect};
 use std::path::PathBuf;
 
-pub use super::doc::{Derived, GuestCheck, Status};
+pub use super::doc::GuestCheck;
 pub use super::event::{Effect, Event, TaskError};
 pub use super::geometry::Pane;
 pub use super::panes::dialog::{Dialog, Pending};
-pub use super::panes::map::MapView;
-pub use super::panes::FormKind;
 
 /// What the keys go to.
 #[derive(Debug, Clone, PartialEq, Default)]

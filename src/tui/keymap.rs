@@ -273,7 +273,7 @@ impl Keymap {
 }
 
 /// An action as `keys.ron` spells it.
-pub fn action_name(a: Action) -> String {
+fn action_name(a: Action) -> String {
     ron::to_string(&a).unwrap_or_else(|_| format!("{a:?}"))
 }
 
