@@ -7,7 +7,7 @@ use super::{is_move, page, pane_block, step, Component, DrawCx, EventState};
 use crate::core::diagnose::Severity;
 use crate::core::profile::Backend;
 use crate::core::size::{format_human, format_qemu};
-use crate::tui::action::{cmd, Action, Command};
+use crate::tui::action::{cmd, Action, Command, NORMAL};
 use crate::tui::doc::Doc;
 use crate::tui::geometry::{inner, list_offset, Pane};
 use ratatui::layout::{Constraint, Position, Rect};
@@ -98,7 +98,13 @@ impl Component for Devices {
         f.render_widget(block, area);
         if n == 0 {
             f.render_widget(
-                Paragraph::new(Line::styled("no DIMMs: press a to add one", theme.dim())),
+                Paragraph::new(Line::styled(
+                    format!(
+                        "no DIMMs: press {} to add one",
+                        cx.keys.short(NORMAL, Action::AddDimm)
+                    ),
+                    theme.dim(),
+                )),
                 inside,
             );
             return;

@@ -6,7 +6,7 @@ use super::{
     draw_form, form_hit, is_move, page, pane_block, step, Component, DrawCx, Editing, EventState,
     Form, FormKind, FormRow,
 };
-use crate::tui::action::{cmd, Action, Command};
+use crate::tui::action::{cmd, Action, Command, NORMAL};
 use crate::tui::doc::Doc;
 use crate::tui::form::DIMM_FIELDS;
 use crate::tui::geometry::{inner, Pane};
@@ -73,7 +73,13 @@ impl Component for DimmForm {
             let block = pane_block(cx.theme, Pane::Dimm, cx.focused(Pane::Dimm), None);
             f.render_widget(block, area);
             f.render_widget(
-                Paragraph::new(Line::styled("no DIMM: press a to add one", cx.theme.dim())),
+                Paragraph::new(Line::styled(
+                    format!(
+                        "no DIMM: press {} to add one",
+                        cx.keys.short(NORMAL, Action::AddDimm)
+                    ),
+                    cx.theme.dim(),
+                )),
                 inner(area),
             );
             return;
