@@ -62,6 +62,10 @@ enum Command {
         command: cli::profiles::Command,
     },
     /// Open the interactive editor on a profile or a pasted command line.
+    ///
+    /// In the editor, ? lists every key by mode and pane.
+    /// $XDG_CONFIG_HOME/qpmem/keys.ron rebinds them (every entry optional,
+    /// e.g. `(normal: { add_dimm: ["n"] })`; see README, "Your own keys").
     Edit {
         #[command(flatten)]
         source: SourceArgs,

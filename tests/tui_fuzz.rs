@@ -80,10 +80,10 @@ proptest! {
             let (w, h) = app.size;
             let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
             t.draw(|f| ui::draw(f, &app)).unwrap();
-            let n = app.profile.devices.len();
-            prop_assert!(n == 0 || app.selected < n);
-            prop_assert!(app.derived.diagnostics.is_empty()
-                || app.diag_selected < app.derived.diagnostics.len());
+            let n = app.doc.profile.devices.len();
+            prop_assert!(n == 0 || app.doc.selected < n);
+            prop_assert!(app.doc.derived.diagnostics.is_empty()
+                || app.panes.diagnostics.selected < app.doc.derived.diagnostics.len());
         }
     }
 }

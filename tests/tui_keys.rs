@@ -9,6 +9,7 @@ use qpmem::core::profile::{Backend, Profile};
 use qpmem::core::qemu::QemuVersion;
 use qpmem::core::size::Size;
 use qpmem::tui::app::{Dialog, Effect, Event, LaunchCheck, Pane, Setup};
+use qpmem::tui::keymap::Keymap;
 use qpmem::tui::profiles::{Opened, ProfileEntry, ProfileRef};
 use qpmem::tui::theme::Theme;
 use qpmem::tui::App;
@@ -21,6 +22,7 @@ fn app(profile: Profile) -> App {
         name: None,
         notes: Vec::new(),
         theme: Theme::default_theme(),
+        keys: Keymap::default(),
         profiles_dir: Some(PathBuf::from("/cfg/qpmem/profiles")),
         status: None,
     });
@@ -60,26 +62,31 @@ fn keys(app: &mut App, text: &str) -> Vec<Effect> {
 }
 
 fn ids(app: &App) -> Vec<&str> {
-    app.profile.devices.iter().map(|d| d.id.as_str()).collect()
+    app.doc
+        .profile
+        .devices
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect()
 }
 
 #[test]
 fn add_picks_the_next_name_previous_size_and_a_file_beside_the_others() {
     let mut a = app(seed());
-    assert!(!a.dirty());
+    assert!(!a.doc.dirty());
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
-    let d = &a.profile.devices[2];
+    let d = &a.doc.profile.devices[2];
     assert_eq!(d.memdev, "mem3");
     assert_eq!(d.size, Size::gib(17));
     assert_eq!(d.label_size, Size::mib(2));
     assert_eq!(d.align, Some(Size::mib(128)));
     assert_eq!(d.backend, Backend::File("/vms/nvdimm-3".into()));
-    assert_eq!(a.selected, 2);
-    assert!(a.dirty());
+    assert_eq!(a.doc.selected, 2);
+    assert!(a.doc.dirty());
     // The map and command line follow.
-    assert!(a.derived.shell.iter().any(|l| l.contains("id=nv3")));
-    let l = a.derived.layout.as_ref().unwrap();
+    assert!(a.doc.derived.shell.iter().any(|l| l.contains("id=nv3")));
+    let l = a.doc.derived.layout.as_ref().unwrap();
     assert_eq!(l.devices.len(), 3);
 }
 
@@ -88,48 +95,51 @@ fn add_on_an_empty_profile_and_on_old_qemu() {
     let mut a = app(Profile::empty("e"));
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1"]);
-    assert_eq!(a.profile.devices[0].size, Size::gib(1));
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(1));
     a.handle(Event::QemuDetected(QemuStatus::Found {
         path: "/usr/bin/qemu-system-x86_64".into(),
         version: QemuVersion::new(2, 11, 0),
         origin: Origin::Default,
     }));
     keys(&mut a, "a");
-    assert_eq!(a.profile.devices[1].align, None, "align= needs QEMU 2.12");
+    assert_eq!(
+        a.doc.profile.devices[1].align, None,
+        "align= needs QEMU 2.12"
+    );
 }
 
 #[test]
 fn edit_validates_as_you_type_and_never_stores_an_invalid_value() {
     let mut a = app(seed());
     a.handle(k(KeyCode::Enter));
-    assert_eq!(a.focus, Pane::Dimm);
+    assert_eq!(a.focus(), Pane::Dimm);
     keys(&mut a, "jjjj"); // id, memdev, kind, file, size
     a.handle(k(KeyCode::Enter));
-    let e = a.editing.as_ref().expect("editing the size");
+    let e = a.editing().expect("editing the size");
     assert_eq!(e.input.text, "17G");
     keys(&mut a, "X");
-    let err = a.editing.as_ref().unwrap().error.clone().unwrap();
+    let err = a.editing().unwrap().error.clone().unwrap();
     assert!(err.contains("size \"17GX\""), "{err}");
     a.handle(k(KeyCode::Enter));
-    assert!(a.editing.is_some(), "an invalid value is not committed");
-    assert_eq!(a.profile.devices[0].size, Size::gib(17));
+    assert!(a.editing().is_some(), "an invalid value is not committed");
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(17));
     for _ in 0..4 {
         a.handle(k(KeyCode::Backspace));
     }
     keys(&mut a, "4G");
-    assert_eq!(a.editing.as_ref().unwrap().error, None);
+    assert_eq!(a.editing().unwrap().error, None);
     a.handle(k(KeyCode::Enter));
-    assert!(a.editing.is_none());
-    assert_eq!(a.profile.devices[0].size, Size::gib(4));
+    assert!(a.editing().is_none());
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(4));
     // Esc abandons an edit.
     a.handle(k(KeyCode::Enter));
     keys(&mut a, "0");
     a.handle(k(KeyCode::Esc));
-    assert_eq!(a.profile.devices[0].size, Size::gib(4));
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(4));
     // Toggles flip with Enter.
     keys(&mut a, "jjj"); // label-size, align, share
     a.handle(k(KeyCode::Enter));
-    assert!(!a.profile.devices[0].share);
+    assert!(!a.doc.profile.devices[0].share);
 }
 
 #[test]
@@ -137,7 +147,7 @@ fn vm_form_edits_ram_with_mib_default() {
     let mut a = app(seed());
     a.handle(k(KeyCode::Tab));
     a.handle(k(KeyCode::Tab));
-    assert_eq!(a.focus, Pane::Vm);
+    assert_eq!(a.focus(), Pane::Vm);
     keys(&mut a, "jj"); // name, machine, RAM
     a.handle(k(KeyCode::Enter));
     for _ in 0..2 {
@@ -145,24 +155,24 @@ fn vm_form_edits_ram_with_mib_default() {
     }
     keys(&mut a, "512");
     a.handle(k(KeyCode::Enter));
-    assert_eq!(a.profile.ram, Size::mib(512));
-    assert!(a.derived.shell.iter().any(|l| l.contains("-m 512M,")));
+    assert_eq!(a.doc.profile.ram, Size::mib(512));
+    assert!(a.doc.derived.shell.iter().any(|l| l.contains("-m 512M,")));
 }
 
 #[test]
 fn delete_asks_first() {
     let mut a = app(seed());
     keys(&mut a, "d");
-    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
     keys(&mut a, "n");
-    assert!(a.dialog.is_none());
+    assert!(a.dialog().is_none());
     assert_eq!(ids(&a), ["nv1", "nv2"]);
     keys(&mut a, "dy");
     assert_eq!(ids(&a), ["nv2"]);
     keys(&mut a, "dy");
     assert!(ids(&a).is_empty());
     keys(&mut a, "d");
-    assert!(a.dialog.is_none(), "nothing left to delete");
+    assert!(a.dialog().is_none(), "nothing left to delete");
 }
 
 #[test]
@@ -170,14 +180,14 @@ fn reorder_moves_the_selected_dimm() {
     let mut a = app(seed());
     keys(&mut a, "J");
     assert_eq!(ids(&a), ["nv2", "nv1"]);
-    assert_eq!(a.selected, 1);
+    assert_eq!(a.doc.selected, 1);
     keys(&mut a, "J");
     assert_eq!(ids(&a), ["nv2", "nv1"], "already last");
     keys(&mut a, "K");
     assert_eq!(ids(&a), ["nv1", "nv2"]);
     // The layout follows the order: nv2 now placed first.
     keys(&mut a, "J");
-    let l = a.derived.layout.as_ref().unwrap();
+    let l = a.doc.derived.layout.as_ref().unwrap();
     assert_eq!(l.devices[0].id, "nv2");
     assert_eq!(l.devices[0].placement().unwrap().addr, 0x1_0000_0000);
 }
@@ -185,8 +195,8 @@ fn reorder_moves_the_selected_dimm() {
 #[test]
 fn fix_then_undo_and_redo() {
     let mut a = app(seed_without_align());
-    let before = a.profile.clone();
-    let d = &a.derived.diagnostics;
+    let before = a.doc.profile.clone();
+    let d = &a.doc.derived.diagnostics;
     assert!(
         d.iter().any(|d| d.code == "QP100" && d.fix.is_some()),
         "{d:?}"
@@ -196,48 +206,55 @@ fn fix_then_undo_and_redo() {
         .iter()
         .position(|d| d.code == "QP100" && d.device.as_deref() == Some("nv2"))
         .unwrap();
-    a.diag_selected = qp100;
+    a.panes.diagnostics.selected = qp100;
     keys(&mut a, "f");
     assert!(a
+        .doc
         .profile
         .devices
         .iter()
         .all(|d| d.align == Some(Size::mib(128))));
-    assert!(!a.derived.diagnostics.iter().any(|d| d.code == "QP100"));
-    let l = a.derived.layout.as_ref().unwrap();
+    assert!(!a.doc.derived.diagnostics.iter().any(|d| d.code == "QP100"));
+    let l = a.doc.derived.layout.as_ref().unwrap();
     assert_eq!(l.devices[1].placement().unwrap().addr, 0x5_3800_0000);
-    let fixed = a.profile.clone();
+    let fixed = a.doc.profile.clone();
     keys(&mut a, "u");
-    assert_eq!(a.profile, before);
-    assert!(!a.dirty());
+    assert_eq!(a.doc.profile, before);
+    assert!(!a.doc.dirty());
     a.handle(ctrl('r'));
-    assert_eq!(a.profile, fixed);
+    assert_eq!(a.doc.profile, fixed);
     keys(&mut a, "uu");
-    assert_eq!(a.profile, before, "undo past the start does nothing");
-    assert!(a.status.as_ref().unwrap().error);
+    assert_eq!(a.doc.profile, before, "undo past the start does nothing");
+    assert!(a.doc.status.as_ref().unwrap().error);
 }
 
 #[test]
 fn undo_and_redo_walk_a_history_of_edits() {
     let mut a = app(seed());
-    let p0 = a.profile.clone();
+    let p0 = a.doc.profile.clone();
     keys(&mut a, "a");
-    let p1 = a.profile.clone();
+    let p1 = a.doc.profile.clone();
     keys(&mut a, "J"); // nothing: nv3 is last
     keys(&mut a, "K");
-    let p2 = a.profile.clone();
+    let p2 = a.doc.profile.clone();
     assert_ne!(p1, p2);
     keys(&mut a, "u");
-    assert_eq!(a.profile, p1);
+    assert_eq!(a.doc.profile, p1);
     keys(&mut a, "u");
-    assert_eq!(a.profile, p0);
+    assert_eq!(a.doc.profile, p0);
     a.handle(ctrl('r'));
     a.handle(ctrl('r'));
-    assert_eq!(a.profile, p2);
+    assert_eq!(a.doc.profile, p2);
     // A new edit drops the redo history.
     keys(&mut a, "uK");
     a.handle(ctrl('r'));
-    assert!(a.status.as_ref().unwrap().text.contains("nothing to redo"));
+    assert!(a
+        .doc
+        .status
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing to redo"));
 }
 
 #[test]
@@ -248,7 +265,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
     let mut a = app(seed());
     keys(&mut a, "a");
     assert!(keys(&mut a, "q").is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
     keys(&mut a, "n");
     assert!(!a.quit);
     assert_eq!(keys(&mut a, "qy"), [Effect::Quit]);
@@ -261,7 +278,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
     let mut a = app(seed());
     keys(&mut a, "e");
     keys(&mut a, "e");
-    assert!(a.editing.is_some());
+    assert!(a.editing().is_some());
     assert_eq!(a.handle(ctrl('c')), [Effect::Quit]);
 }
 
@@ -270,13 +287,13 @@ fn save_asks_for_a_name_the_first_time() {
     let mut a = app(seed());
     keys(&mut a, "a");
     assert!(keys(&mut a, "s").is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::SaveAs { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::SaveAs { .. })));
     // The input starts with the profile's name; replace it.
     for _ in 0.."default".len() {
         a.handle(k(KeyCode::Backspace));
     }
     keys(&mut a, ".x");
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::SaveAs { error: Some(e), .. }) => assert!(e.contains("'.'"), "{e}"),
         other => panic!("{other:?}"),
     }
@@ -305,15 +322,19 @@ fn save_asks_for_a_name_the_first_time() {
         qpmem::store::save_profile(&real, profile).unwrap();
     }
     a.handle(Event::Saved(Ok(real.clone())));
-    assert!(!a.dirty());
-    assert_eq!(a.path.as_deref(), Some(real.as_path()));
-    assert_eq!(qpmem::store::load_profile(&real).unwrap(), a.profile);
+    assert!(!a.doc.dirty());
+    assert_eq!(a.doc.path.as_deref(), Some(real.as_path()));
+    assert_eq!(qpmem::store::load_profile(&real).unwrap(), a.doc.profile);
     // Later saves go straight to the same file.
     keys(&mut a, "a");
     assert!(matches!(&keys(&mut a, "s")[..], [Effect::Save { path, .. }] if *path == real));
-    a.handle(Event::Saved(Err("disk full".into())));
-    assert!(a.dirty());
-    assert!(a.status.as_ref().unwrap().text.contains("disk full"));
+    a.handle(Event::Saved(Err(qpmem::store::StoreError::Io {
+        path: real.display().to_string(),
+        source: std::io::Error::other("disk full"),
+    }
+    .into())));
+    assert!(a.doc.dirty());
+    assert!(a.doc.status.as_ref().unwrap().text.contains("disk full"));
 }
 
 #[test]
@@ -345,7 +366,7 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
     keys(&mut a, "o");
     a.handle(Event::ProfilesListed(Ok(entries)));
     assert!(a.handle(k(KeyCode::Enter)).is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
     assert_eq!(
         keys(&mut a, "y"),
         [Effect::Open(ProfileRef("small".into()))]
@@ -365,16 +386,16 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
         &fx[..],
         [Effect::DetectQemu(_), Effect::GatherHost(_)]
     ));
-    assert_eq!(a.profile, small);
-    assert_eq!(a.name.as_deref(), Some("small"));
-    assert!(!a.dirty());
-    assert!(!a.can_undo());
+    assert_eq!(a.doc.profile, small);
+    assert_eq!(a.doc.name.as_deref(), Some("small"));
+    assert!(!a.doc.dirty());
+    assert!(!a.doc.can_undo());
 }
 
 #[test]
 fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
     let mut a = app(seed());
-    a.name = Some("mine".into());
+    a.doc.name = Some("mine".into());
     let entries = vec![
         ProfileEntry {
             name: "mine".into(),
@@ -393,12 +414,12 @@ fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
     a.handle(Event::ProfilesListed(Ok(entries.clone())));
     // Rename: the name is checked as typed; Enter asks the store.
     keys(&mut a, "r");
-    assert!(matches!(a.dialog, Some(Dialog::Rename { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Rename { .. })));
     for _ in 0.."mine".len() {
         a.handle(k(KeyCode::Backspace));
     }
     keys(&mut a, ".x");
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::Rename { error: Some(e), .. }) => assert!(e.contains(".x"), "{e}"),
         other => panic!("{other:?}"),
     }
@@ -418,12 +439,12 @@ fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
         "/cfg/qpmem/profiles/x.ron".into(),
     ))));
     assert_eq!(fx, [Effect::ListProfiles]);
-    assert_eq!(a.name.as_deref(), Some("x"));
-    assert_eq!(a.path, Some(PathBuf::from("/cfg/qpmem/profiles/x.ron")));
+    assert_eq!(a.doc.name.as_deref(), Some("x"));
+    assert_eq!(a.doc.path, Some(PathBuf::from("/cfg/qpmem/profiles/x.ron")));
     // Remove asks first.
     a.handle(Event::ProfilesListed(Ok(entries.clone())));
     assert!(keys(&mut a, "d").is_empty());
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::Confirm { question, .. }) => {
             assert!(question.contains("mine.ron.bak"), "{question}")
         }
@@ -438,32 +459,32 @@ fn the_picker_renames_and_removes_stored_profiles_but_not_examples() {
     a.handle(Event::ProfilesListed(Ok(entries)));
     keys(&mut a, "j");
     assert!(keys(&mut a, "d").is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::Picker { .. })));
-    assert!(a.status.as_ref().unwrap().text.contains("built in"));
+    assert!(matches!(a.dialog(), Some(Dialog::Picker { .. })));
+    assert!(a.doc.status.as_ref().unwrap().text.contains("built in"));
     assert!(keys(&mut a, "r").is_empty());
-    assert!(matches!(a.dialog, Some(Dialog::Picker { .. })));
+    assert!(matches!(a.dialog(), Some(Dialog::Picker { .. })));
 }
 
 #[test]
 fn copy_is_an_effect() {
     let mut a = app(seed());
     let fx = keys(&mut a, "y");
-    assert_eq!(fx, [Effect::Copy(render_shell(&a.profile))]);
+    assert_eq!(fx, [Effect::Copy(render_shell(&a.doc.profile))]);
     a.handle(Event::Copied(Ok("copied (OSC 52)".into())));
-    assert!(a.status.as_ref().unwrap().text.contains("OSC 52"));
+    assert!(a.doc.status.as_ref().unwrap().text.contains("OSC 52"));
     a.handle(Event::Copied(
         Err("not copied (OSC 52: broken pipe)".into()),
     ));
-    assert!(a.status.as_ref().unwrap().error);
+    assert!(a.doc.status.as_ref().unwrap().error);
 }
 
 #[test]
 fn panes_cycle_with_tab_and_help_opens_and_closes() {
     let mut a = app(seed());
-    let mut seen = vec![a.focus];
+    let mut seen = vec![a.focus()];
     for _ in 0..6 {
         a.handle(k(KeyCode::Tab));
-        seen.push(a.focus);
+        seen.push(a.focus());
     }
     assert_eq!(seen.first(), seen.last());
     assert_eq!(seen.len(), 7);
@@ -471,13 +492,13 @@ fn panes_cycle_with_tab_and_help_opens_and_closes() {
         KeyCode::BackTab,
         KeyModifiers::SHIFT,
     )));
-    assert_eq!(a.focus, Pane::Cmdline);
+    assert_eq!(a.focus(), Pane::Cmdline);
     keys(&mut a, "?");
-    assert!(a.help.is_some());
+    assert!(a.help().is_some());
     keys(&mut a, "a");
-    assert!(a.help.is_none());
+    assert!(a.help().is_none());
     assert_eq!(
-        a.profile.devices.len(),
+        a.doc.profile.devices.len(),
         2,
         "a key that closes help does nothing else"
     );
@@ -486,7 +507,7 @@ fn panes_cycle_with_tab_and_help_opens_and_closes() {
 #[test]
 fn mouse_click_selects_and_wheel_scrolls() {
     let mut a = app(seed());
-    let areas = a.areas();
+    let areas = *a.geometry();
     // Click the second data row of the device list (border, header, nv1, nv2).
     let click = |col, row| {
         Event::Mouse(MouseEvent {
@@ -497,13 +518,13 @@ fn mouse_click_selects_and_wheel_scrolls() {
         })
     };
     a.handle(click(areas.devices.x + 3, areas.devices.y + 3));
-    assert_eq!(a.selected, 1);
-    assert_eq!(a.focus, Pane::Devices);
+    assert_eq!(a.doc.selected, 1);
+    assert_eq!(a.focus(), Pane::Devices);
     // Click a form row in the VM editor.
     let vm = areas.vm.unwrap();
     a.handle(click(vm.x + 3, vm.y + 3));
-    assert_eq!(a.focus, Pane::Vm);
-    assert_eq!(a.vm_field, 2);
+    assert_eq!(a.focus(), Pane::Vm);
+    assert_eq!(a.panes.vm.field, 2);
     // Wheel over the device list moves the selection without focusing.
     a.handle(Event::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollUp,
@@ -511,23 +532,23 @@ fn mouse_click_selects_and_wheel_scrolls() {
         row: areas.devices.y + 3,
         modifiers: KeyModifiers::NONE,
     }));
-    assert_eq!(a.selected, 0);
-    assert_eq!(a.focus, Pane::Vm);
+    assert_eq!(a.doc.selected, 0);
+    assert_eq!(a.focus(), Pane::Vm);
 }
 
 #[test]
 fn map_zoom_and_scroll_keep_a_dimm_and_a_section_in_reach() {
     use qpmem::tui::panes::map;
     let mut a = app(seed());
-    a.focus = Pane::Map;
-    let width = a.areas().map.width - 2;
-    let l = a.derived.layout.clone().unwrap();
-    let (_, fit) = map::view(&l, a.map, width);
+    a.set_focus(Pane::Map);
+    let width = a.geometry().map.width - 2;
+    let l = a.doc.derived.layout.clone().unwrap();
+    let (_, fit) = map::view(&l, a.panes.map.view, width);
     assert!(fit > 128 << 20, "fit: {fit}");
     for _ in 0..3 {
         keys(&mut a, "+");
     }
-    let (start, cell) = map::view(&l, a.map, width);
+    let (start, cell) = map::view(&l, a.panes.map.view, width);
     assert!(
         cell <= 128 << 20,
         "zoomed to a section per cell or finer: {cell}"
@@ -536,37 +557,64 @@ fn map_zoom_and_scroll_keep_a_dimm_and_a_section_in_reach() {
     let nv1 = l.devices[0].placement().unwrap().addr;
     assert!(start <= nv1 && nv1 < start + cell * u64::from(width));
     a.handle(k(KeyCode::Right));
-    let (start2, _) = map::view(&l, a.map, width);
+    let (start2, _) = map::view(&l, a.panes.map.view, width);
     assert!(start2 > start);
     keys(&mut a, "0");
-    assert_eq!(map::view(&l, a.map, width), (0, fit));
+    assert_eq!(map::view(&l, a.panes.map.view, width), (0, fit));
 }
 
 #[test]
-fn the_readme_lists_every_key() {
+fn the_readme_and_the_help_overlay_list_every_key() {
+    use qpmem::tui::action::{CONSOLE_KEYS, MOUSE_HELP};
+    use qpmem::tui::panes::help::{self, HelpLine};
+    use qpmem::tui::panes::Panes;
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
         .split("## The TUI")
         .nth(1)
         .expect("README has a '## The TUI' section");
-    for b in qpmem::tui::action::KEYMAP {
+    let keys = Keymap::default();
+    let overlay = help::lines(&keys, &Panes::default(), 74);
+    let in_overlay = |k: &str| {
+        overlay
+            .iter()
+            .any(|l| matches!(l, HelpLine::Row { keys, .. } if keys.trim() == k))
+    };
+    for b in keys.bindings() {
+        let text = keys.text(&[b.scope], b.action);
         assert!(
-            section.contains(&format!("`{}`", b.keys)),
-            "README's TUI section does not list `{}`",
-            b.keys
+            section.contains(&format!("`{text}`")),
+            "README's TUI section does not list `{text}` ({:?} in {:?})",
+            b.action,
+            b.scope
+        );
+        assert!(
+            in_overlay(&text),
+            "the help overlay has no row for `{text}` ({:?} in {:?})",
+            b.action,
+            b.scope
         );
     }
-    for (k, _) in qpmem::tui::action::MOUSE_HELP {
+    for (k, _) in CONSOLE_KEYS {
+        assert!(
+            section.contains(&format!("`{k}`")),
+            "README: console key {k}"
+        );
+        assert!(in_overlay(k), "overlay: console key {k}");
+    }
+    for (k, _) in MOUSE_HELP {
         assert!(section.contains(k), "README does not mention mouse {k}");
+        assert!(in_overlay(k), "overlay: mouse {k}");
     }
     assert!(section.contains("NO_COLOR"));
+    assert!(section.contains("keys.ron"));
 }
 
 #[test]
 fn launch_checks_then_asks_before_creating_files() {
     let mut a = app(seed());
-    assert_eq!(keys(&mut a, "l"), [Effect::Launch(a.profile.clone())]);
+    assert_eq!(keys(&mut a, "l"), [Effect::Launch(a.doc.profile.clone())]);
     let changes = |c: Vec<String>| {
         Event::LaunchChecked(Ok(LaunchCheck {
             changes: c,
@@ -575,11 +623,11 @@ fn launch_checks_then_asks_before_creating_files() {
     };
     // Nothing to create: start at once.
     let fx = a.handle(changes(Vec::new()));
-    assert_eq!(fx, [Effect::StartVm(a.profile.clone())]);
+    assert_eq!(fx, [Effect::StartVm(a.doc.profile.clone())]);
     // Files to create: ask first, listing them.
     let fx = a.handle(changes(vec!["create /vms/nvdimm-1 (17G, sparse)".into()]));
     assert!(fx.is_empty());
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::Confirm { question, .. }) => {
             assert!(question.contains("/vms/nvdimm-1"), "{question}")
         }
@@ -592,7 +640,7 @@ fn launch_checks_then_asks_before_creating_files() {
         changes: vec!["create x".into()],
         notes: vec!["nothing to boot".into()],
     })));
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::Confirm { question, .. }) => {
             assert_eq!(
                 question,
@@ -604,14 +652,17 @@ fn launch_checks_then_asks_before_creating_files() {
     assert!(keys(&mut a, "n").is_empty());
     keys(&mut a, "l");
     a.handle(changes(vec!["create x".into()]));
-    assert_eq!(keys(&mut a, "y"), [Effect::StartVm(a.profile.clone())]);
+    assert_eq!(keys(&mut a, "y"), [Effect::StartVm(a.doc.profile.clone())]);
     // Refusals and the end of a run are reported.
     a.handle(Event::LaunchChecked(Err(
-        "not launching: nv1 is in use".into()
+        qpmem::tui::app::TaskError::Blocked(vec!["nv1 is in use".into()]),
     )));
-    assert!(a.status.as_ref().unwrap().error);
+    assert!(a.doc.status.as_ref().unwrap().error);
     a.handle(Event::Launched(Ok("QEMU exited (status 0)".into())));
-    assert_eq!(a.status.as_ref().unwrap().text, "QEMU exited (status 0)");
+    assert_eq!(
+        a.doc.status.as_ref().unwrap().text,
+        "QEMU exited (status 0)"
+    );
 }
 
 #[test]
@@ -620,13 +671,13 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
     use qpmem::tui::app::GuestCheck;
     use qpmem::verify::{Accel, DimmCheck, Verdict, VerifyReport};
     let mut a = app(seed());
-    assert_eq!(keys(&mut a, "v"), [Effect::Verify(a.profile.clone())]);
-    assert_eq!(a.focus, Pane::Diagnostics);
+    assert_eq!(keys(&mut a, "v"), [Effect::Verify(a.doc.profile.clone())]);
+    assert_eq!(a.focus(), Pane::Diagnostics);
     a.handle(Event::VerifyStage("booting".into()));
-    assert_eq!(a.guest, GuestCheck::Running("booting".into()));
+    assert_eq!(a.doc.guest, GuestCheck::Running("booting".into()));
     // v again cancels.
     assert_eq!(keys(&mut a, "v"), [Effect::CancelVerify]);
-    assert!(matches!(a.guest, GuestCheck::Failed(_)));
+    assert!(matches!(a.doc.guest, GuestCheck::Failed(_)));
     // A verdict that contradicts the model is shown, naming the DIMM.
     keys(&mut a, "v");
     let check = |id: &str, verdict, guest_addr| DimmCheck {
@@ -654,8 +705,8 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
         guest: Default::default(),
     };
     a.handle(Event::Verified(Ok(Box::new(report))));
-    let GuestCheck::Done { lines, ok, stale } = &a.guest else {
-        panic!("{:?}", a.guest)
+    let GuestCheck::Done { lines, ok, stale } = &a.doc.guest else {
+        panic!("{:?}", a.doc.guest)
     };
     assert!(!ok && !stale);
     assert!(lines
@@ -667,7 +718,7 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
     let screen = render_text(&a);
     assert!(screen.contains("nv2 MISSING"), "{screen}");
     keys(&mut a, "a");
-    assert!(matches!(a.guest, GuestCheck::Done { stale: true, .. }));
+    assert!(matches!(a.doc.guest, GuestCheck::Done { stale: true, .. }));
     assert!(render_text(&a).contains("before your last change"));
 }
 
@@ -689,25 +740,25 @@ fn render_text(a: &App) -> String {
 fn paste_types_into_the_field_being_edited_and_never_runs_keys() {
     let mut a = app(seed());
     // Not editing: a paste full of command keys changes nothing.
-    let before = a.profile.clone();
+    let before = a.doc.profile.clone();
     assert!(a.handle(Event::Paste("adddq".into())).is_empty());
-    assert_eq!(a.profile, before);
-    assert!(a.dialog.is_none() && !a.quit);
+    assert_eq!(a.doc.profile, before);
+    assert!(a.dialog().is_none() && !a.quit);
     // Editing nv1's size: the pasted text lands in the field.
     a.handle(Event::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)));
-    assert_eq!(a.focus, Pane::Dimm);
+    assert_eq!(a.focus(), Pane::Dimm);
     keys(&mut a, "jjjj");
     a.handle(k(KeyCode::Enter));
-    let e = a.editing.as_ref().expect("editing the size field");
+    let e = a.editing().expect("editing the size field");
     assert_eq!(e.input.text, "17G");
     for _ in 0..3 {
         a.handle(k(KeyCode::Backspace));
     }
     a.handle(Event::Paste("20G\n".into()));
-    assert_eq!(a.editing.as_ref().unwrap().input.text, "20G ");
+    assert_eq!(a.editing().unwrap().input.text, "20G ");
     a.handle(k(KeyCode::Backspace));
     a.handle(k(KeyCode::Enter));
-    assert_eq!(a.profile.devices[0].size, Size::gib(20));
+    assert_eq!(a.doc.profile.devices[0].size, Size::gib(20));
 }
 
 #[test]
@@ -715,8 +766,9 @@ fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
     let mut a = app(seed());
     assert!(!render_text(&a).contains("ndctl create-namespace"));
     keys(&mut a, "r");
-    assert_eq!(a.focus, Pane::Cmdline);
+    assert_eq!(a.focus(), Pane::Cmdline);
     assert!(a
+        .doc
         .cmdline_lines()
         .iter()
         .any(|l| l.contains("ndctl init-labels")));
@@ -729,7 +781,7 @@ fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
         other => panic!("{other:?}"),
     }
     keys(&mut a, "r");
-    assert!(a.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
+    assert!(a.doc.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
 }
 
 #[test]
@@ -737,7 +789,7 @@ fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
     use qpmem::core::qemu::compare;
     use qpmem::core::qemu::MemoryDeviceInfo;
     let mut a = app(seed());
-    let layout = a.derived.layout.clone().unwrap();
+    let layout = a.doc.derived.layout.clone().unwrap();
     let actual = |nv2_addr: u64| -> Vec<MemoryDeviceInfo> {
         layout
             .placements()
@@ -776,10 +828,10 @@ fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
 
 /// The text in whichever input is open: a form field or a dialog's.
 fn input_text(a: &App) -> String {
-    if let Some(e) = &a.editing {
+    if let Some(e) = a.editing() {
         return e.input.text.clone();
     }
-    match &a.dialog {
+    match a.dialog() {
         Some(Dialog::SaveAs { input, .. } | Dialog::Rename { input, .. }) => input.text.clone(),
         other => panic!("no input open: {other:?}"),
     }
@@ -812,6 +864,19 @@ fn line_editing_in(what: &str, open: impl Fn(&mut App), start: &str) {
     // Other Ctrl keys type nothing.
     a.handle(ctrl('b'));
     assert_eq!(input_text(&a), "", "{what}: Ctrl-B");
+    keys(&mut a, "abc");
+    a.handle(k(KeyCode::Left));
+    a.handle(k(KeyCode::Backspace));
+    assert_eq!(input_text(&a), "ac", "{what}: Left, Backspace");
+    a.handle(k(KeyCode::Home));
+    a.handle(k(KeyCode::Delete));
+    assert_eq!(input_text(&a), "c", "{what}: Home, Delete");
+    a.handle(Event::Paste("\tx\r\ny\u{1b}".into()));
+    assert_eq!(
+        input_text(&a),
+        "x  yc",
+        "{what}: a paste drops control characters"
+    );
 }
 
 #[test]
@@ -844,7 +909,7 @@ fn every_input_edits_lines_alike() {
     line_editing_in(
         "Rename",
         |a| {
-            a.name = Some("mine".into());
+            a.doc.name = Some("mine".into());
             keys(a, "o");
             a.handle(Event::ProfilesListed(Ok(vec![ProfileEntry {
                 name: "mine".into(),
@@ -855,5 +920,384 @@ fn every_input_edits_lines_alike() {
             keys(a, "r");
         },
         "mine",
+    );
+}
+
+/// The screen as rows of text.
+fn rows_of(a: &App, w: u16, h: u16) -> Vec<String> {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| qpmem::tui::ui::draw(f, a)).unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect())
+        .collect()
+}
+
+/// Where the text cursor (the one cell in reverse video) is drawn, and
+/// the text on its row up to it.
+fn drawn_cursor(a: &App, w: u16, h: u16) -> Option<(u16, u16, String)> {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| qpmem::tui::ui::draw(f, a)).unwrap();
+    let buf = t.backend().buffer();
+    for y in 0..h {
+        for x in 0..w {
+            if buf[(x, y)]
+                .modifier
+                .contains(ratatui::style::Modifier::REVERSED)
+            {
+                let before = (0..x).map(|x| buf[(x, y)].symbol()).collect();
+                return Some((x, y, before));
+            }
+        }
+    }
+    None
+}
+
+/// Type a long text into the input `open` leaves open: the cursor stays
+/// inside `area` (the input's pane or prompt) after the end of the text,
+/// the frame is not overwritten, and Home brings the start back.
+fn scrolls_sideways(
+    what: &str,
+    (w, h): (u16, u16),
+    open: impl Fn(&mut App),
+    area: impl Fn(&App) -> ratatui::layout::Rect,
+    typed: &str,
+) -> App {
+    let mut a = app(seed());
+    a.handle(Event::Resize(w, h));
+    open(&mut a);
+    a.handle(ctrl('u'));
+    for c in typed.chars() {
+        a.handle(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+    }
+    let r = area(&a);
+    let (x, y, before) = drawn_cursor(&a, w, h).expect("the cursor is drawn");
+    assert!(
+        r.x < x && x < r.x + r.width - 1 && r.y < y && y < r.y + r.height,
+        "{what} {w}x{h}: cursor at {x},{y} outside {r:?}"
+    );
+    let tail: String = typed.chars().skip(typed.chars().count() - 12).collect();
+    assert!(before.ends_with(&tail), "{what} {w}x{h}: {before:?}");
+    let row = &rows_of(&a, w, h)[y as usize];
+    let right: String = row
+        .chars()
+        .skip((r.x + r.width - 1) as usize)
+        .take(1)
+        .collect();
+    assert_eq!(
+        right, "│",
+        "{what} {w}x{h}: the frame is overwritten: {row}"
+    );
+    a.handle(k(KeyCode::Home));
+    let (x, y, _) = drawn_cursor(&a, w, h).unwrap();
+    let row: String = rows_of(&a, w, h)[y as usize]
+        .chars()
+        .skip(x as usize)
+        .collect();
+    let head: String = typed.chars().take(12).collect();
+    assert!(row.starts_with(&head), "{what} {w}x{h}: {row:?}");
+    a.handle(k(KeyCode::End));
+    a
+}
+
+#[test]
+fn long_inputs_scroll_sideways_to_keep_the_cursor_in_view() {
+    let long = "/a/very/long/directory/name/that/goes/on/and/on/and/on/nvdimm-1.img";
+    for size in [(80, 24), (160, 50)] {
+        let mut a = scrolls_sideways(
+            "the DIMM's file",
+            size,
+            |a| {
+                a.handle(k(KeyCode::Tab));
+                keys(a, "jjj");
+                a.handle(k(KeyCode::Enter));
+                assert_eq!(a.editing().unwrap().input.text, "/vms/nvdimm-1");
+            },
+            |a| a.geometry().dimm.unwrap(),
+            long,
+        );
+        a.handle(k(KeyCode::Enter));
+        assert_eq!(a.doc.profile.devices[0].backend, Backend::File(long.into()));
+
+        let mut a = scrolls_sideways(
+            "the VM's kernel",
+            size,
+            |a| {
+                a.set_focus(Pane::Vm);
+                keys(a, "jjjjjjjjj");
+                a.handle(k(KeyCode::Enter));
+                assert!(a.editing().is_some());
+            },
+            |a| a.geometry().vm.unwrap(),
+            long,
+        );
+        a.handle(k(KeyCode::Enter));
+        assert_eq!(a.doc.profile.kernel.as_deref(), Some(Path::new(long)));
+
+        let path = format!("/tmp{long}/profile.ron");
+        let mut a = scrolls_sideways(
+            "Save as",
+            size,
+            |a| {
+                keys(a, "as");
+            },
+            |a| a.geometry().prompt,
+            &path,
+        );
+        match &a.handle(k(KeyCode::Enter))[..] {
+            [Effect::Save { path: p, .. }] => assert_eq!(p, &PathBuf::from(&path)),
+            other => panic!("{other:?}"),
+        }
+
+        let name = "a-very-long-profile-name-that-goes-on-and-on-and-on-and-on-and-on-to-the-end";
+        let mut a = scrolls_sideways(
+            "Rename",
+            size,
+            |a| {
+                a.doc.name = Some("mine".into());
+                keys(a, "o");
+                a.handle(Event::ProfilesListed(Ok(vec![ProfileEntry {
+                    name: "mine".into(),
+                    summary: "2 DIMMs".into(),
+                    source: ProfileRef("mine".into()),
+                    builtin: false,
+                }])));
+                keys(a, "r");
+            },
+            |a| a.geometry().prompt,
+            name,
+        );
+        assert_eq!(
+            a.handle(k(KeyCode::Enter)),
+            [Effect::RenameProfile {
+                from: "mine".into(),
+                to: name.into()
+            }]
+        );
+    }
+}
+
+/// The (column, row) where `needle` is drawn inside `area`.
+fn find_in(rows: &[String], area: ratatui::layout::Rect, needle: &str) -> Option<(u16, u16)> {
+    for y in area.y..area.y + area.height {
+        let row: Vec<char> = rows[y as usize].chars().collect();
+        let inside: String = row[area.x as usize..(area.x + area.width) as usize]
+            .iter()
+            .collect();
+        if let Some(b) = inside.find(needle) {
+            return Some((area.x + inside[..b].chars().count() as u16, y));
+        }
+    }
+    None
+}
+
+fn click(col: u16, row: u16) -> Event {
+    Event::Mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: col,
+        row,
+        modifiers: KeyModifiers::NONE,
+    })
+}
+
+#[test]
+fn a_click_selects_what_is_drawn_under_it() {
+    let mut many = Profile::empty("many");
+    many.devices = (1..=64)
+        .map(|i| qpmem::Dimm::nvdimm(i, format!("/vms/nvdimm-{i}").into(), Size::gib(1)))
+        .collect();
+    for (w, h) in [(80, 24), (160, 50)] {
+        // The device list, scrolled to its end.
+        let mut a = app(many.clone());
+        a.handle(Event::Resize(w, h));
+        a.handle(k(KeyCode::End));
+        assert_eq!(a.doc.selected, 63);
+        let g = *a.geometry();
+        let (x, y) = find_in(&rows_of(&a, w, h), g.devices, " nv60 ").expect("nv60 shown");
+        a.handle(click(x + 1, y));
+        assert_eq!(a.doc.profile.devices[a.doc.selected].id, "nv60", "{w}x{h}");
+
+        // The DIMM form, scrolled to its last field.
+        a.handle(k(KeyCode::Tab));
+        a.handle(k(KeyCode::End));
+        let form = a.geometry().dimm.unwrap();
+        let (x, y) = find_in(&rows_of(&a, w, h), form, "node ").expect("node shown");
+        a.handle(click(x, y));
+        assert_eq!(a.focus(), Pane::Dimm);
+        assert_eq!(a.panes.dimm.field, 12, "{w}x{h}: node is field 12");
+
+        // The diagnostics, each wrapped over several rows (scrolled to the
+        // last one): a click on the second row of the first and of the last
+        // finding shown selects the finding drawn there.
+        let mut a = app(seed_without_align());
+        a.handle(Event::Resize(w, h));
+        a.set_focus(Pane::Diagnostics);
+        a.handle(k(KeyCode::End));
+        let g = *a.geometry();
+        let rows = rows_of(&a, w, h);
+        let heads: Vec<(u16, String)> = (g.diagnostics.y + 1
+            ..g.diagnostics.y + g.diagnostics.height - 1)
+            .filter_map(|y| {
+                let row: String = rows[y as usize]
+                    .chars()
+                    .skip(g.diagnostics.x as usize + 1)
+                    .take(g.diagnostics.width as usize - 2)
+                    .collect();
+                let (_, message) = row.split_once("]: ")?;
+                Some((y, message.chars().take(12).collect()))
+            })
+            .collect();
+        assert!(!heads.is_empty(), "{w}x{h}: no finding shown");
+        for (y, message) in [&heads[0], heads.last().unwrap()] {
+            a.handle(click(g.diagnostics.x + 4, y + 1));
+            let d = &a.doc.derived.diagnostics[a.panes.diagnostics.selected];
+            assert!(
+                d.message.starts_with(message.as_str()),
+                "{w}x{h}: {message:?} vs {d:?}"
+            );
+        }
+        if w == 160 {
+            assert!(heads.len() > 1, "both findings shown at 160x50");
+        }
+
+        // The map: a click on nv2's block.
+        let (x, y) = find_in(&rows, g.map, "nv2").expect("nv2 on the map");
+        a.handle(click(x + 1, y));
+        assert_eq!((a.focus(), a.doc.selected), (Pane::Map, 1), "{w}x{h}");
+    }
+}
+
+#[test]
+fn help_scrolls_through_every_section_and_cuts_nothing() {
+    use qpmem::tui::action::{CONSOLE_KEYS, GLOBAL, MOUSE_HELP, MOVE};
+    use qpmem::tui::panes::{dialog, help, Panes};
+    let panes = Panes::default();
+    let mut wanted: Vec<&str> = GLOBAL.iter().chain(MOVE).map(|c| c.help).collect();
+    for p in qpmem::tui::geometry::PANES {
+        wanted.extend(panes.get(p).commands().iter().map(|c| c.help));
+    }
+    for list in [
+        qpmem::tui::input::COMMANDS,
+        dialog::CONFIRM_COMMANDS,
+        dialog::PICKER_COMMANDS,
+        help::COMMANDS,
+    ] {
+        wanted.extend(list.iter().map(|c| c.help));
+    }
+    wanted.extend(CONSOLE_KEYS.iter().chain(MOUSE_HELP).map(|(_, what)| *what));
+    for (w, h) in [(80, 24), (160, 50)] {
+        let mut a = app(seed());
+        a.handle(Event::Resize(w, h));
+        keys(&mut a, "?");
+        let area = a.geometry().help;
+        let inner = |rows: &[String]| -> Vec<String> {
+            (area.y + 1..area.y + area.height - 1)
+                .map(|y| {
+                    rows[y as usize]
+                        .chars()
+                        .skip(area.x as usize + 1)
+                        .take(area.width as usize - 2)
+                        .collect()
+                })
+                .collect()
+        };
+        // Line by line with j: each step brings one new row in at the bottom.
+        let mut seen = inner(&rows_of(&a, w, h));
+        let mut steps = 0;
+        loop {
+            keys(&mut a, "j");
+            let now = inner(&rows_of(&a, w, h));
+            if now == seen[seen.len() - now.len()..] {
+                break;
+            }
+            assert_eq!(now[..now.len() - 1], seen[seen.len() - now.len() + 1..]);
+            seen.push(now.last().unwrap().clone());
+            steps += 1;
+            assert!(steps < 500, "help never ends");
+        }
+        assert!(a.help().is_some(), "j at the end keeps help open");
+        let text = seen.join(" ");
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for what in &wanted {
+            assert!(text.contains(what), "{w}x{h}: help cuts or lacks {what:?}");
+        }
+        assert!(text.contains("Ctrl-]"), "{w}x{h}: the console's keys");
+        // At the end, k scrolls back at once; g goes to the top, G to the end.
+        let end = rows_of(&a, w, h);
+        keys(&mut a, "k");
+        assert_ne!(rows_of(&a, w, h), end, "{w}x{h}: k at the end scrolls back");
+        keys(&mut a, "g");
+        assert_eq!(inner(&rows_of(&a, w, h)), seen[..area.height as usize - 2]);
+        keys(&mut a, "G");
+        assert_eq!(rows_of(&a, w, h), end);
+        a.handle(k(KeyCode::PageUp));
+        a.handle(k(KeyCode::PageDown));
+        assert_eq!(rows_of(&a, w, h), end, "{w}x{h}: PgUp then PgDn");
+        keys(&mut a, "x");
+        assert!(a.help().is_none(), "another key closes help");
+    }
+}
+
+#[test]
+fn a_keys_file_in_the_config_dir_rebinds_keys_everywhere_they_show() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keys.ron"),
+        "// mine\n(\n  normal: { add_dimm: [\"n\"] },\n  confirm: { yes: [\"o\"] },\n)\n",
+    )
+    .unwrap();
+    let (keymap, problem) = Keymap::load(Some(dir.path()));
+    assert_eq!(problem, None);
+    let mut a = App::new(Setup {
+        profile: seed(),
+        path: None,
+        name: None,
+        notes: Vec::new(),
+        theme: Theme::default_theme(),
+        keys: keymap,
+        profiles_dir: None,
+        status: None,
+    });
+    a.handle(Event::Resize(160, 50));
+    keys(&mut a, "a");
+    assert_eq!(ids(&a), ["nv1", "nv2"], "a is no longer add");
+    keys(&mut a, "n");
+    assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
+    // The status bar, the question and the help overlay show the keys in use.
+    keys(&mut a, "j");
+    let screen = rows_of(&a, 160, 50).join("\n");
+    assert!(screen.contains(" n add "), "{screen}");
+    keys(&mut a, "d");
+    let screen = rows_of(&a, 160, 50).join("\n");
+    assert!(screen.contains("o yes"), "{screen}");
+    keys(&mut a, "y");
+    assert_eq!(ids(&a), ["nv1", "nv2", "nv3"], "y is no longer yes");
+    keys(&mut a, "o");
+    assert_eq!(ids(&a), ["nv1", "nv2"]);
+    keys(&mut a, "?");
+    let screen = rows_of(&a, 160, 50).join("\n");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("  n           add a DIMM")),
+        "{screen}"
+    );
+    // A bad file is reported, naming the file and what is wrong, and the
+    // default keys are used.
+    std::fs::write(
+        dir.path().join("keys.ron"),
+        "(normal: { add_dimm: [\"Ctrl-\"] })",
+    )
+    .unwrap();
+    let (keymap, problem) = Keymap::load(Some(dir.path()));
+    assert_eq!(keymap, Keymap::default());
+    let problem = problem.unwrap();
+    assert!(problem.contains("keys.ron"), "{problem}");
+    assert!(
+        problem.contains("normal.add_dimm: \"Ctrl-\" is not a key"),
+        "{problem}"
     );
 }

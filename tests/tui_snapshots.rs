@@ -57,16 +57,17 @@ fn pane(a: &App, w: u16, h: u16, which: &str) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| {
         let r = f.area();
-        match which {
-            "devices" => panes::devices::draw(f, r, a),
-            "dimm_editor" => panes::dimm_editor::draw(f, r, a),
-            "vm_editor" => panes::vm_editor::draw(f, r, a),
-            "map" => panes::map::draw(f, r, a),
-            "diagnostics" => panes::diagnostics::draw(f, r, a),
-            "cmdline" => panes::cmdline::draw(f, r, a),
-            "status" => panes::status::draw(f, r, a),
+        let pane = match which {
+            "devices" => Pane::Devices,
+            "dimm_editor" => Pane::Dimm,
+            "vm_editor" => Pane::Vm,
+            "map" => Pane::Map,
+            "diagnostics" => Pane::Diagnostics,
+            "cmdline" => Pane::Cmdline,
+            "status" => return ui::draw_status(f, r, a),
             other => panic!("{other}"),
-        }
+        };
+        ui::draw_pane(f, r, a, pane)
     })
     .unwrap();
     t
@@ -88,7 +89,7 @@ fn every_pane_for_every_profile_at_both_sizes() {
         for (w, h) in SIZES {
             let mut a = app(p.clone(), w, h);
             // Select the last DIMM so the map highlights it (nv2 when misaligned).
-            a.selected = a.profile.devices.len().saturating_sub(1);
+            a.doc.selected = a.doc.profile.devices.len().saturating_sub(1);
             insta::assert_snapshot!(format!("{name}_screen_{w}x{h}"), screen(&a, w, h).backend());
             for which in PANES {
                 insta::assert_snapshot!(
@@ -122,8 +123,8 @@ fn overlays_dialogs_and_editing() {
 
         // Editing the size with an invalid value: the error is inline.
         let mut a = app(Profile::seed(Path::new("/vms")), w, h);
-        a.focus = Pane::Dimm;
-        a.dimm_field = 4;
+        a.set_focus(Pane::Dimm);
+        a.panes.dimm.field = 4;
         for c in ['e', 'X'] {
             a.handle(Event::Key(KeyEvent::new(
                 KeyCode::Char(c),
@@ -172,7 +173,7 @@ fn the_misaligned_edge_is_drawn_in_the_warning_colour() {
     let theme = Theme::default_theme();
     for (w, h) in SIZES {
         let mut a = app(seed_without_align(), w, h);
-        a.selected = 1;
+        a.doc.selected = 1;
         let t = screen(&a, w, h);
         let buf = t.backend().buffer();
         // nv2 starts at 0x53fe00000, 126 MiB past a boundary.
@@ -216,6 +217,7 @@ fn no_color_uses_no_colour_and_shows_selection_by_reverse() {
         name: None,
         notes: Vec::new(),
         theme: Theme::no_color(),
+        keys: Default::default(),
         profiles_dir: None,
         status: None,
     });
@@ -234,13 +236,13 @@ fn no_color_uses_no_colour_and_shows_selection_by_reverse() {
 #[test]
 fn zoomed_map_shows_a_whole_17g_dimm_and_every_section_tick() {
     let mut a = app(seed_without_align(), 160, 50);
-    a.focus = Pane::Map;
-    a.selected = 1;
+    a.set_focus(Pane::Map);
+    a.doc.selected = 1;
     // Zoom until a cell is at most one 128 MiB section.
     for _ in 0..10 {
-        let width = a.areas().map.width - 2;
-        let l = a.derived.layout.as_ref().unwrap();
-        if panes::map::view(l, a.map, width).1 <= 128 << 20 {
+        let width = a.geometry().map.width - 2;
+        let l = a.doc.derived.layout.as_ref().unwrap();
+        if panes::map::view(l, a.panes.map.view, width).1 <= 128 << 20 {
             break;
         }
         a.handle(Event::Key(KeyEvent::new(

@@ -608,3 +608,68 @@ fn the_editor_finds_no_qemu_before_it_makes_a_file() {
     t.keys(&["q"]);
     t.wait("the shell back", |s| !s.contains("Address map"));
 }
+
+/// `$XDG_CONFIG_HOME/qpmem/keys.ron` rebinds keys in the real program, the
+/// help shows them; a bad one is reported in the status line and on
+/// stderr, and the default keys work.
+#[test]
+fn a_keys_file_rebinds_keys_and_a_bad_one_is_reported() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    let dir = t.home().join("config/qpmem");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keys.ron");
+    std::fs::write(&file, "(normal: { add_dimm: [\"n\"] })\n").unwrap();
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(env!("CARGO_BIN_EXE_qpmem"));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv2")
+    });
+    t.keys(&["n"]);
+    t.wait("nv3, added by n", |s| {
+        s.contains("nv3") && s.contains("[+]")
+    });
+    // a no longer adds (typed before n, so it is handled first).
+    t.keys(&["a"]);
+    t.keys(&["n"]);
+    let s = t.wait("nv4, added by n", |s| s.contains("nv4"));
+    assert!(!s.contains("nv5"), "a still adds a DIMM: {s}");
+    t.keys(&["?"]);
+    t.wait("help listing n for add", |s| {
+        s.lines().any(|l| l.contains("  n           add a DIMM"))
+    });
+    t.keys(&["Escape"]);
+    t.wait("help closed", |s| !s.contains("add a DIMM"));
+    t.keys(&["q"]);
+    t.wait("the quit question", |s| s.contains("Quit without saving"));
+    t.keys(&["y"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+
+    t.run(&["send-keys", "-t", "qp", "-l", "clear"]);
+    t.keys(&["Enter"]);
+    std::fs::write(&file, "(normal: { add_dimm: [\"Ctrl-\"] })\n").unwrap();
+    t.type_line(env!("CARGO_BIN_EXE_qpmem"));
+    let s = t.wait("the editor, the problem in the status line", |s| {
+        s.contains("Address map") && s.contains("keys.ron")
+    });
+    let status = s.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert!(status.contains("keys.ron"), "{s}");
+    // The default keys work.
+    t.keys(&["a"]);
+    t.wait("nv3, added by a", |s| s.contains("nv3"));
+    t.keys(&["q"]);
+    t.wait("the quit question", |s| s.contains("Quit without saving"));
+    t.keys(&["y"]);
+    // After the editor, its stderr line is on the screen.
+    let s = t.wait("the shell back", |s| !s.contains("Address map"));
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("qpmem: keys "))
+        .unwrap_or_else(|| panic!("no stderr line: {s}"));
+    assert!(
+        line.contains("keys.ron: normal.add_dimm: \"Ctrl-\" is not a key"),
+        "{line}"
+    );
+}

@@ -4,117 +4,14 @@
 //! Every text a user types goes through [`DimmField::parse`] or
 //! [`VmField::parse`], which return a changed copy or an error naming the
 //! field and the value; the app only ever stores a copy that parsed, so an
-//! invalid value never reaches the profile. [`Input`] is the line editor.
+//! invalid value never reaches the profile. The line editor they are
+//! typed into is [`crate::tui::input::Input`].
 
 use crate::core::profile::{
     is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, MachineFamily, Profile,
 };
 use crate::core::size::{format_qemu, parse_size, BareUnit, Size};
 use std::path::PathBuf;
-
-/// A one-line text input with a cursor (in characters).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Input {
-    pub text: String,
-    pub cursor: usize,
-}
-
-impl Input {
-    pub fn new(text: &str) -> Input {
-        Input {
-            text: text.to_string(),
-            cursor: text.chars().count(),
-        }
-    }
-    fn byte(&self, at: usize) -> usize {
-        self.text
-            .char_indices()
-            .nth(at)
-            .map(|(i, _)| i)
-            .unwrap_or(self.text.len())
-    }
-    pub fn insert(&mut self, c: char) {
-        let at = self.byte(self.cursor);
-        self.text.insert(at, c);
-        self.cursor += 1;
-    }
-    pub fn backspace(&mut self) {
-        if self.cursor > 0 {
-            self.cursor -= 1;
-            let at = self.byte(self.cursor);
-            self.text.remove(at);
-        }
-    }
-    pub fn delete(&mut self) {
-        if self.cursor < self.text.chars().count() {
-            let at = self.byte(self.cursor);
-            self.text.remove(at);
-        }
-    }
-    pub fn left(&mut self) {
-        self.cursor = self.cursor.saturating_sub(1);
-    }
-    pub fn right(&mut self) {
-        self.cursor = (self.cursor + 1).min(self.text.chars().count());
-    }
-    pub fn home(&mut self) {
-        self.cursor = 0;
-    }
-    pub fn end(&mut self) {
-        self.cursor = self.text.chars().count();
-    }
-    /// Delete from the start of the line to the cursor (Ctrl-U).
-    pub fn kill_to_start(&mut self) {
-        let at = self.byte(self.cursor);
-        self.text.replace_range(..at, "");
-        self.cursor = 0;
-    }
-    /// Delete from the cursor to the end of the line (Ctrl-K).
-    pub fn kill_to_end(&mut self) {
-        let at = self.byte(self.cursor);
-        self.text.truncate(at);
-    }
-    /// Delete the word before the cursor and the blanks after it (Ctrl-W),
-    /// as readline's `unix-word-rubout` does.
-    pub fn kill_word(&mut self) {
-        let chars: Vec<char> = self.text.chars().collect();
-        let mut from = self.cursor;
-        while from > 0 && chars[from - 1].is_whitespace() {
-            from -= 1;
-        }
-        while from > 0 && !chars[from - 1].is_whitespace() {
-            from -= 1;
-        }
-        let (a, b) = (self.byte(from), self.byte(self.cursor));
-        self.text.replace_range(a..b, "");
-        self.cursor = from;
-    }
-    /// Apply an editing key: a character, Backspace, Delete, the arrows,
-    /// Home and End, and readline's Ctrl-A, Ctrl-E, Ctrl-U, Ctrl-K and
-    /// Ctrl-W. The one line editor of every field and dialog. `false` when
-    /// the key is not one of those (other Ctrl keys type nothing).
-    pub fn edit(&mut self, key: crossterm::event::KeyEvent) -> bool {
-        use crossterm::event::{KeyCode, KeyModifiers};
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Char('a') if ctrl => self.home(),
-            KeyCode::Char('e') if ctrl => self.end(),
-            KeyCode::Char('u') if ctrl => self.kill_to_start(),
-            KeyCode::Char('k') if ctrl => self.kill_to_end(),
-            KeyCode::Char('w') if ctrl => self.kill_word(),
-            KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => return false,
-            KeyCode::Char(c) => self.insert(c),
-            KeyCode::Backspace => self.backspace(),
-            KeyCode::Delete => self.delete(),
-            KeyCode::Left => self.left(),
-            KeyCode::Right => self.right(),
-            KeyCode::Home => self.home(),
-            KeyCode::End => self.end(),
-            _ => return false,
-        }
-        true
-    }
-}
 
 fn size_field(name: &str, text: &str, bare: BareUnit) -> Result<Size, String> {
     parse_size(text, bare)
@@ -572,18 +469,6 @@ mod tests {
         assert!(VmField::Machine.parse(&p, "microvm").is_err());
         assert_eq!(VmField::Slots.parse(&p, "8").unwrap().slots, Auto::Fixed(8));
         assert!(VmField::Slots.parse(&p, "257").is_err());
-    }
-
-    #[test]
-    fn input_edits_by_character() {
-        let mut i = Input::new("1é");
-        i.backspace();
-        i.insert('7');
-        i.home();
-        i.delete();
-        i.end();
-        i.insert('G');
-        assert_eq!(i.text, "7G");
     }
 
     #[test]

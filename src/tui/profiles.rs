@@ -5,7 +5,8 @@
 use crate::core::profile::Profile;
 use crate::core::size::format_human;
 use crate::source;
-use crate::store::{Entry, Origin, Settings, Store, Summary};
+use crate::source::SourceError;
+use crate::store::{Entry, Origin, Settings, Store, StoreError, Summary};
 use std::path::PathBuf;
 
 /// Where a profile in the picker comes from: a store name (a stored
@@ -67,8 +68,8 @@ fn entry(e: Entry) -> ProfileEntry {
 
 /// The profiles the picker offers: the stored ones, then the built-in
 /// examples not hidden by a stored profile of the same name.
-pub fn list(store: &Store) -> Result<Vec<ProfileEntry>, String> {
-    let entries = store.list().map_err(|e| e.to_string())?;
+pub fn list(store: &Store) -> Result<Vec<ProfileEntry>, StoreError> {
+    let entries = store.list()?;
     Ok(entries
         .into_iter()
         .filter(|e| !e.shadowed)
@@ -77,8 +78,8 @@ pub fn list(store: &Store) -> Result<Vec<ProfileEntry>, String> {
 }
 
 /// Read a picked profile and remember it as the last used.
-pub fn load(store: &Store, r: &ProfileRef) -> Result<Opened, String> {
-    let loaded = source::load_with(store, Some(&r.0), None).map_err(|e| e.to_string())?;
+pub fn load(store: &Store, r: &ProfileRef) -> Result<Opened, SourceError> {
+    let loaded = source::load_with(store, Some(&r.0), None)?;
     let _ = Settings::set_last_profile(store, &r.0);
     Ok(Opened {
         profile: loaded.profile,

@@ -9,7 +9,9 @@
 //! The terminal is restored on quit, on error, on panic and on
 //! SIGTERM/SIGHUP: see [`crate::terminal`].
 
-use super::app::{App, Effect, Event, LaunchCheck, Setup};
+use super::app::{App, Setup};
+use super::event::{Effect, Event, LaunchCheck, TaskError};
+use super::keymap::Keymap;
 use super::launch::{self, Incoming, Launch, LaunchError};
 use super::profiles;
 use super::theme::Theme;
@@ -57,14 +59,26 @@ pub fn run(opts: Options) -> io::Result<()> {
     let store = Store::from_env().ok();
     let (theme, theme_problem) =
         Theme::for_terminal(opts.theme.as_deref(), store.as_ref().map(Store::config_dir));
+    let (keys, keys_problem) = Keymap::load(store.as_ref().map(Store::config_dir));
+    if let Some(p) = &keys_problem {
+        // Also on stderr: it is still there after qpmem quits.
+        eprintln!("qpmem: {}", crate::core::printable::printable(p));
+    }
+    let problems: Vec<String> = [theme_problem, keys_problem]
+        .into_iter()
+        .flatten()
+        .collect();
     let mut app = App::new(Setup {
         profile: opts.loaded.profile,
         path: opts.loaded.path,
         name: opts.loaded.name,
         notes: opts.loaded.notes,
         theme,
+        keys,
         profiles_dir: store.as_ref().map(Store::profiles_dir),
-        status: theme_problem.or(opts.status),
+        status: (!problems.is_empty())
+            .then(|| problems.join("; "))
+            .or(opts.status),
     });
     let (w, h) = crossterm::terminal::size().map_err(context("cannot read the terminal size"))?;
     app.handle(Event::Resize(w, h));
@@ -85,7 +99,7 @@ pub fn run(opts: Options) -> io::Result<()> {
     driver.terminal.clear()?;
     driver.terminal.draw(|f| ui::draw(f, &app))?;
     // After the first frame: nothing slow before the user sees something.
-    if let (Some(store), Some(name)) = (&driver.store, &app.name) {
+    if let (Some(store), Some(name)) = (&driver.store, &app.doc.name) {
         let _ = Settings::set_last_profile(store, name);
     }
     let start = app.start();
@@ -167,10 +181,8 @@ impl Driver {
         }
     }
 
-    fn store(&self) -> Result<&Store, String> {
-        self.store
-            .as_ref()
-            .ok_or_else(|| "no home directory: the profile store is unavailable".to_string())
+    fn store(&self) -> Result<&Store, TaskError> {
+        self.store.as_ref().ok_or(TaskError::NoStore)
     }
 
     fn perform_one(&mut self, app: &App, effect: Effect) -> Option<Event> {
@@ -182,11 +194,13 @@ impl Driver {
                 profile,
             } => Some(Event::Saved(self.save(&path, name.as_deref(), &profile))),
             Effect::ListProfiles => {
-                Some(Event::ProfilesListed(self.store().and_then(profiles::list)))
+                Some(Event::ProfilesListed(
+                    self.store().and_then(|s| Ok(profiles::list(s)?)),
+                ))
             }
             Effect::Open(r) => Some(Event::Opened(
                 self.store()
-                    .and_then(|s| profiles::load(s, &r))
+                    .and_then(|s| Ok(profiles::load(s, &r)?))
                     .map(Box::new),
             )),
             Effect::Copy(text) => {
@@ -206,12 +220,12 @@ impl Driver {
             }))),
             Effect::RemoveProfile(name) => Some(Event::ProfileRemoved(
                 self.store()
-                    .and_then(|s| s.remove(&name).map_err(|e| e.to_string()))
+                    .and_then(|s| Ok(s.remove(&name)?))
                     .map(|_| name),
             )),
             Effect::RenameProfile { from, to } => Some(Event::ProfileRenamed(
                 self.store()
-                    .and_then(|s| s.rename(&from, &to).map_err(|e| e.to_string()))
+                    .and_then(|s| Ok(s.rename(&from, &to)?))
                     .map(|path| (from, to, path)),
             )),
             Effect::Verify(profile) => {
@@ -234,22 +248,24 @@ impl Driver {
         path: &Path,
         name: Option<&str>,
         profile: &crate::core::profile::Profile,
-    ) -> Result<std::path::PathBuf, String> {
+    ) -> Result<std::path::PathBuf, TaskError> {
         if let (Some(name), Ok(store)) = (name, self.store()) {
             if store.profile_path(name).ok().as_deref() == Some(path) {
-                let written = store.save(name, profile).map_err(|e| e.to_string())?;
+                let written = store.save(name, profile)?;
                 let _ = Settings::set_last_profile(store, name);
                 return Ok(written);
             }
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| TaskError::CreateDir {
+                path: dir.to_path_buf(),
+                source: Arc::new(e),
+            })?;
         }
         match self.store() {
             Ok(store) => store.save_file(path, profile),
             Err(_) => store::save_profile(path, profile),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         Ok(path.to_path_buf())
     }
 }
@@ -275,15 +291,17 @@ impl Driver {
                     })
                 });
                 send(Event::Verified(
-                    result.map(Box::new).map_err(|e| e.to_string()),
+                    result
+                        .map(Box::new)
+                        .map_err(|e| TaskError::Verify(Arc::new(e))),
                 ));
             });
         match spawned {
             Ok(thread) => self.verify = Some(Verifying { cancel, thread }),
             Err(e) => {
-                let _ = self.tx.send(Incoming::Other(Event::Verified(Err(format!(
-                    "cannot start the guest check: {e}"
-                )))));
+                let _ = self.tx.send(Incoming::Other(Event::Verified(Err(
+                    TaskError::VerifyThread(Arc::new(e)),
+                ))));
             }
         }
     }
@@ -298,11 +316,11 @@ impl Driver {
 
     /// Everything that can stop a launch, checked before anything is
     /// created: QEMU is there, and the pre-flight lets it through.
-    fn check_launch(&self, app: &App, profile: &Profile) -> Result<LaunchCheck, String> {
+    fn check_launch(&self, app: &App, profile: &Profile) -> Result<LaunchCheck, TaskError> {
         let (_, qemu) = qemu_for(profile)?;
-        let plan = preflight(profile, &qemu, &app.notes);
+        let plan = preflight(profile, &qemu, &app.doc.notes);
         if plan.is_blocked() {
-            return Err(format!("not launching: {}", plan.errors().join("; ")));
+            return Err(TaskError::Blocked(plan.errors()));
         }
         Ok(LaunchCheck {
             changes: plan.changes(),
@@ -318,9 +336,9 @@ impl Driver {
             Ok(found) => found,
             Err(e) => return Event::Launched(Err(e)),
         };
-        let plan = preflight(profile, &qemu, &app.notes);
+        let plan = preflight(profile, &qemu, &app.doc.notes);
         if let Err(e) = prepare(&plan, true) {
-            return Event::Launched(Err(format!("not launching: {e}")));
+            return Event::Launched(Err(TaskError::Prepare(Arc::new(e))));
         }
         let launch = Launch {
             options: LaunchOptions::new(binary),
@@ -350,21 +368,17 @@ impl Driver {
                 }
                 let state = ended.state;
                 Event::Launched(if ended.failed() {
-                    Err(format!(
-                        "QEMU {state}{}",
-                        ended
-                            .stderr
-                            .last()
-                            .map(|l| format!(": {l}"))
-                            .unwrap_or_default()
-                    ))
+                    Err(TaskError::QemuFailed {
+                        state: state.to_string(),
+                        last: ended.stderr.last().cloned(),
+                    })
                 } else {
                     Ok(format!("QEMU {state}"))
                 })
             }
-            Err(LaunchError::Start(e)) => Event::Launched(Err(format!("launch failed: {e}"))),
+            Err(LaunchError::Start(e)) => Event::Launched(Err(TaskError::Launch(Arc::new(e)))),
             Err(LaunchError::Terminal(e)) => {
-                let message = format!("QEMU stopped: {e}");
+                let message = TaskError::Terminal(Arc::new(io::Error::new(e.kind(), e.to_string())));
                 self.broken = Some(e);
                 Event::Launched(Err(message))
             }
@@ -375,19 +389,22 @@ impl Driver {
 /// The QEMU a launch runs, found now as `qpmem launch` requires it: a
 /// binary that is there and answers `--version` (its path, and what the
 /// pre-flight judges against).
-fn qemu_for(profile: &Profile) -> Result<(PathBuf, QemuStatus), String> {
+fn qemu_for(profile: &Profile) -> Result<(PathBuf, QemuStatus), TaskError> {
     let status = discover::detect(None, profile);
     match &status {
         QemuStatus::Found { path, .. } => Ok((path.clone(), status.clone())),
-        QemuStatus::NotFound { wanted, reason, .. } => {
-            Err(format!("not launching: QEMU {wanted}: {reason}"))
-        }
-        QemuStatus::NoVersion { path, reason } => {
-            Err(format!("not launching: QEMU {}: {reason}", path.display()))
-        }
+        QemuStatus::NotFound { wanted, reason, .. } => Err(TaskError::NoQemu {
+            qemu: wanted.clone(),
+            reason: reason.clone(),
+        }),
+        QemuStatus::NoVersion { path, reason } => Err(TaskError::NoQemu {
+            qemu: path.display().to_string(),
+            reason: reason.clone(),
+        }),
         // detect looks for a binary: it never answers these.
-        QemuStatus::NotChecked | QemuStatus::Stated { .. } => {
-            Err("not launching: no QEMU binary was looked for".into())
-        }
+        QemuStatus::NotChecked | QemuStatus::Stated { .. } => Err(TaskError::NoQemu {
+            qemu: "(none)".into(),
+            reason: "no QEMU binary was looked for".into(),
+        }),
     }
 }

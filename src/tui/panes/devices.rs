@@ -1,17 +1,22 @@
 //! The device list: one row per DIMM in command-line order with its id,
 //! size, label, align, the size the guest sees, the backing file and a
-//! mark for problems.
+//! mark for problems. It moves the selected DIMM (the document's, shared
+//! with the map and the DIMM form); Enter opens the DIMM form.
 
+use super::{is_move, page, pane_block, step, Component, DrawCx, EventState};
 use crate::core::diagnose::Severity;
 use crate::core::profile::Backend;
 use crate::core::size::{format_human, format_qemu};
-use crate::tui::app::{App, Pane};
-use crate::tui::ui::{list_offset, pane_block};
-use ratatui::layout::{Constraint, Rect};
+use crate::tui::action::{cmd, Action, Command, NORMAL};
+use crate::tui::doc::Doc;
+use crate::tui::geometry::{inner, list_offset, Pane};
+use ratatui::layout::{Constraint, Position, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
+
+pub const COMMANDS: &[Command] = &[cmd(Action::Edit, "open the selected DIMM's form", None)];
 
 /// The mark for a device's worst finding.
 pub fn mark(s: Option<Severity>) -> &'static str {
@@ -23,87 +28,150 @@ pub fn mark(s: Option<Severity>) -> &'static str {
     }
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
-    let n = app.profile.devices.len();
-    let block = pane_block(
-        app,
-        Pane::Devices,
-        Some(Span::styled(format!("{n}"), theme.dim())),
-    );
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    if n == 0 {
-        f.render_widget(
-            Paragraph::new(Line::styled("no DIMMs: press a to add one", theme.dim())),
-            inner,
-        );
-        return;
+/// The list's rows inside the frame: the header, then `body` rows of
+/// DIMMs from `offset`, starting at row `top`.
+struct Rows {
+    top: u16,
+    body: usize,
+    offset: usize,
+}
+
+fn rows(inside: Rect, selected: usize) -> Rows {
+    let body = (inside.height as usize).saturating_sub(1);
+    Rows {
+        top: inside.y + 1,
+        body,
+        offset: list_offset(selected, body),
     }
-    let body = (inner.height as usize).saturating_sub(1);
-    let off = list_offset(app.selected, body);
-    let layout = app.derived.layout.as_ref().ok();
-    let focused = app.focus == Pane::Devices;
-    let rows: Vec<Row> = app
-        .profile
-        .devices
-        .iter()
-        .enumerate()
-        .skip(off)
-        .take(body)
-        .map(|(i, d)| {
-            let sev = app.derived.device_severity(&d.id);
-            let mark_style = match sev {
-                Some(Severity::Error) => theme.error(),
-                Some(Severity::Warning) => theme.warning(),
-                _ => theme.note(),
-            };
-            let visible = layout
-                .and_then(|l| l.devices.get(i))
-                .map(|dl| match &dl.result {
-                    Ok(p) => format_human(p.size),
-                    Err(_) => "not placed".to_string(),
-                })
-                .unwrap_or_else(|| "-".to_string());
-            let file = match &d.backend {
-                Backend::File(p) => p.display().to_string(),
-                Backend::Ram => "(RAM)".to_string(),
-            };
-            let row = Row::new(vec![
-                Cell::from(Span::styled(mark(sev), mark_style)),
-                Cell::from(d.id.clone()),
-                Cell::from(format_qemu(d.size.0)),
-                Cell::from(format_qemu(d.effective_label_size())),
-                Cell::from(d.align.map(|a| a.to_string()).unwrap_or_else(|| "-".into())),
-                Cell::from(visible),
-                Cell::from(file),
-            ]);
-            if i == app.selected {
-                row.style(if focused {
-                    theme.selection()
+}
+
+/// The device list (its selection is the document's).
+#[derive(Debug, Clone, Default)]
+pub struct Devices;
+
+impl Component for Devices {
+    fn pane(&self) -> Pane {
+        Pane::Devices
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn on_action(&mut self, a: Action, focused: bool, doc: &mut Doc, area: Rect) -> EventState {
+        if !focused {
+            return EventState::NotConsumed;
+        }
+        let n = doc.profile.devices.len();
+        match a {
+            a if is_move(a) => doc.selected = step(doc.selected, n, a, page(area)),
+            Action::Select(i) if i < n => doc.selected = i,
+            Action::Edit if n == 0 => doc.complain("no DIMM to edit: press a to add one"),
+            Action::Edit => return EventState::Focus(Pane::Dimm),
+            _ => return EventState::NotConsumed,
+        }
+        EventState::Consumed
+    }
+
+    fn hit(&self, cx: &DrawCx, area: Rect, at: Position) -> Option<Action> {
+        let doc = cx.doc;
+        let inside = inner(area);
+        let r = rows(inside, doc.selected);
+        if !inside.contains(at) || at.y < r.top {
+            return None;
+        }
+        let i = r.offset + (at.y - r.top) as usize;
+        (i < doc.profile.devices.len()).then_some(Action::Select(i))
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &DrawCx) {
+        let (doc, theme) = (cx.doc, cx.theme);
+        let focused = cx.focused(Pane::Devices);
+        let n = doc.profile.devices.len();
+        let block = pane_block(
+            theme,
+            Pane::Devices,
+            focused,
+            Some(Span::styled(format!("{n}"), theme.dim())),
+        );
+        let inside = inner(area);
+        f.render_widget(block, area);
+        if n == 0 {
+            f.render_widget(
+                Paragraph::new(Line::styled(
+                    format!(
+                        "no DIMMs: press {} to add one",
+                        cx.keys.short(NORMAL, Action::AddDimm)
+                    ),
+                    theme.dim(),
+                )),
+                inside,
+            );
+            return;
+        }
+        let r = rows(inside, doc.selected);
+        let layout = doc.derived.layout.as_ref().ok();
+        let rows: Vec<Row> = doc
+            .profile
+            .devices
+            .iter()
+            .enumerate()
+            .skip(r.offset)
+            .take(r.body)
+            .map(|(i, d)| {
+                let sev = doc.derived.device_severity(&d.id);
+                let mark_style = match sev {
+                    Some(Severity::Error) => theme.error(),
+                    Some(Severity::Warning) => theme.warning(),
+                    _ => theme.note(),
+                };
+                let visible = layout
+                    .and_then(|l| l.devices.get(i))
+                    .map(|dl| match &dl.result {
+                        Ok(p) => format_human(p.size),
+                        Err(_) => "not placed".to_string(),
+                    })
+                    .unwrap_or_else(|| "-".to_string());
+                let file = match &d.backend {
+                    Backend::File(p) => p.display().to_string(),
+                    Backend::Ram => "(RAM)".to_string(),
+                };
+                let row = Row::new(vec![
+                    Cell::from(Span::styled(mark(sev), mark_style)),
+                    Cell::from(d.id.clone()),
+                    Cell::from(format_qemu(d.size.0)),
+                    Cell::from(format_qemu(d.effective_label_size())),
+                    Cell::from(d.align.map(|a| a.to_string()).unwrap_or_else(|| "-".into())),
+                    Cell::from(visible),
+                    Cell::from(file),
+                ]);
+                if i == doc.selected {
+                    row.style(if focused {
+                        theme.selection()
+                    } else {
+                        theme.selection_unfocused()
+                    })
                 } else {
-                    theme.selection_unfocused()
-                })
-            } else {
-                row.style(theme.text())
-            }
-        })
-        .collect();
-    let header = Row::new(["", "ID", "SIZE", "LABEL", "ALIGN", "VISIBLE", "FILE"])
-        .style(theme.dim().add_modifier(Modifier::BOLD));
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(1),
-            Constraint::Length(6),
-            Constraint::Length(6),
-            Constraint::Length(5),
-            Constraint::Length(5),
-            Constraint::Length(10),
-            Constraint::Min(4),
-        ],
-    )
-    .header(header)
-    .column_spacing(1);
-    f.render_widget(table, inner);
+                    row.style(theme.text())
+                }
+            })
+            .collect();
+        let header = Row::new(["", "ID", "SIZE", "LABEL", "ALIGN", "VISIBLE", "FILE"])
+            .style(theme.dim().add_modifier(Modifier::BOLD));
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(1),
+                Constraint::Length(6),
+                Constraint::Length(6),
+                Constraint::Length(5),
+                Constraint::Length(5),
+                Constraint::Length(10),
+                Constraint::Min(4),
+            ],
+        )
+        .header(header)
+        .column_spacing(1);
+        f.render_widget(table, inside);
+    }
 }

@@ -1,35 +1,303 @@
 //! Modal dialogs: yes/no confirmations (delete, quit or open over unsaved
-//! changes, removing a stored profile), the save-as and rename prompts,
-//! and the profile picker (r renames, d removes a stored profile).
+//! changes, launching, removing a stored profile), the Save-as and Rename
+//! prompts (the one text input, [`crate::tui::input::Input`]), and the
+//! profile picker. Each takes its keys from the key map's scope for it
+//! ([`Scope::Confirm`], [`Scope::Input`], [`Scope::Picker`]) and lists
+//! them for the help overlay and the status bar.
 
-use crate::tui::app::{App, Dialog};
-use crate::tui::form::Input;
-use crate::tui::ui::{centered, list_offset};
+use super::{is_move, step, DrawCx, Step};
+use crate::tui::action::{cmd, Action, Command, Scope, CONFIRM, INPUT, PICKER};
+use crate::tui::doc::Doc;
+use crate::tui::event::Effect;
+use crate::tui::geometry::{centered, inner, list_offset, wrap, Geometry};
+use crate::tui::input::{Input, InputOutcome};
+use crate::tui::keymap::Keymap;
+use crate::tui::panes::status::Hint;
+use crate::tui::profiles::{ProfileEntry, ProfileRef};
+use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-fn frame<'a>(app: &App, title: &'a str) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .border_style(app.theme.border(true))
-        .title(Span::styled(format!(" {title} "), app.theme.title()))
+/// A question's keys.
+pub const CONFIRM_COMMANDS: &[Command] = &[
+    cmd(Action::Yes, "yes", Some("yes")),
+    cmd(Action::No, "no", Some("no")),
+];
+
+/// The picker's keys (it moves with the keys of [`Scope::Move`]).
+pub const PICKER_COMMANDS: &[Command] = &[
+    cmd(Action::Up, "previous profile", None),
+    cmd(Action::Down, "next profile", None),
+    cmd(
+        Action::Choose,
+        "open the selected profile (asks first over unsaved changes)",
+        Some("open"),
+    ),
+    cmd(
+        Action::RenameProfile,
+        "rename a stored profile",
+        Some("rename"),
+    ),
+    cmd(
+        Action::RemoveProfile,
+        "remove a stored profile (asks first; kept as NAME.ron.bak)",
+        Some("remove"),
+    ),
+    cmd(Action::Cancel, "close the picker", Some("cancel")),
+];
+
+/// What a confirmation leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    Delete(usize),
+    Quit,
+    Open(ProfileRef),
+    Launch,
+    /// Remove this stored profile.
+    RemoveProfile(String),
 }
 
-pub fn draw(f: &mut Frame, screen: Rect, app: &App) {
-    let theme = &app.theme;
-    match &app.dialog {
-        None => {}
-        Some(Dialog::Confirm { question, .. }) => {
+impl Pending {
+    /// The question was answered yes.
+    fn perform(self, doc: &mut Doc) -> Vec<Effect> {
+        match self {
+            Pending::Quit => vec![Effect::Quit],
+            Pending::Open(r) => vec![Effect::Open(r)],
+            Pending::Launch => vec![Effect::StartVm(doc.profile.clone())],
+            Pending::RemoveProfile(name) => vec![Effect::RemoveProfile(name)],
+            Pending::Delete(i) => {
+                doc.delete(i);
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// A modal dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dialog {
+    Confirm {
+        question: String,
+        pending: Pending,
+    },
+    /// Ask where to save.
+    SaveAs {
+        input: Input,
+        error: Option<String>,
+    },
+    Picker {
+        entries: Vec<ProfileEntry>,
+        selected: usize,
+    },
+    /// Ask for a stored profile's new name.
+    Rename {
+        from: String,
+        input: Input,
+        error: Option<String>,
+    },
+}
+
+/// Why a name is not a stored profile's name.
+fn name_error(text: &str) -> Option<String> {
+    crate::store::validate_name(text.trim())
+        .err()
+        .map(|e| e.to_string())
+}
+
+impl Dialog {
+    pub fn confirm(question: impl Into<String>, pending: Pending) -> Dialog {
+        Dialog::Confirm {
+            question: question.into(),
+            pending,
+        }
+    }
+
+    /// A key in the dialog.
+    pub fn on_key(self, key: &KeyEvent, keys: &Keymap, doc: &mut Doc) -> Step<Dialog> {
+        match self {
+            Dialog::Confirm { question, pending } => match keys.action(CONFIRM, key) {
+                Some(Action::Yes) => Step::Done(pending.perform(doc)),
+                Some(Action::No) => Step::Done(Vec::new()),
+                _ => Step::Stay(Dialog::Confirm { question, pending }),
+            },
+            Dialog::SaveAs { mut input, .. } => match input.handle(key, keys) {
+                InputOutcome::Cancel => Step::Done(Vec::new()),
+                InputOutcome::Commit => match doc.save_target(&input.text) {
+                    Ok((path, name)) => {
+                        let mut profile = doc.profile.clone();
+                        if let Some(name) = &name {
+                            profile.name = name.clone();
+                        }
+                        // Renaming is part of saving, not an undoable edit.
+                        doc.profile = profile.clone();
+                        doc.name = name.clone();
+                        Step::Done(vec![Effect::Save {
+                            path,
+                            name,
+                            profile,
+                        }])
+                    }
+                    Err(e) => Step::Stay(Dialog::SaveAs {
+                        input,
+                        error: Some(e),
+                    }),
+                },
+                InputOutcome::Edited | InputOutcome::Ignored => {
+                    let error = doc.save_target(&input.text).err();
+                    Step::Stay(Dialog::SaveAs { input, error })
+                }
+            },
+            Dialog::Rename {
+                from, mut input, ..
+            } => match input.handle(key, keys) {
+                InputOutcome::Cancel => Step::Done(vec![Effect::ListProfiles]),
+                InputOutcome::Commit => match name_error(&input.text) {
+                    None => Step::Done(vec![Effect::RenameProfile {
+                        from,
+                        to: input.text.trim().to_string(),
+                    }]),
+                    error => Step::Stay(Dialog::Rename { from, input, error }),
+                },
+                InputOutcome::Edited | InputOutcome::Ignored => {
+                    let error = name_error(&input.text);
+                    Step::Stay(Dialog::Rename { from, input, error })
+                }
+            },
+            Dialog::Picker { entries, selected } => {
+                picker_key(entries, selected, keys.action(PICKER, key), doc)
+            }
+        }
+    }
+
+    /// Pasted text, typed into a prompt. `false` when this dialog has no
+    /// text to type into.
+    pub fn paste(&mut self, text: &str, doc: &Doc) -> bool {
+        match self {
+            Dialog::SaveAs { input, error } => {
+                input.paste(text);
+                *error = doc.save_target(&input.text).err();
+            }
+            Dialog::Rename { input, error, .. } => {
+                input.paste(text);
+                *error = name_error(&input.text);
+            }
+            Dialog::Confirm { .. } | Dialog::Picker { .. } => return false,
+        }
+        true
+    }
+
+    /// The prompt's input, to keep its cursor in view.
+    pub fn input_mut(&mut self) -> Option<&mut Input> {
+        match self {
+            Dialog::SaveAs { input, .. } | Dialog::Rename { input, .. } => Some(input),
+            Dialog::Confirm { .. } | Dialog::Picker { .. } => None,
+        }
+    }
+
+    /// The status bar's hints while this dialog is open.
+    pub fn hints(&self, keys: &Keymap) -> Vec<Hint> {
+        let input = |commit: &'static str| {
+            vec![
+                (keys.short(INPUT, Action::Commit), commit),
+                (keys.short(INPUT, Action::Cancel), "cancel"),
+            ]
+        };
+        match self {
+            Dialog::Confirm { .. } => hinted(keys, CONFIRM, CONFIRM_COMMANDS),
+            Dialog::SaveAs { .. } => input("save"),
+            Dialog::Rename { .. } => input("rename"),
+            Dialog::Picker { .. } => {
+                let mut out = vec![(
+                    format!(
+                        "{}/{}",
+                        keys.short(PICKER, Action::Up),
+                        keys.short(PICKER, Action::Down)
+                    ),
+                    "choose",
+                )];
+                out.extend(hinted(keys, PICKER, PICKER_COMMANDS));
+                out
+            }
+        }
+    }
+}
+
+/// The hints of `commands` that have one, with their short keys.
+pub fn hinted(keys: &Keymap, scopes: &[Scope], commands: &[Command]) -> Vec<Hint> {
+    commands
+        .iter()
+        .filter_map(|c| c.hint.map(|h| (keys.short(scopes, c.action), h)))
+        .collect()
+}
+
+fn picker_key(
+    entries: Vec<ProfileEntry>,
+    mut selected: usize,
+    action: Option<Action>,
+    doc: &mut Doc,
+) -> Step<Dialog> {
+    let stay = |entries, selected| Step::Stay(Dialog::Picker { entries, selected });
+    match action {
+        Some(Action::Cancel) => Step::Done(Vec::new()),
+        Some(Action::Choose) => match entries.get(selected) {
+            Some(e) if doc.dirty() => Step::Stay(Dialog::confirm(
+                format!("Discard your changes and open {}?", e.name),
+                Pending::Open(e.source.clone()),
+            )),
+            Some(e) => Step::Done(vec![Effect::Open(e.source.clone())]),
+            None => Step::Done(Vec::new()),
+        },
+        Some(a @ (Action::RenameProfile | Action::RemoveProfile)) => match entries.get(selected) {
+            Some(e) if e.builtin => {
+                doc.complain(format!(
+                    "{} is built in: it cannot be renamed or removed (save it under a name first)",
+                    e.source.0
+                ));
+                stay(entries, selected)
+            }
+            Some(e) if a == Action::RenameProfile => Step::Stay(Dialog::Rename {
+                from: e.source.0.clone(),
+                input: Input::new(&e.source.0),
+                error: None,
+            }),
+            Some(e) => Step::Stay(Dialog::confirm(
+                format!(
+                    "Remove the stored profile {}? (it is kept as {}.ron.bak)",
+                    e.source.0, e.source.0
+                ),
+                Pending::RemoveProfile(e.source.0.clone()),
+            )),
+            None => stay(entries, selected),
+        },
+        Some(a) if is_move(a) => {
+            selected = step(selected, entries.len(), a, 5);
+            stay(entries, selected)
+        }
+        _ => stay(entries, selected),
+    }
+}
+
+fn frame<'a>(cx: &DrawCx, title: &'a str) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(cx.theme.border(true))
+        .title(Span::styled(format!(" {title} "), cx.theme.title()))
+}
+
+pub fn draw(f: &mut Frame, g: &Geometry, dialog: &Dialog, cx: &DrawCx) {
+    let theme = cx.theme;
+    let screen = g.screen;
+    match dialog {
+        Dialog::Confirm { question, .. } => {
             let w = screen.width.saturating_sub(4).min(76);
-            let rows = crate::tui::ui::wrap(question, w.saturating_sub(2) as usize, "");
+            let rows = wrap(question, w.saturating_sub(2) as usize, "");
             let h = (rows.len() as u16 + 4).min(screen.height.saturating_sub(2));
             let area = centered(screen, w, h);
             f.render_widget(Clear, area);
-            let block = frame(app, "Confirm");
-            let inner = block.inner(area);
+            let block = frame(cx, "Confirm");
             f.render_widget(block, area);
             let mut lines: Vec<Line> = rows
                 .into_iter()
@@ -37,34 +305,35 @@ pub fn draw(f: &mut Frame, screen: Rect, app: &App) {
                 .collect();
             lines.push(Line::raw(""));
             lines.push(Line::from(vec![
-                Span::styled("y", theme.key()),
+                Span::styled(cx.keys.short(CONFIRM, Action::Yes), theme.key()),
                 Span::raw(" yes   "),
-                Span::styled("n", theme.key()),
+                Span::styled(cx.keys.short(CONFIRM, Action::No), theme.key()),
                 Span::raw(" no"),
             ]));
-            f.render_widget(Paragraph::new(lines), inner);
+            f.render_widget(Paragraph::new(lines), inner(area));
         }
-        Some(Dialog::SaveAs { input, error }) => {
-            let dir = app
+        Dialog::SaveAs { input, error } => {
+            let dir = cx
+                .doc
                 .profiles_dir
                 .as_ref()
                 .map(|d| d.display().to_string())
                 .unwrap_or_else(|| "?".into());
             let prompt = format!("A name (saved in {dir}) or a path ending in .ron:");
-            text_dialog(f, app, "Save as", &prompt, input, error.as_deref());
+            prompt_dialog(f, g.prompt, cx, "Save as", &prompt, input, error.as_deref());
         }
-        Some(Dialog::Rename { from, input, error }) => {
+        Dialog::Rename { from, input, error } => {
             let prompt = format!("New name for the stored profile {from}:");
-            text_dialog(f, app, "Rename", &prompt, input, error.as_deref());
+            prompt_dialog(f, g.prompt, cx, "Rename", &prompt, input, error.as_deref());
         }
-        Some(Dialog::Picker { entries, selected }) => {
+        Dialog::Picker { entries, selected } => {
             let h = (entries.len() as u16 + 2).clamp(5, screen.height.saturating_sub(4));
             let area = centered(screen, 76, h);
             f.render_widget(Clear, area);
-            let block = frame(app, "Open a profile");
-            let inner = block.inner(area);
+            let block = frame(cx, "Open a profile");
+            let inside = inner(area);
             f.render_widget(block, area);
-            let height = inner.height as usize;
+            let height = inside.height as usize;
             let off = list_offset(*selected, height);
             let name_w = entries
                 .iter()
@@ -88,34 +357,33 @@ pub fn draw(f: &mut Frame, screen: Rect, app: &App) {
                     }
                 })
                 .collect();
-            f.render_widget(Paragraph::new(lines), inner);
+            f.render_widget(Paragraph::new(lines), inside);
         }
     }
 }
 
+/// How wide a prompt's input is in `area` (the input scrolls within it).
+pub fn prompt_width(area: Rect) -> usize {
+    inner(area).width as usize
+}
+
 /// A question answered by typing one line: the prompt, the input with its
-/// cursor, and why the answer is not acceptable yet.
-fn text_dialog(
+/// cursor (scrolled to keep it in view), and why the answer is not
+/// acceptable yet.
+fn prompt_dialog(
     f: &mut Frame,
-    app: &App,
+    area: Rect,
+    cx: &DrawCx,
     title: &str,
     prompt: &str,
     input: &Input,
     error: Option<&str>,
 ) {
-    let theme = &app.theme;
-    let area = centered(f.area(), 70, 7);
+    let theme = cx.theme;
     f.render_widget(Clear, area);
-    let block = frame(app, title);
-    let inner = block.inner(area);
+    let block = frame(cx, title);
     f.render_widget(block, area);
-    let chars: Vec<char> = input.text.chars().collect();
-    let before: String = chars[..input.cursor.min(chars.len())].iter().collect();
-    let at = chars
-        .get(input.cursor)
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| " ".into());
-    let after: String = chars.iter().skip(input.cursor + 1).collect();
+    let (before, at, after) = input.visible(prompt_width(area));
     let mut lines = vec![
         Line::styled(prompt.to_string(), theme.dim()),
         Line::from(vec![
@@ -127,5 +395,8 @@ fn text_dialog(
     if let Some(e) = error {
         lines.push(Line::styled(format!("✗ {e}"), theme.error()));
     }
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }),
+        inner(area),
+    );
 }

@@ -1,45 +1,109 @@
 //! The DIMM editor form: every setting of the selected DIMM, validated as
-//! you type (see [`crate::tui::form::DimmField`]).
+//! you type (see [`crate::tui::form::DimmField`]). Enter edits the field
+//! under the cursor; on/off and choice fields flip instead.
 
-use super::{draw_form, Form, FormRow};
-use crate::tui::app::{App, FormKind, Pane};
+use super::{
+    draw_form, form_hit, is_move, page, pane_block, step, Component, DrawCx, Editing, EventState,
+    Form, FormKind, FormRow,
+};
+use crate::tui::action::{cmd, Action, Command, NORMAL};
+use crate::tui::doc::Doc;
 use crate::tui::form::DIMM_FIELDS;
-use ratatui::layout::Rect;
+use crate::tui::geometry::{inner, Pane};
+use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let Some(d) = app.profile.devices.get(app.selected) else {
-        let block = crate::tui::ui::pane_block(app, Pane::Dimm, None);
-        let inner = block.inner(area);
-        f.render_widget(block, area);
-        f.render_widget(
-            Paragraph::new(Line::styled("no DIMM: press a to add one", app.theme.dim())),
-            inner,
+pub const COMMANDS: &[Command] = &[cmd(
+    Action::Edit,
+    "edit the field (on/off fields and kind flip); values are checked as you type",
+    None,
+)];
+
+/// The DIMM form: which field the cursor is on.
+#[derive(Debug, Clone, Default)]
+pub struct DimmForm {
+    pub field: usize,
+}
+
+impl Component for DimmForm {
+    fn pane(&self) -> Pane {
+        Pane::Dimm
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn on_action(&mut self, a: Action, focused: bool, doc: &mut Doc, area: Rect) -> EventState {
+        if !focused {
+            return EventState::NotConsumed;
+        }
+        match a {
+            a if is_move(a) => self.field = step(self.field, DIMM_FIELDS.len(), a, page(area)),
+            Action::Select(i) if i < DIMM_FIELDS.len() => self.field = i,
+            Action::Edit => {
+                let field = DIMM_FIELDS[self.field.min(DIMM_FIELDS.len() - 1)];
+                let Some(d) = doc.selected_dimm() else {
+                    doc.complain("no DIMM to edit: press a to add one");
+                    return EventState::Consumed;
+                };
+                if !field.is_toggle() {
+                    let text = field.value(d);
+                    return EventState::Edit(Editing::new(FormKind::Dimm, self.field, &text));
+                }
+                if let Some(nd) = field.toggle(&doc.profile, doc.selected) {
+                    let mut p = doc.profile.clone();
+                    p.devices[doc.selected] = nd;
+                    doc.commit(p);
+                }
+            }
+            _ => return EventState::NotConsumed,
+        }
+        EventState::Consumed
+    }
+
+    fn hit(&self, _cx: &DrawCx, area: Rect, at: Position) -> Option<Action> {
+        form_hit(self.field, DIMM_FIELDS.len(), area, at)
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &DrawCx) {
+        let Some(d) = cx.doc.selected_dimm() else {
+            let block = pane_block(cx.theme, Pane::Dimm, cx.focused(Pane::Dimm), None);
+            f.render_widget(block, area);
+            f.render_widget(
+                Paragraph::new(Line::styled(
+                    format!(
+                        "no DIMM: press {} to add one",
+                        cx.keys.short(NORMAL, Action::AddDimm)
+                    ),
+                    cx.theme.dim(),
+                )),
+                inner(area),
+            );
+            return;
+        };
+        let rows: Vec<FormRow> = DIMM_FIELDS
+            .iter()
+            .map(|field| FormRow {
+                label: field.label(),
+                value: field.value(d),
+                placeholder: field.placeholder().to_string(),
+                note: None,
+            })
+            .collect();
+        draw_form(
+            f,
+            area,
+            cx,
+            Form {
+                kind: FormKind::Dimm,
+                pane: Pane::Dimm,
+                title: Some(Span::styled(d.id.clone(), cx.theme.key())),
+                rows,
+                selected: self.field,
+            },
         );
-        return;
-    };
-    let rows: Vec<FormRow> = DIMM_FIELDS
-        .iter()
-        .map(|field| FormRow {
-            label: field.label(),
-            value: field.value(d),
-            placeholder: field.placeholder().to_string(),
-            note: None,
-        })
-        .collect();
-    let editing = app.editing.as_ref().filter(|e| e.form == FormKind::Dimm);
-    draw_form(
-        f,
-        area,
-        app,
-        Form {
-            pane: Pane::Dimm,
-            title: Some(Span::styled(d.id.clone(), app.theme.key())),
-            rows,
-            selected: app.dimm_field,
-            editing,
-        },
-    );
+    }
 }

@@ -8,15 +8,19 @@
 //! underlined, and its backing file is shown below as visible part, the
 //! never-seen tail and the label area (shaded: neither is guest memory).
 //! Zoom in/out (powers of two bytes per cell) and scroll keep both a
-//! 17 GiB DIMM and a single 128 MiB boundary reachable.
+//! 17 GiB DIMM and a single 128 MiB boundary reachable. The pane owns the
+//! zoom and scroll ([`MapView`]); a click selects the DIMM under it, the
+//! wheel scrolls along.
 
+use super::{is_move, page, pane_block, step, Component, DrawCx, EventState};
 use crate::core::layout::{Layout, Placement};
 use crate::core::size::{align_down, align_up, format_human, format_qemu, GIB, MIB};
-use crate::tui::app::{App, MapView, Pane};
+use crate::tui::action::{cmd, Action, Command, NORMAL};
+use crate::tui::doc::Doc;
+use crate::tui::geometry::{inner, Pane};
 use crate::tui::theme::Theme;
-use crate::tui::ui::pane_block;
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
@@ -24,6 +28,108 @@ use ratatui::Frame;
 
 /// The finest zoom: 1 MiB per cell.
 pub const MIN_CELL: u64 = MIB;
+
+pub const COMMANDS: &[Command] = &[
+    cmd(Action::Left, "scroll left (when zoomed)", None),
+    cmd(Action::Right, "scroll right (when zoomed)", None),
+    cmd(
+        Action::ZoomIn,
+        "zoom in, down to 1 MiB a cell (from any pane)",
+        Some("zoom"),
+    ),
+    cmd(Action::ZoomOut, "zoom out", None),
+    cmd(Action::ZoomFit, "fit the whole map", None),
+    cmd(Action::Edit, "open the selected DIMM's form", None),
+];
+
+/// The map's zoom and scroll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MapView {
+    /// Bytes per cell; `None` fits the whole map.
+    pub cell: Option<u64>,
+    /// First address shown (when zoomed).
+    pub start: u64,
+}
+
+/// The address map pane: its zoom and scroll (the selected DIMM is the
+/// document's).
+#[derive(Debug, Clone, Default)]
+pub struct MapPane {
+    pub view: MapView,
+}
+
+/// The map's width in cells, for a pane drawn in `area`.
+fn cells_wide(area: Rect) -> u16 {
+    area.width.saturating_sub(2).max(1)
+}
+
+impl Component for MapPane {
+    fn pane(&self) -> Pane {
+        Pane::Map
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn on_action(&mut self, a: Action, focused: bool, doc: &mut Doc, area: Rect) -> EventState {
+        let width = cells_wide(area);
+        let n = doc.profile.devices.len();
+        match a {
+            Action::ZoomIn | Action::ZoomOut | Action::ZoomFit => {
+                let Ok(l) = &doc.derived.layout else {
+                    return EventState::Consumed;
+                };
+                let focus = l
+                    .devices
+                    .get(doc.selected)
+                    .and_then(|d| d.placement())
+                    .map(|p| p.addr);
+                self.view = match a {
+                    Action::ZoomIn => zoomed(l, self.view, width, -1, focus),
+                    Action::ZoomOut => zoomed(l, self.view, width, 1, focus),
+                    _ => MapView::default(),
+                };
+            }
+            _ if !focused => return EventState::NotConsumed,
+            Action::Left | Action::Right => {
+                if let Ok(l) = &doc.derived.layout {
+                    let dir = if a == Action::Left { -1 } else { 1 };
+                    self.view = scrolled(l, self.view, width, dir);
+                }
+            }
+            a if is_move(a) => doc.selected = step(doc.selected, n, a, page(area)),
+            Action::Select(i) if i < n => doc.selected = i,
+            Action::Edit if n == 0 => doc.complain("no DIMM to edit: press a to add one"),
+            Action::Edit => return EventState::Focus(Pane::Dimm),
+            _ => return EventState::NotConsumed,
+        }
+        EventState::Consumed
+    }
+
+    fn hit(&self, cx: &DrawCx, area: Rect, at: Position) -> Option<Action> {
+        let doc = cx.doc;
+        let inside = inner(area);
+        if !inside.contains(at) {
+            return None;
+        }
+        let l = doc.derived.layout.as_ref().ok()?;
+        device_at(l, self.view, inside.width, at.x - inside.x).map(Action::Select)
+    }
+
+    /// The wheel scrolls along the map.
+    fn wheel(&self, up: bool) -> Action {
+        if up {
+            Action::Left
+        } else {
+            Action::Right
+        }
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &DrawCx) {
+        draw(f, area, cx, self.view)
+    }
+}
 
 /// One past the highest address the map shows.
 pub fn extent(l: &Layout) -> u64 {
@@ -186,9 +292,8 @@ fn edge_notes(p: &Placement, section: u64) -> Vec<(u64, String)> {
 
 /// What QEMU really placed at the last launch, beside the prediction:
 /// quiet when it agreed, loud when it did not.
-fn qemu_verdict(app: &App) -> Option<Line<'static>> {
-    let (c, stale) = app.qemu_placed.as_ref()?;
-    let theme = &app.theme;
+fn qemu_verdict(doc: &Doc, theme: &Theme) -> Option<Line<'static>> {
+    let (c, stale) = doc.qemu_placed.as_ref()?;
     let line = if *stale {
         Line::styled(" QEMU's placement: before your last change ", theme.dim())
     } else if c.matches() {
@@ -208,13 +313,14 @@ fn qemu_verdict(app: &App) -> Option<Line<'static>> {
     Some(line)
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
+fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
+    let (doc, theme) = (cx.doc, cx.theme);
+    let focused = cx.focused(Pane::Map);
     let inner_w = area.width.saturating_sub(2).max(1);
-    let l = match &app.derived.layout {
+    let l = match &doc.derived.layout {
         Ok(l) => l,
         Err(e) => {
-            let block = pane_block(app, Pane::Map, None);
+            let block = pane_block(theme, Pane::Map, focused, None);
             let inner = block.inner(area);
             f.render_widget(block, area);
             f.render_widget(
@@ -224,7 +330,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             return;
         }
     };
-    let (start, cell) = view(l, app.map, inner_w);
+    let (start, cell) = view(l, map, inner_w);
     let section = l.section_size;
     let scale = if cell > section {
         format!(
@@ -239,17 +345,24 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             format_human(section)
         )
     };
-    let zoom_note = if app.map.cell.is_some() && cell < fit_cell(l, inner_w) {
-        " +/- zoom, 0 fit"
+    let key = |a| cx.keys.short(NORMAL, a);
+    let zoom_note = if map.cell.is_some() && cell < fit_cell(l, inner_w) {
+        format!(
+            " {}/{} zoom, {} fit",
+            key(Action::ZoomIn),
+            key(Action::ZoomOut),
+            key(Action::ZoomFit)
+        )
     } else {
-        " +/- zoom"
+        format!(" {}/{} zoom", key(Action::ZoomIn), key(Action::ZoomOut))
     };
     let mut block = pane_block(
-        app,
+        theme,
         Pane::Map,
+        focused,
         Some(Span::styled(format!("{scale} ·{zoom_note}"), theme.dim())),
     );
-    if let Some(line) = qemu_verdict(app) {
+    if let Some(line) = qemu_verdict(doc, theme) {
         block = block.title_top(line.right_aligned());
     }
     let inner = block.inner(area);
@@ -359,7 +472,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
         if theme.no_color {
             style = style.add_modifier(Modifier::REVERSED);
         }
-        if i == app.selected {
+        if i == doc.selected {
             style = style.add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
         }
         style
@@ -416,7 +529,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 marks.push((c, format!("▲{id} {note}")));
             }
         }
-        if i == app.selected {
+        if i == doc.selected {
             fill(buf, x0 + a, x0 + b, y_marks, '▔', theme.key());
         }
     }
@@ -431,7 +544,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
     // The selected DIMM's backing file: visible, tail, label.
     if let Some((d, p)) = l
         .devices
-        .get(app.selected)
+        .get(doc.selected)
         .and_then(|d| d.placement().map(|p| (d, p)))
     {
         if let Some(y) = y_file {
@@ -441,7 +554,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
                 y,
                 w,
                 theme,
-                app.selected,
+                doc.selected,
                 d.backend_size,
                 p,
                 d.label_size,
@@ -474,7 +587,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App) {
             );
         }
     } else if y_info < inner.y + h {
-        let text = match l.devices.get(app.selected) {
+        let text = match l.devices.get(doc.selected) {
             Some(d) => match &d.result {
                 Err(e) => Line::styled(format!("{} not placed: {e}", d.id), theme.error()),
                 Ok(_) => Line::raw(""),

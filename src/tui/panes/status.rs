@@ -1,76 +1,39 @@
-//! The status bar: the last message, or key hints for what the user is
-//! doing (taken from the key map), and a count of problems.
+//! The status bar: the last message, or the key hints for what the user
+//! is doing (gathered by the app from the components' commands and the
+//! key map), and a count of problems.
 
 use crate::core::diagnose::Severity;
-use crate::tui::action::{Action, Binding, Scope, KEYMAP};
-use crate::tui::app::{App, Dialog, Pane};
+use crate::tui::doc::Doc;
+use crate::tui::theme::Theme;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-/// The hints shown for the current state, as (keys, what) pairs.
-pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
-    if app.editing.is_some() {
-        return vec![("Enter", "commit"), ("Esc", "cancel")];
-    }
-    match &app.dialog {
-        Some(Dialog::Confirm { .. }) => return vec![("y", "yes"), ("n", "no")],
-        Some(Dialog::SaveAs { .. }) => return vec![("Enter", "save"), ("Esc", "cancel")],
-        Some(Dialog::Rename { .. }) => return vec![("Enter", "rename"), ("Esc", "cancel")],
-        Some(Dialog::Picker { .. }) => {
-            return vec![
-                ("Up/Down", "choose"),
-                ("Enter", "open"),
-                ("r", "rename"),
-                ("d", "remove"),
-                ("Esc", "cancel"),
-            ]
-        }
-        None => {}
-    }
-    if app.help.is_some() {
-        return vec![("Esc", "close help")];
-    }
-    // Help and quit first: on a narrow screen the tail is cut off.
-    let first = |b: &&Binding| !matches!(b.action, Action::Help | Action::Quit);
-    let mut list: Vec<&Binding> = KEYMAP
-        .iter()
-        .filter(|b| {
-            b.scope == Scope::Global
-                || (b.scope == Scope::Map && app.focus == Pane::Map)
-                || (b.scope == Scope::Diagnostics && app.focus == Pane::Diagnostics)
-                || (b.scope == Scope::Cmdline && app.focus == Pane::Cmdline)
-        })
-        .collect();
-    list.sort_by_key(first);
-    list.into_iter()
-        .filter_map(|b| b.hint.map(|h| (b.keys, h)))
-        .collect()
-}
+/// A hint: the keys, and what they do in a word.
+pub type Hint = (String, &'static str);
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App) {
-    let theme = &app.theme;
+pub fn draw(f: &mut Frame, area: Rect, doc: &Doc, theme: &Theme, hints: &[Hint]) {
     let mut spans: Vec<Span> = Vec::new();
-    match &app.status {
+    match &doc.status {
         Some(s) => spans.push(Span::styled(
             format!(" {}", s.text),
             if s.error { theme.error() } else { theme.ok() },
         )),
         None => {
-            for (k, what) in hints(app) {
+            for (k, what) in hints {
                 spans.push(Span::styled(format!(" {k}"), theme.key()));
                 spans.push(Span::styled(format!(" {what}"), theme.status()));
             }
         }
     }
-    let errors = app
+    let errors = doc
         .derived
         .diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .count();
-    let right = counts(app.profile.devices.len(), errors);
+    let right = counts(doc.profile.devices.len(), errors);
     let w = (right.chars().count() as u16).min(area.width / 4);
     let left = Rect::new(area.x, area.y, area.width - w, 1);
     f.render_widget(

@@ -1,0 +1,424 @@
+//! The document the editor works on: the profile, its undo history, what
+//! the core derives from it ([`Derived`]), the facts it is judged against
+//! (host, QEMU version), the selected DIMM (shared by the list, the map and
+//! the DIMM form), the last guest check and QEMU placement, and the status
+//! message. Panes read it to draw and change it through its methods; every
+//! change goes through [`Doc::commit`], which records undo and recomputes.
+
+use super::event::Effect;
+use super::form::backing_file_beside;
+use crate::core::cmdline::{render_shell, ImportNote};
+use crate::core::diagnose::{self, Context, Diagnostic, Severity};
+use crate::core::facts::HostFacts;
+use crate::core::layout::{layout, Layout, LayoutError};
+use crate::core::profile::{Dimm, Profile};
+use crate::core::qemu::{Comparison, QemuVersion};
+use crate::core::size::Size;
+use crate::verify::{Verdict, VerifyReport};
+use std::path::PathBuf;
+
+/// What the last guest check (`v`) says, shown atop the diagnostics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum GuestCheck {
+    #[default]
+    None,
+    /// Booting: the stage it is at.
+    Running(String),
+    /// The guest's verdict, one line each; `ok` when every DIMM sat
+    /// where predicted. `stale` once the profile changed since.
+    Done {
+        lines: Vec<String>,
+        ok: bool,
+        stale: bool,
+    },
+    Failed(String),
+}
+
+impl GuestCheck {
+    pub fn from_report(r: &VerifyReport) -> GuestCheck {
+        let kernel = r.kernel_release.as_deref().unwrap_or("Linux");
+        let checked = r
+            .dimms
+            .iter()
+            .filter(|d| d.verdict == Verdict::Match)
+            .count();
+        let mut lines = vec![if r.all_match {
+            format!(
+                "guest ({kernel}, {:.1} s): all {checked} NVDIMMs where predicted",
+                r.boot_seconds
+            )
+        } else {
+            format!("guest ({kernel}): the guest saw something else than predicted")
+        }];
+        for d in r.dimms.iter().filter(|d| !d.verdict.is_ok()) {
+            let at = |a: Option<u64>, s: Option<u64>| match (a, s) {
+                (Some(a), Some(s)) => format!("{a:#x} ({})", crate::core::size::format_qemu(s)),
+                _ => "nothing".to_string(),
+            };
+            lines.push(format!(
+                "  {} {}: predicted {}, guest {}",
+                d.id,
+                d.verdict.label(),
+                at(d.addr, d.size),
+                at(d.guest_addr, d.guest_size)
+            ));
+        }
+        for u in &r.unexpected {
+            lines.push(format!("  unexpected pmem range at {:#x}", u.addr));
+        }
+        for w in &r.kernel_warnings {
+            lines.push(format!("  kernel: {w}"));
+        }
+        GuestCheck::Done {
+            lines,
+            ok: r.all_match,
+            stale: false,
+        }
+    }
+}
+
+/// Everything shown that is computed from the profile by the core.
+#[derive(Debug, Clone)]
+pub struct Derived {
+    pub layout: Result<Layout, LayoutError>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// `render_shell`, split into lines.
+    pub shell: Vec<String>,
+    /// `qpmem render --format guest`: what to run inside the guest; only
+    /// computed while the command-line pane shows it (`r`).
+    pub guest: Option<Vec<String>>,
+}
+
+impl Derived {
+    pub fn compute(
+        profile: &Profile,
+        notes: &[ImportNote],
+        host: &HostFacts,
+        with_recipe: bool,
+    ) -> Derived {
+        let layout = layout(profile, host);
+        let diagnostics = diagnose::check(&Context {
+            profile,
+            layout: layout.as_ref().ok(),
+            import_notes: notes,
+            host,
+        });
+        let shell = render_shell(profile).lines().map(str::to_string).collect();
+        let guest = with_recipe.then(|| {
+            crate::core::export::guest::render(profile, layout.as_ref().ok())
+                .lines()
+                .map(str::to_string)
+                .collect()
+        });
+        Derived {
+            layout,
+            diagnostics,
+            shell,
+            guest,
+        }
+    }
+
+    /// The worst finding about a device (a refused placement is an error).
+    pub fn device_severity(&self, id: &str) -> Option<Severity> {
+        let placed_err = self.layout.as_ref().ok().and_then(|l| {
+            l.devices
+                .iter()
+                .find(|d| d.id == id)
+                .filter(|d| d.result.is_err())
+                .map(|_| Severity::Error)
+        });
+        self.diagnostics
+            .iter()
+            .filter(|d| d.device.as_deref() == Some(id))
+            .map(|d| d.severity)
+            .chain(placed_err)
+            .max()
+    }
+}
+
+/// A message in the status bar until the next key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub text: String,
+    pub error: bool,
+}
+
+const HISTORY_LIMIT: usize = 200;
+
+/// The profile being edited and everything that goes with it.
+#[derive(Debug, Clone)]
+pub struct Doc {
+    pub profile: Profile,
+    pub path: Option<PathBuf>,
+    /// The store name saves go to (set by a save or open by name).
+    pub name: Option<String>,
+    /// The profile as last saved or opened (unsaved changes = differs).
+    saved: Profile,
+    undo: Vec<(Profile, usize)>,
+    redo: Vec<(Profile, usize)>,
+    pub notes: Vec<ImportNote>,
+    pub host: HostFacts,
+    pub derived: Derived,
+    /// The selected DIMM.
+    pub selected: usize,
+    /// Where `s` puts a profile given by name.
+    pub profiles_dir: Option<PathBuf>,
+    /// The last guest check (`v`).
+    pub guest: GuestCheck,
+    /// The command-line pane shows the guest recipe instead (`r`).
+    pub show_recipe: bool,
+    /// What QEMU really placed at the last launch, against the
+    /// prediction, and whether the profile changed since (stale).
+    pub qemu_placed: Option<(Comparison, bool)>,
+    pub status: Option<Status>,
+    /// Effects a change asked for, returned by the app's next `handle`.
+    queued: Vec<Effect>,
+}
+
+impl Doc {
+    pub fn new(
+        profile: Profile,
+        path: Option<PathBuf>,
+        name: Option<String>,
+        notes: Vec<ImportNote>,
+        profiles_dir: Option<PathBuf>,
+    ) -> Doc {
+        let host = HostFacts::default();
+        let derived = Derived::compute(&profile, &notes, &host, false);
+        Doc {
+            saved: profile.clone(),
+            profile,
+            path,
+            name,
+            undo: Vec::new(),
+            redo: Vec::new(),
+            notes,
+            host,
+            derived,
+            selected: 0,
+            profiles_dir,
+            guest: GuestCheck::None,
+            show_recipe: false,
+            qemu_placed: None,
+            status: None,
+            queued: Vec::new(),
+        }
+    }
+
+    /// What the command-line pane shows: the QEMU command line, or the
+    /// guest recipe after `r`.
+    pub fn cmdline_lines(&self) -> &[String] {
+        match &self.derived.guest {
+            Some(guest) if self.show_recipe => guest,
+            _ => &self.derived.shell,
+        }
+    }
+
+    /// Are there unsaved changes?
+    pub fn dirty(&self) -> bool {
+        self.profile != self.saved
+    }
+
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    /// The selected DIMM, if there is one.
+    pub fn selected_dimm(&self) -> Option<&Dimm> {
+        self.profile.devices.get(self.selected)
+    }
+
+    /// Recompute what is derived, after the profile or the facts changed.
+    pub fn refresh(&mut self) {
+        self.derived = Derived::compute(
+            &self.profile,
+            &self.notes,
+            &self.host,
+            self.show_recipe,
+        );
+        self.selected = self
+            .selected
+            .min(self.profile.devices.len().saturating_sub(1));
+    }
+
+    /// Replace the profile with `new`, recording the old one for undo; a
+    /// new QEMU binary is detected again and new files or QEMU looked at.
+    pub fn commit(&mut self, new: Profile) {
+        if new == self.profile {
+            return;
+        }
+        let old = std::mem::replace(&mut self.profile, new);
+        let qemu_changed = old.qemu_binary() != self.profile.qemu_binary();
+        let files = |p: &Profile| -> Vec<PathBuf> {
+            p.devices
+                .iter()
+                .filter_map(|d| d.backend.path().map(PathBuf::from))
+                .collect()
+        };
+        if qemu_changed {
+            self.queued.push(Effect::DetectQemu(self.profile.clone()));
+        }
+        if qemu_changed || files(&old) != files(&self.profile) {
+            self.queued.push(Effect::GatherHost(self.profile.clone()));
+        }
+        if let GuestCheck::Done { stale, .. } = &mut self.guest {
+            *stale = true;
+        }
+        if let Some((_, stale)) = &mut self.qemu_placed {
+            *stale = true;
+        }
+        self.undo.push((old, self.selected));
+        if self.undo.len() > HISTORY_LIMIT {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+        self.refresh();
+    }
+
+    /// Ask for an effect, returned with the app's next answer.
+    pub fn queue(&mut self, e: Effect) {
+        self.queued.push(e);
+    }
+
+    pub fn take_queued(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.queued)
+    }
+
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    pub fn complain(&mut self, text: impl Into<String>) {
+        self.status = Some(Status {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    pub fn undo(&mut self) {
+        match self.undo.pop() {
+            Some((p, sel)) => {
+                let cur = std::mem::replace(&mut self.profile, p);
+                self.redo.push((cur, self.selected));
+                self.selected = sel;
+                self.refresh();
+                self.say("undone");
+            }
+            None => self.complain("nothing to undo"),
+        }
+    }
+
+    pub fn redo(&mut self) {
+        match self.redo.pop() {
+            Some((p, sel)) => {
+                let cur = std::mem::replace(&mut self.profile, p);
+                self.undo.push((cur, self.selected));
+                self.selected = sel;
+                self.refresh();
+                self.say("redone");
+            }
+            None => self.complain("nothing to redo"),
+        }
+    }
+
+    /// A profile now saved at `path`.
+    pub fn saved_at(&mut self, path: PathBuf) {
+        self.say(format!("saved {}", path.display()));
+        self.path = Some(path);
+        self.saved = self.profile.clone();
+    }
+
+    /// Start over on an opened profile: no history, nothing selected.
+    pub fn reopen(&mut self, profile: Profile, path: Option<PathBuf>, name: Option<String>) {
+        self.say(format!("opened {}", profile.name));
+        self.saved = profile.clone();
+        self.profile = profile;
+        self.path = path;
+        self.name = name;
+        self.notes.clear();
+        self.undo.clear();
+        self.redo.clear();
+        self.selected = 0;
+        self.refresh();
+    }
+
+    /// Add a DIMM: the next `nvN`, the previous DIMM's size (else 1G), a
+    /// file beside the others; no align on a QEMU older than 2.12.
+    pub fn add_dimm(&mut self) {
+        let n = self.profile.next_device_number();
+        let size = self
+            .profile
+            .devices
+            .last()
+            .map(|d| d.size)
+            .unwrap_or(Size::gib(1));
+        let path = backing_file_beside(&self.profile, &format!("nvdimm-{n}"));
+        let mut d = Dimm::nvdimm(n, path, size);
+        // align= needs QEMU 2.12; an unknown version gets it (QEMU today has it).
+        if self
+            .host
+            .qemu
+            .version()
+            .is_some_and(|v| v < QemuVersion::new(2, 12, 0))
+        {
+            d.align = None;
+        }
+        let id = d.id.clone();
+        let mut p = self.profile.clone();
+        p.devices.push(d);
+        self.commit(p);
+        self.selected = self.profile.devices.len() - 1;
+        self.say(format!("added {id}"));
+    }
+
+    /// Swap the selected DIMM with the next (or previous) one.
+    pub fn reorder(&mut self, down: bool) {
+        let i = self.selected;
+        let len = self.profile.devices.len();
+        let j = if down {
+            if i + 1 >= len {
+                return;
+            }
+            i + 1
+        } else {
+            if i == 0 || len == 0 {
+                return;
+            }
+            i - 1
+        };
+        let mut p = self.profile.clone();
+        p.devices.swap(i, j);
+        self.commit(p);
+        self.selected = j;
+    }
+
+    /// Remove DIMM `i`.
+    pub fn delete(&mut self, i: usize) {
+        if i < self.profile.devices.len() {
+            let mut p = self.profile.clone();
+            let d = p.devices.remove(i);
+            self.commit(p);
+            self.say(format!("deleted {}", d.id));
+        }
+    }
+
+    /// Where a save-as answer points: a path (has `/` or ends in `.ron`)
+    /// or a profile name in the profiles directory (also the new name).
+    pub fn save_target(&self, text: &str) -> Result<(PathBuf, Option<String>), String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err("give a profile name or a path".into());
+        }
+        if t.contains('/') || t.ends_with(".ron") {
+            return Ok((PathBuf::from(t), None));
+        }
+        crate::store::validate_name(t).map_err(|e| e.to_string())?;
+        match &self.profiles_dir {
+            Some(dir) => Ok((dir.join(format!("{t}.ron")), Some(t.to_string()))),
+            None => Err("no profiles directory (no home?): give a path".into()),
+        }
+    }
+}
