@@ -230,12 +230,7 @@ impl Doc {
 
     /// Recompute what is derived, after the profile or the facts changed.
     pub fn refresh(&mut self) {
-        self.derived = Derived::compute(
-            &self.profile,
-            &self.notes,
-            &self.host,
-            self.show_recipe,
-        );
+        self.derived = Derived::compute(&self.profile, &self.notes, &self.host, self.show_recipe);
         self.selected = self
             .selected
             .min(self.profile.devices.len().saturating_sub(1));
