@@ -369,7 +369,7 @@ pub const MOUSE_HELP: &[(&str, &str)] = &[
     ("wheel", "scroll the pane under the pointer"),
 ];
 
-/// The guest console's keys (the launch view, [`crate::vm::view`],
+/// The guest console's keys (the launch view, [`crate::tui::launch_view`],
 /// handles them; they are shown here and cannot be rebound).
 pub const CONSOLE_KEYS: &[(&str, &str)] = &[
     (
