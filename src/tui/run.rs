@@ -55,8 +55,7 @@ pub fn run(opts: Options) -> io::Result<()> {
         ));
     }
     let store = Store::from_env().ok();
-    let (theme, theme_problem) =
-        Theme::for_terminal(opts.theme.as_deref(), store.as_ref().map(Store::config_dir));
+    let (theme, theme_problem) = Theme::for_terminal(opts.theme.as_deref(), store.as_ref());
     let mut app = App::new(Setup {
         profile: opts.loaded.profile,
         path: opts.loaded.path,
