@@ -8,7 +8,7 @@
 //! [`crate::core::diagnose::check`] and [`crate::core::cmdline::render_shell`].
 
 use super::action::{action_for, Action};
-use super::form::{backing_file_beside, Input, DIMM_FIELDS, VM_FIELDS};
+use super::form::{Input, DIMM_FIELDS, VM_FIELDS};
 use super::panes::map as map_pane;
 use super::profiles::{Opened, ProfileEntry, ProfileRef};
 use super::theme::Theme;
@@ -18,9 +18,8 @@ use crate::core::diagnose::{self, Context, Diagnostic, Severity};
 use crate::core::facts::HostFacts;
 use crate::core::facts::QemuStatus;
 use crate::core::layout::{layout, Layout, LayoutError};
-use crate::core::profile::{Dimm, Profile};
-use crate::core::qemu::{Comparison, QemuVersion};
-use crate::core::size::Size;
+use crate::core::profile::Profile;
+use crate::core::qemu::Comparison;
 use crate::verify::{Verdict, VerifyReport};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -837,24 +836,10 @@ impl App {
     }
 
     fn add_dimm(&mut self) {
-        let n = self.profile.next_device_number();
-        let size = self
-            .profile
-            .devices
-            .last()
-            .map(|d| d.size)
-            .unwrap_or(Size::gib(1));
-        let path = backing_file_beside(&self.profile, &format!("nvdimm-{n}"));
-        let mut d = Dimm::nvdimm(n, path, size);
-        // align= needs QEMU 2.12; an unknown version gets it (QEMU today has it).
-        if self
-            .host
-            .qemu
-            .version()
-            .is_some_and(|v| v < QemuVersion::new(2, 12, 0))
-        {
-            d.align = None;
-        }
+        let d = crate::core::new_dimm::new_nvdimm(
+            &self.profile,
+            &super::form::new_dimm_context(self.host.qemu.version()),
+        );
         let id = d.id.clone();
         let mut p = self.profile.clone();
         p.devices.push(d);
