@@ -58,9 +58,15 @@ enum Command {
     Map {
         #[command(flatten)]
         source: SourceArgs,
-        /// JSON instead of a table (integers in bytes).
+        /// text (a table, the default), json (integers in bytes) or svg (a picture).
+        #[arg(long, value_enum, conflicts_with = "json")]
+        format: Option<cli::map::Format>,
+        /// The same as --format json.
         #[arg(long)]
         json: bool,
+        /// Write to FILE instead of stdout (as render's -o); - is stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Import a pasted QEMU command line: print it as a profile (RON), or save it.
     Import {
@@ -168,7 +174,19 @@ fn run(cli: Cli) -> Outcome {
             format,
             output,
         }) => cli::render::run(source, format, output),
-        Some(Command::Map { source, json }) => cli::map::run(source, json),
+        Some(Command::Map {
+            source,
+            format,
+            json,
+            output,
+        }) => {
+            let format = match (format, json) {
+                (Some(f), _) => f,
+                (None, true) => cli::map::Format::Json,
+                (None, false) => cli::map::Format::Text,
+            };
+            cli::map::run(source, format, output)
+        }
         Some(Command::Import {
             cmdline,
             save,
