@@ -19,9 +19,27 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// The editor's (and the launch view's) theme: default, light,
-    /// high-contrast, a name in $XDG_CONFIG_HOME/qpmem/themes/, or a path.
+    /// high-contrast, a name in $XDG_CONFIG_HOME/qpmem/themes/, or a path
+    /// (else config.ron's theme). Only for the editor and launch.
     #[arg(long, value_name = "NAME|PATH")]
     theme: Option<String>,
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Render { .. } => "render",
+            Command::Map { .. } => "map",
+            Command::Import { .. } => "import",
+            Command::Profiles { .. } => "profiles",
+            Command::Edit { .. } => "edit",
+            Command::Check(_) => "check",
+            Command::Probe { .. } => "probe",
+            Command::Launch { .. } => "launch",
+            Command::Verify(_) => "verify",
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -40,9 +58,15 @@ enum Command {
     Map {
         #[command(flatten)]
         source: SourceArgs,
-        /// JSON instead of a table (integers in bytes).
+        /// text (a table, the default), json (integers in bytes) or svg (a picture).
+        #[arg(long, value_enum, conflicts_with = "json")]
+        format: Option<cli::map::Format>,
+        /// The same as --format json.
         #[arg(long)]
         json: bool,
+        /// Write to FILE instead of stdout (as render's -o); - is stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Import a pasted QEMU command line: print it as a profile (RON), or save it.
     Import {
@@ -133,6 +157,19 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Outcome {
+    // A theme colours the full-screen views only: say so rather than
+    // ignore it where nothing is drawn in colour.
+    if let (Some(theme), Some(cmd)) = (&cli.theme, &cli.command) {
+        if !matches!(cmd, Command::Edit { .. } | Command::Launch { .. }) {
+            return Err(cli::common::Failure {
+                code: 2,
+                message: format!(
+                    "--theme {theme}: `qpmem {}` draws nothing in colour; the theme is for the editor (`qpmem`, `qpmem edit`) and `qpmem launch`",
+                    cmd.name()
+                ),
+            });
+        }
+    }
     match cli.command {
         None => cli::tui::run(None, cli.theme),
         Some(Command::Edit { source, theme }) => cli::tui::run(Some(source), theme.or(cli.theme)),
@@ -141,7 +178,19 @@ fn run(cli: Cli) -> Outcome {
             format,
             output,
         }) => cli::render::run(source, format, output),
-        Some(Command::Map { source, json }) => cli::map::run(source, json),
+        Some(Command::Map {
+            source,
+            format,
+            json,
+            output,
+        }) => {
+            let format = match (format, json) {
+                (Some(f), _) => f,
+                (None, true) => cli::map::Format::Json,
+                (None, false) => cli::map::Format::Text,
+            };
+            cli::map::run(source, format, output)
+        }
         Some(Command::Import {
             cmdline,
             save,

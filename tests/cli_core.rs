@@ -40,6 +40,11 @@ fn map_json(args: &[&str]) -> Value {
 fn map_json_of_the_seed_without_align_shows_the_misaligned_nv2() {
     let v = map_json(&["--cmdline", SEED_NO_ALIGN]);
     assert_eq!(v["device_memory"]["base"], 0x1_0000_0000u64);
+    // QEMU: the region is (maxmem - RAM) + 1 GiB per slot; the devices may
+    // use maxmem - RAM only.
+    assert_eq!(v["device_memory"]["usable"], 40 * GIB - 512 * MIB);
+    assert_eq!(v["device_memory"]["slot_padding"], 2 * GIB);
+    assert_eq!(v["device_memory"]["size"], 42 * GIB - 512 * MIB);
     let dimms = v["dimms"].as_array().unwrap();
     assert_eq!(dimms.len(), 2);
     assert_eq!(dimms[0]["id"], "nv1");
@@ -71,6 +76,16 @@ fn map_table_names_the_missed_boundary() {
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
+    let region = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("device memory"))
+        .unwrap();
+    assert!(
+        region.ends_with(
+            "41.50 GiB: 39.50 GiB for devices (maxmem - RAM), 2 GiB padding (1 GiB per slot)"
+        ),
+        "{region}"
+    );
     let nv2 = text.lines().find(|l| l.starts_with("nv2")).unwrap();
     assert!(nv2.contains("0x00053fe00000"), "{nv2}");
     assert!(nv2.contains("126 MiB past 0x538000000"), "{nv2}");

@@ -190,3 +190,72 @@ fn input_errors_say_what_is_wrong() {
     assert!(err.contains("`bogus`"), "{err}");
     assert!(!err.contains("name: "), "{err}");
 }
+
+#[test]
+fn theme_is_refused_where_nothing_is_drawn_in_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--theme", "light", "map"][..],
+        &["--theme", "light", "render"],
+        &["--theme", "nosuch", "check", "--qemu-version", "7.2"],
+        &["--theme", "light", "profiles", "list"],
+    ] {
+        let (code, out, err) = run(dir.path(), args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        let sub = args[2];
+        assert!(
+            err.contains(&format!(
+                "--theme {}: `qpmem {sub}` draws nothing in colour",
+                args[1]
+            )),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("qpmem launch"), "{err}");
+    }
+    // The editor and launch take it (launch then stops for want of a
+    // terminal, not because of the theme).
+    let (code, _, err) = run(dir.path(), &["--theme", "light", "launch", "--yes"]);
+    assert_eq!(code, 2);
+    assert!(!err.contains("draws nothing in colour"), "{err}");
+}
+
+#[test]
+fn a_missing_directory_in_qpmems_own_data_directory_is_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    // The built-in default keeps its files in ${data}, which does not
+    // exist yet: a note each, no QP304 warning.
+    let (code, out, err) = run(dir.path(), &["check", "--qemu-version", "7.2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("QP304"), "{out}");
+    let data = dir.path().join("data/qpmem");
+    let notes: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("note[QP314]"))
+        .collect();
+    assert_eq!(notes.len(), 2, "{out}");
+    assert!(
+        notes[0].contains(&format!("where {} does not exist yet", data.display())),
+        "{out}"
+    );
+    // The seed's own QP101 warnings stay; nothing else warns.
+    let warnings: Vec<&str> = out.lines().filter(|l| l.starts_with("warning[")).collect();
+    assert!(
+        warnings.iter().all(|w| w.starts_with("warning[QP101]")),
+        "{out}"
+    );
+    // A directory of the user's own is still a warning.
+    let mine = recipe("2M").replace("/vms/", &format!("{}/vms/", dir.path().display()));
+    let (_, out, _) = run(
+        dir.path(),
+        &["check", "--qemu-version", "7.2", "--cmdline", &mine],
+    );
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("warning[QP304]"))
+            .count(),
+        2,
+        "{out}"
+    );
+    assert!(!out.contains("QP314"), "{out}");
+}

@@ -4,6 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use qpmem::core::cmdline::render_shell;
+use qpmem::core::diagnose::Severity;
 use qpmem::core::facts::{Origin, QemuStatus};
 use qpmem::core::profile::{Backend, Profile};
 use qpmem::core::qemu::QemuVersion;
@@ -70,24 +71,43 @@ fn ids(app: &App) -> Vec<&str> {
         .collect()
 }
 
+/// The warnings and errors about DIMM `id`.
+fn complaints<'a>(app: &'a App, id: &str) -> Vec<&'a str> {
+    app.doc
+        .derived
+        .diagnostics
+        .iter()
+        .filter(|d| d.device.as_deref() == Some(id) && d.severity != Severity::Note)
+        .map(|d| d.message.as_str())
+        .collect()
+}
+
 #[test]
-fn add_picks_the_next_name_previous_size_and_a_file_beside_the_others() {
+fn add_picks_the_next_name_a_clean_size_and_a_file_beside_the_others() {
     let mut a = app(seed());
     assert!(!a.doc.dirty());
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
     let d = &a.doc.profile.devices[2];
     assert_eq!(d.memdev, "mem3");
-    assert_eq!(d.size, Size::gib(17));
+    // The previous DIMM's 17G, shown whole: 17G plus the 2M label (the
+    // seed's own 17G DIMMs hide 126 MiB each, which QP101 says).
+    assert_eq!(d.size, Size::mib(17 * 1024 + 2));
     assert_eq!(d.label_size, Size::mib(2));
     assert_eq!(d.align, Some(Size::mib(128)));
     assert_eq!(d.backend, Backend::File("/vms/nvdimm-3".into()));
+    assert_eq!(complaints(&a, "nv3"), Vec::<&str>::new());
+    assert!(
+        !complaints(&a, "nv1").is_empty(),
+        "the seed's own QP101 stays"
+    );
     assert_eq!(a.doc.selected, 2);
     assert!(a.doc.dirty());
     // The map and command line follow.
     assert!(a.doc.derived.shell.iter().any(|l| l.contains("id=nv3")));
     let l = a.doc.derived.layout.as_ref().unwrap();
     assert_eq!(l.devices.len(), 3);
+    assert_eq!(l.devices[2].placement().unwrap().size, 17 << 30);
 }
 
 #[test]
@@ -95,7 +115,12 @@ fn add_on_an_empty_profile_and_on_old_qemu() {
     let mut a = app(Profile::empty("e"));
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1"]);
-    assert_eq!(a.doc.profile.devices[0].size, Size::gib(1));
+    // 1 GiB the guest sees whole, in the profile's own directory.
+    let d = &a.doc.profile.devices[0];
+    assert_eq!(d.size, Size::mib(1026));
+    let path = d.backend.path().unwrap();
+    assert!(path.ends_with("qpmem/e/nvdimm-1"), "{}", path.display());
+    assert_eq!(complaints(&a, "nv1"), Vec::<&str>::new());
     a.handle(Event::QemuDetected(QemuStatus::Found {
         path: "/usr/bin/qemu-system-x86_64".into(),
         version: QemuVersion::new(2, 11, 0),
@@ -105,6 +130,26 @@ fn add_on_an_empty_profile_and_on_old_qemu() {
     assert_eq!(
         a.doc.profile.devices[1].align, None,
         "align= needs QEMU 2.12"
+    );
+}
+
+#[test]
+fn add_never_picks_a_file_that_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = Profile::empty("e");
+    let first = dir.path().join("nvdimm-1");
+    p.devices.push(qpmem::core::profile::Dimm::nvdimm(
+        1,
+        first.clone(),
+        Size::mib(1026),
+    ));
+    // nvdimm-2 is on disk already (a 17 GiB image from another profile, say).
+    std::fs::write(dir.path().join("nvdimm-2"), b"data").unwrap();
+    let mut a = app(p);
+    keys(&mut a, "a");
+    assert_eq!(
+        a.doc.profile.devices[1].backend,
+        Backend::File(dir.path().join("nvdimm-2-1"))
     );
 }
 

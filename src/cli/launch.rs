@@ -86,8 +86,7 @@ pub fn run(
         });
     }
     let store = Store::from_env().ok();
-    let (theme, theme_problem) =
-        Theme::for_terminal(theme.as_deref(), store.as_ref().map(Store::config_dir));
+    let (theme, theme_problem) = Theme::for_terminal(theme.as_deref(), store.as_ref());
     // Reads the terminal's size: a terminal that cannot say fails here.
     let mut terminal =
         ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))?;

@@ -1,11 +1,25 @@
-//! `qpmem map`: the guest physical address map.
+//! `qpmem map`: the guest physical address map, as a table, JSON or an
+//! SVG picture.
 
 use super::common::{judge, load, out, Failure, Outcome, SourceArgs};
+use clap::ValueEnum;
+use qpmem::core::export::svg;
 use qpmem::core::layout::layout;
 use qpmem::core::map;
 use qpmem::host::placement_facts;
+use std::path::PathBuf;
 
-pub fn run(s: SourceArgs, json: bool) -> Outcome {
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Text,
+    /// JSON for programs (integers in bytes).
+    Json,
+    /// An SVG picture: the section grid, RAM, each DIMM's range, hidden tail and label.
+    Svg,
+}
+
+pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     let loaded = load(&s)?;
     // A device qpmem does not place would make every address after it
     // wrong: say so instead of drawing a map without it.
@@ -24,13 +38,23 @@ pub fn run(s: SourceArgs, json: bool) -> Outcome {
     let l = layout(&loaded.profile, &placement_facts(&loaded.profile))?;
     // A device QEMU would not place is an error diagnostic too.
     let (_, code) = judge(&loaded);
-    let text = if json {
-        let mut t = serde_json::to_string_pretty(&map::to_json(&loaded.profile, &l))?;
-        t.push('\n');
-        t
-    } else {
-        qpmem::core::printable::printable_lines(&map::to_table(&loaded.profile, &l)).into_owned()
+    let text = match format {
+        Format::Json => {
+            let mut t = serde_json::to_string_pretty(&map::to_json(&loaded.profile, &l))?;
+            t.push('\n');
+            t
+        }
+        Format::Text => {
+            qpmem::core::printable::printable_lines(&map::to_table(&loaded.profile, &l))
+                .into_owned()
+        }
+        Format::Svg => svg::render(&loaded.profile, &l),
     };
-    out(&text)?;
+    match output {
+        Some(path) if path.as_os_str() != "-" => super::render::write_file(&path, &text, false)?,
+        _ => {
+            out(&text)?;
+        }
+    }
     Ok(code)
 }

@@ -91,7 +91,7 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
 /// Write a regular file (or a new one) atomically (temp file, fsync,
 /// rename; a script becomes executable), a FIFO or a character device
 /// directly; refuse anything else (see [`files::output`]).
-fn write_file(path: &Path, text: &str, executable: bool) -> Result<(), Failure> {
+pub fn write_file(path: &Path, text: &str, executable: bool) -> Result<(), Failure> {
     let target = match files::output(path)? {
         Output::Direct(mut file) => {
             return match file.write_all(text.as_bytes()) {

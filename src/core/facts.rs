@@ -26,6 +26,10 @@ pub struct HostFacts {
     pub identity: BTreeMap<PathBuf, PathBuf>,
     /// The QEMU binary that will run the profile, when it was looked for.
     pub qemu: QemuStatus,
+    /// qpmem's own data directory (where `${data}` points), when the
+    /// gatherer knows it: `qpmem launch` creates what is missing under it,
+    /// so a missing directory there is no surprise.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Everything known about one backing path.
@@ -81,6 +85,16 @@ impl HostFacts {
             .get(path)
             .cloned()
             .unwrap_or_else(|| path.components().collect())
+    }
+
+    /// Is `dir` qpmem's data directory or inside it (compared without `.`
+    /// components)?
+    pub fn in_data_dir(&self, dir: &std::path::Path) -> bool {
+        self.data_dir.as_deref().is_some_and(|data| {
+            let data: PathBuf = data.components().collect();
+            let dir: PathBuf = dir.components().collect();
+            dir.starts_with(data)
+        })
     }
 }
 

@@ -25,6 +25,21 @@ pub struct MapJson {
 pub struct RegionJson {
     pub base: u64,
     pub size: u64,
+    /// What the devices may use: maxmem - RAM (QEMU's "total space for
+    /// memory devices").
+    pub usable: u64,
+    /// The rest of the region: 1 GiB per slot, which QEMU adds for each
+    /// device's alignment.
+    pub slot_padding: u64,
+}
+
+/// The device memory region's usable space (maxmem - RAM) and its
+/// per-slot padding, as QEMU computes the region's size from them.
+pub fn region_parts(layout: &Layout) -> Option<(u64, u64)> {
+    let r = layout.device_memory?;
+    let ram = layout.ram_below_4g.saturating_add(layout.ram_above_4g);
+    let usable = layout.maxmem.saturating_sub(ram);
+    Some((usable, r.size.saturating_sub(usable)))
 }
 
 #[derive(Debug, Serialize)]
@@ -58,10 +73,14 @@ pub fn to_json(profile: &Profile, layout: &Layout) -> MapJson {
         ram_above_4g: layout.ram_above_4g,
         slots: layout.slots,
         maxmem: layout.maxmem,
-        device_memory: layout.device_memory.map(|r| RegionJson {
-            base: r.base,
-            size: r.size,
-        }),
+        device_memory: layout.device_memory.zip(region_parts(layout)).map(
+            |(r, (usable, slot_padding))| RegionJson {
+                base: r.base,
+                size: r.size,
+                usable,
+                slot_padding,
+            },
+        ),
         dimms: layout.devices.iter().map(dimm_json).collect(),
     }
 }
@@ -142,12 +161,16 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
     }
     match layout.device_memory {
         Some(r) => {
+            let (usable, padding) = region_parts(layout).unwrap_or((r.size, 0));
             let _ = writeln!(
                 out,
-                "  device memory  {:#014x}-{:#014x}  {}",
+                "  device memory  {:#014x}-{:#014x}  {}: {} for devices (maxmem - RAM), {} padding ({} per slot)",
                 r.base,
                 r.end() - 1,
-                format_human(r.size)
+                format_human(r.size),
+                format_human(usable),
+                format_human(padding),
+                format_human(crate::core::size::GIB)
             );
         }
         None => {

@@ -25,6 +25,7 @@ pub mod facts;
 pub mod layout;
 pub mod machine;
 pub mod map;
+pub mod new_dimm;
 pub mod printable;
 pub mod profile;
 pub mod profile_ron;

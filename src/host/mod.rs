@@ -19,10 +19,14 @@ use std::path::{Path, PathBuf};
 /// Look at the host for every backing path of `profile`. Never fails:
 /// what cannot be learnt is left out, and the rules that need it stay
 /// quiet. `HostFacts::qemu` is left unchecked (see
-/// [`crate::qemu::discover::detect`]).
+/// [`crate::qemu::discover::detect`]). `HostFacts::data_dir` is qpmem's
+/// data directory ([`crate::store::dirs::data_dir`]).
 pub fn gather(profile: &Profile) -> HostFacts {
     let mounts = read_mountinfo();
-    let mut facts = HostFacts::default();
+    let mut facts = HostFacts {
+        data_dir: Some(crate::store::dirs::data_dir()),
+        ..HostFacts::default()
+    };
     for d in &profile.devices {
         let Backend::File(path) = &d.backend else {
             continue;

@@ -736,6 +736,41 @@ mod tests {
     }
 
     #[test]
+    fn the_chosen_theme_is_recorded_and_cycles_round() {
+        let (_d, s) = temp_store();
+        let names = ["default", "light", "high-contrast"];
+        Settings::set_last_profile(&s, "mine").unwrap();
+        let next = Settings::cycle_theme(&s, None, &names).unwrap();
+        assert_eq!(next.as_deref(), Some("default"));
+        let mut seen = Vec::new();
+        let mut current = next;
+        for _ in 0..3 {
+            current = Settings::cycle_theme(&s, current.as_deref(), &names).unwrap();
+            seen.push(current.clone().unwrap());
+            assert_eq!(Settings::load(&s).unwrap().theme, current);
+        }
+        assert_eq!(seen, ["light", "high-contrast", "default"]);
+        // A theme not in the list (a user's file) starts the round again.
+        assert_eq!(
+            Settings::cycle_theme(&s, Some("mine.ron"), &names)
+                .unwrap()
+                .as_deref(),
+            Some("default")
+        );
+        // The other settings are kept.
+        let kept = Settings::load(&s).unwrap();
+        assert_eq!(kept.last_profile.as_deref(), Some("mine"));
+        Settings::set_theme(&s, None).unwrap();
+        assert_eq!(Settings::load(&s).unwrap().theme, None);
+        // A malformed file is reported, never overwritten.
+        fs::write(s.settings_path(), "(colour: 1)").unwrap();
+        assert!(Settings::cycle_theme(&s, None, &names).is_err());
+        assert!(fs::read_to_string(s.settings_path())
+            .unwrap()
+            .contains("colour"));
+    }
+
+    #[test]
     fn special_files_are_refused_unread() {
         let dir = tempfile::tempdir().unwrap();
         let not_a_file =

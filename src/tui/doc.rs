@@ -6,14 +6,12 @@
 //! change goes through [`Doc::commit`], which records undo and recomputes.
 
 use super::event::Effect;
-use super::form::backing_file_beside;
 use crate::core::cmdline::{render_shell, ImportNote};
 use crate::core::diagnose::{self, Context, Diagnostic, Severity};
 use crate::core::facts::HostFacts;
 use crate::core::layout::{layout, Layout, LayoutError};
 use crate::core::profile::{Dimm, Profile};
-use crate::core::qemu::{Comparison, QemuVersion};
-use crate::core::size::Size;
+use crate::core::qemu::Comparison;
 use crate::verify::{Verdict, VerifyReport};
 use std::path::PathBuf;
 
@@ -343,24 +341,10 @@ impl Doc {
     /// Add a DIMM: the next `nvN`, the previous DIMM's size (else 1G), a
     /// file beside the others; no align on a QEMU older than 2.12.
     pub fn add_dimm(&mut self) {
-        let n = self.profile.next_device_number();
-        let size = self
-            .profile
-            .devices
-            .last()
-            .map(|d| d.size)
-            .unwrap_or(Size::gib(1));
-        let path = backing_file_beside(&self.profile, &format!("nvdimm-{n}"));
-        let mut d = Dimm::nvdimm(n, path, size);
-        // align= needs QEMU 2.12; an unknown version gets it (QEMU today has it).
-        if self
-            .host
-            .qemu
-            .version()
-            .is_some_and(|v| v < QemuVersion::new(2, 12, 0))
-        {
-            d.align = None;
-        }
+        let d = crate::core::new_dimm::new_nvdimm(
+            &self.profile,
+            &super::form::new_dimm_context(self.host.qemu.version()),
+        );
         let id = d.id.clone();
         let mut p = self.profile.clone();
         p.devices.push(d);

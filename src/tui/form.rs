@@ -249,31 +249,24 @@ impl DimmField {
     }
 }
 
-/// A backing file named `stem` (or `stem-N` when taken) beside the last
-/// file-backed DIMM's file, else in qpmem's data directory.
+/// A backing file named `stem` for a DIMM of `profile`: the core's
+/// choice ([`crate::core::new_dimm::new_backing_file`]) with what is on disk.
 pub fn backing_file_beside(profile: &Profile, stem: &str) -> PathBuf {
-    let dir = profile
-        .devices
-        .iter()
-        .rev()
-        .find_map(|d| d.backend.path().and_then(|p| p.parent()).map(PathBuf::from))
-        .unwrap_or_else(crate::store::dirs::data_dir);
-    let mut n = 0;
-    loop {
-        let name = if n == 0 {
-            stem.to_string()
-        } else {
-            format!("{stem}-{n}")
-        };
-        let path = dir.join(name);
-        if !profile
-            .devices
-            .iter()
-            .any(|d| d.backend.path() == Some(path.as_path()))
-        {
-            return path;
-        }
-        n += 1;
+    crate::core::new_dimm::new_backing_file(profile, stem, &new_dimm_context(None))
+}
+
+/// What the core's choice of a new DIMM needs from the host: qpmem's data
+/// directory and a look at the disk.
+pub fn new_dimm_context(
+    qemu: Option<crate::core::qemu::QemuVersion>,
+) -> crate::core::new_dimm::NewDimmContext<'static> {
+    fn exists(p: &std::path::Path) -> bool {
+        p.symlink_metadata().is_ok()
+    }
+    crate::core::new_dimm::NewDimmContext {
+        data_dir: crate::store::dirs::data_dir(),
+        qemu,
+        exists: &exists,
     }
 }
 

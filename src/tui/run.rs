@@ -57,8 +57,7 @@ pub fn run(opts: Options) -> io::Result<()> {
         ));
     }
     let store = Store::from_env().ok();
-    let (theme, theme_problem) =
-        Theme::for_terminal(opts.theme.as_deref(), store.as_ref().map(Store::config_dir));
+    let (theme, theme_problem) = Theme::for_terminal(opts.theme.as_deref(), store.as_ref());
     let (keys, keys_problem) = Keymap::load(store.as_ref().map(Store::config_dir));
     if let Some(p) = &keys_problem {
         // Also on stderr: it is still there after qpmem quits.

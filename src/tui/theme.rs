@@ -7,6 +7,8 @@
 //! `NO_COLOR` set no colour is emitted at all: selection and emphasis use
 //! reverse video, bold and underline only.
 
+use crate::store::settings::Settings;
+use crate::store::Store;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -30,28 +32,67 @@ pub const BUILTIN: &[(&str, &str)] = &[
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ThemeFile {
-    text: Option<String>,
-    dim: Option<String>,
-    title: Option<String>,
-    border: Option<String>,
-    border_focused: Option<String>,
-    selection_fg: Option<String>,
-    selection_bg: Option<String>,
-    key: Option<String>,
-    status_fg: Option<String>,
-    status_bg: Option<String>,
-    ram: Option<String>,
-    hole: Option<String>,
-    device_memory: Option<String>,
-    dimms: Option<Vec<String>>,
-    dimm_text: Option<String>,
-    label_area: Option<String>,
-    tail: Option<String>,
-    ruler: Option<String>,
-    ok: Option<String>,
-    note: Option<String>,
-    warning: Option<String>,
-    error: Option<String>,
+    text: Option<Colour>,
+    dim: Option<Colour>,
+    title: Option<Colour>,
+    border: Option<Colour>,
+    border_focused: Option<Colour>,
+    selection_fg: Option<Colour>,
+    selection_bg: Option<Colour>,
+    key: Option<Colour>,
+    status_fg: Option<Colour>,
+    status_bg: Option<Colour>,
+    ram: Option<Colour>,
+    hole: Option<Colour>,
+    device_memory: Option<Colour>,
+    dimms: Option<Vec<Colour>>,
+    dimm_text: Option<Colour>,
+    label_area: Option<Colour>,
+    tail: Option<Colour>,
+    ruler: Option<Colour>,
+    ok: Option<Colour>,
+    note: Option<Colour>,
+    warning: Option<Colour>,
+    error: Option<Colour>,
+}
+
+/// A colour as a theme file writes it: a string (`"cyan"`, `"208"`,
+/// `"#rrggbb"`) or a bare number (`208`), which is an index 0-255.
+#[derive(Debug)]
+struct Colour {
+    text: String,
+    number: bool,
+}
+
+impl<'de> Deserialize<'de> for Colour {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Colour, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Colour;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a colour: an ANSI name, 0-255 or \"#rrggbb\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Colour, E> {
+                Ok(Colour {
+                    text: v.to_string(),
+                    number: false,
+                })
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Colour, E> {
+                Ok(Colour {
+                    text: v.to_string(),
+                    number: true,
+                })
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Colour, E> {
+                Ok(Colour {
+                    text: v.to_string(),
+                    number: true,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A resolved theme.
@@ -83,10 +124,24 @@ pub struct Theme {
     pub error: Color,
 }
 
-fn color(field: &str, value: &str) -> Result<Color, String> {
-    Color::from_str(value).map_err(|_| {
-        format!("{field}: \"{value}\" is not a colour (use an ANSI name, 0-255 or #rrggbb)")
-    })
+fn color(field: &str, value: &Colour) -> Result<Color, String> {
+    let bad = || {
+        let written = if value.number {
+            value.text.clone()
+        } else {
+            format!("\"{}\"", value.text)
+        };
+        format!("{field}: {written} is not a colour (use an ANSI name, 0-255 or #rrggbb)")
+    };
+    if value.number {
+        // A bare number is an index, never an RGB value.
+        return value
+            .text
+            .parse::<u8>()
+            .map(Color::Indexed)
+            .map_err(|_| bad());
+    }
+    Color::from_str(&value.text).map_err(|_| bad())
 }
 
 impl Theme {
@@ -207,13 +262,33 @@ impl Theme {
     }
 
     /// The theme a full-screen view (the editor, `qpmem launch`) draws
-    /// with: [`Theme::load`] with `NO_COLOR` read from the environment.
-    pub fn for_terminal(
-        wanted: Option<&str>,
-        config_dir: Option<&Path>,
-    ) -> (Theme, Option<String>) {
+    /// with: `--theme` (`wanted`), else the `theme` of `config.ron`, else
+    /// the default; [`Theme::load`] with `NO_COLOR` read from the
+    /// environment. A settings file that cannot be read is reported.
+    pub fn for_terminal(wanted: Option<&str>, store: Option<&Store>) -> (Theme, Option<String>) {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Theme::load(wanted, config_dir, no_color)
+        Theme::resolve(wanted, store, no_color)
+    }
+
+    /// [`Theme::for_terminal`] with `no_color` given.
+    pub fn resolve(
+        wanted: Option<&str>,
+        store: Option<&Store>,
+        no_color: bool,
+    ) -> (Theme, Option<String>) {
+        let (configured, problem) = match (wanted, store) {
+            (None, Some(store)) => match Settings::load(store) {
+                Ok(s) => (s.theme, None),
+                Err(e) => (None, Some(format!("{e}; its theme is not used"))),
+            },
+            _ => (None, None),
+        };
+        let (theme, why) = Theme::load(
+            wanted.or(configured.as_deref()),
+            store.map(Store::config_dir),
+            no_color,
+        );
+        (theme, why.or(problem))
     }
 
     fn find(wanted: &str, config_dir: Option<&Path>) -> Result<Theme, String> {
@@ -408,6 +483,50 @@ mod tests {
         assert_eq!(t.warning, Color::Magenta);
         assert_eq!(t.error, Theme::default_theme().error);
         assert_eq!(Theme::parse("()").unwrap(), Theme::default_theme());
+    }
+
+    #[test]
+    fn colours_are_names_strings_or_bare_numbers() {
+        let t =
+            Theme::parse("(warning: 208, error: \"196\", ok: \"#102030\", dimms: [1, \"red\"])")
+                .unwrap();
+        assert_eq!(t.warning, Color::Indexed(208));
+        assert_eq!(t.error, Color::Indexed(196));
+        assert_eq!(t.ok, Color::Rgb(0x10, 0x20, 0x30));
+        assert_eq!(t.dimms, vec![Color::Indexed(1), Color::Red]);
+        for (text, msg) in [
+            ("(warning: 256)", "warning: 256 is not a colour"),
+            ("(warning: -1)", "warning: -1 is not a colour"),
+            ("(dimms: [300])", "dimms: 300 is not a colour"),
+        ] {
+            let e = Theme::parse(text).unwrap_err();
+            assert!(e.starts_with(msg), "{text}: {e}");
+        }
+        assert!(Theme::parse("(warning: 1.5)").is_err());
+    }
+
+    #[test]
+    fn the_theme_in_config_ron_is_used_unless_theme_is_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path().join("config"), dir.path().join("data"));
+        let light = Theme::load(Some("light"), None, false).0;
+        let contrast = Theme::load(Some("high-contrast"), None, false).0;
+        assert_ne!(light, Theme::default_theme());
+        // No settings file: the default.
+        let resolve = |wanted| Theme::resolve(wanted, Some(&store), false);
+        assert_eq!(resolve(None), (Theme::default_theme(), None));
+        Settings::set_theme(&store, Some("light")).unwrap();
+        let text = std::fs::read_to_string(store.settings_path()).unwrap();
+        assert!(text.contains("theme: \"light\""), "{text}");
+        assert_eq!(resolve(None), (light, None));
+        assert_eq!(resolve(Some("high-contrast")), (contrast, None));
+        // NO_COLOR still wins.
+        assert!(Theme::resolve(None, Some(&store), true).0.no_color);
+        // A settings file that cannot be read is said, not hidden.
+        std::fs::write(store.settings_path(), "(theme: 3)").unwrap();
+        let (t, why) = resolve(None);
+        assert_eq!(t, Theme::default_theme());
+        assert!(why.unwrap().contains("config.ron"));
     }
 
     #[test]

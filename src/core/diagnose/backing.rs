@@ -239,22 +239,51 @@ pub static DIR_MISSING: Rule = Rule {
     basis: Basis::Surprise,
     docs: "QEMU creates a missing backing file but not its directory (\"can't open backing \
 store .. for guest RAM: No such file or directory\"). `qpmem launch` creates it after \
-asking; a command line copied elsewhere needs it made first.",
+asking; a command line copied elsewhere needs it made first. A directory inside qpmem's \
+own data directory is QP314, a note.",
     check: dir_missing,
 };
 
+pub static DATA_DIR_MISSING: Rule = Rule {
+    code: "QP314",
+    name: "data-dir-missing",
+    severity: Severity::Note,
+    basis: Basis::Surprise,
+    docs: "The backing file's directory is inside qpmem's own data directory \
+(`$XDG_DATA_HOME/qpmem`, where `${data}` points) and does not exist yet, as on a first \
+run: `qpmem launch` creates it with the file. Only a command line run without qpmem \
+needs it made first.",
+    check: data_dir_missing,
+};
+
+/// The file-backed devices whose file's directory is missing, with that
+/// directory, split by whether it is inside qpmem's data directory.
+fn missing_dirs<'a>(
+    ctx: &'a Context,
+    in_data_dir: bool,
+) -> impl Iterator<Item = (&'a Dimm, &'a Path)> + 'a {
+    files(ctx).filter_map(move |(d, path, f)| {
+        let gone = f.is_some_and(|f| {
+            f.entry
+                == Entry::Missing {
+                    parent_exists: false,
+                }
+        });
+        let dir = path.parent().unwrap_or(path);
+        (gone && ctx.host.in_data_dir(dir) == in_data_dir).then_some((d, dir))
+    })
+}
+
+fn mkdir_help(dir: &Path) -> String {
+    format!(
+        "mkdir -p {}",
+        crate::core::cmdline::shell_quote(&dir.display().to_string())
+    )
+}
+
 fn dir_missing(ctx: &Context) -> Vec<Finding> {
-    files(ctx)
-        .filter(|(_, _, f)| {
-            f.is_some_and(|f| {
-                f.entry
-                    == Entry::Missing {
-                        parent_exists: false,
-                    }
-            })
-        })
-        .map(|(d, path, _)| {
-            let dir = path.parent().unwrap_or(path);
+    missing_dirs(ctx, false)
+        .map(|(d, dir)| {
             Finding::about(
                 Some(&d.id),
                 format!(
@@ -262,7 +291,23 @@ fn dir_missing(ctx: &Context) -> Vec<Finding> {
                     dir.display(),
                     d.id
                 ),
-                Some(format!("mkdir -p {}", crate::core::cmdline::shell_quote(&dir.display().to_string()))),
+                Some(mkdir_help(dir)),
+            )
+        })
+        .collect()
+}
+
+fn data_dir_missing(ctx: &Context) -> Vec<Finding> {
+    missing_dirs(ctx, true)
+        .map(|(d, dir)| {
+            Finding::about(
+                Some(&d.id),
+                format!(
+                    "{}'s file goes in qpmem's data directory, where {} does not exist yet: `qpmem launch` creates it",
+                    d.id,
+                    dir.display()
+                ),
+                Some(format!("{} (only to run the command line without qpmem)", mkdir_help(dir))),
             )
         })
         .collect()
@@ -708,7 +753,42 @@ mod tests {
         });
         let ds = diags(&p, &host(gone));
         assert_eq!(only(&ds, "QP304")[0].help.as_deref(), Some("mkdir -p /vms"));
+        assert!(only(&ds, "QP314").is_empty());
         assert!(only(&diags(&p, &host(file(0))), "QP304").is_empty());
+    }
+
+    #[test]
+    fn a_missing_directory_inside_qpmems_data_directory_is_a_note() {
+        let p = seed(None);
+        let gone = facts(Entry::Missing {
+            parent_exists: false,
+        });
+        // The seed's files are in /vms: qpmem's data directory, or above it.
+        for data in ["/vms", "/vms/", "/"] {
+            let h = HostFacts {
+                data_dir: Some(data.into()),
+                ..host(gone.clone())
+            };
+            let ds = diags(&p, &h);
+            assert!(only(&ds, "QP304").is_empty(), "{data}");
+            let n = only(&ds, "QP314");
+            assert_eq!(n.len(), 1, "{data}");
+            assert_eq!(n[0].severity, Severity::Note);
+            assert_eq!(
+                n[0].message,
+                "nv1's file goes in qpmem's data directory, where /vms does not exist yet: `qpmem launch` creates it"
+            );
+        }
+        // A data directory elsewhere, or below the file's directory, changes nothing.
+        for data in ["/data/qpmem", "/vms/qpmem", "/vmsx"] {
+            let h = HostFacts {
+                data_dir: Some(data.into()),
+                ..host(gone.clone())
+            };
+            let ds = diags(&p, &h);
+            assert_eq!(only(&ds, "QP304").len(), 1, "{data}");
+            assert!(only(&ds, "QP314").is_empty(), "{data}");
+        }
     }
 
     #[test]

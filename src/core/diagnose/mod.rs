@@ -8,6 +8,7 @@
 //! findings. Rules live in one file per family; [`RULES`] lists them all.
 
 mod backing;
+mod boot;
 mod device;
 mod imported;
 mod machine;
@@ -155,6 +156,8 @@ pub enum Edit {
     RenameDevice { index: usize, id: String },
     /// Rename the backend object of the device at `index`.
     RenameMemdev { index: usize, memdev: String },
+    /// Add a word to the kernel command line (`append`) unless it is there.
+    AddKernelArg { arg: String },
 }
 
 impl Edit {
@@ -172,7 +175,8 @@ impl Edit {
             Edit::SetSlots { .. }
             | Edit::SetMaxmem { .. }
             | Edit::RenameDevice { .. }
-            | Edit::RenameMemdev { .. } => None,
+            | Edit::RenameMemdev { .. }
+            | Edit::AddKernelArg { .. } => None,
         }
     }
 
@@ -217,6 +221,17 @@ impl Edit {
                 }
                 None => false,
             },
+            Edit::AddKernelArg { arg } => {
+                let append = profile.append.get_or_insert_with(String::new);
+                if !append.split_ascii_whitespace().any(|w| w == arg) {
+                    if !append.trim_end().is_empty() {
+                        append.truncate(append.trim_end().len());
+                        append.push(' ');
+                    }
+                    append.push_str(arg);
+                }
+                true
+            }
         }
     }
 }
@@ -435,10 +450,12 @@ pub static RULES: &[&Rule] = &[
     &backing::DISCARD_DATA,
     &backing::COMMA_IN_PATH,
     &backing::EMPTY_FILE_GROWN,
+    &backing::DATA_DIR_MISSING,
     &version::QEMU_NOT_FOUND,
     &version::QEMU_VERSION_UNKNOWN,
     &version::NEEDS_NEWER_QEMU,
     &version::MACHINE_TOO_NEW,
+    &boot::KERNEL_CONSOLE_MISSING,
 ];
 
 /// The rule with this code.

@@ -1,0 +1,235 @@
+//! The defaults of a DIMM added to a profile (the TUI's `a`): a clean
+//! NVDIMM, one that draws no warning the moment it is added, on a backing
+//! file of its own that no other DIMM and nothing on disk already uses.
+//!
+//! Pure: what is on disk is asked through [`NewDimmContext::exists`],
+//! which the shell supplies.
+
+use crate::core::device::Dimm;
+use crate::core::diagnose::{check_profile, Severity};
+use crate::core::facts::HostFacts;
+use crate::core::profile::Profile;
+use crate::core::qemu::QemuVersion;
+use crate::core::size::{align_up, Size, GIB, MIB};
+use std::path::{Path, PathBuf};
+
+/// The label a new NVDIMM gets (room for the namespace labels ndctl
+/// writes; a 2 MiB multiple, as QP203 asks).
+pub const NEW_LABEL: u64 = 2 * MIB;
+/// The `align` a new NVDIMM gets: one Linux memory section, so that it
+/// starts and ends on section boundaries (QP100).
+pub const NEW_ALIGN: u64 = 128 * MIB;
+
+/// What the shell knows that a new DIMM's defaults depend on.
+pub struct NewDimmContext<'a> {
+    /// qpmem's data directory (where `${data}` points).
+    pub data_dir: PathBuf,
+    /// The QEMU release that will run the profile, when known: `align`
+    /// needs 2.12 (an unknown release gets it; QEMU today has it).
+    pub qemu: Option<QemuVersion>,
+    /// Is there something at this path on disk?
+    pub exists: &'a dyn Fn(&Path) -> bool,
+}
+
+/// The next NVDIMM for `profile`: the next free `nvN`/`memN`; label 2M;
+/// align 128M (QEMU 2.12+); a size the guest sees whole: the previous
+/// DIMM's visible size rounded up to the alignment (else 1 GiB) plus the
+/// label, so 1026M for 1 GiB, falling back to 1 GiB when that size would
+/// draw a warning or an error about the new DIMM (no room under a fixed
+/// maxmem, say); and a backing file of its own ([`new_backing_file`]).
+pub fn new_nvdimm(profile: &Profile, ctx: &NewDimmContext) -> Dimm {
+    let n = profile.next_device_number();
+    let path = new_backing_file(profile, &format!("nvdimm-{n}"), ctx);
+    let has_align = ctx.qemu.is_none_or(|v| v >= QemuVersion::new(2, 12, 0));
+    let align = if has_align {
+        NEW_ALIGN
+    } else {
+        crate::core::device::PAGE_SIZE
+    };
+    let with_visible = |visible: u64| {
+        let mut d = Dimm::nvdimm(n, path.clone(), Size(visible.saturating_add(NEW_LABEL)));
+        d.label_size = Size(NEW_LABEL);
+        d.align = has_align.then_some(Size(NEW_ALIGN));
+        d
+    };
+    let previous = profile.devices.last().and_then(|d| {
+        let visible = d.size.0.saturating_sub(d.effective_label_size());
+        align_up(visible, align).filter(|v| *v > 0)
+    });
+    let one_gib = with_visible(GIB);
+    let Some(visible) = previous.filter(|v| *v != GIB) else {
+        return one_gib;
+    };
+    let candidate = with_visible(visible);
+    if is_clean(profile, &candidate) {
+        candidate
+    } else {
+        one_gib
+    }
+}
+
+/// Adding `d` draws no warning or error about it (judged on the profile
+/// alone: no host facts, no QEMU release).
+fn is_clean(profile: &Profile, d: &Dimm) -> bool {
+    let mut p = profile.clone();
+    p.devices.push(d.clone());
+    check_profile(&p, &[], &HostFacts::default())
+        .iter()
+        .all(|x| x.severity == Severity::Note || x.device.as_deref() != Some(d.id.as_str()))
+}
+
+/// A backing file for a new DIMM: named `stem` (or `stem-1`, `stem-2`...
+/// while that is taken), beside the last file-backed DIMM's file; in a
+/// profile with none, in the profile's own directory under the data
+/// directory, `${data}/<profile>/`, so that profiles never share the
+/// built-in default's files. Never a path another DIMM of the profile
+/// uses or one that exists on disk.
+pub fn new_backing_file(profile: &Profile, stem: &str, ctx: &NewDimmContext) -> PathBuf {
+    let dir = profile
+        .devices
+        .iter()
+        .rev()
+        .find_map(|d| d.backend.path().and_then(Path::parent).map(PathBuf::from))
+        .unwrap_or_else(|| match own_dir_name(&profile.name) {
+            Some(name) => ctx.data_dir.join(name),
+            None => ctx.data_dir.to_path_buf(),
+        });
+    let taken =
+        |p: &Path| profile.devices.iter().any(|d| d.backend.path() == Some(p)) || (ctx.exists)(p);
+    (0u32..)
+        .map(|n| match n {
+            0 => dir.join(stem),
+            n => dir.join(format!("{stem}-{n}")),
+        })
+        .find(|p| !taken(p))
+        .unwrap_or_else(|| dir.join(stem))
+}
+
+/// The profile's name as a directory name, when it can be one: one
+/// plain path component.
+fn own_dir_name(name: &str) -> Option<&str> {
+    let ok = !name.is_empty()
+        && name.trim() == name
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(crate::core::printable::is_control);
+    ok.then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::diagnose::check_profile;
+    use crate::core::layout::layout;
+    use crate::core::profile::{Auto, Backend};
+    use std::collections::HashSet;
+
+    fn ctx<'a>(exists: &'a dyn Fn(&Path) -> bool) -> NewDimmContext<'a> {
+        NewDimmContext {
+            data_dir: PathBuf::from("/data"),
+            qemu: None,
+            exists,
+        }
+    }
+
+    /// Every diagnostic about `id` that is not a note.
+    fn complaints(p: &Profile, id: &str) -> Vec<String> {
+        check_profile(p, &[], &HostFacts::default())
+            .into_iter()
+            .filter(|d| d.device.as_deref() == Some(id) && d.severity != Severity::Note)
+            .map(|d| d.render())
+            .collect()
+    }
+
+    #[test]
+    fn a_new_dimm_in_an_empty_profile_is_clean_and_in_the_profiles_own_directory() {
+        let nothing = |_: &Path| false;
+        let mut p = Profile::empty("mine");
+        let d = new_nvdimm(&p, &ctx(&nothing));
+        assert_eq!(d.id, "nv1");
+        assert_eq!(d.backend, Backend::File("/data/mine/nvdimm-1".into()));
+        assert_eq!(
+            (d.size, d.label_size, d.align),
+            (Size::mib(1026), Size::mib(2), Some(Size::mib(128)))
+        );
+        p.devices.push(d);
+        assert_eq!(complaints(&p, "nv1"), Vec::<String>::new());
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        let placed = l.devices[0].placement().unwrap();
+        assert_eq!(placed.size, GIB);
+        assert_eq!(placed.unused_tail, 0);
+        // A second one sits beside the first, and is clean too.
+        let d = new_nvdimm(&p, &ctx(&nothing));
+        assert_eq!(d.backend, Backend::File("/data/mine/nvdimm-2".into()));
+        p.devices.push(d);
+        assert_eq!(complaints(&p, "nv2"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn the_previous_dimms_size_is_kept_whole_unless_it_does_not_fit() {
+        let nothing = |_: &Path| false;
+        // The default's 17G DIMMs (which hide 126 MiB each): the new one
+        // shows 17 GiB whole.
+        let mut p = Profile::seed(Path::new("/data"));
+        let d = new_nvdimm(&p, &ctx(&nothing));
+        assert_eq!(d.size, Size(17 * GIB + 2 * MIB));
+        p.devices.push(d);
+        assert_eq!(complaints(&p, "nv3"), Vec::<String>::new());
+        // Under the recipe's fixed maxmem=40G a third 17G does not fit: 1 GiB does.
+        let mut p = Profile::original_recipe(Path::new("/data"), Some(Size::mib(128)));
+        p.slots = Auto::Fixed(3);
+        let d = new_nvdimm(&p, &ctx(&nothing));
+        assert_eq!(d.size, Size::mib(1026));
+        p.devices.push(d);
+        assert_eq!(complaints(&p, "nv3"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_new_dimm_never_takes_a_path_in_use_or_on_disk() {
+        let on_disk: HashSet<PathBuf> = ["/data/mine/nvdimm-1", "/data/mine/nvdimm-1-1"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let exists = |p: &Path| on_disk.contains(p);
+        let p = Profile::empty("mine");
+        let d = new_nvdimm(&p, &ctx(&exists));
+        assert_eq!(d.backend, Backend::File("/data/mine/nvdimm-1-2".into()));
+        // In the profile: a DIMM named otherwise holding nvdimm-2's file.
+        let mut p = Profile::empty("mine");
+        let mut other = Dimm::nvdimm(1, "/data/mine/nvdimm-2".into(), Size::gib(1));
+        other.id = "a".into();
+        other.memdev = "m".into();
+        p.devices.push(other);
+        let d = new_nvdimm(&p, &ctx(&exists));
+        assert_eq!(d.id, "nv1");
+        assert_eq!(d.backend, Backend::File("/data/mine/nvdimm-1-2".into()));
+        let mut p2 = p.clone();
+        p2.devices[0].id = "nv1".into();
+        let d = new_nvdimm(&p2, &ctx(&exists));
+        assert_eq!(d.id, "nv2");
+        assert_eq!(d.backend, Backend::File("/data/mine/nvdimm-2-1".into()));
+    }
+
+    #[test]
+    fn names_that_are_no_directory_and_old_qemu() {
+        let nothing = |_: &Path| false;
+        for name in ["", "../up", ".hidden", "a/b"] {
+            let d = new_nvdimm(&Profile::empty(name), &ctx(&nothing));
+            assert_eq!(
+                d.backend,
+                Backend::File("/data/nvdimm-1".into()),
+                "{name:?}"
+            );
+        }
+        let old = NewDimmContext {
+            qemu: Some(QemuVersion::new(2, 11, 0)),
+            ..ctx(&nothing)
+        };
+        let mut p = Profile::empty("old");
+        let d = new_nvdimm(&p, &old);
+        assert_eq!(d.align, None);
+        assert_eq!(d.size, Size::mib(1026));
+        p.devices.push(d);
+        assert_eq!(complaints(&p, "nv1"), Vec::<String>::new());
+    }
+}
