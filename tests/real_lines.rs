@@ -160,9 +160,9 @@ fn real_world_lines_agree_with_real_qemu() {
                 continue;
             };
             compared += 1;
-            if (a.slot, a.addr, a.size) != (p.slot, p.addr, p.size) {
+            if (a.slot, a.addr, a.size) != (Some(p.slot), p.addr, p.size) {
                 failures.push(format!(
-                    "{what}: {:?}: QEMU slot {} addr {:#x} size {:#x}, qpmem slot {} addr {:#x} size {:#x}",
+                    "{what}: {:?}: QEMU slot {:?} addr {:#x} size {:#x}, qpmem slot {} addr {:#x} size {:#x}",
                     d.id, a.slot, a.addr, a.size, p.slot, p.addr, p.size
                 ));
             }

@@ -11,6 +11,7 @@ mod backing;
 mod device;
 mod imported;
 mod machine;
+mod numa;
 mod placement;
 mod version;
 
@@ -399,6 +400,10 @@ pub static RULES: &[&Rule] = &[
     &machine::ACPI_DISABLED,
     &machine::MACHINE_NOT_MODELLED,
     &machine::MAXMEM_TOO_LARGE,
+    &numa::NUMA_RAM_MISMATCH,
+    &numa::NUMA_MEM_UNSUPPORTED,
+    &numa::NUMA_NODE_MISSING,
+    &numa::NUMA_DUPLICATE_NODE,
     &placement::SECTION_MISALIGNED,
     &placement::ALIGN_WASTE,
     &placement::NO_DEVICE_MEMORY,
