@@ -158,7 +158,11 @@ fn profile() -> impl Strategy<Value = Profile> {
                     })
                     .collect(),
                 numa_distances: (0..numa_nodes % 2)
-                    .map(|i| qpmem::core::profile::NumaDistance { src: i, dst: i + 1, val: 20 })
+                    .map(|i| qpmem::core::profile::NumaDistance {
+                        src: i,
+                        dst: i + 1,
+                        val: 20,
+                    })
                     .collect(),
                 qemu,
                 kernel,

@@ -368,7 +368,14 @@ impl Profile {
                 .map(|i| {
                     let share = self.ram.0 / n;
                     let last = u64::from(i) + 1 == n;
-                    (i, if last { self.ram.0 - share * (n - 1) } else { share })
+                    (
+                        i,
+                        if last {
+                            self.ram.0 - share * (n - 1)
+                        } else {
+                            share
+                        },
+                    )
                 })
                 .collect();
         }

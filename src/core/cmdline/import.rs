@@ -1160,13 +1160,20 @@ mod tests {
         assert!(p.extra_args.is_empty(), "{:?}", p.extra_args);
         assert_eq!(p.numa.len(), 2);
         let n0 = &p.numa[0];
-        assert_eq!((n0.nodeid, n0.cpus.as_slice()), (Some(0), &["0".to_string()][..]));
+        assert_eq!(
+            (n0.nodeid, n0.cpus.as_slice()),
+            (Some(0), &["0".to_string()][..])
+        );
         let m = n0.memdev.as_ref().unwrap();
         assert_eq!((m.id.as_str(), m.size), ("ram-node0", Size::gib(1)));
         assert_eq!(m.options, ["host-nodes=[0]", "policy=bind"]);
         assert_eq!(
             p.numa_distances,
-            [crate::core::profile::NumaDistance { src: 0, dst: 1, val: 20 }]
+            [crate::core::profile::NumaDistance {
+                src: 0,
+                dst: 1,
+                val: 20
+            }]
         );
         assert_eq!(p.numa_ram(), [(0, 1 << 30), (1, 1 << 30)]);
         assert_eq!(p.devices[0].node, Some(1));
@@ -1179,7 +1186,10 @@ mod tests {
         assert!(argv.contains(&"dist,src=0,dst=1,val=20".to_string()));
         // ... and reads back to the same profile.
         let back = import(&crate::core::cmdline::render_shell(&p)).unwrap().0;
-        assert_eq!((back.numa, back.numa_distances), (p.numa.clone(), p.numa_distances.clone()));
+        assert_eq!(
+            (back.numa, back.numa_distances),
+            (p.numa.clone(), p.numa_distances.clone())
+        );
         // The QemuOpts form of the same line renders as QemuOpts.
         let (q, _) = import(
             "-m 1G -object memory-backend-memfd,id=r0,size=1G,share=on -numa node,memdev=r0",
@@ -1192,12 +1202,16 @@ mod tests {
 
     #[test]
     fn numa_input_qemu_cannot_take_is_named() {
-        let e = import("-m 1G -numa node,memdev=nothere").unwrap_err().to_string();
+        let e = import("-m 1G -numa node,memdev=nothere")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "-numa node: memdev=nothere is not defined by any -object memory-backend-*"
         );
-        let e = import("-m 1G -numa dist,src=0,val=20").unwrap_err().to_string();
+        let e = import("-m 1G -numa dist,src=0,val=20")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("-numa dist dst=: missing"), "{e}");
         let e = import("-m 1G -numa node,nodeid=x").unwrap_err().to_string();
         assert!(e.contains("nodeid=x"), "{e}");
@@ -1206,7 +1220,10 @@ mod tests {
         assert_eq!(notes[0].detail, "memdev");
         // hmat options are kept verbatim.
         let (p, _) = import("-m 1G -numa hmat-cache,node-id=0,size=10K,level=1").unwrap();
-        assert_eq!(p.extra_args, ["-numa", "hmat-cache,node-id=0,size=10K,level=1"]);
+        assert_eq!(
+            p.extra_args,
+            ["-numa", "hmat-cache,node-id=0,size=10K,level=1"]
+        );
     }
 
     #[test]

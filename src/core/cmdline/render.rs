@@ -98,7 +98,11 @@ fn numa_groups(p: &Profile) -> Vec<Group> {
         if let Some(id) = node.nodeid {
             opts.push(format!("nodeid={id}"));
         }
-        opts.extend(node.cpus.iter().map(|c| format!("cpus={}", escape_value(c))));
+        opts.extend(
+            node.cpus
+                .iter()
+                .map(|c| format!("cpus={}", escape_value(c))),
+        );
         if let Some(m) = &node.memdev {
             let mut object = vec![
                 m.backend.clone(),

@@ -157,7 +157,9 @@ fn numa_node_missing(ctx: &Context) -> Vec<Finding> {
 to {max} (\"numa: Node ID missing: {m}\")",
                     list(&ids)
                 ),
-                Some(format!("declare -numa node,nodeid={m} or renumber the nodes from 0")),
+                Some(format!(
+                    "declare -numa node,nodeid={m} or renumber the nodes from 0"
+                )),
             ));
         }
     }
@@ -178,7 +180,9 @@ to {max} (\"numa: Node ID missing: {m}\")",
 declared: QEMU refuses (\"Source/Destination NUMA node is missing\")",
                         d.src, d.dst
                     ),
-                    Some(format!("declare node {n} with -numa node before it, or drop the distance")),
+                    Some(format!(
+                        "declare node {n} with -numa node before it, or drop the distance"
+                    )),
                 ));
             }
         }
@@ -252,7 +256,12 @@ mod tests {
 
     fn diags(line: &str) -> Vec<super::super::Diagnostic> {
         let (p, notes) = import(line).unwrap();
-        run_with(&p, &notes, &Default::default(), Some(QemuVersion::new(7, 2, 0)))
+        run_with(
+            &p,
+            &notes,
+            &Default::default(),
+            Some(QemuVersion::new(7, 2, 0)),
+        )
     }
 
     const TWO_NODES: &str = "-m 2G,slots=2,maxmem=8G -smp 2 \
@@ -266,11 +275,16 @@ mod tests {
         let e = only(&ds, "QP020");
         assert_eq!(e.len(), 1);
         assert!(
-            e[0].message.contains("(0x80000000) should equal RAM size (0xc0000000)"),
+            e[0].message
+                .contains("(0x80000000) should equal RAM size (0xc0000000)"),
             "{}",
             e[0].message
         );
-        assert!(e[0].message.contains("node 0 1 GiB + node 1 1 GiB"), "{}", e[0].message);
+        assert!(
+            e[0].message.contains("node 0 1 GiB + node 1 1 GiB"),
+            "{}",
+            e[0].message
+        );
         assert_eq!(
             e[0].help.as_deref(),
             Some("make -m 2G or resize the nodes' backends to add up to 3G")
@@ -286,7 +300,9 @@ mod tests {
         let ds = diags(line);
         let e = only(&ds, "QP021");
         assert_eq!(e.len(), 2, "{ds:#?}");
-        assert!(e[0].message.contains("mem=512M (node 0) on machine type pc"));
+        assert!(e[0]
+            .message
+            .contains("mem=512M (node 0) on machine type pc"));
         // mem= without a suffix is MiB, as QEMU reads it: the sum is right.
         assert!(only(&ds, "QP020").is_empty(), "{ds:#?}");
         let old = diags(&format!("-machine pc-i440fx-5.0 {line}"));
@@ -298,20 +314,32 @@ mod tests {
     #[test]
     fn nodes_that_do_not_exist_are_named() {
         // A gap: node 1 alone.
-        let ds = diags("-m 1G -object memory-backend-ram,id=r0,size=1G -numa node,nodeid=1,memdev=r0");
+        let ds =
+            diags("-m 1G -object memory-backend-ram,id=r0,size=1G -numa node,nodeid=1,memdev=r0");
         let e = only(&ds, "QP022");
         assert_eq!(e.len(), 1, "{ds:#?}");
-        assert!(e[0].message.contains("\"numa: Node ID missing: 0\""), "{}", e[0].message);
+        assert!(
+            e[0].message.contains("\"numa: Node ID missing: 0\""),
+            "{}",
+            e[0].message
+        );
         // dist and hmat naming node 2 of two.
         let ds = diags(&format!(
             "-machine q35,hmat=on {TWO_NODES} -numa dist,src=0,dst=2,val=20 \
              -numa hmat-lb,initiator=0,target=2,hierarchy=memory,data-type=access-latency,latency=5"
         ));
-        let msgs: Vec<&str> = only(&ds, "QP022").iter().map(|d| d.message.as_str()).collect();
+        let msgs: Vec<&str> = only(&ds, "QP022")
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
         assert_eq!(msgs.len(), 2, "{msgs:#?}");
         assert!(msgs[0].starts_with("-numa dist,src=0,dst=2 names NUMA node 2 (dst=)"));
         assert!(msgs[1].starts_with("-numa hmat-lb target=2 names NUMA node 2"));
-        assert!(only(&diags(&format!("{TWO_NODES} -numa dist,src=0,dst=1,val=20")), "QP022").is_empty());
+        assert!(only(
+            &diags(&format!("{TWO_NODES} -numa dist,src=0,dst=1,val=20")),
+            "QP022"
+        )
+        .is_empty());
     }
 
     #[test]
@@ -333,7 +361,9 @@ mod tests {
         ));
         let e = only(&ds, "QP210");
         assert_eq!(e.len(), 1, "{ds:#?}");
-        assert!(e[0].message.contains("nv1 is on node=2, but the machine has 2 NUMA nodes"));
+        assert!(e[0]
+            .message
+            .contains("nv1 is on node=2, but the machine has 2 NUMA nodes"));
         let ds = diags(&format!(
             "-machine pc,nvdimm=on {TWO_NODES} -object memory-backend-ram,id=m,size=1G \
              -device nvdimm,memdev=m,id=nv1,node=1"

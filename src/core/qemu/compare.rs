@@ -156,7 +156,10 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
     for (j, a) in actual.iter().enumerate() {
         if !pairs.contains(&Some(j)) {
             devices.push(DeviceComparison {
-                id: a.id.clone().unwrap_or_else(|| format!("({} without id)", a.kind)),
+                id: a
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| format!("({} without id)", a.kind)),
                 predicted: None,
                 actual: Some(a.clone()),
                 differences: vec!["QEMU reports a device the profile does not model".into()],
@@ -244,7 +247,10 @@ mod tests {
             id: None,
             ..info("x", slot, addr, visible)
         };
-        let c = compare(&l, &[anon(0, 0x1_0000_0000), anon(1, 0x1_0000_0000 + visible)]);
+        let c = compare(
+            &l,
+            &[anon(0, 0x1_0000_0000), anon(1, 0x1_0000_0000 + visible)],
+        );
         assert!(c.matches(), "{c:#?}");
         assert_eq!(c.devices.len(), 2);
         assert_eq!(c.devices[0].id, "(nvdimm without id)");
@@ -253,7 +259,10 @@ mod tests {
         assert_eq!(c.devices.len(), 2, "{c:#?}");
         assert_eq!(
             c.devices[1].differences,
-            vec![format!("addr: QEMU 0x200000000, predicted {:#x}", 0x1_0000_0000u64 + visible)]
+            vec![format!(
+                "addr: QEMU 0x200000000, predicted {:#x}",
+                0x1_0000_0000u64 + visible
+            )]
         );
         // A virtio-pmem device has no slot: QMP's omission is not slot 0.
         let v: Vec<MemoryDeviceInfo> = serde_json::from_str(
