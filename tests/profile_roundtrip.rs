@@ -141,6 +141,29 @@ fn profile() -> impl Strategy<Value = Profile> {
                 maxmem,
                 spare_slots,
                 numa_nodes,
+                // Listed nodes too (RON backward compatible: absent when empty).
+                numa: (0..numa_nodes % 3)
+                    .map(|i| qpmem::core::profile::NumaNode {
+                        nodeid: (i % 2 == 0).then_some(i),
+                        cpus: vec![format!("{i}")],
+                        memdev: Some(qpmem::core::profile::NumaMemory {
+                            id: format!("ram-node{i}"),
+                            backend: "memory-backend-ram".into(),
+                            size: ram,
+                            options: vec!["host-nodes=[0]".into()],
+                        }),
+                        mem: None,
+                        initiator: None,
+                        options: Vec::new(),
+                    })
+                    .collect(),
+                numa_distances: (0..numa_nodes % 2)
+                    .map(|i| qpmem::core::profile::NumaDistance {
+                        src: i,
+                        dst: i + 1,
+                        val: 20,
+                    })
+                    .collect(),
                 qemu,
                 kernel,
                 initrd,

@@ -207,7 +207,7 @@ fn placement_matches_real_qemu() {
                     };
                     compared += 1;
                     let got = (a.id.clone().unwrap_or_default(), a.slot, a.addr, a.size);
-                    let want = (d.id.clone(), p.slot, p.addr, p.size);
+                    let want = (d.id.clone(), Some(p.slot), p.addr, p.size);
                     if got != want {
                         failures.push(format!(
                             "{}: QEMU {:?} != model {:?} (hex addr {:#x} vs {:#x})",

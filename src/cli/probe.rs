@@ -51,10 +51,10 @@ fn json_row(d: &DeviceComparison) -> serde_json::Value {
     serde_json::json!({
         "id": d.id,
         "kind": a.map(|a| &a.kind),
-        "slot": a.map(|a| a.slot),
+        "slot": a.and_then(|a| a.slot),
         "addr": a.map(|a| a.addr),
         "size": a.map(|a| a.size),
-        "node": a.map(|a| a.node),
+        "node": a.and_then(|a| a.node),
         "predicted": d.predicted,
         "matches": d.matches(),
         "differences": d.differences,
@@ -73,7 +73,8 @@ fn table(rows: &[DeviceComparison], matches: bool) -> String {
         t.push_str(&format!(
             "{:<10} {:>4}  {:<14} {:>12}  {:<14} {:>12}  {}\n",
             d.id,
-            a.map(|a| a.slot.to_string()).unwrap_or_else(dash),
+            a.and_then(|a| a.slot.map(|s| s.to_string()))
+                .unwrap_or_else(dash),
             a.map(|a| format!("{:#014x}", a.addr)).unwrap_or_else(dash),
             a.map(|a| qpmem::core::size::format_qemu(a.size))
                 .unwrap_or_else(dash),

@@ -34,7 +34,6 @@ pub enum Format {
 pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
     let loaded = load(&s)?;
     let profile = &loaded.profile;
-    let host = qpmem::host::gather(profile);
     // Printed whatever they say; errors go to stderr and set the exit code.
     let (diagnostics, code) = judge(&loaded);
     let text = match format {
@@ -45,7 +44,10 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
             t
         }
         Format::Json => {
-            let l = layout(profile, &host);
+            // Only the JSON and the guest recipe carry the map, which
+            // wants the host's facts (huge-page backing files): gathered
+            // for them alone.
+            let l = layout(profile, &qpmem::host::gather(profile));
             let v = export::json::render(profile, l.as_ref(), &diagnostics);
             let mut t = serde_json::to_string_pretty(&v)?;
             t.push('\n');
@@ -73,7 +75,7 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
             e.text
         }
         Format::Guest => {
-            let l = layout(profile, &host).ok();
+            let l = layout(profile, &qpmem::host::gather(profile)).ok();
             export::guest::render(profile, l.as_ref())
         }
     };

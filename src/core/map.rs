@@ -18,7 +18,16 @@ pub struct MapJson {
     pub slots: u32,
     pub maxmem: u64,
     pub device_memory: Option<RegionJson>,
+    /// The NUMA nodes the line declares, with their RAM; absent without `-numa`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub numa: Vec<NodeJson>,
     pub dimms: Vec<DimmJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NodeJson {
+    pub node: u32,
+    pub ram: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +56,8 @@ pub struct DimmJson {
     pub id: String,
     pub kind: &'static str,
     pub slot: Option<u32>,
+    /// The NUMA node QEMU puts it on: `node=`, else 0.
+    pub node: u32,
     pub addr: Option<u64>,
     /// What the guest sees.
     pub size: Option<u64>,
@@ -81,16 +92,33 @@ pub fn to_json(profile: &Profile, layout: &Layout) -> MapJson {
                 slot_padding,
             },
         ),
-        dimms: layout.devices.iter().map(dimm_json).collect(),
+        numa: profile
+            .numa_ram()
+            .into_iter()
+            .map(|(node, ram)| NodeJson { node, ram })
+            .collect(),
+        dimms: layout
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| dimm_json(d, node_of(profile, i)))
+            .collect(),
     }
 }
 
-fn dimm_json(d: &DeviceLayout) -> DimmJson {
+/// The node of the layout's `i`th device (the layout keeps the profile's
+/// device order): its `node=`, else 0, as QEMU reports it.
+fn node_of(profile: &Profile, i: usize) -> u32 {
+    profile.devices.get(i).and_then(|d| d.node).unwrap_or(0)
+}
+
+fn dimm_json(d: &DeviceLayout, node: u32) -> DimmJson {
     let p = d.placement();
     DimmJson {
         id: d.id.clone(),
         kind: kind_name(d.kind),
         slot: p.map(|p| p.slot),
+        node,
         addr: p.map(|p| p.addr),
         size: p.map(|p| p.size),
         label_size: d.label_size,
@@ -159,6 +187,14 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
             format_human(layout.ram_above_4g)
         );
     }
+    let nodes = profile.numa_ram();
+    if !nodes.is_empty() {
+        let parts: Vec<String> = nodes
+            .iter()
+            .map(|(id, ram)| format!("node {id} {}", format_human(*ram)))
+            .collect();
+        let _ = writeln!(out, "  NUMA           {}", parts.join(", "));
+    }
     match layout.device_memory {
         Some(r) => {
             let (usable, padding) = region_parts(layout).unwrap_or((r.size, 0));
@@ -183,18 +219,20 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<10} {:<8} {:>4}  {:<14} {:<14} {:>10}  {:>6}  {:>6}  SECTIONS",
-        "ID", "KIND", "SLOT", "START", "END", "VISIBLE", "LABEL", "ALIGN"
+        "\n{:<10} {:<8} {:>4} {:>4}  {:<14} {:<14} {:>10}  {:>6}  {:>6}  SECTIONS",
+        "ID", "KIND", "SLOT", "NODE", "START", "END", "VISIBLE", "LABEL", "ALIGN"
     );
-    for d in &layout.devices {
+    for (i, d) in layout.devices.iter().enumerate() {
+        let node = node_of(profile, i);
         match &d.result {
             Ok(p) => {
                 let _ = writeln!(
                     out,
-                    "{:<10} {:<8} {:>4}  {:#014x} {:#014x} {:>10}  {:>6}  {:>6}  {}",
+                    "{:<10} {:<8} {:>4} {:>4}  {:#014x} {:#014x} {:>10}  {:>6}  {:>6}  {}",
                     d.id,
                     kind_name(d.kind),
                     p.slot,
+                    node,
                     p.addr,
                     p.end() - 1,
                     format_human(p.size),
@@ -206,10 +244,11 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
             Err(e) => {
                 let _ = writeln!(
                     out,
-                    "{:<10} {:<8} {:>4}  not placed: {e}",
+                    "{:<10} {:<8} {:>4} {:>4}  not placed: {e}",
                     d.id,
                     kind_name(d.kind),
-                    "-"
+                    "-",
+                    node
                 );
             }
         }

@@ -47,9 +47,18 @@ pub struct Profile {
     /// Extra hotplug slots to leave free when `slots` is automatic.
     #[serde(default)]
     pub spare_slots: u32,
-    /// Number of NUMA nodes to declare (`-numa node`); 0 declares none.
+    /// Number of NUMA nodes to declare (`-numa node`), each with an equal
+    /// share of RAM; 0 declares none. Ignored when `numa` lists the nodes.
     #[serde(default)]
     pub numa_nodes: u32,
+    /// NUMA nodes one by one, as a pasted line declares them (`-numa
+    /// node,memdev=ram-node0` with its `-object memory-backend-*`), in
+    /// command-line order. Empty: `numa_nodes` decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub numa: Vec<NumaNode>,
+    /// `-numa dist,src=,dst=,val=`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub numa_distances: Vec<NumaDistance>,
     /// The QEMU binary; `None` finds `qemu-system-<arch>` on PATH.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qemu: Option<PathBuf>,
@@ -144,6 +153,68 @@ impl<T: Copy> Auto<T> {
     }
 }
 
+/// One `-numa node` of a pasted line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumaNode {
+    /// `nodeid=`; `None` takes the next number, as QEMU does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodeid: Option<u32>,
+    /// Each `cpus=` as written (`0-1`); QEMU takes the option repeatedly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<String>,
+    /// `memdev=` and the backend it names: the node's RAM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memdev: Option<NumaMemory>,
+    /// The legacy `mem=` (machine types up to 5.0 only; QP021).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem: Option<Size>,
+    /// `initiator=` (HMAT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initiator: Option<u32>,
+    /// Other properties as written (`key=value`), kept verbatim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+impl NumaNode {
+    /// The RAM the node holds: its backend's size, or `mem=`.
+    pub fn ram(&self) -> u64 {
+        self.memdev
+            .as_ref()
+            .map_or(0, |m| m.size.0)
+            .saturating_add(self.mem.map_or(0, |m| m.0))
+    }
+}
+
+/// The `-object memory-backend-ram|file|memfd` a NUMA node's `memdev=` names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumaMemory {
+    pub id: String,
+    /// `memory-backend-ram`, `memory-backend-file` or `memory-backend-memfd`.
+    #[serde(default = "default_numa_backend")]
+    pub backend: String,
+    pub size: Size,
+    /// The backend's other properties as written (`mem-path=/x`,
+    /// `host-nodes=[0]` from JSON), kept verbatim.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+fn default_numa_backend() -> String {
+    "memory-backend-ram".to_string()
+}
+
+/// `-numa dist,src=,dst=,val=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NumaDistance {
+    pub src: u32,
+    pub dst: u32,
+    pub val: u32,
+}
+
 impl Profile {
     /// An empty profile with sensible VM settings and no devices.
     pub fn empty(name: &str) -> Profile {
@@ -160,6 +231,8 @@ impl Profile {
             maxmem: Auto::Auto,
             spare_slots: 0,
             numa_nodes: 0,
+            numa: Vec::new(),
+            numa_distances: Vec::new(),
             qemu: None,
             kernel: None,
             initrd: None,
@@ -252,8 +325,9 @@ impl Profile {
             || self.spare_slots > 0
     }
 
-    /// NUMA nodes the command line declares: qpmem's own plus any
-    /// `-numa node` kept in `extra_args`.
+    /// NUMA nodes the command line declares: the listed ones (`numa`) or
+    /// qpmem's own (`numa_nodes`), plus any `-numa node` kept in
+    /// `extra_args`.
     pub fn declared_numa_nodes(&self) -> u32 {
         let kept = self
             .extra_args
@@ -263,8 +337,53 @@ impl Profile {
                     && (w[1] == "node" || w[1].starts_with("node,"))
             })
             .count();
-        self.numa_nodes
-            .saturating_add(u32::try_from(kept).unwrap_or(u32::MAX))
+        let own = if self.numa.is_empty() {
+            self.numa_nodes
+        } else {
+            u32::try_from(self.numa.len()).unwrap_or(u32::MAX)
+        };
+        own.saturating_add(u32::try_from(kept).unwrap_or(u32::MAX))
+    }
+
+    /// The node id QEMU gives each listed node, in order: `nodeid=`, or
+    /// the number of nodes declared before it (hw/core/numa.c).
+    pub fn numa_node_ids(&self) -> Vec<u32> {
+        self.numa
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                n.nodeid
+                    .unwrap_or_else(|| u32::try_from(i).unwrap_or(u32::MAX))
+            })
+            .collect()
+    }
+
+    /// Each NUMA node's id and RAM, as the command line gives them: the
+    /// listed nodes (RAM from `memdev`'s size or `mem=`), else qpmem's
+    /// own equal shares. Empty when the line declares no node.
+    pub fn numa_ram(&self) -> Vec<(u32, u64)> {
+        if self.numa.is_empty() {
+            let n = u64::from(self.numa_nodes);
+            return (0..self.numa_nodes)
+                .map(|i| {
+                    let share = self.ram.0 / n;
+                    let last = u64::from(i) + 1 == n;
+                    (
+                        i,
+                        if last {
+                            self.ram.0 - share * (n - 1)
+                        } else {
+                            share
+                        },
+                    )
+                })
+                .collect();
+        }
+        self.numa_node_ids()
+            .into_iter()
+            .zip(&self.numa)
+            .map(|(id, n)| (id, n.ram()))
+            .collect()
     }
 
     /// The next free `nvN`/`memN` number.
@@ -366,6 +485,21 @@ impl Profile {
         }
         for (i, a) in self.extra_args.iter().enumerate() {
             check_string(|| format!("extra_args[{i}]"), "argument", a)?;
+        }
+        for (i, n) in self.numa.iter().enumerate() {
+            for (j, c) in n.cpus.iter().enumerate() {
+                check_string(|| format!("numa[{i}].cpus[{j}]"), "value", c)?;
+            }
+            for (j, o) in n.options.iter().enumerate() {
+                check_string(|| format!("numa[{i}].options[{j}]"), "option", o)?;
+            }
+            if let Some(m) = &n.memdev {
+                check_string(|| format!("numa[{i}].memdev.id"), "id", &m.id)?;
+                check_string(|| format!("numa[{i}].memdev.backend"), "value", &m.backend)?;
+                for (j, o) in m.options.iter().enumerate() {
+                    check_string(|| format!("numa[{i}].memdev.options[{j}]"), "option", o)?;
+                }
+            }
         }
         for (i, d) in self.devices.iter().enumerate() {
             check_string(|| format!("devices[{i}].id"), "id", &d.id)?;

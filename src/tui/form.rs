@@ -342,6 +342,14 @@ impl VmField {
                 Auto::Fixed(m) => m.to_string(),
             },
             VmField::SpareSlots => p.spare_slots.to_string(),
+            VmField::NumaNodes if !p.numa.is_empty() => {
+                let nodes: Vec<String> = p
+                    .numa_ram()
+                    .iter()
+                    .map(|(id, ram)| format!("node {id} {}", format_qemu(*ram)))
+                    .collect();
+                format!("{} listed: {}", p.numa.len(), nodes.join(", "))
+            }
             VmField::NumaNodes => p.numa_nodes.to_string(),
             VmField::Qemu => path(&p.qemu).unwrap_or_default(),
             VmField::Kernel => path(&p.kernel).unwrap_or_default(),
@@ -428,6 +436,11 @@ impl VmField {
                 }
             }
             VmField::SpareSlots => p.spare_slots = number(name, t)?,
+            VmField::NumaNodes if !p.numa.is_empty() => {
+                return Err(format!(
+                    "{name}: the profile lists its nodes one by one (-numa node,memdev=...): edit them in the profile file"
+                ))
+            }
             VmField::NumaNodes => p.numa_nodes = number(name, t)?,
             VmField::Qemu => p.qemu = path(t),
             VmField::Kernel => p.kernel = path(t),

@@ -454,7 +454,10 @@ impl LaunchView {
                     let actual = d
                         .actual
                         .as_ref()
-                        .map(|a| format!("slot {} {:#x} {}", a.slot, a.addr, format_qemu(a.size)))
+                        .map(|a| {
+                            let slot = a.slot.map_or_else(|| "-".to_string(), |s| s.to_string());
+                            format!("slot {slot} {:#x} {}", a.addr, format_qemu(a.size))
+                        })
                         .unwrap_or_else(|| "not reported".into());
                     let verdict = if d.matches() {
                         Span::styled("as predicted", t.ok())
@@ -617,10 +620,10 @@ mod tests {
                     actual: Some(MemoryDeviceInfo {
                         kind: "nvdimm".into(),
                         id: Some(format!("nv{i}")),
-                        slot: u32::try_from(i).unwrap() - 1,
+                        slot: Some(u32::try_from(i).unwrap() - 1),
                         addr: 0x1_0000_0000 * u64::try_from(i).unwrap(),
                         size: 1 << 30,
-                        node: 0,
+                        node: Some(0),
                         memdev: format!("mem{i}"),
                     }),
                     differences: if differs && i == n {

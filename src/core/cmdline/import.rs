@@ -18,7 +18,10 @@
 //! so the line is not mistaken for the profile qpmem would render.
 
 use super::{split_opts, unescape};
-use crate::core::profile::{is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, Profile, Syntax};
+use crate::core::profile::{
+    is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, NumaDistance, NumaMemory, NumaNode, Profile,
+    Syntax,
+};
 use crate::core::qemu::props::Group;
 use crate::core::size::{parse_size_detailed, BareUnit, Size};
 use serde::Serialize;
@@ -112,6 +115,8 @@ pub enum ImportError {
         expected: &'static str,
         value: String,
     },
+    #[error("-numa node: memdev={memdev} is not defined by any -object memory-backend-*")]
+    UnknownNumaMemdev { memdev: String },
     #[error("-device {device}: missing memdev=")]
     MissingMemdev { device: String },
     #[error("-object {object} id={id}: missing {what}=")]
@@ -160,6 +165,9 @@ struct Backing {
     readonly: bool,
     discard_data: bool,
     extra: Vec<String>,
+    /// Every property but `id` and `size`, as written (what a NUMA
+    /// node's backend keeps).
+    others: Vec<String>,
     /// The option's value as pasted, put back among the extra arguments
     /// if no device uses the backend.
     raw: String,
@@ -337,6 +345,8 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
     // (kind, option as written, device props) in order; resolved after
     // all objects are known.
     let mut devices: Vec<(DimmKind, Parsed)> = Vec::new();
+    // `-numa node` and `-numa dist`, resolved after all objects are known.
+    let mut numa: Vec<Parsed> = Vec::new();
     // Placeholders in extra_args where unused backends would go back.
     let mut extra: Vec<ExtraItem> = Vec::new();
 
@@ -369,6 +379,25 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
                 seen.smp = true;
                 import_smp(&mut profile, word, &value, &mut extra);
             }
+            "numa" => {
+                let parsed = parse_value("-numa", &value, "type")?;
+                if let Some(group) = Group::of_numa(&parsed.head) {
+                    let subject = format!("-numa {}", parsed.head);
+                    check_keys(group, &subject, &subject, &parsed.pieces, &mut notes);
+                }
+                match parsed.head.as_str() {
+                    "node" => numa.push(parsed),
+                    "dist" => profile
+                        .numa_distances
+                        .push(import_numa_dist(&parsed.pieces)?),
+                    // cpu, hmat-lb, hmat-cache: kept verbatim (the rules
+                    // still check the nodes they name).
+                    _ => {
+                        extra.push(ExtraItem::Arg(word.clone()));
+                        extra.push(ExtraItem::Arg(value));
+                    }
+                }
+            }
             "kernel" => profile.kernel = Some(PathBuf::from(value)),
             "initrd" => profile.initrd = Some(PathBuf::from(value)),
             "append" => profile.append = Some(value),
@@ -376,7 +405,7 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
                 let parsed = parse_value("-object", &value, "qom-type")?;
                 if !matches!(
                     parsed.head.as_str(),
-                    "memory-backend-file" | "memory-backend-ram"
+                    "memory-backend-file" | "memory-backend-ram" | "memory-backend-memfd"
                 ) {
                     extra.push(ExtraItem::Arg(word.clone()));
                     extra.push(ExtraItem::Arg(value));
@@ -410,6 +439,10 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
         }
     }
 
+    for parsed in numa {
+        let node = import_numa_node(parsed, &mut backends, &mut notes)?;
+        profile.numa.push(node);
+    }
     for (kind, parsed) in devices {
         let dimm = import_device(kind, parsed, &mut backends, &mut notes)?;
         if !dimm.id.is_empty() && profile.devices.iter().any(|d| d.id == dimm.id) {
@@ -697,6 +730,7 @@ fn import_backend(
         readonly: false,
         discard_data: false,
         extra: Vec::new(),
+        others: Vec::new(),
         raw: raw.to_string(),
         used: false,
     };
@@ -715,6 +749,9 @@ fn import_backend(
     for p in parsed.pieces {
         let key = p.key.as_str();
         json_typed(&option, &p)?;
+        if !matches!(key, "id" | "size") {
+            b.others.push(p.raw.clone());
+        }
         let val = p.value.clone();
         let text = val.as_deref().unwrap_or("");
         match key {
@@ -818,7 +855,7 @@ fn import_device(
     })?;
     let backing = backends
         .iter_mut()
-        .find(|b| b.id == memdev && !b.used)
+        .find(|b| b.id == memdev && !b.used && b.kind != "memory-backend-memfd")
         .ok_or_else(|| ImportError::UnknownMemdev {
             device: kind.device().into(),
             id: id.clone(),
@@ -864,6 +901,78 @@ fn import_device(
         slot,
         backend_options: backing.extra.clone(),
         device_options,
+    })
+}
+
+/// `-numa node,...`: its `memdev=` is looked up among the backends and
+/// taken out of the extra arguments (it is rendered with the node).
+fn import_numa_node(
+    parsed: Parsed,
+    backends: &mut [Backing],
+    notes: &mut Vec<ImportNote>,
+) -> Result<NumaNode, ImportError> {
+    let option = "-numa node";
+    let mut node = NumaNode {
+        nodeid: None,
+        cpus: Vec::new(),
+        memdev: None,
+        mem: None,
+        initiator: None,
+        options: Vec::new(),
+    };
+    for p in parsed.pieces {
+        let text = p.value.clone().unwrap_or_default();
+        match p.key.as_str() {
+            "nodeid" => node.nodeid = Some(number(option, "nodeid", &text)?),
+            "initiator" => node.initiator = Some(number(option, "initiator", &text)?),
+            "cpus" => node.cpus.push(text),
+            // QEMU reads a suffix-less mem= as MiB (qemu_strtosz_MiB).
+            "mem" => {
+                node.mem = Some(size_value(
+                    option,
+                    option,
+                    "mem",
+                    &text,
+                    BareUnit::Mebibytes,
+                    notes,
+                )?)
+            }
+            "memdev" => {
+                let b = backends
+                    .iter_mut()
+                    .find(|b| b.id == text && !b.used)
+                    .ok_or_else(|| ImportError::UnknownNumaMemdev {
+                        memdev: crate::core::printable::printable(&text).into_owned(),
+                    })?;
+                b.used = true;
+                node.memdev = Some(NumaMemory {
+                    id: b.id.clone(),
+                    backend: b.kind.clone(),
+                    size: b.size.unwrap_or_default(),
+                    options: b.others.clone(),
+                });
+            }
+            _ => node.options.push(p.raw),
+        }
+    }
+    Ok(node)
+}
+
+/// `-numa dist,src=A,dst=B,val=D`: all three are required (QEMU:
+/// "Parameter 'src' is missing").
+fn import_numa_dist(pieces: &[Piece]) -> Result<NumaDistance, ImportError> {
+    let option = "-numa dist";
+    let get = |key: &str| -> Result<u32, ImportError> {
+        let p = pieces
+            .iter()
+            .find(|p| p.key == key)
+            .ok_or_else(|| bad(option, key, "", "missing: QEMU requires src, dst and val"))?;
+        number(option, key, p.value.as_deref().unwrap_or(""))
+    };
+    Ok(NumaDistance {
+        src: get("src")?,
+        dst: get("dst")?,
+        val: get("val")?,
     })
 }
 
@@ -1036,6 +1145,82 @@ mod tests {
         // With -smp it is kept.
         let (p, _) = import("-m 1G -smp 4").unwrap();
         assert!(render_argv(&p).windows(2).any(|w| w == ["-smp", "4"]));
+    }
+
+    /// libvirt's shape: RAM on NUMA nodes from JSON backends, a DIMM on
+    /// node 1. Read into the profile and rendered back in the same syntax.
+    #[test]
+    fn numa_nodes_with_memdev_ram_are_read_and_rendered_back() {
+        let line = r#"-machine pc,nvdimm=on -m size=2097152k,slots=2,maxmem=8G -smp 2 -object '{"qom-type":"memory-backend-ram","id":"ram-node0","size":1073741824,"host-nodes":[0],"policy":"bind"}' -numa node,nodeid=0,cpus=0,memdev=ram-node0 -object '{"qom-type":"memory-backend-ram","id":"ram-node1","size":1073741824}' -numa node,nodeid=1,cpus=1,memdev=ram-node1 -numa dist,src=0,dst=1,val=20 -object '{"qom-type":"memory-backend-file","id":"m1","mem-path":"/x/a","share":true,"size":1073741824}' -device '{"driver":"nvdimm","memdev":"m1","id":"nv1","node":1}'"#;
+        let (p, notes) = import(line).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert!(p.extra_args.is_empty(), "{:?}", p.extra_args);
+        assert_eq!(p.numa.len(), 2);
+        let n0 = &p.numa[0];
+        assert_eq!(
+            (n0.nodeid, n0.cpus.as_slice()),
+            (Some(0), &["0".to_string()][..])
+        );
+        let m = n0.memdev.as_ref().unwrap();
+        assert_eq!((m.id.as_str(), m.size), ("ram-node0", Size::gib(1)));
+        assert_eq!(m.options, ["host-nodes=[0]", "policy=bind"]);
+        assert_eq!(
+            p.numa_distances,
+            [crate::core::profile::NumaDistance {
+                src: 0,
+                dst: 1,
+                val: 20
+            }]
+        );
+        assert_eq!(p.numa_ram(), [(0, 1 << 30), (1, 1 << 30)]);
+        assert_eq!(p.devices[0].node, Some(1));
+        let argv = render_argv(&p);
+        let object = argv.iter().find(|a| a.contains("ram-node0")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(object).unwrap();
+        assert_eq!(v["size"], 1073741824u64);
+        assert_eq!(v["host-nodes"], serde_json::json!([0]));
+        assert!(argv.contains(&"node,nodeid=1,cpus=1,memdev=ram-node1".to_string()));
+        assert!(argv.contains(&"dist,src=0,dst=1,val=20".to_string()));
+        // ... and reads back to the same profile.
+        let back = import(&crate::core::cmdline::render_shell(&p)).unwrap().0;
+        assert_eq!(
+            (back.numa, back.numa_distances),
+            (p.numa.clone(), p.numa_distances.clone())
+        );
+        // The QemuOpts form of the same line renders as QemuOpts.
+        let (q, _) = import(
+            "-m 1G -object memory-backend-memfd,id=r0,size=1G,share=on -numa node,memdev=r0",
+        )
+        .unwrap();
+        let argv = render_argv(&q);
+        assert!(argv.contains(&"memory-backend-memfd,id=r0,size=1G,share=on".to_string()));
+        assert!(argv.contains(&"node,memdev=r0".to_string()));
+    }
+
+    #[test]
+    fn numa_input_qemu_cannot_take_is_named() {
+        let e = import("-m 1G -numa node,memdev=nothere")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "-numa node: memdev=nothere is not defined by any -object memory-backend-*"
+        );
+        let e = import("-m 1G -numa dist,src=0,val=20")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("-numa dist dst=: missing"), "{e}");
+        let e = import("-m 1G -numa node,nodeid=x").unwrap_err().to_string();
+        assert!(e.contains("nodeid=x"), "{e}");
+        let (_, notes) = import("-m 1G -numa node,memdevv=r0").unwrap();
+        assert_eq!(notes[0].kind, ImportNoteKind::UnknownProperty);
+        assert_eq!(notes[0].detail, "memdev");
+        // hmat options are kept verbatim.
+        let (p, _) = import("-m 1G -numa hmat-cache,node-id=0,size=10K,level=1").unwrap();
+        assert_eq!(
+            p.extra_args,
+            ["-numa", "hmat-cache,node-id=0,size=10K,level=1"]
+        );
     }
 
     #[test]

@@ -84,10 +84,61 @@ fn render_groups(p: &Profile) -> Vec<Group> {
     groups
 }
 
+/// The listed NUMA nodes as the line gave them (each backend, in the
+/// profile's syntax, before its `-numa node`), then `-numa dist`; or, with
+/// none listed, qpmem's own nodes.
+fn numa_groups(p: &Profile) -> Vec<Group> {
+    let mut groups = if p.numa.is_empty() {
+        generated_numa_groups(p)
+    } else {
+        Vec::new()
+    };
+    for node in &p.numa {
+        let mut opts = vec!["node".to_string()];
+        if let Some(id) = node.nodeid {
+            opts.push(format!("nodeid={id}"));
+        }
+        opts.extend(
+            node.cpus
+                .iter()
+                .map(|c| format!("cpus={}", escape_value(c))),
+        );
+        if let Some(m) = &node.memdev {
+            let mut object = vec![
+                m.backend.clone(),
+                format!("id={}", escape_value(&m.id)),
+                format!("size={}", format_qemu(m.size.0)),
+            ];
+            object.extend(m.options.iter().cloned());
+            let object = match p.syntax {
+                Syntax::Opts => object.join(","),
+                Syntax::Json => to_json_object("qom-type", &object),
+            };
+            groups.push(vec!["-object".into(), object]);
+            opts.push(format!("memdev={}", escape_value(&m.id)));
+        }
+        if let Some(mem) = node.mem {
+            opts.push(format!("mem={}", format_qemu(mem.0)));
+        }
+        if let Some(i) = node.initiator {
+            opts.push(format!("initiator={i}"));
+        }
+        opts.extend(node.options.iter().cloned());
+        groups.push(vec!["-numa".into(), opts.join(",")]);
+    }
+    for d in &p.numa_distances {
+        groups.push(vec![
+            "-numa".into(),
+            format!("dist,src={},dst={},val={}", d.src, d.dst, d.val),
+        ]);
+    }
+    groups
+}
+
 /// `-numa node` per node, each with an equal share of RAM on its own
 /// memory backend (QEMU 5.1+ machine types require `memdev`) and a
 /// contiguous range of CPUs.
-fn numa_groups(p: &Profile) -> Vec<Group> {
+fn generated_numa_groups(p: &Profile) -> Vec<Group> {
     let n = u64::from(p.numa_nodes);
     if n == 0 {
         return Vec::new();

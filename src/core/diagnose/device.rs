@@ -300,14 +300,22 @@ pub static DUPLICATE_MEMDEV: Rule = Rule {
     severity: Severity::Error,
     basis: Basis::QemuRefuses,
     docs: "Two backend objects share an id (two devices name the same memdev, or one is \
-called like the numaN backends qpmem makes for -numa). QEMU refuses: \"Duplicate ID 'mem1' \
+called like the backend of a NUMA node: the numaN qpmem makes, or one a -numa node's memdev= \
+names). QEMU refuses: \"Duplicate ID 'mem1' \
 for object\".",
     check: duplicate_memdev,
 };
 
 fn duplicate_memdev(ctx: &Context) -> Vec<Finding> {
     let p = ctx.profile;
-    let numa: Vec<String> = (0..p.numa_nodes).map(|i| format!("numa{i}")).collect();
+    let numa: Vec<String> = if p.numa.is_empty() {
+        (0..p.numa_nodes).map(|i| format!("numa{i}")).collect()
+    } else {
+        p.numa
+            .iter()
+            .filter_map(|n| n.memdev.as_ref().map(|m| m.id.clone()))
+            .collect()
+    };
     let mut seen: HashSet<&str> = numa.iter().map(String::as_str).collect();
     let mut out = Vec::new();
     for (index, d) in p.devices.iter().enumerate() {

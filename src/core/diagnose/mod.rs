@@ -12,6 +12,7 @@ mod boot;
 mod device;
 mod imported;
 mod machine;
+mod numa;
 mod placement;
 mod version;
 
@@ -414,6 +415,10 @@ pub static RULES: &[&Rule] = &[
     &machine::ACPI_DISABLED,
     &machine::MACHINE_NOT_MODELLED,
     &machine::MAXMEM_TOO_LARGE,
+    &numa::NUMA_RAM_MISMATCH,
+    &numa::NUMA_MEM_UNSUPPORTED,
+    &numa::NUMA_NODE_MISSING,
+    &numa::NUMA_DUPLICATE_NODE,
     &placement::SECTION_MISALIGNED,
     &placement::ALIGN_WASTE,
     &placement::NO_DEVICE_MEMORY,

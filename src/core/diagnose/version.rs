@@ -6,6 +6,8 @@ use super::{Applicability, Basis, Context, Edit, Finding, Fix, Flag, Rule, Sever
 use crate::core::facts::QemuStatus;
 use crate::core::profile::{Backend, DimmKind, Profile};
 use crate::core::qemu::caps::{machine_version, release, Feature};
+use crate::core::qemu::props::{Group, Prop};
+use crate::core::qemu::QemuVersion;
 use crate::core::size::{Size, GIB};
 
 pub static QEMU_NOT_FOUND: Rule = Rule {
@@ -72,8 +74,11 @@ pub static NEEDS_NEWER_QEMU: Rule = Rule {
     basis: Basis::QemuRefuses,
     docs: "The profile uses a property the QEMU release lacks: memory devices 2.1, nvdimm \
 2.6, label-size 2.7, discard-data 2.11, align and unarmed 2.12, nvdimm-persistence 3.0, \
-pmem 3.1, uuid 5.0, align above 1 GiB 5.2, readonly 6.0, offset 8.1, rom 8.2. QEMU refuses \
-an unknown property (\"Property '.align' not found\").",
+pmem 3.1, uuid 5.0, align above 1 GiB 5.2, readonly 6.0, offset 8.1, rom 8.2; and every other \
+property whose release props.rs dates from QEMU's source (reserve 6.1, prealloc-threads 5.0, \
+prealloc-context 7.2), on a device's backend, a NUMA node's backend or -machine; a property \
+past the release that removed it likewise. QEMU refuses an unknown property (\"Property \
+'.align' not found\").",
     check: needs_newer_qemu,
 };
 
@@ -178,40 +183,144 @@ fn drop_feature(f: Feature, ids: &[&str]) -> Option<Fix> {
     })
 }
 
+/// The properties `Feature` already names (with their fixes).
+const AS_FEATURES: &[&str] = &[
+    "label-size",
+    "unarmed",
+    "discard-data",
+    "align",
+    "pmem",
+    "readonly",
+    "uuid",
+    "offset",
+    "rom",
+    "nvdimm-persistence",
+];
+
+/// Every property the profile writes, by option group, with who writes
+/// it (a device id, a NUMA backend's id, or the option for -machine).
+fn properties_used(p: &Profile) -> Vec<(Group, String, String)> {
+    let key = |o: &String| o.split('=').next().unwrap_or(o).to_string();
+    let mut out = Vec::new();
+    for o in &p.machine_options {
+        out.push((Group::Machine, key(o), "-machine".to_string()));
+    }
+    for d in &p.devices {
+        let backend = match d.backend {
+            Backend::File(_) => Group::BackendFile,
+            Backend::Ram => Group::BackendRam,
+        };
+        let device = match d.kind {
+            DimmKind::Nvdimm => Group::Nvdimm,
+            DimmKind::PcDimm => Group::PcDimm,
+        };
+        for o in &d.backend_options {
+            out.push((backend, key(o), d.id.clone()));
+        }
+        for o in &d.device_options {
+            out.push((device, key(o), d.id.clone()));
+        }
+    }
+    for n in &p.numa {
+        if let Some(m) = &n.memdev {
+            if let Some(g) = Group::of_object(&m.backend) {
+                for o in &m.options {
+                    out.push((g, key(o), m.id.clone()));
+                }
+            }
+        }
+        for o in &n.options {
+            out.push((Group::NumaNode, key(o), "-numa node".to_string()));
+        }
+    }
+    out
+}
+
+/// Properties the table dates from QEMU's source that this release does
+/// not have yet, or no longer has (`Feature` covers the memory ones).
+fn props_not_in(p: &Profile, v: QemuVersion) -> Vec<Finding> {
+    let mut seen: Vec<(&'static str, &'static str, Vec<String>, &'static Prop)> = Vec::new();
+    for (group, key, who) in properties_used(p) {
+        let Some(prop) = group.find(&key) else {
+            continue;
+        };
+        if !prop.verified || prop.in_version(v) || AS_FEATURES.contains(&prop.name) {
+            continue;
+        }
+        let option = group.option();
+        match seen
+            .iter_mut()
+            .find(|(o, n, _, _)| *o == option && *n == prop.name)
+        {
+            Some((_, _, users, _)) => users.push(who),
+            None => seen.push((option, prop.name, vec![who], prop)),
+        }
+    }
+    seen.into_iter()
+        .map(|(option, name, users, prop)| {
+            let users = users.join(", ");
+            let gone = prop.until.filter(|u| v >= QemuVersion::new(u.0.into(), u.1.into(), 0));
+            let (message, help) = match gone {
+                Some((major, minor)) => (
+                    format!(
+                        "{option} {name}= was removed in QEMU {major}.{minor}, and this QEMU is {v} \
+({users})"
+                    ),
+                    format!("remove {name}= from {option}"),
+                ),
+                None => (
+                    format!(
+                        "{option} {name}= needs QEMU {}.{}, but this QEMU is {v} ({users})",
+                        prop.since.0, prop.since.1
+                    ),
+                    format!(
+                        "remove {name}= or upgrade QEMU to {}.{} or newer",
+                        prop.since.0, prop.since.1
+                    ),
+                ),
+            };
+            Finding::about(None, message, Some(help))
+        })
+        .collect()
+}
+
 fn needs_newer_qemu(ctx: &Context) -> Vec<Finding> {
     let Some(v) = ctx.qemu_version() else {
         return Vec::new();
     };
-    features_used(ctx.profile)
-        .into_iter()
-        .filter(|(f, _)| !f.in_version(v))
-        .map(|(f, ids)| {
-            let since = release(f.since());
-            let users = if ids.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({} {} it)",
-                    ids.join(", "),
-                    if ids.len() == 1 { "uses" } else { "use" }
-                )
-            };
-            let message = format!(
-                "{} needs QEMU {since}, but this QEMU is {v}{users}",
-                f.spelling()
-            );
-            let upgrade = format!("upgrade QEMU to {since} or newer");
-            match drop_feature(f, &ids) {
-                Some(fix) => Finding::fixed(
-                    ids.first().copied(),
-                    message,
-                    fix,
-                    Some(&format!("or {upgrade}")),
-                ),
-                None => Finding::about(ids.first().copied(), message, Some(upgrade)),
-            }
-        })
-        .collect()
+    let mut out = props_not_in(ctx.profile, v);
+    out.extend(
+        features_used(ctx.profile)
+            .into_iter()
+            .filter(|(f, _)| !f.in_version(v))
+            .map(|(f, ids)| {
+                let since = release(f.since());
+                let users = if ids.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} {} it)",
+                        ids.join(", "),
+                        if ids.len() == 1 { "uses" } else { "use" }
+                    )
+                };
+                let message = format!(
+                    "{} needs QEMU {since}, but this QEMU is {v}{users}",
+                    f.spelling()
+                );
+                let upgrade = format!("upgrade QEMU to {since} or newer");
+                match drop_feature(f, &ids) {
+                    Some(fix) => Finding::fixed(
+                        ids.first().copied(),
+                        message,
+                        fix,
+                        Some(&format!("or {upgrade}")),
+                    ),
+                    None => Finding::about(ids.first().copied(), message, Some(upgrade)),
+                }
+            }),
+    );
+    out
 }
 
 pub static MACHINE_TOO_NEW: Rule = Rule {
@@ -321,6 +430,42 @@ mod tests {
             .collect();
         assert_eq!(msgs.len(), 2, "{msgs:#?}");
         assert!(only(&at(&p, 6, 0), "QP402").is_empty());
+    }
+
+    /// Properties the table dates (props.rs), not only those `Feature`
+    /// knows: a backend's reserve= on 6.0, a NUMA node's backend with
+    /// prealloc-context= on 7.1.
+    #[test]
+    fn table_properties_newer_than_the_qemu_are_named() {
+        let mut p = seed(None);
+        p.devices[0].backend_options = vec!["reserve=off".into()];
+        let ds = at(&p, 6, 0);
+        let e = only(&ds, "QP402");
+        assert_eq!(e.len(), 1, "{ds:#?}");
+        assert_eq!(
+            e[0].message,
+            "-object memory-backend-* reserve= needs QEMU 6.1, but this QEMU is 6.0.0 (nv1)"
+        );
+        assert!(only(&at(&p, 6, 1), "QP402").is_empty());
+        let (q, _) = crate::core::cmdline::import(
+            "-m 1G -object memory-backend-ram,id=r0,size=1G,prealloc-context=tc -numa node,memdev=r0",
+        )
+        .unwrap();
+        let ds = at(&q, 7, 1);
+        let e = only(&ds, "QP402");
+        assert_eq!(e.len(), 1, "{ds:#?}");
+        assert!(
+            e[0].message.contains("prealloc-context= needs QEMU 7.2"),
+            "{}",
+            e[0].message
+        );
+        assert!(e[0].message.ends_with("(r0)"), "{}", e[0].message);
+        // Unchecked releases never refuse (acpi= is listed from 5.2).
+        let mut m = seed(None);
+        m.machine_options = vec!["acpi=on".into()];
+        assert!(only(&at(&m, 4, 0), "QP402")
+            .iter()
+            .all(|d| !d.message.contains("acpi")));
     }
 
     #[test]

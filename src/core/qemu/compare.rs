@@ -12,15 +12,15 @@ pub struct MemoryDeviceInfo {
     #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
-    /// 0 for virtio-pmem/virtio-mem, which have no slot.
+    /// `None` where QMP gives none (virtio-pmem, virtio-mem have no slot).
     #[serde(default)]
-    pub slot: u32,
+    pub slot: Option<u32>,
     /// `addr`, or virtio-pmem/virtio-mem's `memaddr`.
     pub addr: u64,
     pub size: u64,
-    /// 0 when QEMU reports none (virtio-pmem).
+    /// `None` where QMP gives none (virtio-pmem).
     #[serde(default)]
-    pub node: u32,
+    pub node: Option<u32>,
     pub memdev: String,
 }
 
@@ -64,11 +64,59 @@ impl Comparison {
     }
 }
 
+/// The QMP `type` of a device kind (`pc-dimm` is reported as `dimm`).
+fn qmp_type(kind: crate::core::profile::DimmKind) -> &'static str {
+    match kind.device() {
+        "pc-dimm" => "dimm",
+        other => other,
+    }
+}
+
+/// Which reported device is which predicted one: by id; a device without
+/// `id=` (QMP reports it with none) by kind, first at the predicted
+/// address, else the next one of its kind in QEMU's order.
+fn pair(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Vec<Option<usize>> {
+    let mut taken = vec![false; actual.len()];
+    let mut found = vec![None; layout.devices.len()];
+    let anon = |a: &MemoryDeviceInfo, d: &crate::core::layout::DeviceLayout| {
+        a.id.is_none() && a.kind == qmp_type(d.kind)
+    };
+    for (i, d) in layout.devices.iter().enumerate() {
+        if d.id.is_empty() {
+            let addr = d.placement().map(|p| p.addr);
+            found[i] = actual
+                .iter()
+                .enumerate()
+                .find(|(j, a)| !taken[*j] && anon(a, d) && Some(a.addr) == addr)
+                .map(|(j, _)| j);
+        } else {
+            found[i] = actual
+                .iter()
+                .enumerate()
+                .find(|(j, a)| !taken[*j] && a.id.as_deref() == Some(d.id.as_str()))
+                .map(|(j, _)| j);
+        }
+        if let Some(j) = found[i] {
+            taken[j] = true;
+        }
+    }
+    for (i, d) in layout.devices.iter().enumerate() {
+        if d.id.is_empty() && found[i].is_none() {
+            found[i] = (0..actual.len()).find(|&j| !taken[j] && anon(&actual[j], d));
+            if let Some(j) = found[i] {
+                taken[j] = true;
+            }
+        }
+    }
+    found
+}
+
 /// Compare, in the profile's device order, then devices only QEMU knows.
 pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
     let mut devices = Vec::new();
-    for d in &layout.devices {
-        let found = actual.iter().find(|a| a.id.as_deref() == Some(&d.id));
+    let pairs = pair(layout, actual);
+    for (d, j) in layout.devices.iter().zip(&pairs) {
+        let found = j.map(|j| &actual[j]);
         let predicted = d.placement().map(|p| Predicted {
             slot: p.slot,
             addr: p.addr,
@@ -83,8 +131,9 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
                 if p.size != a.size {
                     differences.push(format!("size: QEMU {:#x}, predicted {:#x}", a.size, p.size));
                 }
-                if p.slot != a.slot {
-                    differences.push(format!("slot: QEMU {}, predicted {}", a.slot, p.slot));
+                if a.slot != Some(p.slot) {
+                    let slot = a.slot.map_or_else(|| "none".to_string(), |s| s.to_string());
+                    differences.push(format!("slot: QEMU {slot}, predicted {}", p.slot));
                 }
             }
             (Some(_), None) => differences.push("QEMU did not report this device".into()),
@@ -94,19 +143,23 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
             (None, None) => {}
         }
         devices.push(DeviceComparison {
-            id: d.id.clone(),
+            id: if d.id.is_empty() {
+                format!("({} without id)", d.kind.device())
+            } else {
+                d.id.clone()
+            },
             predicted,
             actual: found.cloned(),
             differences,
         });
     }
-    for a in actual {
-        let known =
-            a.id.as_deref()
-                .is_some_and(|id| layout.devices.iter().any(|d| d.id == id));
-        if !known {
+    for (j, a) in actual.iter().enumerate() {
+        if !pairs.contains(&Some(j)) {
             devices.push(DeviceComparison {
-                id: a.id.clone().unwrap_or_else(|| "(no id)".into()),
+                id: a
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| format!("({} without id)", a.kind)),
                 predicted: None,
                 actual: Some(a.clone()),
                 differences: vec!["QEMU reports a device the profile does not model".into()],
@@ -128,10 +181,10 @@ mod tests {
         MemoryDeviceInfo {
             kind: "nvdimm".into(),
             id: Some(id.into()),
-            slot,
+            slot: Some(slot),
             addr,
             size,
-            node: 0,
+            node: Some(0),
             memdev: "/objects/m".into(),
         }
     }
@@ -175,5 +228,47 @@ mod tests {
         assert_eq!(c.devices[2].id, "extra");
         assert!(c.devices[2].predicted.is_none());
         assert!(!c.devices[2].matches());
+    }
+
+    /// QEMU reports a device without `id=` with none, in address order:
+    /// it is matched by kind and address, then by order.
+    #[test]
+    fn devices_without_id_are_matched_by_kind_and_order() {
+        let mut p = Profile::empty("x");
+        p.ram = Size::mib(512);
+        p.devices.push(Dimm::nvdimm(1, "/a".into(), Size::gib(1)));
+        p.devices.push(Dimm::nvdimm(2, "/b".into(), Size::gib(1)));
+        for d in &mut p.devices {
+            d.id.clear();
+        }
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        let visible = 896 << 20;
+        let anon = |slot, addr| MemoryDeviceInfo {
+            id: None,
+            ..info("x", slot, addr, visible)
+        };
+        let c = compare(
+            &l,
+            &[anon(0, 0x1_0000_0000), anon(1, 0x1_0000_0000 + visible)],
+        );
+        assert!(c.matches(), "{c:#?}");
+        assert_eq!(c.devices.len(), 2);
+        assert_eq!(c.devices[0].id, "(nvdimm without id)");
+        // One moved: still paired (by order), and the move is reported.
+        let c = compare(&l, &[anon(0, 0x1_0000_0000), anon(1, 0x2_0000_0000)]);
+        assert_eq!(c.devices.len(), 2, "{c:#?}");
+        assert_eq!(
+            c.devices[1].differences,
+            vec![format!(
+                "addr: QEMU 0x200000000, predicted {:#x}",
+                0x1_0000_0000u64 + visible
+            )]
+        );
+        // A virtio-pmem device has no slot: QMP's omission is not slot 0.
+        let v: Vec<MemoryDeviceInfo> = serde_json::from_str(
+            r#"[{"type":"virtio-pmem","id":"vp","addr":1,"size":2,"memdev":"/objects/m"}]"#,
+        )
+        .unwrap();
+        assert_eq!((v[0].slot, v[0].node), (None, None));
     }
 }

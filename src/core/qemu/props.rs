@@ -9,12 +9,18 @@
 //! The 7.2 column is held against the real binary's own lists
 //! (`-machine q35,help`, `-device nvdimm,help`,
 //! `-object memory-backend-file,help`, ...) in `tests/props_table.rs`.
-//! The releases of the memory properties come from QEMU's history as
-//! ../shared/DOMAIN.md records it; for the other `-machine` properties
-//! and the PCI/virtio ones of virtio-pmem-pci and virtio-mem-pci the
-//! release given is the earliest one qpmem knows them in, which never
-//! makes a line an error (no property's release is used to refuse
-//! anything yet, see [`Prop::since`]).
+//! Entries marked `verified` have their release from QEMU's
+//! source, and only those make a line an error on an older (or, past
+//! `until`, a newer) QEMU (QP402): the memory properties as
+//! ../shared/DOMAIN.md records them from QEMU's history (discard-data
+//! 2.11, align 2.12, pmem 3.1, readonly 6.0, offset 8.1, label-size 2.7,
+//! unarmed 2.12, uuid 5.0, nvdimm-persistence 3.0), and, checked for this
+//! table against qapi/qom.json's `(since X.Y)` notes and the patches that
+//! added them: reserve 6.1, prealloc-threads 5.0, prealloc-context 7.2,
+//! rom 8.2. Every other release given (the other `-machine` properties,
+//! `-numa`'s, the PCI/virtio ones of virtio-pmem-pci and virtio-mem-pci)
+//! is the earliest one qpmem knows them in, unchecked: it never refuses
+//! anything.
 
 use super::QemuVersion;
 
@@ -56,6 +62,9 @@ pub struct Prop {
     /// Read-only: QEMU reports it but refuses a value ("Property
     /// 'nvdimm.size' is not writable").
     pub read_only: bool,
+    /// `since`/`until` come from QEMU's source (see the module docs):
+    /// only these are used to refuse a line.
+    pub verified: bool,
 }
 
 impl Prop {
@@ -73,6 +82,15 @@ const fn p(name: &'static str, since: (u16, u16)) -> Prop {
         until: None,
         listed: true,
         read_only: false,
+        verified: false,
+    }
+}
+
+/// An entry whose release was checked against QEMU's source.
+const fn verified(prop: Prop) -> Prop {
+    Prop {
+        verified: true,
+        ..prop
     }
 }
 
@@ -108,7 +126,7 @@ const MACHINE: &[Prop] = &[
     hidden("kvm-shadow-mem", OLD),
     // Per-instance properties of the PC machines.
     hidden("nvdimm", (2, 6)),
-    hidden("nvdimm-persistence", (3, 0)),
+    verified(hidden("nvdimm-persistence", (3, 0))),
     hidden("hmat", (5, 0)),
     hidden("cxl", (7, 1)),
     hidden("cxl-fmw", (7, 1)),
@@ -207,20 +225,20 @@ const BACKEND: &[Prop] = &[
     p("host-nodes", OLD),
     p("policy", OLD),
     p("prealloc", OLD),
-    p("prealloc-threads", (5, 0)),
-    p("prealloc-context", (7, 2)),
+    verified(p("prealloc-threads", (5, 0))),
+    verified(p("prealloc-context", (7, 2))),
     p("share", OLD),
-    p("reserve", (6, 1)),
+    verified(p("reserve", (6, 1))),
     p("x-use-canonical-path-for-ramblock-id", (4, 0)),
 ];
 const BACKEND_FILE: &[Prop] = &[
     p("mem-path", OLD),
-    p("discard-data", (2, 11)),
-    p("align", (2, 12)),
-    p("pmem", (3, 1)),
-    p("readonly", (6, 0)),
-    p("offset", (8, 1)),
-    p("rom", (8, 2)),
+    verified(p("discard-data", (2, 11))),
+    verified(p("align", (2, 12))),
+    verified(p("pmem", (3, 1))),
+    verified(p("readonly", (6, 0))),
+    verified(p("offset", (8, 1))),
+    verified(p("rom", (8, 2))),
 ];
 const BACKEND_MEMFD: &[Prop] = &[
     p("hugetlb", (2, 12)),
@@ -239,9 +257,9 @@ const DIMM: &[Prop] = &[
     read_only("size", OLD),
 ];
 const NVDIMM: &[Prop] = &[
-    p("label-size", (2, 7)),
-    p("unarmed", (2, 12)),
-    p("uuid", (5, 0)),
+    verified(p("label-size", (2, 7))),
+    verified(p("unarmed", (2, 12))),
+    verified(p("uuid", (5, 0))),
 ];
 /// virtio-*-pci: the PCI and virtio transport's own properties.
 const VIRTIO_PCI: &[Prop] = &[
@@ -327,6 +345,26 @@ impl Group {
             "hmat-lb" => Some(Group::NumaHmatLb),
             "hmat-cache" => Some(Group::NumaHmatCache),
             _ => None,
+        }
+    }
+
+    /// How the option is written on the command line, for messages.
+    pub fn option(self) -> &'static str {
+        match self {
+            Group::Machine => "-machine",
+            Group::Memory => "-m",
+            Group::NumaNode => "-numa node",
+            Group::NumaDist => "-numa dist",
+            Group::NumaCpu => "-numa cpu",
+            Group::NumaHmatLb => "-numa hmat-lb",
+            Group::NumaHmatCache => "-numa hmat-cache",
+            Group::BackendFile | Group::BackendRam | Group::BackendMemfd => {
+                "-object memory-backend-*"
+            }
+            Group::Nvdimm => "-device nvdimm",
+            Group::PcDimm => "-device pc-dimm",
+            Group::VirtioPmemPci => "-device virtio-pmem-pci",
+            Group::VirtioMemPci => "-device virtio-mem-pci",
         }
     }
 
@@ -425,6 +463,9 @@ mod tests {
         let rom = Group::BackendFile.find("rom").unwrap();
         assert!(!rom.in_version(QemuVersion::new(8, 1, 0)));
         assert!(rom.in_version(QemuVersion::new(8, 2, 0)));
+        assert!(rom.verified);
+        // An unchecked release never refuses: not verified.
+        assert!(!Group::Machine.find("acpi").unwrap().verified);
         let iommu = Group::Machine.find("iommu").unwrap();
         assert!(iommu.in_version(QemuVersion::new(2, 7, 0)));
         assert!(!iommu.in_version(QemuVersion::new(7, 2, 0)));
