@@ -193,11 +193,9 @@ impl Driver {
                 name,
                 profile,
             } => Some(Event::Saved(self.save(&path, name.as_deref(), &profile))),
-            Effect::ListProfiles => {
-                Some(Event::ProfilesListed(
-                    self.store().and_then(|s| Ok(profiles::list(s)?)),
-                ))
-            }
+            Effect::ListProfiles => Some(Event::ProfilesListed(
+                self.store().and_then(|s| Ok(profiles::list(s)?)),
+            )),
             Effect::Open(r) => Some(Event::Opened(
                 self.store()
                     .and_then(|s| Ok(profiles::load(s, &r)?))
@@ -227,6 +225,11 @@ impl Driver {
                 self.store()
                     .and_then(|s| Ok(s.rename(&from, &to)?))
                     .map(|path| (from, to, path)),
+            )),
+            Effect::RememberTheme(name) => Some(Event::ThemeRemembered(
+                self.store()
+                    .and_then(|s| Ok(Settings::set_theme(s, &name)?))
+                    .map(|_| name),
             )),
             Effect::Verify(profile) => {
                 self.start_verify(profile);
@@ -378,7 +381,8 @@ impl Driver {
             }
             Err(LaunchError::Start(e)) => Event::Launched(Err(TaskError::Launch(Arc::new(e)))),
             Err(LaunchError::Terminal(e)) => {
-                let message = TaskError::Terminal(Arc::new(io::Error::new(e.kind(), e.to_string())));
+                let message =
+                    TaskError::Terminal(Arc::new(io::Error::new(e.kind(), e.to_string())));
                 self.broken = Some(e);
                 Event::Launched(Err(message))
             }

@@ -6,9 +6,9 @@ use super::{
     draw_form, form_hit, is_move, page, step, Component, DrawCx, Editing, EventState, Form,
     FormKind, FormRow,
 };
+use crate::core::facts::QemuStatus;
 use crate::tui::action::{cmd, Action, Command};
 use crate::tui::doc::Doc;
-use crate::core::facts::QemuStatus;
 use crate::tui::form::{VmField, VM_FIELDS};
 use crate::tui::geometry::Pane;
 use ratatui::layout::{Position, Rect};
