@@ -666,7 +666,24 @@ fn launch_checks_then_asks_before_creating_files() {
             notes: Vec::new(),
         }))
     };
-    // Nothing to create: start at once.
+    // Nothing to create, but the first launch of the session: a one-line
+    // summary to say yes to.
+    assert!(a.handle(changes(Vec::new())).is_empty());
+    match a.dialog() {
+        Some(Dialog::Confirm { question, .. }) => assert_eq!(
+            question,
+            "Launch default with qemu-system-x86_64: 2G RAM, 2 CPUs, 2 memory devices?"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // No launches nothing, and the next launch asks again.
+    assert!(keys(&mut a, "n").is_empty());
+    keys(&mut a, "l");
+    assert!(a.handle(changes(Vec::new())).is_empty());
+    assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
+    assert_eq!(keys(&mut a, "y"), [Effect::StartVm(a.doc.profile.clone())]);
+    // Once agreed to, a launch that creates nothing starts at once.
+    keys(&mut a, "l");
     let fx = a.handle(changes(Vec::new()));
     assert_eq!(fx, [Effect::StartVm(a.doc.profile.clone())]);
     // Files to create: ask first, listing them.
@@ -820,13 +837,26 @@ fn r_shows_the_guest_recipe_in_the_command_line_pane_and_back() {
     let screen = render_text(&a);
     assert!(screen.contains("guest recipe"), "{screen}");
     assert!(screen.contains("qpmem_region"), "{screen}");
-    // y still copies the QEMU command line, whatever is shown.
+    // y copies what is shown: the recipe.
+    match &keys(&mut a, "y")[..] {
+        [Effect::Copy(text)] => {
+            assert!(text.starts_with("#!/bin/sh\n"), "{text}");
+            assert!(text.contains("ndctl init-labels"), "{text}");
+            assert!(!text.contains("qemu-system"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    a.handle(Event::Copied(Ok("copied (OSC 52)".into())));
+    assert_eq!(
+        a.doc.status.as_ref().unwrap().text,
+        "guest recipe copied (OSC 52)"
+    );
+    keys(&mut a, "r");
+    assert!(a.doc.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
     match &keys(&mut a, "y")[..] {
         [Effect::Copy(text)] => assert!(text.starts_with("qemu-system-x86_64")),
         other => panic!("{other:?}"),
     }
-    keys(&mut a, "r");
-    assert!(a.doc.cmdline_lines()[0].starts_with("qemu-system-x86_64"));
 }
 
 #[test]
@@ -1345,4 +1375,142 @@ fn a_keys_file_in_the_config_dir_rebinds_keys_everywhere_they_show() {
         problem.contains("normal.add_dimm: \"Ctrl-\" is not a key"),
         "{problem}"
     );
+}
+
+#[test]
+fn renaming_the_open_profile_renames_it_in_the_editor_unmodified() {
+    let mut p = seed();
+    p.name = "mine".into();
+    let mut a = app(p);
+    a.doc.name = Some("mine".into());
+    a.doc.path = Some("/cfg/qpmem/profiles/mine.ron".into());
+    keys(&mut a, "a");
+    keys(&mut a, "u");
+    assert!(!a.doc.dirty());
+    a.handle(Event::ProfileRenamed(Ok((
+        "mine".into(),
+        "mine2".into(),
+        "/cfg/qpmem/profiles/mine2.ron".into(),
+    ))));
+    assert_eq!(a.doc.profile.name, "mine2", "the VM form's name");
+    assert_eq!(a.doc.name.as_deref(), Some("mine2"));
+    assert!(!a.doc.dirty(), "a rename is not an edit");
+    assert!(render_text(&a).contains("mine2.ron"));
+    // Redo and undo keep the new name too.
+    a.handle(ctrl('r'));
+    assert_eq!(a.doc.profile.name, "mine2");
+    keys(&mut a, "u");
+    assert_eq!(a.doc.profile.name, "mine2");
+    assert!(!a.doc.dirty());
+    // Another profile's rename changes nothing here.
+    a.handle(Event::ProfileRenamed(Ok((
+        "other".into(),
+        "x".into(),
+        "/cfg/qpmem/profiles/x.ron".into(),
+    ))));
+    assert_eq!(a.doc.name.as_deref(), Some("mine2"));
+    // s goes to the new file.
+    keys(&mut a, "a");
+    match &keys(&mut a, "s")[..] {
+        [Effect::Save { path, name, .. }] => {
+            assert_eq!(path, Path::new("/cfg/qpmem/profiles/mine2.ron"));
+            assert_eq!(name.as_deref(), Some("mine2"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn removing_the_open_profile_leaves_it_unsaved() {
+    let mut a = app(seed());
+    a.doc.name = Some("mine".into());
+    a.doc.path = Some("/cfg/qpmem/profiles/mine.ron".into());
+    // Another profile's removal changes nothing.
+    a.handle(Event::ProfileRemoved(Ok("other".into())));
+    assert!(!a.doc.dirty());
+    assert_eq!(keys(&mut a, "q"), [Effect::Quit]);
+    let mut a = app(seed());
+    a.doc.name = Some("mine".into());
+    a.doc.path = Some("/cfg/qpmem/profiles/mine.ron".into());
+    a.handle(Event::ProfileRemoved(Ok("mine".into())));
+    a.handle(Event::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+    assert!(a.doc.dirty());
+    assert_eq!(a.doc.path, None);
+    assert!(render_text(&a).contains("not saved yet"));
+    // q asks; s asks for a name.
+    assert!(keys(&mut a, "q").is_empty());
+    assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
+    keys(&mut a, "n");
+    assert!(keys(&mut a, "s").is_empty());
+    assert!(matches!(a.dialog(), Some(Dialog::SaveAs { .. })));
+}
+
+#[test]
+fn save_as_asks_even_when_the_profile_has_a_file() {
+    let mut a = app(seed());
+    a.doc.name = Some("mine".into());
+    a.doc.path = Some("/cfg/qpmem/profiles/mine.ron".into());
+    assert!(keys(&mut a, "S").is_empty());
+    match a.dialog() {
+        Some(Dialog::SaveAs { input, .. }) => assert_eq!(input.text, "mine"),
+        other => panic!("{other:?}"),
+    }
+    keys(&mut a, "2");
+    match &a.handle(k(KeyCode::Enter))[..] {
+        [Effect::Save { path, name, .. }] => {
+            assert_eq!(path, Path::new("/cfg/qpmem/profiles/mine2.ron"));
+            assert_eq!(name.as_deref(), Some("mine2"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn t_cycles_the_builtin_themes_and_asks_to_remember_each() {
+    use qpmem::tui::theme::BUILTIN;
+    let mut a = app(seed());
+    let mut seen = Vec::new();
+    for _ in 0..BUILTIN.len() {
+        let before = a.theme.clone();
+        match &keys(&mut a, "t")[..] {
+            [Effect::RememberTheme(name)] => seen.push(name.clone()),
+            other => panic!("{other:?}"),
+        }
+        assert_ne!(a.theme, before);
+        let (_, text) = BUILTIN
+            .iter()
+            .find(|(n, _)| *n == seen.last().unwrap())
+            .unwrap();
+        assert_eq!(a.theme, Theme::parse(text).unwrap());
+    }
+    assert_eq!(seen, ["light", "high-contrast", "default"]);
+    a.handle(Event::ThemeRemembered(Ok("default".into())));
+    assert_eq!(
+        a.doc.status.as_ref().unwrap().text,
+        "theme default (remembered in config.ron)"
+    );
+}
+
+#[test]
+fn map_zoom_halves_and_doubles_the_cell() {
+    use qpmem::tui::panes::map;
+    let mut a = app(seed());
+    a.set_focus(Pane::Map);
+    let width = a.geometry().map.width - 2;
+    let l = a.doc.derived.layout.clone().unwrap();
+    let (_, fit) = map::view(&l, a.panes.map.view, width);
+    assert!(!fit.is_power_of_two(), "fit: {fit}");
+    let cell = |a: &App| map::view(&l, a.panes.map.view, width).1;
+    keys(&mut a, "+");
+    let first = cell(&a);
+    assert!(
+        first <= fit / 2 && first > fit / 4,
+        "the first step in halves the cell: {fit} -> {first}"
+    );
+    keys(&mut a, "+");
+    assert_eq!(cell(&a), first / 2);
+    keys(&mut a, "-");
+    assert_eq!(cell(&a), first);
+    keys(&mut a, "-");
+    assert_eq!(cell(&a), fit, "a step out from the top level fits again");
 }

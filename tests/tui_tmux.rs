@@ -673,3 +673,282 @@ fn a_keys_file_rebinds_keys_and_a_bad_one_is_reported() {
         "{line}"
     );
 }
+
+/// The rows inside the pane whose top border starts `┌ TITLE `, as drawn
+/// (trailing blanks dropped).
+fn pane_rows(screen: &str, title: &str) -> Vec<String> {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let top = format!("┌ {title} ");
+    let Some((y, left)) = lines.iter().enumerate().find_map(|(y, l)| {
+        let s: String = l.iter().collect();
+        let x = s.find(&top)?;
+        Some((y, s[..x].chars().count()))
+    }) else {
+        return Vec::new();
+    };
+    let Some(right) = (left + 1..lines[y].len()).find(|&x| lines[y][x] == '┐') else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for l in &lines[y + 1..] {
+        if l.get(left) != Some(&'│') {
+            break;
+        }
+        let inside: String = l[left + 1..right.min(l.len())].iter().collect();
+        rows.push(inside.trim_end().to_string());
+    }
+    rows
+}
+
+/// The words `sh` makes of a command line: `qemu-system-x86_64` is a
+/// script (first on `PATH`) that prints its arguments one per line.
+fn shell_words(command: &str) -> Vec<String> {
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("qemu-system-x86_64");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]\\n' \"$a\"; done\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sh refused:\n{command}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Every row of the focused pane `title`, scrolling it down one row at a
+/// time from the top until nothing new comes.
+fn copy_pane(t: &Tmux, title: &str) -> Vec<String> {
+    t.keys(&["g"]);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut seen: Vec<String> = Vec::new();
+    let mut last: Option<Vec<String>> = None;
+    for _ in 0..300 {
+        let rows = pane_rows(&t.screen(), title);
+        if last.as_ref() == Some(&rows) {
+            break;
+        }
+        match &last {
+            None => seen = rows.clone(),
+            Some(_) => seen.push(rows.last().cloned().unwrap_or_default()),
+        }
+        last = Some(rows);
+        t.keys(&["j"]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    while seen.last().is_some_and(|r| r.is_empty()) {
+        seen.pop();
+    }
+    seen
+}
+
+/// The words of a recipe's comments, each comment as it is in the source
+/// (a whole line from `#`, or from ` # ` to its end).
+fn comments(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter_map(|l| {
+            let c = if l.trim_start().starts_with('#') {
+                l.trim_start()
+            } else {
+                &l[l.find(" # ")? + 1..]
+            };
+            Some(
+                c.trim_start_matches('#')
+                    .split_whitespace()
+                    .map(String::from)
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// What the command-line pane draws at 80 columns, copied from the screen,
+/// is the command `qpmem render` prints (the shell makes the same words of
+/// both, a quoted path with a space included); the guest recipe copied
+/// from the screen is valid shell, each comment still a comment.
+#[test]
+fn the_command_line_pane_copied_from_the_screen_is_the_command() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(80, 30);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    let line = "qemu-system-x86_64 -machine pc,nvdimm=on -m 2G,slots=2,maxmem=20G \
+        -object memory-backend-file,id=mem1,share=on,mem-path='/tmp/my vms/a longer directory/nvdimm-1',size=1G \
+        -device nvdimm,memdev=mem1,id=nv1,label-size=2M \
+        -object memory-backend-file,id=mem2,share=on,mem-path=/tmp/no-space/directory/for/this/one/nvdimm-2,size=1G,align=2M \
+        -device nvdimm,memdev=mem2,id=nv2";
+    let file = t.home().join("line.txt");
+    std::fs::write(&file, line).unwrap();
+    let bin = env!("CARGO_BIN_EXE_qpmem");
+    let render = |format: &str| {
+        let out = Command::new(bin)
+            .args(["render", "--format", format, "--cmdline", line])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let rendered = render("shell");
+    let want = shell_words(&rendered);
+    assert!(
+        want.iter()
+            .any(|w| w.contains("mem-path=/tmp/my vms/a longer directory/nvdimm-1")),
+        "{want:?}"
+    );
+    t.type_line(&format!(
+        "{bin} edit --cmdline \"$(cat '{}')\"",
+        file.display()
+    ));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv2")
+    });
+    // r twice: the command line again, with the pane focused.
+    t.keys(&["r"]);
+    t.wait("the recipe", |s| s.contains("guest recipe"));
+    t.keys(&["r"]);
+    t.wait("the command line", |s| s.contains("copies"));
+    let rows = copy_pane(&t, "Command line");
+    assert!(
+        rows.len() > rendered.lines().count(),
+        "nothing wrapped: {rows:#?}"
+    );
+    let copied = rows.join("\n");
+    assert_eq!(
+        shell_words(&copied),
+        want,
+        "copied from the screen:\n{copied}"
+    );
+    // The recipe, copied from the screen.
+    t.keys(&["r"]);
+    t.wait("the recipe", |s| s.contains("guest recipe"));
+    let rows = copy_pane(&t, "Command line");
+    let recipe = rows.join("\n");
+    assert!(recipe.starts_with("#!/bin/sh"), "{recipe}");
+    assert!(recipe.contains("mkfs"), "{recipe}");
+    let check = Command::new("sh")
+        .arg("-n")
+        .arg("-c")
+        .arg(&recipe)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "sh -n: {}\n{recipe}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // Each comment of the recipe is on rows that all start with `#`.
+    let source = comments(&render("guest"));
+    let is_comment = |r: &String| r.trim_start().starts_with('#');
+    let shown: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| comments(r).pop().unwrap_or_default())
+        .collect();
+    let mut wrapped = 0;
+    for want in &source {
+        let found = (0..rows.len()).any(|i| {
+            let mut got: Vec<String> = shown[i].clone();
+            let mut n = 1;
+            while got.len() < want.len() && i + n < rows.len() && is_comment(&rows[i + n]) {
+                got.extend(shown[i + n].iter().cloned());
+                n += 1;
+            }
+            if n > 1 && got.starts_with(want) {
+                wrapped += 1;
+            }
+            got.starts_with(want)
+        });
+        assert!(found, "comment {want:?} not shown as comments:\n{recipe}");
+    }
+    assert!(wrapped > 0, "no comment needed wrapping:\n{recipe}");
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}
+
+/// `t` cycles the themes and remembers the choice in config.ron.
+#[test]
+fn t_cycles_the_theme_and_remembers_it() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(&format!("{} edit small", env!("CARGO_BIN_EXE_qpmem")));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv1")
+    });
+    let config = t.home().join("config/qpmem/config.ron");
+    t.keys(&["t"]);
+    t.wait("the theme remembered", |s| {
+        s.contains("theme light (remembered in config.ron)")
+    });
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(r#"theme: "light""#), "{text}");
+    t.keys(&["t"]);
+    t.wait("the next theme", |s| {
+        s.contains("theme high-contrast (remembered")
+    });
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(r#"theme: "high-contrast""#), "{text}");
+    // What was there before is kept.
+    assert!(text.contains("last_profile"), "{text}");
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}
+
+/// With every backing file there, `l` still asks once (a one-line
+/// summary); `n` starts nothing.
+#[test]
+fn the_first_launch_asks_even_when_nothing_is_created() {
+    if !tmux_present() || !qemu_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    let data = t.home().join("data/qpmem");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::File::create(data.join("small-1"))
+        .unwrap()
+        .set_len(1026 << 20)
+        .unwrap();
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(&format!("{} edit small", env!("CARGO_BIN_EXE_qpmem")));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv1")
+    });
+    t.keys(&["l"]);
+    let s = t.wait("the launch question", |s| {
+        dialog_text(s, "Confirm").is_some()
+    });
+    let q = dialog_text(&s, "Confirm").unwrap();
+    assert!(
+        q.starts_with("Launch small with qemu-system-x86_64:"),
+        "{q}"
+    );
+    assert!(!q.contains("first"), "nothing to create, yet: {q}");
+    t.keys(&["n"]);
+    t.wait("the question gone", |s| dialog_text(s, "Confirm").is_none());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        qemu_processes_with(&t.home().display().to_string()).is_empty(),
+        "QEMU started after n"
+    );
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}

@@ -101,4 +101,15 @@ impl Settings {
         s.last_profile = Some(name.to_string());
         s.save(store)
     }
+
+    /// Remember `name` as the TUI's theme: load, set, save. A malformed
+    /// settings file is reported, not overwritten.
+    pub fn set_theme(store: &Store, name: &str) -> Result<(), StoreError> {
+        let mut s = Settings::load(store)?;
+        if s.theme.as_deref() == Some(name) {
+            return Ok(());
+        }
+        s.theme = Some(name.to_string());
+        s.save(store)
+    }
 }

@@ -76,6 +76,9 @@ pub struct App {
     pub keys: Keymap,
     pub size: (u16, u16),
     pub quit: bool,
+    /// A launch was agreed to in this session: later launches that create
+    /// nothing start without asking.
+    launch_agreed: bool,
 }
 
 impl App {
@@ -101,6 +104,7 @@ impl App {
             keys: setup.keys,
             size,
             quit: false,
+            launch_agreed: false,
         }
     }
 
@@ -202,6 +206,9 @@ impl App {
         if effects.contains(&Effect::Quit) {
             self.quit = true;
         }
+        if effects.iter().any(|e| matches!(e, Effect::StartVm(_))) {
+            self.launch_agreed = true;
+        }
         effects
     }
 
@@ -244,13 +251,26 @@ impl App {
                 return self.start();
             }
             Event::Opened(Err(e)) => self.doc.complain(format!("open failed: {e}")),
-            Event::Copied(Ok(how)) => self.doc.say(format!("command line {how}")),
+            Event::Copied(Ok(how)) => {
+                let what = if self.doc.show_recipe {
+                    "guest recipe"
+                } else {
+                    "command line"
+                };
+                self.doc.say(format!("{what} {how}"))
+            }
             Event::Copied(Err(e)) => self.doc.complain(format!("copy failed: {e}")),
             Event::LaunchChecked(Ok(check)) => {
-                if check.changes.is_empty() {
+                if check.changes.is_empty() && self.launch_agreed {
                     return vec![Effect::StartVm(self.doc.profile.clone())];
                 }
-                let mut question = format!("Launch, and first {}?", check.changes.join("; "));
+                // A VM is not an undoable edit: the first launch of a
+                // session asks, and every launch that creates files.
+                let mut question = if check.changes.is_empty() {
+                    format!("Launch {}?", launch_summary(&self.doc.profile))
+                } else {
+                    format!("Launch, and first {}?", check.changes.join("; "))
+                };
                 for n in &check.notes {
                     question.push_str(&format!(" Note: {n}."));
                 }
@@ -261,9 +281,11 @@ impl App {
             Event::Launched(Err(e)) => self.doc.complain(e.to_string()),
             Event::ProfileRemoved(r) => {
                 match r {
-                    Ok(name) => self
-                        .doc
-                        .say(format!("removed profile {name} (kept as {name}.ron.bak)")),
+                    Ok(name) => {
+                        self.doc.stored_removed(&name);
+                        self.doc
+                            .say(format!("removed profile {name} (kept as {name}.ron.bak)"))
+                    }
                     Err(e) => self.doc.complain(format!("remove failed: {e}")),
                 }
                 return vec![Effect::ListProfiles];
@@ -271,15 +293,18 @@ impl App {
             Event::ProfileRenamed(r) => {
                 match r {
                     Ok((from, to, path)) => {
-                        if self.doc.name.as_deref() == Some(from.as_str()) {
-                            self.doc.name = Some(to.clone());
-                            self.doc.path = Some(path);
-                        }
+                        self.doc.stored_renamed(&from, &to, path);
                         self.doc.say(format!("renamed profile {from} to {to}"));
                     }
                     Err(e) => self.doc.complain(format!("rename failed: {e}")),
                 }
                 return vec![Effect::ListProfiles];
+            }
+            Event::ThemeRemembered(Ok(name)) => self
+                .doc
+                .say(format!("theme {name} (remembered in config.ron)")),
+            Event::ThemeRemembered(Err(e)) => {
+                self.doc.complain(format!("theme not remembered: {e}"))
             }
             Event::QemuPlaced(c) => self.doc.qemu_placed = Some((*c, false)),
             Event::VerifyStage(stage) => {
@@ -408,23 +433,32 @@ impl App {
             }
             Action::Undo => doc.undo(),
             Action::Redo => doc.redo(),
-            Action::Save => match &doc.path {
-                Some(path) => {
+            // Save goes where the profile came from; the first time, and
+            // with Save as, it asks.
+            Action::Save | Action::SaveAs => match (&doc.path, a) {
+                (Some(path), Action::Save) => {
                     return vec![Effect::Save {
                         path: path.clone(),
                         name: doc.name.clone(),
                         profile: doc.profile.clone(),
                     }]
                 }
-                None => {
+                _ => {
                     self.mode = Mode::Dialog(Dialog::SaveAs {
-                        input: Input::new(&doc.profile.name),
+                        input: Input::new(doc.name.as_deref().unwrap_or(&doc.profile.name)),
                         error: None,
                     })
                 }
             },
+            Action::CycleTheme => {
+                let (name, theme) = self.theme.next_builtin();
+                self.theme = theme;
+                doc.say(format!("theme {name}"));
+                return vec![Effect::RememberTheme(name.to_string())];
+            }
             Action::Open => return vec![Effect::ListProfiles],
-            Action::Copy => return vec![Effect::Copy(doc.derived.shell.join("\n") + "\n")],
+            // What the command-line pane shows: the line, or the recipe.
+            Action::Copy => return vec![Effect::Copy(doc.cmdline_lines().join("\n") + "\n")],
             Action::Launch => return vec![Effect::Launch(doc.profile.clone())],
             _ => {}
         }
@@ -534,4 +568,30 @@ impl App {
             }
         }
     }
+}
+
+/// What a launch starts, in one line: the QEMU, its memory and CPUs, the
+/// DIMMs and what boots (nothing to boot is the pre-flight's note).
+fn launch_summary(p: &Profile) -> String {
+    let n = p.devices.len();
+    let mut out = format!(
+        "{} with {}: {} RAM, {} CPU{}, {n} memory device{}",
+        p.name,
+        p.qemu_binary().display(),
+        p.ram,
+        p.cpus,
+        if p.cpus == 1 { "" } else { "s" },
+        if n == 1 { "" } else { "s" },
+    );
+    if let Some(k) = &p.kernel {
+        out.push_str(&format!(", kernel {}", k.display()));
+    }
+    if !p.disks.is_empty() {
+        out.push_str(&format!(
+            ", {} disk{}",
+            p.disks.len(),
+            if p.disks.len() == 1 { "" } else { "s" }
+        ));
+    }
+    out
 }

@@ -150,8 +150,9 @@ pub struct Doc {
     pub path: Option<PathBuf>,
     /// The store name saves go to (set by a save or open by name).
     pub name: Option<String>,
-    /// The profile as last saved or opened (unsaved changes = differs).
-    saved: Profile,
+    /// The profile as last saved or opened (unsaved changes = differs);
+    /// `None` once its file is gone (removed from the picker): unsaved.
+    saved: Option<Profile>,
     undo: Vec<(Profile, usize)>,
     redo: Vec<(Profile, usize)>,
     pub notes: Vec<ImportNote>,
@@ -184,7 +185,7 @@ impl Doc {
         let host = HostFacts::default();
         let derived = Derived::compute(&profile, &notes, &host, false);
         Doc {
-            saved: profile.clone(),
+            saved: Some(profile.clone()),
             profile,
             path,
             name,
@@ -214,7 +215,7 @@ impl Doc {
 
     /// Are there unsaved changes?
     pub fn dirty(&self) -> bool {
-        self.profile != self.saved
+        self.saved.as_ref() != Some(&self.profile)
     }
 
     pub fn can_undo(&self) -> bool {
@@ -321,13 +322,52 @@ impl Doc {
     pub fn saved_at(&mut self, path: PathBuf) {
         self.say(format!("saved {}", path.display()));
         self.path = Some(path);
-        self.saved = self.profile.clone();
+        self.saved = Some(self.profile.clone());
+    }
+
+    /// The stored profile `from` is now `to`, in the file `path`: when it
+    /// is the open one, follow it (the title, where `s` saves, and the
+    /// profile's `name`, which the store's copy now has) without making
+    /// the profile look modified.
+    pub fn stored_renamed(&mut self, from: &str, to: &str, path: PathBuf) {
+        if self.name.as_deref() != Some(from) {
+            return;
+        }
+        self.name = Some(to.to_string());
+        self.path = Some(path);
+        // The store wrote `to` as the name; the open profile (and its
+        // history) had the old file's name, usually `from`.
+        let before = self.saved.as_ref().map(|p| p.name.clone());
+        let profiles = self
+            .undo
+            .iter_mut()
+            .chain(self.redo.iter_mut())
+            .map(|(p, _)| p)
+            .chain(self.saved.as_mut())
+            .chain(std::iter::once(&mut self.profile));
+        for p in profiles {
+            if p.name == from || Some(&p.name) == before.as_ref() {
+                p.name = to.to_string();
+            }
+        }
+        self.refresh();
+    }
+
+    /// The stored profile `name` was removed: when it is the open one, it
+    /// is no longer saved anywhere (`q` asks, `s` asks for a name).
+    pub fn stored_removed(&mut self, name: &str) {
+        if self.name.as_deref() != Some(name) {
+            return;
+        }
+        self.name = None;
+        self.path = None;
+        self.saved = None;
     }
 
     /// Start over on an opened profile: no history, nothing selected.
     pub fn reopen(&mut self, profile: Profile, path: Option<PathBuf>, name: Option<String>) {
         self.say(format!("opened {}", profile.name));
-        self.saved = profile.clone();
+        self.saved = Some(profile.clone());
         self.profile = profile;
         self.path = path;
         self.name = name;

@@ -109,6 +109,9 @@ pub enum Event {
     /// new file), or why not.
     ProfileRemoved(Result<String, TaskError>),
     ProfileRenamed(Result<(String, String, PathBuf), TaskError>),
+    /// The theme chosen with the cycle key was written to `config.ron`
+    /// (its name), or why not.
+    ThemeRemembered(Result<String, TaskError>),
     /// QEMU, launched from here, reported where it placed the devices.
     QemuPlaced(Box<Comparison>),
     /// A guest check moved on to a new stage (its label).
@@ -157,6 +160,9 @@ pub enum Effect {
         from: String,
         to: String,
     },
+    /// Remember this theme's name in `config.ron`, then send
+    /// [`Event::ThemeRemembered`].
+    RememberTheme(String),
 }
 
 #[cfg(test)]

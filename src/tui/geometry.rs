@@ -236,3 +236,53 @@ pub fn centered(r: Rect, w: u16, h: u16) -> Rect {
     let h = h.min(r.height);
     Rect::new(r.x + (r.width - w) / 2, r.y + (r.height - h) / 2, w, h)
 }
+
+/// `path` in at most `width` characters: elided in the middle at a
+/// directory boundary (`/home/…/nvdimm-1`), keeping the file name, which
+/// is cut from its start only when even `…/NAME` does not fit.
+pub fn elide_path(path: &str, width: usize) -> String {
+    let len = |s: &str| s.chars().count();
+    if len(path) <= width {
+        return path.to_string();
+    }
+    let tail = |s: &str, n: usize| -> String {
+        let skip = len(s).saturating_sub(n);
+        s.chars().skip(skip).collect()
+    };
+    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if len(name) + 2 > width {
+        return format!("…{}", tail(path, width.saturating_sub(1)));
+    }
+    // The longest leading run of whole directories that fits before "/…/NAME".
+    let room = width.saturating_sub(len(name) + 3);
+    let head = dir
+        .match_indices('/')
+        .map(|(i, _)| &dir[..i])
+        .rfind(|h| len(h) <= room)
+        .unwrap_or("");
+    if (head.is_empty() && !dir.starts_with('/')) || len(name) + 3 > width {
+        return format!("…/{name}");
+    }
+    format!("{head}/…/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::elide_path;
+
+    #[test]
+    fn paths_are_elided_in_the_middle_keeping_the_file_name() {
+        let p = "/home/someone/.local/share/qpmem/nvdimm-1";
+        assert_eq!(elide_path(p, 80), p);
+        assert_eq!(elide_path(p, p.len()), p);
+        assert_eq!(elide_path(p, 20), "/home/…/nvdimm-1");
+        assert_eq!(elide_path(p, 30), "/home/someone/…/nvdimm-1");
+        assert_eq!(elide_path(p, 14), "/…/nvdimm-1");
+        assert_eq!(elide_path(p, 10), "…/nvdimm-1");
+        assert_eq!(elide_path(p, 5), "…mm-1");
+        assert_eq!(elide_path("rel/dir/file", 9), "…/file");
+        for w in 0..p.len() {
+            assert!(elide_path(p, w).chars().count() <= w.max(1), "{w}");
+        }
+    }
+}

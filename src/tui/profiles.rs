@@ -34,11 +34,16 @@ pub struct Opened {
     pub name: Option<String>,
 }
 
-/// One line about a profile: DIMM count, NVDIMM size, description.
+/// One line about a profile: DIMM count, the NVDIMM files' size and what
+/// the guest sees of them, description.
 pub fn summary(s: &Summary) -> String {
     let n = s.devices;
+    let guest = s
+        .guest_pmem_bytes
+        .map(format_human)
+        .unwrap_or_else(|| "?".into());
     let mut out = format!(
-        "{n} DIMM{}, {} pmem",
+        "{n} DIMM{}, {} pmem files, guest sees {guest}",
         if n == 1 { "" } else { "s" },
         format_human(s.pmem_bytes)
     );
@@ -110,7 +115,8 @@ mod tests {
         assert_eq!(&names[..3], ["a", "b", "bad"]);
         assert!(names.contains(&"default (built in)"), "{names:?}");
         assert!(
-            l[0].summary.starts_with("2 DIMMs, 34 GiB pmem"),
+            l[0].summary
+                .starts_with("2 DIMMs, 34 GiB pmem files, guest sees 33.75 GiB"),
             "{}",
             l[0].summary
         );

@@ -225,6 +225,11 @@ impl Driver {
                     .and_then(|s| Ok(s.rename(&from, &to)?))
                     .map(|path| (from, to, path)),
             )),
+            Effect::RememberTheme(name) => Some(Event::ThemeRemembered(
+                self.store()
+                    .and_then(|s| Ok(Settings::set_theme(s, &name)?))
+                    .map(|_| name),
+            )),
             Effect::Verify(profile) => {
                 self.start_verify(profile);
                 None

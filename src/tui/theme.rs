@@ -177,6 +177,27 @@ impl Theme {
         Theme::parse_over(base.clone(), BUILTIN[0].1).unwrap_or(base)
     }
 
+    /// The built-in theme after this one (the first after one that is not
+    /// built in), keeping NO_COLOR: its name and the theme.
+    pub fn next_builtin(&self) -> (&'static str, Theme) {
+        let plain = Theme {
+            no_color: false,
+            ..self.clone()
+        };
+        let at = BUILTIN
+            .iter()
+            .position(|(_, text)| Theme::parse(text).as_ref() == Ok(&plain));
+        let (name, text) = BUILTIN[at.map_or(0, |i| (i + 1) % BUILTIN.len())];
+        let theme = Theme::parse(text).unwrap_or_else(|_| Theme::default_theme());
+        (
+            name,
+            Theme {
+                no_color: self.no_color,
+                ..theme
+            },
+        )
+    }
+
     /// A theme with no colour, for NO_COLOR.
     pub fn no_color() -> Theme {
         Theme {
@@ -475,6 +496,25 @@ mod tests {
         }
         assert_eq!(Theme::default_theme().warning, Color::Yellow);
         assert_eq!(Theme::default_theme().dimms.len(), 6);
+    }
+
+    #[test]
+    fn the_cycle_visits_every_builtin_theme_and_keeps_no_color() {
+        let mut t = Theme::default_theme();
+        let mut names = Vec::new();
+        for _ in 0..BUILTIN.len() {
+            let (name, next) = t.next_builtin();
+            assert_ne!(next, t, "{name} looks like the theme before it");
+            names.push(name);
+            t = next;
+        }
+        assert_eq!(names, ["light", "high-contrast", "default"]);
+        assert_eq!(t, Theme::default_theme());
+        // A user's theme is not built in: the cycle starts over.
+        let mine = Theme::parse("(ok: \"#102030\")").unwrap();
+        assert_eq!(mine.next_builtin().0, "default");
+        let (_, t) = Theme::no_color().next_builtin();
+        assert!(t.no_color);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::core::profile::Backend;
 use crate::core::size::{format_human, format_qemu};
 use crate::tui::action::{cmd, Action, Command, NORMAL};
 use crate::tui::doc::Doc;
-use crate::tui::geometry::{inner, list_offset, Pane};
+use crate::tui::geometry::{elide_path, inner, list_offset, Pane};
 use ratatui::layout::{Constraint, Position, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
@@ -27,6 +27,10 @@ pub fn mark(s: Option<Severity>) -> &'static str {
         None => " ",
     }
 }
+
+/// The widths of the columns before FILE (mark, ID, SIZE, LABEL, ALIGN,
+/// VISIBLE), each followed by a space.
+const COLUMNS: [u16; 6] = [1, 6, 6, 5, 5, 10];
 
 /// The list's rows inside the frame: the header, then `body` rows of
 /// DIMMs from `offset`, starting at row `top`.
@@ -111,6 +115,9 @@ impl Component for Devices {
         }
         let r = rows(inside, doc.selected);
         let layout = doc.derived.layout.as_ref().ok();
+        // The FILE column gets what the others leave.
+        let fixed: u16 = COLUMNS.iter().sum::<u16>() + COLUMNS.len() as u16;
+        let file_width = inside.width.saturating_sub(fixed) as usize;
         let rows: Vec<Row> = doc
             .profile
             .devices
@@ -133,7 +140,7 @@ impl Component for Devices {
                     })
                     .unwrap_or_else(|| "-".to_string());
                 let file = match &d.backend {
-                    Backend::File(p) => p.display().to_string(),
+                    Backend::File(p) => elide_path(&p.display().to_string(), file_width),
                     Backend::Ram => "(RAM)".to_string(),
                 };
                 let row = Row::new(vec![
@@ -160,15 +167,10 @@ impl Component for Devices {
             .style(theme.dim().add_modifier(Modifier::BOLD));
         let table = Table::new(
             rows,
-            [
-                Constraint::Length(1),
-                Constraint::Length(6),
-                Constraint::Length(6),
-                Constraint::Length(5),
-                Constraint::Length(5),
-                Constraint::Length(10),
-                Constraint::Min(4),
-            ],
+            COLUMNS
+                .iter()
+                .map(|w| Constraint::Length(*w))
+                .chain([Constraint::Min(4)]),
         )
         .header(header)
         .column_spacing(1);

@@ -7,7 +7,8 @@
 //! drawn in the warning colour with its offset. The selected DIMM is
 //! underlined, and its backing file is shown below as visible part, the
 //! never-seen tail and the label area (shaded: neither is guest memory).
-//! Zoom in/out (powers of two bytes per cell) and scroll keep both a
+//! A legend in the bottom border names the shaded glyphs. Zoom in/out
+//! (halving or doubling the bytes per cell) and scroll keep both a
 //! 17 GiB DIMM and a single 128 MiB boundary reachable. The pane owns the
 //! zoom and scroll ([`MapView`]); a click selects the DIMM under it, the
 //! wheel scrolls along.
@@ -162,23 +163,31 @@ pub fn view(l: &Layout, v: MapView, width: u16) -> (u64, u64) {
     }
 }
 
-/// Zoom in (`delta` < 0: half the bytes per cell) or out (double),
-/// keeping `focus` (an address) in view. Zoomed levels are powers of two.
+/// Zoom in (`delta` < 0) or out, keeping `focus` (an address) in view.
+/// Each step halves or doubles the bytes per cell: the zoomed levels are
+/// the powers of two up to half the fitting cell (so the first step in
+/// from 258 MiB is 128 MiB, not 256), and a step out from the highest of
+/// them fits the map again.
 pub fn zoomed(l: &Layout, v: MapView, width: u16, delta: i32, focus: Option<u64>) -> MapView {
     let fit = fit_cell(l, width);
     let (start, cell) = view(l, v, width);
-    let new = if delta < 0 {
-        let p = if cell.is_power_of_two() {
-            cell / 2
+    // The largest power of two not above `x`.
+    let floor_pow2 = |x: u64| {
+        if x == 0 {
+            0
         } else {
-            1u64 << (63 - cell.leading_zeros())
-        };
-        p.max(MIN_CELL)
+            1u64 << (63 - x.leading_zeros())
+        }
+    };
+    let new = if delta < 0 {
+        floor_pow2(cell / 2).max(MIN_CELL)
     } else {
-        cell.saturating_mul(2)
-            .checked_next_power_of_two()
-            .map(|c| if cell.is_power_of_two() { c } else { c / 2 })
-            .unwrap_or(u64::MAX)
+        let up = floor_pow2(cell).saturating_mul(2);
+        if up > fit / 2 {
+            fit
+        } else {
+            up
+        }
     };
     if new >= fit {
         return MapView::default();
@@ -275,6 +284,14 @@ fn fill(buf: &mut Buffer, x0: u16, x1: u16, y: u16, ch: char, style: Style) {
     }
 }
 
+/// Write the first of `labels` that fits in the cells `a..=b` of row `y`.
+fn label_in(buf: &mut Buffer, (a, b): (u16, u16), y: u16, labels: &[&str], style: Style) {
+    let span = usize::from(b - a + 1);
+    if let Some(label) = labels.iter().find(|l| l.chars().count() <= span) {
+        put(buf, a, y, b + 1, label, style);
+    }
+}
+
 /// How a DIMM edge misses the section grid, for the marker.
 fn edge_notes(p: &Placement, section: u64) -> Vec<(u64, String)> {
     let mut out = Vec::new();
@@ -365,6 +382,14 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
     if let Some(line) = qemu_verdict(doc, theme) {
         block = block.title_top(line.right_aligned());
     }
+    block = block.title_bottom(Line::from(vec![
+        Span::styled(" · ", theme.dim()),
+        Span::styled("no memory ", theme.dim()),
+        Span::styled("░", theme.shaded(theme.device_memory)),
+        Span::styled(" device memory, a file's unused tail ", theme.dim()),
+        Span::styled("▒", theme.shaded(theme.label_area)),
+        Span::styled(" label area ", theme.dim()),
+    ]));
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height < 3 || inner.width < 10 {
@@ -430,39 +455,29 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
     for r in 0..lane_rows {
         fill(buf, x0, right - 1, y_lane + r, '·', theme.dim());
     }
-    let mut paint = |base: u64, end: u64, ch: char, style: Style, label: &str| {
+    let mut paint = |base: u64, end: u64, ch: char, style: Style, labels: &[&str]| {
         if let Some((a, b)) = cells(start, cell, w, base, end) {
             for r in 0..lane_rows {
                 fill(buf, x0 + a, x0 + b, y_lane + r, ch, style);
             }
-            if b - a + 1 > label.len() as u16 {
-                put(buf, x0 + a, y_lane, x0 + b + 1, label, style);
-            }
+            label_in(buf, (x0 + a, x0 + b), y_lane, labels, style);
         }
     };
+    let dev_style = theme.shaded(theme.device_memory);
     if let Some(r) = l.device_memory {
-        paint(
-            r.base,
-            r.end(),
-            '░',
-            theme.shaded(theme.device_memory),
-            "device memory",
-        );
+        paint(r.base, r.end(), '░', dev_style, &[]);
     }
-    paint(
-        0,
-        l.ram_below_4g,
-        ' ',
-        theme.block(theme.ram),
-        &format!("RAM {}", format_human(l.ram_below_4g)),
-    );
+    let ram_style = theme.block(theme.ram);
+    let low = format!("RAM {}", format_human(l.ram_below_4g));
+    paint(0, l.ram_below_4g, ' ', ram_style, &[&low, "RAM", "R"]);
     if l.ram_above_4g > 0 {
+        let high = format!("RAM {}", format_human(l.ram_above_4g));
         paint(
             4 * GIB,
             4 * GIB + l.ram_above_4g,
             ' ',
-            theme.block(theme.ram),
-            &format!("RAM {}", format_human(l.ram_above_4g)),
+            ram_style,
+            &[&high, "RAM", "R"],
         );
     }
     // DIMMs: every block first, then labels that fit in their own block
@@ -514,6 +529,22 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
                     style_of(i),
                 );
             }
+        }
+    }
+    // Device memory no DIMM covers, labelled after the last DIMM shown.
+    if let Some((a, b)) = l
+        .device_memory
+        .and_then(|r| cells(start, cell, w, r.base, r.end()))
+    {
+        let a = shown.iter().map(|s| s.4 + 1).max().unwrap_or(a).max(a);
+        if a <= b {
+            label_in(
+                buf,
+                (x0 + a, x0 + b),
+                y_lane,
+                &["device memory", "dev mem", "dev"],
+                dev_style,
+            );
         }
     }
     let mut marks: Vec<(u16, String)> = Vec::new();
