@@ -736,27 +736,13 @@ mod tests {
     }
 
     #[test]
-    fn the_chosen_theme_is_recorded_and_cycles_round() {
+    fn the_chosen_theme_is_recorded_and_the_rest_kept() {
         let (_d, s) = temp_store();
-        let names = ["default", "light", "high-contrast"];
         Settings::set_last_profile(&s, "mine").unwrap();
-        let next = Settings::cycle_theme(&s, None, &names).unwrap();
-        assert_eq!(next.as_deref(), Some("default"));
-        let mut seen = Vec::new();
-        let mut current = next;
-        for _ in 0..3 {
-            current = Settings::cycle_theme(&s, current.as_deref(), &names).unwrap();
-            seen.push(current.clone().unwrap());
-            assert_eq!(Settings::load(&s).unwrap().theme, current);
+        for name in ["light", "high-contrast", "default"] {
+            Settings::set_theme(&s, Some(name)).unwrap();
+            assert_eq!(Settings::load(&s).unwrap().theme.as_deref(), Some(name));
         }
-        assert_eq!(seen, ["light", "high-contrast", "default"]);
-        // A theme not in the list (a user's file) starts the round again.
-        assert_eq!(
-            Settings::cycle_theme(&s, Some("mine.ron"), &names)
-                .unwrap()
-                .as_deref(),
-            Some("default")
-        );
         // The other settings are kept.
         let kept = Settings::load(&s).unwrap();
         assert_eq!(kept.last_profile.as_deref(), Some("mine"));
@@ -764,7 +750,7 @@ mod tests {
         assert_eq!(Settings::load(&s).unwrap().theme, None);
         // A malformed file is reported, never overwritten.
         fs::write(s.settings_path(), "(colour: 1)").unwrap();
-        assert!(Settings::cycle_theme(&s, None, &names).is_err());
+        assert!(Settings::set_theme(&s, Some("light")).is_err());
         assert!(fs::read_to_string(s.settings_path())
             .unwrap()
             .contains("colour"));

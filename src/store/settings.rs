@@ -71,25 +71,6 @@ impl Settings {
         s.save(store)
     }
 
-    /// The theme after `current` in `names` (wrapping round; the first
-    /// when `current` is not among them), recorded with
-    /// [`Settings::set_theme`] and returned: the persistence half of a key
-    /// that cycles the themes (`names`: the built-in ones, in order).
-    pub fn cycle_theme(
-        store: &Store,
-        current: Option<&str>,
-        names: &[&str],
-    ) -> Result<Option<String>, StoreError> {
-        let Some(first) = names.first() else {
-            return Ok(None);
-        };
-        let next = current
-            .and_then(|c| names.iter().position(|n| *n == c))
-            .map_or(*first, |i| names[(i + 1) % names.len()]);
-        Settings::set_theme(store, Some(next))?;
-        Ok(Some(next.to_string()))
-    }
-
     /// Record `name` as the last profile opened: load, set, save. A
     /// malformed settings file is reported, not overwritten.
     pub fn set_last_profile(store: &Store, name: &str) -> Result<(), StoreError> {
@@ -99,17 +80,6 @@ impl Settings {
             return Ok(());
         }
         s.last_profile = Some(name.to_string());
-        s.save(store)
-    }
-
-    /// Remember `name` as the TUI's theme: load, set, save. A malformed
-    /// settings file is reported, not overwritten.
-    pub fn set_theme(store: &Store, name: &str) -> Result<(), StoreError> {
-        let mut s = Settings::load(store)?;
-        if s.theme.as_deref() == Some(name) {
-            return Ok(());
-        }
-        s.theme = Some(name.to_string());
         s.save(store)
     }
 }

@@ -227,7 +227,7 @@ impl Driver {
             )),
             Effect::RememberTheme(name) => Some(Event::ThemeRemembered(
                 self.store()
-                    .and_then(|s| Ok(Settings::set_theme(s, &name)?))
+                    .and_then(|s| Ok(Settings::set_theme(s, Some(&name))?))
                     .map(|_| name),
             )),
             Effect::Verify(profile) => {
