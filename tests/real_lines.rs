@@ -88,6 +88,18 @@ const LINES: &[(&str, &str)] = &[
         r#"-machine pc,nvdimm=on -m size=3145728k,slots=16,maxmem=16777216k -smp 2 -object '{"qom-type":"memory-backend-ram","id":"ram-node0","size":1073741824}' -numa node,nodeid=0,cpus=0,memdev=ram-node0 -object '{"qom-type":"memory-backend-ram","id":"ram-node1","size":1073741824}' -numa node,nodeid=1,cpus=1,memdev=ram-node1"#,
     ),
     (
+        "QEMU docs (-machine memory-backend=, 5.0+): the RAM from a named backend of -m's size",
+        "-machine pc,nvdimm=on,memory-backend=ram0 -object memory-backend-ram,id=ram0,size=1G -m 1G,slots=2,maxmem=4G -object memory-backend-file,id=m1,share=on,mem-path={d}/mb,size=1G -device nvdimm,memdev=m1,id=nv1",
+    ),
+    (
+        "mutation: -machine memory-backend= of another size than -m",
+        "-machine pc,nvdimm=on,memory-backend=ram0 -object memory-backend-ram,id=ram0,size=1G -m 512M,slots=2,maxmem=4G -object memory-backend-file,id=m1,share=on,mem-path={d}/mb2,size=1G -device nvdimm,memdev=m1,id=nv1",
+    ),
+    (
+        "mutation: -machine memory-backend= naming no backend",
+        "-machine pc,nvdimm=on,memory-backend=nope -m 1G,slots=2,maxmem=4G",
+    ),
+    (
         "mutation: an NVDIMM on node 2 of two NUMA nodes",
         "-machine pc,nvdimm=on -m 2G,slots=2,maxmem=8G -smp 2 -object memory-backend-ram,id=r0,size=1G -numa node,nodeid=0,cpus=0,memdev=r0 -object memory-backend-ram,id=r1,size=1G -numa node,nodeid=1,cpus=1,memdev=r1 -object memory-backend-file,id=m1,share=on,mem-path={d}/n2,size=512M -device nvdimm,memdev=m1,id=nv1,node=2",
     ),

@@ -70,6 +70,10 @@ pub enum ImportNoteKind {
     StrayComma,
     /// A hexadecimal size with a unit suffix (`0x10M`); subject `OPTION KEY`.
     HexSizeSuffix,
+    /// `-machine memory-backend=ID` names no backend of the line, or one
+    /// whose size is not `-m`'s; subject the id, detail the backend's
+    /// size (empty when there is no such backend).
+    MachineBackend,
 }
 
 /// Why a pasted command line could not be imported.
@@ -452,6 +456,26 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
             });
         }
         profile.devices.push(dimm);
+    }
+    // -machine memory-backend=ID: the guest's RAM is that backend, which
+    // must exist and be as large as -m (hw/core/machine.c).
+    let machine_backend = profile
+        .machine_options
+        .iter()
+        .find_map(|o| o.strip_prefix("memory-backend="))
+        .map(str::to_string);
+    if let Some(id) = machine_backend {
+        match backends.iter().find(|b| b.id == id) {
+            None => notes.push(ImportNote::new(ImportNoteKind::MachineBackend, id)),
+            Some(b) => {
+                if let Some(size) = b.size.filter(|s| seen.m && *s != profile.ram) {
+                    notes.push(ImportNote {
+                        detail: crate::core::size::format_qemu(size.0),
+                        ..ImportNote::new(ImportNoteKind::MachineBackend, id)
+                    });
+                }
+            }
+        }
     }
     profile.extra_args = extra
         .into_iter()

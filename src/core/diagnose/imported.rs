@@ -100,6 +100,17 @@ render` writes sizes in decimal with a suffix.",
     check: hex_size_suffix,
 };
 
+pub static MACHINE_BACKEND: Rule = Rule {
+    code: "QP024",
+    name: "machine-memory-backend",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "`-machine memory-backend=ID` makes that backend the guest's RAM. QEMU refuses a \
+backend the line does not define (\"Memory backend 'ID' not found\") and one whose size is \
+not `-m`'s (\"Machine memory size does not match the size of the memory backend\").",
+    check: machine_backend,
+};
+
 pub static NOT_MODELLED: Rule = Rule {
     code: "QP009",
     name: "device-not-modelled",
@@ -255,6 +266,38 @@ fn stray_comma(ctx: &Context) -> Vec<Finding> {
                 ),
                 Some(format!("write ,, for a comma in a path: {path},,{tail}")),
             )
+        })
+        .collect()
+}
+
+fn machine_backend(ctx: &Context) -> Vec<Finding> {
+    notes(ctx, ImportNoteKind::MachineBackend)
+        .map(|n| {
+            let (message, help) = if n.detail.is_empty() {
+                (
+                    format!(
+                        "-machine memory-backend={}: the line defines no such backend",
+                        n.subject
+                    ),
+                    format!(
+                        "add -object memory-backend-ram,id={},size={}",
+                        n.subject,
+                        format_qemu(ctx.profile.ram.0)
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "-machine memory-backend={} is {} but -m is {}: QEMU refuses a machine \
+memory size that does not match its backend",
+                        n.subject,
+                        n.detail,
+                        format_qemu(ctx.profile.ram.0)
+                    ),
+                    format!("make -m and {}'s size= the same", n.subject),
+                )
+            };
+            Finding::about(None, message, Some(help))
         })
         .collect()
 }

@@ -405,6 +405,7 @@ pub static RULES: &[&Rule] = &[
     &imported::BARE_BOOLEAN_REFUSED,
     &imported::UNKNOWN_PROPERTY,
     &imported::STRAY_COMMA,
+    &imported::MACHINE_BACKEND,
     &imported::HEX_SIZE_SUFFIX,
     &imported::NOT_MODELLED,
     &machine::MAXMEM_BELOW_RAM,
