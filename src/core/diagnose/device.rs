@@ -282,7 +282,8 @@ fn duplicate_id(ctx: &Context) -> Vec<Finding> {
     out
 }
 
-fn nth(index: usize) -> String {
+/// `1st`, `2nd`, ... for the item at `index` (from 0).
+pub(super) fn nth(index: usize) -> String {
     let n = index + 1;
     let suffix = match (n % 10, n % 100) {
         (1, 11) | (2, 12) | (3, 13) => "th",

@@ -223,7 +223,7 @@ fn numa_duplicate_node(ctx: &Context) -> Vec<Finding> {
                 format!(
                     "the {} -numa node is node {id} again: QEMU refuses (\"Duplicate NUMA nodeid: \
 {id}\")",
-                    ordinal(i + 1)
+                    super::device::nth(i)
                 ),
                 Some("give each -numa node its own nodeid=".into()),
             ));
@@ -235,17 +235,6 @@ fn numa_duplicate_node(ctx: &Context) -> Vec<Finding> {
 fn list(ids: &[u32]) -> String {
     let v: Vec<String> = ids.iter().map(u32::to_string).collect();
     v.join(", ")
-}
-
-fn ordinal(n: usize) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (1, 11) | (2, 12) | (3, 13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
 }
 
 #[cfg(test)]
