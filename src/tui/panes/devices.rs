@@ -3,7 +3,7 @@
 //! mark for problems. It moves the selected DIMM (the document's, shared
 //! with the map and the DIMM form); Enter opens the DIMM form.
 
-use super::{is_move, page, pane_block, step, Component, DrawCx, EventState};
+use super::{choose_dimm, pane_block, Component, DrawCx, EventState};
 use crate::core::diagnose::Severity;
 use crate::core::profile::Backend;
 use crate::core::size::{format_human, format_qemu};
@@ -66,15 +66,7 @@ impl Component for Devices {
         if !focused {
             return EventState::NotConsumed;
         }
-        let n = doc.profile.devices.len();
-        match a {
-            a if is_move(a) => doc.selected = step(doc.selected, n, a, page(area)),
-            Action::Select(i) if i < n => doc.selected = i,
-            Action::Edit if n == 0 => doc.complain("no DIMM to edit: press a to add one"),
-            Action::Edit => return EventState::Focus(Pane::Dimm),
-            _ => return EventState::NotConsumed,
-        }
-        EventState::Consumed
+        choose_dimm(a, doc, area)
     }
 
     fn hit(&self, cx: &DrawCx, area: Rect, at: Position) -> Option<Action> {

@@ -13,7 +13,7 @@
 //! zoom and scroll ([`MapView`]); a click selects the DIMM under it, the
 //! wheel scrolls along.
 
-use super::{is_move, page, pane_block, step, Component, DrawCx, EventState};
+use super::{choose_dimm, pane_block, Component, DrawCx, EventState};
 use crate::core::layout::{Layout, Placement};
 use crate::core::size::{align_down, align_up, format_human, format_qemu, GIB, MIB};
 use crate::tui::action::{cmd, Action, Command, NORMAL};
@@ -75,7 +75,6 @@ impl Component for MapPane {
 
     fn on_action(&mut self, a: Action, focused: bool, doc: &mut Doc, area: Rect) -> EventState {
         let width = cells_wide(area);
-        let n = doc.profile.devices.len();
         match a {
             Action::ZoomIn | Action::ZoomOut | Action::ZoomFit => {
                 let Ok(l) = &doc.derived.layout else {
@@ -99,11 +98,7 @@ impl Component for MapPane {
                     self.view = scrolled(l, self.view, width, dir);
                 }
             }
-            a if is_move(a) => doc.selected = step(doc.selected, n, a, page(area)),
-            Action::Select(i) if i < n => doc.selected = i,
-            Action::Edit if n == 0 => doc.complain("no DIMM to edit: press a to add one"),
-            Action::Edit => return EventState::Focus(Pane::Dimm),
-            _ => return EventState::NotConsumed,
+            _ => return choose_dimm(a, doc, area),
         }
         EventState::Consumed
     }

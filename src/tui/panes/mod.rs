@@ -400,3 +400,17 @@ pub fn draw_form(f: &mut Frame, area: Rect, cx: &DrawCx, form: Form<'_>) {
     }
     f.render_widget(Paragraph::new(lines), inside);
 }
+
+/// What the DIMM list and the map both do with a move, a click on a DIMM
+/// (`Select`) and Enter: move the selected DIMM, or go and edit it.
+pub fn choose_dimm(a: Action, doc: &mut Doc, area: Rect) -> EventState {
+    let n = doc.profile.devices.len();
+    match a {
+        a if is_move(a) => doc.selected = step(doc.selected, n, a, page(area)),
+        Action::Select(i) if i < n => doc.selected = i,
+        Action::Edit if n == 0 => doc.complain("no DIMM to edit: press a to add one"),
+        Action::Edit => return EventState::Focus(Pane::Dimm),
+        _ => return EventState::NotConsumed,
+    }
+    EventState::Consumed
+}
