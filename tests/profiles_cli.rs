@@ -92,6 +92,30 @@ fn import_save_then_render_by_name_gives_the_pasted_lines_argv() {
 }
 
 #[test]
+fn an_imported_profile_gets_its_own_files_in_the_data_directory() {
+    let env = Env::new();
+    let data = env.data().join("qpmem");
+    // The built-in default's rendered line, pasted: its files are qpmem's
+    // shared ones in the data directory; /vms/other is the user's own.
+    let line = format!(
+        "qemu-system-x86_64 -machine pc,nvdimm=on -m 2G,slots=2,maxmem=20G \
+         -object memory-backend-file,id=mem1,share=on,mem-path={d}/nvdimm-1,size=1G \
+         -device nvdimm,memdev=mem1,id=nv1 \
+         -object memory-backend-file,id=mem2,share=on,mem-path=/vms/other,size=1G \
+         -device nvdimm,memdev=mem2,id=nv2",
+        d = data.display()
+    );
+    let (code, _, err) = env.run(&["import", "--cmdline", &line, "--save", "mine"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nv1: a backing file of its own"), "{err}");
+    assert!(!err.contains("nv2"), "{err}");
+    let (code, ron, err) = env.run(&["profiles", "show", "mine"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(ron.contains(r#"File("${data}/mine/nvdimm-1")"#), "{ron}");
+    assert!(ron.contains(r#"File("/vms/other")"#), "{ron}");
+}
+
+#[test]
 fn bad_names_are_refused_on_save() {
     let env = Env::new();
     for bad in ["a/b", "", ".hidden", "../up"] {

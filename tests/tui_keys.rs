@@ -1446,6 +1446,47 @@ fn removing_the_open_profile_leaves_it_unsaved() {
 }
 
 #[test]
+fn a_profile_saved_from_the_default_gets_its_own_backing_files() {
+    let data = qpmem::store::dirs::data_dir();
+    let mut a = app(Profile::seed(&data));
+    // A name no earlier run left files under.
+    let name = format!("own-files-{}", std::process::id());
+    assert!(keys(&mut a, "S").is_empty());
+    for _ in 0.."default".len() {
+        a.handle(k(KeyCode::Backspace));
+    }
+    keys(&mut a, &name);
+    let fx = a.handle(k(KeyCode::Enter));
+    let [Effect::Save { profile, .. }] = &fx[..] else {
+        panic!("{fx:?}")
+    };
+    let paths: Vec<Option<&Path>> = profile.devices.iter().map(|d| d.backend.path()).collect();
+    let own = data.join(&name);
+    assert_eq!(
+        paths,
+        [
+            Some(own.join("nvdimm-1").as_path()),
+            Some(own.join("nvdimm-2").as_path())
+        ]
+    );
+    // The editor shows the new paths, and the save's status says so.
+    assert_eq!(&a.doc.profile, profile);
+    a.handle(Event::Saved(Ok(PathBuf::from("/cfg/x.ron"))));
+    let status = &a.doc.status.as_ref().unwrap().text;
+    assert!(
+        status.contains("nv1, nv2 now have backing files of their own"),
+        "{status}"
+    );
+    // Saved again where it now lives: nothing moves.
+    a.doc.name = Some(name.clone());
+    a.doc.path = Some(PathBuf::from("/cfg/x.ron"));
+    match &keys(&mut a, "s")[..] {
+        [Effect::Save { profile: again, .. }] => assert_eq!(again, profile),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn save_as_asks_even_when_the_profile_has_a_file() {
     let mut a = app(seed());
     a.doc.name = Some("mine".into());

@@ -8,7 +8,7 @@
 use crate::core::device::Dimm;
 use crate::core::diagnose::{check_profile, Severity};
 use crate::core::facts::HostFacts;
-use crate::core::profile::Profile;
+use crate::core::profile::{Backend, Profile};
 use crate::core::qemu::QemuVersion;
 use crate::core::size::{align_up, Size, GIB, MIB};
 use std::path::{Path, PathBuf};
@@ -94,8 +94,13 @@ pub fn new_backing_file(profile: &Profile, stem: &str, ctx: &NewDimmContext) -> 
             Some(name) => ctx.data_dir.join(name),
             None => ctx.data_dir.to_path_buf(),
         });
-    let taken =
-        |p: &Path| profile.devices.iter().any(|d| d.backend.path() == Some(p)) || (ctx.exists)(p);
+    free_path(&dir, stem, |p| {
+        profile.devices.iter().any(|d| d.backend.path() == Some(p)) || (ctx.exists)(p)
+    })
+}
+
+/// `dir/stem`, else `dir/stem-1`, `dir/stem-2`... the first not `taken`.
+fn free_path(dir: &Path, stem: &str, taken: impl Fn(&Path) -> bool) -> PathBuf {
     (0u32..)
         .map(|n| match n {
             0 => dir.join(stem),
@@ -103,6 +108,50 @@ pub fn new_backing_file(profile: &Profile, stem: &str, ctx: &NewDimmContext) -> 
         })
         .find(|p| !taken(p))
         .unwrap_or_else(|| dir.join(stem))
+}
+
+/// A backing file a profile took for itself when it was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnFile {
+    /// The device's id.
+    pub id: String,
+    pub from: PathBuf,
+    pub to: PathBuf,
+}
+
+/// Give a profile that is about to become the stored profile `name` (the
+/// first save of a built-in example, an import, a save under a new name)
+/// backing files of its own: every file in qpmem's data directory that is
+/// not already in `${data}/<name>/` (the examples' `${data}/nvdimm-N`,
+/// another profile's `${data}/<other>/...`) moves to `${data}/<name>/`
+/// under its own file name (or `-1`, `-2`... while that is taken by
+/// another device or on disk). Paths outside the data directory are the
+/// user's choice and stay. Returns what moved, in device order; nothing
+/// when `name` cannot be a directory name.
+pub fn own_backing_files(profile: &mut Profile, name: &str, ctx: &NewDimmContext) -> Vec<OwnFile> {
+    let Some(dir) = own_dir_name(name).map(|n| ctx.data_dir.join(n)) else {
+        return Vec::new();
+    };
+    let mut moved = Vec::new();
+    for i in 0..profile.devices.len() {
+        let Some(from) = profile.devices[i].backend.path().map(Path::to_path_buf) else {
+            continue;
+        };
+        let shared = from.starts_with(&ctx.data_dir) && from.parent() != Some(dir.as_path());
+        let Some(stem) = from.file_name().and_then(|s| s.to_str()).filter(|_| shared) else {
+            continue;
+        };
+        let to = free_path(&dir, stem, |p| {
+            profile.devices.iter().any(|d| d.backend.path() == Some(p)) || (ctx.exists)(p)
+        });
+        profile.devices[i].backend = Backend::File(to.clone());
+        moved.push(OwnFile {
+            id: profile.devices[i].id.clone(),
+            from,
+            to,
+        });
+    }
+    moved
 }
 
 /// The profile's name as a directory name, when it can be one: one
@@ -121,7 +170,7 @@ mod tests {
     use super::*;
     use crate::core::diagnose::check_profile;
     use crate::core::layout::layout;
-    use crate::core::profile::{Auto, Backend};
+    use crate::core::profile::Auto;
     use std::collections::HashSet;
 
     fn ctx<'a>(exists: &'a dyn Fn(&Path) -> bool) -> NewDimmContext<'a> {
@@ -208,6 +257,44 @@ mod tests {
         let d = new_nvdimm(&p2, &ctx(&exists));
         assert_eq!(d.id, "nv2");
         assert_eq!(d.backend, Backend::File("/data/mine/nvdimm-2-1".into()));
+    }
+
+    #[test]
+    fn a_new_stored_profile_takes_the_shared_files_for_itself() {
+        let on_disk: HashSet<PathBuf> = ["/data/mine/nvdimm-2"].iter().map(PathBuf::from).collect();
+        let exists = |p: &Path| on_disk.contains(p);
+        // The default's two files in ${data}/, a file of another profile,
+        // one of the user's own elsewhere, one already in ${data}/mine/ and
+        // a RAM-backed DIMM.
+        let mut p = Profile::seed(Path::new("/data"));
+        let other = Dimm::nvdimm(3, "/data/theirs/nvdimm-1".into(), Size::gib(1));
+        let users = Dimm::nvdimm(4, "/srv/pmem/big".into(), Size::gib(1));
+        let own = Dimm::nvdimm(5, "/data/mine/keep".into(), Size::gib(1));
+        let mut ram = Dimm::nvdimm(6, "/unused".into(), Size::gib(1));
+        ram.backend = Backend::Ram;
+        p.devices.extend([other, users, own, ram]);
+        let moved = own_backing_files(&mut p, "mine", &ctx(&exists));
+        let paths: Vec<Option<&Path>> = p.devices.iter().map(|d| d.backend.path()).collect();
+        assert_eq!(
+            paths,
+            [
+                Some(Path::new("/data/mine/nvdimm-1")),
+                // nvdimm-2 is on disk already; nvdimm-1 is nv1's now.
+                Some(Path::new("/data/mine/nvdimm-2-1")),
+                Some(Path::new("/data/mine/nvdimm-1-1")),
+                Some(Path::new("/srv/pmem/big")),
+                Some(Path::new("/data/mine/keep")),
+                None,
+            ]
+        );
+        let ids: Vec<&str> = moved.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["nv1", "nv2", "nv3"]);
+        assert_eq!(moved[1].from, PathBuf::from("/data/nvdimm-2"));
+        // Saved again under the same name: nothing moves.
+        assert_eq!(own_backing_files(&mut p, "mine", &ctx(&exists)), []);
+        // A name that is no directory: nothing moves.
+        let mut q = Profile::seed(Path::new("/data"));
+        assert_eq!(own_backing_files(&mut q, "../up", &ctx(&exists)), []);
     }
 
     #[test]

@@ -16,6 +16,24 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+/// What the core's choice of new backing files
+/// ([`crate::core::new_dimm`]) needs from the host: the data directory
+/// `${data}` stands for, and a look at the disk (anything at a path,
+/// even a dangling symlink, makes it taken).
+pub fn new_dimm_context(
+    data_dir: PathBuf,
+    qemu: Option<crate::core::qemu::QemuVersion>,
+) -> crate::core::new_dimm::NewDimmContext<'static> {
+    fn exists(p: &Path) -> bool {
+        p.symlink_metadata().is_ok()
+    }
+    crate::core::new_dimm::NewDimmContext {
+        data_dir,
+        qemu,
+        exists: &exists,
+    }
+}
+
 /// Look at the host for every backing path of `profile`. Never fails:
 /// what cannot be learnt is left out, and the rules that need it stay
 /// quiet. `HostFacts::qemu` is left unchecked (see

@@ -13,7 +13,7 @@ use crate::core::layout::{layout, Layout, LayoutError};
 use crate::core::profile::{Dimm, Profile};
 use crate::core::qemu::Comparison;
 use crate::verify::{Verdict, VerifyReport};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What the last guest check (`v`) says, shown atop the diagnostics.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -170,6 +170,9 @@ pub struct Doc {
     /// prediction, and whether the profile changed since (stale).
     pub qemu_placed: Option<(Comparison, bool)>,
     pub status: Option<Status>,
+    /// What the next successful save adds to its status line (the backing
+    /// files a new stored profile took for itself).
+    save_note: Option<String>,
     /// Effects a change asked for, returned by the app's next `handle`.
     queued: Vec<Effect>,
 }
@@ -198,6 +201,7 @@ impl Doc {
             profiles_dir,
             guest: GuestCheck::None,
             show_recipe: false,
+            save_note: None,
             qemu_placed: None,
             status: None,
             queued: Vec::new(),
@@ -320,7 +324,8 @@ impl Doc {
 
     /// A profile now saved at `path`.
     pub fn saved_at(&mut self, path: PathBuf) {
-        self.say(format!("saved {}", path.display()));
+        let note = self.save_note.take().unwrap_or_default();
+        self.say(format!("saved {}{note}", path.display()));
         self.path = Some(path);
         self.saved = Some(self.profile.clone());
     }
@@ -422,6 +427,40 @@ impl Doc {
             self.commit(p);
             self.say(format!("deleted {}", d.id));
         }
+    }
+
+    /// Save as `path` (the stored profile `name`, or a file): when that
+    /// is not where the profile was saved or opened from, it becomes a new
+    /// profile and takes backing files of its own
+    /// ([`crate::core::new_dimm::own_backing_files`]), which the save's
+    /// status line then lists. Returns the profile to write.
+    pub fn profile_to_save_as(&mut self, path: &Path, name: Option<&str>) -> Profile {
+        let mut profile = self.profile.clone();
+        if let Some(name) = name {
+            profile.name = name.to_string();
+        }
+        let own = name
+            .map(str::to_string)
+            .or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()));
+        self.save_note = None;
+        if let Some(own) = own.filter(|_| self.path.as_deref() != Some(path)) {
+            let ctx = super::form::new_dimm_context(self.host.qemu.version());
+            let moved = crate::core::new_dimm::own_backing_files(&mut profile, &own, &ctx);
+            if let Some(first) = moved.first() {
+                let ids: Vec<&str> = moved.iter().map(|m| m.id.as_str()).collect();
+                let dir = first.to.parent().unwrap_or(Path::new("")).display();
+                let (has, its) = if ids.len() == 1 {
+                    ("has a backing file", "its")
+                } else {
+                    ("have backing files", "their")
+                };
+                self.save_note = Some(format!(
+                    "; {} now {has} of {its} own in {dir}/",
+                    ids.join(", ")
+                ));
+            }
+        }
+        profile
     }
 
     /// Where a save-as answer points: a path (has `/` or ends in `.ron`)

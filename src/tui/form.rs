@@ -255,19 +255,12 @@ pub fn backing_file_beside(profile: &Profile, stem: &str) -> PathBuf {
     crate::core::new_dimm::new_backing_file(profile, stem, &new_dimm_context(None))
 }
 
-/// What the core's choice of a new DIMM needs from the host: qpmem's data
-/// directory and a look at the disk.
+/// What the core's choice of a new DIMM needs from the host
+/// ([`crate::host::new_dimm_context`] on qpmem's data directory).
 pub fn new_dimm_context(
     qemu: Option<crate::core::qemu::QemuVersion>,
 ) -> crate::core::new_dimm::NewDimmContext<'static> {
-    fn exists(p: &std::path::Path) -> bool {
-        p.symlink_metadata().is_ok()
-    }
-    crate::core::new_dimm::NewDimmContext {
-        data_dir: crate::store::dirs::data_dir(),
-        qemu,
-        exists: &exists,
-    }
+    crate::host::new_dimm_context(crate::store::dirs::data_dir(), qemu)
 }
 
 /// The fields of the VM editor, in display order.

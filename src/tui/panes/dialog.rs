@@ -127,11 +127,9 @@ impl Dialog {
                 InputOutcome::Cancel => Step::Done(Vec::new()),
                 InputOutcome::Commit => match doc.save_target(&input.text) {
                     Ok((path, name)) => {
-                        let mut profile = doc.profile.clone();
-                        if let Some(name) = &name {
-                            profile.name = name.clone();
-                        }
-                        // Renaming is part of saving, not an undoable edit.
+                        let profile = doc.profile_to_save_as(&path, name.as_deref());
+                        // Renaming (and a new profile's own backing
+                        // files) is part of saving, not an undoable edit.
                         doc.profile = profile.clone();
                         doc.name = name.clone();
                         Step::Done(vec![Effect::Save {
