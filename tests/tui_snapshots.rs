@@ -264,3 +264,40 @@ fn zoomed_map_shows_a_whole_17g_dimm_and_every_section_tick() {
         .count();
     assert!(ticks >= 130, "{ticks} ticks");
 }
+
+#[test]
+fn with_numa_nodes_the_list_and_the_map_name_each_dimms_node() {
+    let numa = qpmem::core::examples::find("numa")
+        .unwrap()
+        .load(Path::new("/vms"))
+        .unwrap();
+    let nodes: Vec<(String, u32)> = numa
+        .devices
+        .iter()
+        .map(|d| (d.id.clone(), d.node.unwrap()))
+        .collect();
+    assert_eq!(nodes.iter().filter(|(_, n)| *n == 1).count(), 2);
+    let (w, h) = (160, 50);
+    let a = app(numa, w, h);
+    let t = pane(&a, w, h, "devices");
+    let buf = t.backend().buffer();
+    let (node_x, _) = find(buf, "NODE").expect("a NODE column");
+    for (id, node) in &nodes {
+        let (_, y) = find(buf, &format!(" {id} ")).unwrap_or_else(|| panic!("{id}"));
+        assert_eq!(buf[(node_x, y)].symbol(), node.to_string(), "{id}");
+    }
+    let t = pane(&a, w, h, "map");
+    let buf = t.backend().buffer();
+    for (id, node) in &nodes {
+        assert!(
+            find(buf, &format!("{id} n{node} ")).is_some(),
+            "{id}\n{buf:?}"
+        );
+    }
+    // The selected DIMM's line names its node.
+    assert!(find(buf, &format!("{} node {} 0x", nodes[0].0, nodes[0].1)).is_some());
+    // Without nodes, neither shows one.
+    let a = app(Profile::seed(Path::new("/vms")), w, h);
+    assert!(find(pane(&a, w, h, "devices").backend().buffer(), "NODE").is_none());
+    assert!(find(pane(&a, w, h, "map").backend().buffer(), "nv1 n0").is_none());
+}

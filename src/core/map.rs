@@ -108,7 +108,7 @@ pub fn to_json(profile: &Profile, layout: &Layout) -> MapJson {
 
 /// The node of the layout's `i`th device (the layout keeps the profile's
 /// device order): its `node=`, else 0, as QEMU reports it.
-fn node_of(profile: &Profile, i: usize) -> u32 {
+pub fn node_of(profile: &Profile, i: usize) -> u32 {
     profile.devices.get(i).and_then(|d| d.node).unwrap_or(0)
 }
 

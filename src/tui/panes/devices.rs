@@ -1,10 +1,11 @@
 //! The device list: one row per DIMM in command-line order with its id,
-//! size, label, align, the size the guest sees, the backing file and a
-//! mark for problems. It moves the selected DIMM (the document's, shared
+//! size, label, align, the size the guest sees, its NUMA node (when the
+//! profile has nodes), the backing file and a mark for problems. It moves the selected DIMM (the document's, shared
 //! with the map and the DIMM form); Enter opens the DIMM form.
 
 use super::{choose_dimm, pane_block, Component, DrawCx, EventState};
 use crate::core::diagnose::Severity;
+use crate::core::map::node_of;
 use crate::core::profile::Backend;
 use crate::core::size::{format_human, format_qemu};
 use crate::tui::action::{cmd, Action, Command, NORMAL};
@@ -31,6 +32,9 @@ pub fn mark(s: Option<Severity>) -> &'static str {
 /// The widths of the columns before FILE (mark, ID, SIZE, LABEL, ALIGN,
 /// VISIBLE), each followed by a space.
 const COLUMNS: [u16; 6] = [1, 6, 6, 5, 5, 10];
+/// The NODE column's width, shown (after VISIBLE) when the profile has
+/// NUMA nodes.
+const NODE_COLUMN: u16 = 4;
 
 /// The list's rows inside the frame: the header, then `body` rows of
 /// DIMMs from `offset`, starting at row `top`.
@@ -107,8 +111,13 @@ impl Component for Devices {
         }
         let r = rows(inside, doc.selected);
         let layout = doc.derived.layout.as_ref().ok();
+        let numa = !doc.profile.numa_ram().is_empty();
+        let mut widths = COLUMNS.to_vec();
+        if numa {
+            widths.push(NODE_COLUMN);
+        }
         // The FILE column gets what the others leave.
-        let fixed: u16 = COLUMNS.iter().sum::<u16>() + COLUMNS.len() as u16;
+        let fixed: u16 = widths.iter().sum::<u16>() + widths.len() as u16;
         let file_width = inside.width.saturating_sub(fixed) as usize;
         let rows: Vec<Row> = doc
             .profile
@@ -135,15 +144,19 @@ impl Component for Devices {
                     Backend::File(p) => elide_path(&p.display().to_string(), file_width),
                     Backend::Ram => "(RAM)".to_string(),
                 };
-                let row = Row::new(vec![
+                let mut cells = vec![
                     Cell::from(Span::styled(mark(sev), mark_style)),
                     Cell::from(d.id.clone()),
                     Cell::from(format_qemu(d.size.0)),
                     Cell::from(format_qemu(d.effective_label_size())),
                     Cell::from(d.align.map(|a| a.to_string()).unwrap_or_else(|| "-".into())),
                     Cell::from(visible),
-                    Cell::from(file),
-                ]);
+                ];
+                if numa {
+                    cells.push(Cell::from(node_of(&doc.profile, i).to_string()));
+                }
+                cells.push(Cell::from(file));
+                let row = Row::new(cells);
                 if i == doc.selected {
                     row.style(if focused {
                         theme.selection()
@@ -155,11 +168,15 @@ impl Component for Devices {
                 }
             })
             .collect();
-        let header = Row::new(["", "ID", "SIZE", "LABEL", "ALIGN", "VISIBLE", "FILE"])
-            .style(theme.dim().add_modifier(Modifier::BOLD));
+        let mut titles = vec!["", "ID", "SIZE", "LABEL", "ALIGN", "VISIBLE"];
+        if numa {
+            titles.push("NODE");
+        }
+        titles.push("FILE");
+        let header = Row::new(titles).style(theme.dim().add_modifier(Modifier::BOLD));
         let table = Table::new(
             rows,
-            COLUMNS
+            widths
                 .iter()
                 .map(|w| Constraint::Length(*w))
                 .chain([Constraint::Min(4)]),

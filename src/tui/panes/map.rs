@@ -1,8 +1,9 @@
 //! The address map widget: guest physical memory from 0 on a linear scale.
 //!
 //! RAM below and above 4 GiB, the PCI hole, the device memory region and
-//! each DIMM as a labelled coloured block with its hex range, all taken
-//! from [`crate::core::layout::Layout`]. A ruler row ticks every Linux memory
+//! each DIMM as a labelled coloured block with its hex range (and its
+//! NUMA node, `n1`, when the profile has nodes), all taken from
+//! [`crate::core::layout::Layout`]. A ruler row ticks every Linux memory
 //! section boundary (128 MiB on x86_64); a DIMM edge that misses one is
 //! drawn in the warning colour with its offset. The selected DIMM is
 //! underlined, and its backing file is shown below as visible part, the
@@ -15,6 +16,7 @@
 
 use super::{choose_dimm, pane_block, Component, DrawCx, EventState};
 use crate::core::layout::{Layout, Placement};
+use crate::core::map::node_of;
 use crate::core::size::{align_down, align_up, format_human, format_qemu, GIB, MIB};
 use crate::tui::action::{cmd, Action, Command, NORMAL};
 use crate::tui::doc::Doc;
@@ -502,15 +504,24 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
             fill(buf, x0 + a, x0 + b, y_lane + r, ' ', style_of(i));
         }
     }
+    // With NUMA nodes, each label names its DIMM's node.
+    let numa = !doc.profile.numa_ram().is_empty();
+    let node = |i: usize| {
+        if numa {
+            format!(" n{}", node_of(&doc.profile, i))
+        } else {
+            String::new()
+        }
+    };
     let mut label_free = 0u16;
     for &(i, id, p, a, b) in &shown {
         let span = (b - a + 1) as usize;
-        let full = format!("{id} {:#x}-{:#x}", p.addr, p.end() - 1);
-        let label = if span > full.len() {
-            full
-        } else {
-            id.to_string()
-        };
+        let full = format!("{id}{} {:#x}-{:#x}", node(i), p.addr, p.end() - 1);
+        let short = format!("{id}{}", node(i));
+        let label = [full, short]
+            .into_iter()
+            .find(|l| span > l.len())
+            .unwrap_or_else(|| id.to_string());
         if span >= label.len() && a >= label_free {
             put(buf, x0 + a, y_lane, x0 + b + 1, &label, style_of(i));
             label_free = a + label.len() as u16 + 1;
@@ -588,6 +599,14 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
         }
         let mut spans = vec![
             Span::styled(format!("{} ", d.id), theme.key()),
+            Span::styled(
+                if numa {
+                    format!("node {} ", node_of(&doc.profile, doc.selected))
+                } else {
+                    String::new()
+                },
+                theme.text(),
+            ),
             Span::styled(
                 format!("{:#x}-{:#x} {} ", p.addr, p.end() - 1, format_human(p.size)),
                 theme.text(),
