@@ -233,6 +233,13 @@ fn save_then_reopen_the_last_used_profile() {
         text.contains("name: \"mine\"") && text.contains("\"nv3\""),
         "{text}"
     );
+    // A profile saved from the built-in default has files of its own.
+    for n in 1..=3 {
+        assert!(
+            text.contains(&format!("File(\"${{data}}/mine/nvdimm-{n}\")")),
+            "{text}"
+        );
+    }
     // No unsaved changes: q quits at once.
     t.keys(&["q"]);
     t.wait("the shell back", |s| !s.contains("Address map"));
@@ -884,6 +891,51 @@ fn the_command_line_pane_copied_from_the_screen_is_the_command() {
 }
 
 /// `t` cycles the themes and remembers the choice in config.ron.
+#[test]
+fn p_saves_the_maps_picture() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    let qpmem = env!("CARGO_BIN_EXE_qpmem");
+    t.type_line(&format!("{qpmem} edit small"));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv1")
+    });
+    t.keys(&["p"]);
+    t.wait("the picture prompt", |s| {
+        s.contains("Save the map's picture") && s.contains("small-map.svg")
+    });
+    // Not a .svg name: refused in place.
+    let picture = t.home().join("map.svg");
+    t.keys(&["C-u"]);
+    t.run(&[
+        "send-keys",
+        "-t",
+        "qp",
+        "-l",
+        &format!("{}.png", picture.display()),
+    ]);
+    t.wait("the refusal", |s| s.contains("ending in .svg"));
+    for _ in 0..".png".len() {
+        t.keys(&["BSpace"]);
+    }
+    t.keys(&["Enter"]);
+    t.wait("saved", |s| s.contains("saved the map's picture to"));
+    let drawn = std::fs::read_to_string(&picture).unwrap();
+    let out = Command::new(qpmem)
+        .env("XDG_CONFIG_HOME", t.home().join("config"))
+        .env("XDG_DATA_HOME", t.home().join("data"))
+        .args(["map", "small", "--format", "svg"])
+        .output()
+        .unwrap();
+    assert_eq!(drawn, String::from_utf8_lossy(&out.stdout));
+    assert!(drawn.contains(r#"data-id="nv1""#), "{drawn}");
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}
+
 #[test]
 fn t_cycles_the_theme_and_remembers_it() {
     if !tmux_present() {

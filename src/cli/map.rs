@@ -51,7 +51,9 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
         Format::Svg => svg::render(&loaded.profile, &l),
     };
     match output {
-        Some(path) if path.as_os_str() != "-" => super::render::write_file(&path, &text, false)?,
+        Some(path) if path.as_os_str() != "-" => {
+            qpmem::store::atomic::write_output(&path, &text, false)?
+        }
         _ => {
             out(&text)?;
         }

@@ -3,16 +3,14 @@
 //! is a regular file (or missing), directly into a FIFO or a character
 //! device (`-o -` is stdout); anything else is refused untouched.
 
-use super::common::{judge, load, out, Failure, Outcome, SourceArgs};
+use super::common::{judge, load, out, Outcome, SourceArgs};
 use clap::ValueEnum;
 use qpmem::core::cmdline::{render_argv, render_shell};
 use qpmem::core::export;
 use qpmem::core::layout::layout;
 use qpmem::core::profile::Backend;
-use qpmem::files::{self, Output};
 use qpmem::store;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,38 +81,9 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
         None => out(&text)?,
         Some(path) if path.as_os_str() == "-" => out(&text)?,
         Some(path) => {
-            write_file(&path, &text, format == Format::Script)?;
+            store::atomic::write_output(&path, &text, format == Format::Script)?;
             ExitCode::SUCCESS
         }
     };
     Ok(code)
-}
-
-/// Write a regular file (or a new one) atomically (temp file, fsync,
-/// rename; a script becomes executable), a FIFO or a character device
-/// directly; refuse anything else (see [`files::output`]).
-pub fn write_file(path: &Path, text: &str, executable: bool) -> Result<(), Failure> {
-    let target = match files::output(path)? {
-        Output::Direct(mut file) => {
-            return match file.write_all(text.as_bytes()) {
-                // A reader that stopped reading, as on stdout.
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-                    Err(format!("{}: {e}", path.display()).into())
-                }
-                _ => Ok(()),
-            };
-        }
-        Output::Replace(target) => target,
-    };
-    store::atomic::write_atomic(path, text.as_bytes(), false)?;
-    #[cfg(unix)]
-    if executable {
-        use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(&target) {
-            let mode = meta.permissions().mode();
-            let mode = mode | ((mode & 0o444) >> 2);
-            let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(mode));
-        }
-    }
-    Ok(())
 }

@@ -69,6 +69,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8], backup: bool) -> Result<(), FileE
     write_atomic_with(path, bytes, backup, |_| Ok(()))
 }
 
+/// Write an output file (`render -o`, `map -o`, the TUI's map picture):
+/// a regular file or a new one atomically (temp file, fsync, rename; no
+/// `.bak`; a script becomes executable), a FIFO with a reader or a
+/// character device directly; anything else is refused untouched (see
+/// [`files::output`]).
+pub fn write_output(path: &Path, text: &str, executable: bool) -> Result<(), FileError> {
+    let target = match files::output(path)? {
+        files::Output::Direct(mut file) => {
+            return match file.write_all(text.as_bytes()) {
+                // A reader that stopped reading, as on stdout.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(FileError::Io {
+                    path: path.to_path_buf(),
+                    source: e,
+                }),
+                _ => Ok(()),
+            };
+        }
+        files::Output::Replace(target) => target,
+    };
+    write_atomic(path, text.as_bytes(), false)?;
+    if executable {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(&target) {
+            let mode = meta.permissions().mode();
+            let mode = mode | ((mode & 0o444) >> 2);
+            let _ = fs::set_permissions(&target, fs::Permissions::from_mode(mode));
+        }
+    }
+    Ok(())
+}
+
 /// [`write_atomic`] with a hook run after the new contents are written and
 /// synced (and the backup made) but before the rename: the seam tests use
 /// to inject a failure there. An error from the hook aborts the save, the

@@ -42,6 +42,7 @@ pub enum Action {
     ZoomOut,
     ZoomFit,
     CycleTheme,
+    SavePicture,
     // Always: in every mode.
     ForceQuit,
     // Move: in a pane, the picker and the help overlay.
@@ -290,6 +291,7 @@ pub static DEFAULTS: &[DefaultBinding] = &[
     b(Normal, Action::ZoomOut, &[key('-')], 1),
     b(Normal, Action::ZoomFit, &[key('0')], 1),
     b(Normal, Action::CycleTheme, &[key('t')], 1),
+    b(Normal, Action::SavePicture, &[key('p')], 1),
     b(Always, Action::ForceQuit, &[ctrl('c')], 1),
     b(Move, Action::Up, &[code(KeyCode::Up), key('k')], 1),
     b(Move, Action::Down, &[code(KeyCode::Down), key('j')], 1),

@@ -231,6 +231,12 @@ impl App {
             }
             Event::Saved(Ok(path)) => self.doc.saved_at(path),
             Event::Saved(Err(e)) => self.doc.complain(format!("save failed: {e}")),
+            Event::PictureSaved(Ok(path)) => self
+                .doc
+                .say(format!("saved the map's picture to {}", path.display())),
+            Event::PictureSaved(Err(e)) => {
+                self.doc.complain(format!("the picture was not saved: {e}"))
+            }
             Event::ProfilesListed(Ok(entries)) => {
                 self.mode = Mode::Dialog(Dialog::Picker {
                     entries,
@@ -450,6 +456,15 @@ impl App {
                     })
                 }
             },
+            Action::SavePicture => match &doc.derived.layout {
+                Ok(_) => {
+                    self.mode = Mode::Dialog(Dialog::SavePicture {
+                        input: Input::new(&picture_name(&doc.profile.name)),
+                        error: None,
+                    })
+                }
+                Err(e) => doc.complain(format!("no map to draw: {e}")),
+            },
             Action::CycleTheme => {
                 let (name, theme) = self.theme.next_builtin();
                 self.theme = theme;
@@ -594,4 +609,21 @@ fn launch_summary(p: &Profile) -> String {
         ));
     }
     out
+}
+
+/// The file the map's picture is offered as: `NAME-map.svg`, the
+/// profile's name made a plain file name.
+fn picture_name(profile: &str) -> String {
+    let stem: String = profile
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = stem.trim_start_matches('.');
+    format!("{}-map.svg", if stem.is_empty() { "qpmem" } else { stem })
 }

@@ -7,6 +7,7 @@ use super::profiles::{Opened, ProfileEntry, ProfileRef};
 use crate::core::facts::{HostFacts, QemuStatus};
 use crate::core::profile::Profile;
 use crate::core::qemu::Comparison;
+use crate::files::FileError;
 use crate::source::SourceError;
 use crate::store::StoreError;
 use crate::verify::{VerifyError, VerifyReport};
@@ -52,6 +53,15 @@ pub enum TaskError {
     Verify(Arc<VerifyError>),
     #[error("cannot start the guest check: {0}")]
     VerifyThread(Arc<std::io::Error>),
+    /// An output file (the map's picture) could not be written.
+    #[error(transparent)]
+    File(Arc<FileError>),
+}
+
+impl From<FileError> for TaskError {
+    fn from(e: FileError) -> TaskError {
+        TaskError::File(Arc::new(e))
+    }
 }
 
 impl From<SourceError> for TaskError {
@@ -93,6 +103,8 @@ pub enum Event {
     HostGathered(Box<HostFacts>),
     /// A save finished: the path written, or the error.
     Saved(Result<PathBuf, TaskError>),
+    /// The map's picture was written (where), or why not.
+    PictureSaved(Result<PathBuf, TaskError>),
     /// The profiles the picker offers, or why they cannot be listed.
     ProfilesListed(Result<Vec<ProfileEntry>, TaskError>),
     /// A profile was read for `o`.
@@ -130,6 +142,13 @@ pub enum Effect {
         path: PathBuf,
         name: Option<String>,
         profile: Profile,
+    },
+    /// Write the map's SVG picture to `path` (never over a FIFO's or a
+    /// device's place, atomically over a file), then send
+    /// [`Event::PictureSaved`].
+    SavePicture {
+        path: PathBuf,
+        svg: String,
     },
     /// List profiles, then send [`Event::ProfilesListed`].
     ListProfiles,

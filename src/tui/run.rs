@@ -192,6 +192,11 @@ impl Driver {
                 name,
                 profile,
             } => Some(Event::Saved(self.save(&path, name.as_deref(), &profile))),
+            Effect::SavePicture { path, svg } => Some(Event::PictureSaved(
+                crate::store::atomic::write_output(&path, &svg, false)
+                    .map(|()| std::path::absolute(&path).unwrap_or(path))
+                    .map_err(TaskError::from),
+            )),
             Effect::ListProfiles => Some(Event::ProfilesListed(
                 self.store().and_then(|s| Ok(profiles::list(s)?)),
             )),

@@ -1,6 +1,6 @@
 //! Modal dialogs: yes/no confirmations (delete, quit or open over unsaved
-//! changes, launching, removing a stored profile), the Save-as and Rename
-//! prompts (the one text input, [`crate::tui::input::Input`]), and the
+//! changes, launching, removing a stored profile), the Save-as, map
+//! picture and Rename prompts (the one text input, [`crate::tui::input::Input`]), and the
 //! profile picker. Each takes its keys from the key map's scope for it
 //! ([`Scope::Confirm`], [`Scope::Input`], [`Scope::Picker`]) and lists
 //! them for the help overlay and the status bar.
@@ -20,6 +20,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
+use std::path::PathBuf;
 
 /// A question's keys.
 pub const CONFIRM_COMMANDS: &[Command] = &[
@@ -92,12 +93,46 @@ pub enum Dialog {
         entries: Vec<ProfileEntry>,
         selected: usize,
     },
+    /// Ask where to write the map's SVG picture.
+    SavePicture {
+        input: Input,
+        error: Option<String>,
+    },
     /// Ask for a stored profile's new name.
     Rename {
         from: String,
         input: Input,
         error: Option<String>,
     },
+}
+
+/// Where the map's picture goes, or why not there: a path ending in
+/// `.svg` (so that a slip of the keyboard never replaces a disk image or a
+/// backing file) that is none of the profile's own files.
+fn picture_target(text: &str, doc: &Doc) -> Result<PathBuf, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("give a file for the picture".into());
+    }
+    let path = PathBuf::from(t);
+    if !path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("svg"))
+    {
+        return Err(format!("{t}: give a file name ending in .svg"));
+    }
+    let p = &doc.profile;
+    let own = p
+        .devices
+        .iter()
+        .filter_map(|d| d.backend.path())
+        .chain(p.kernel.as_deref())
+        .chain(p.initrd.as_deref())
+        .chain(p.disks.iter().map(PathBuf::as_path));
+    if own.into_iter().any(|o| o == path) {
+        return Err(format!("{t} is one of the profile's own files"));
+    }
+    Ok(path)
 }
 
 /// Why a name is not a stored profile's name.
@@ -148,6 +183,29 @@ impl Dialog {
                     Step::Stay(Dialog::SaveAs { input, error })
                 }
             },
+            Dialog::SavePicture { mut input, .. } => match input.handle(key, keys) {
+                InputOutcome::Cancel => Step::Done(Vec::new()),
+                InputOutcome::Commit => {
+                    match (picture_target(&input.text, doc), &doc.derived.layout) {
+                        (Ok(path), Ok(layout)) => Step::Done(vec![Effect::SavePicture {
+                            path,
+                            svg: crate::core::export::svg::render(&doc.profile, layout),
+                        }]),
+                        (Err(e), _) => Step::Stay(Dialog::SavePicture {
+                            input,
+                            error: Some(e),
+                        }),
+                        (_, Err(e)) => Step::Stay(Dialog::SavePicture {
+                            input,
+                            error: Some(format!("no map to draw: {e}")),
+                        }),
+                    }
+                }
+                InputOutcome::Edited | InputOutcome::Ignored => {
+                    let error = picture_target(&input.text, doc).err();
+                    Step::Stay(Dialog::SavePicture { input, error })
+                }
+            },
             Dialog::Rename {
                 from, mut input, ..
             } => match input.handle(key, keys) {
@@ -178,6 +236,10 @@ impl Dialog {
                 input.paste(text);
                 *error = doc.save_target(&input.text).err();
             }
+            Dialog::SavePicture { input, error } => {
+                input.paste(text);
+                *error = picture_target(&input.text, doc).err();
+            }
             Dialog::Rename { input, error, .. } => {
                 input.paste(text);
                 *error = name_error(&input.text);
@@ -190,7 +252,9 @@ impl Dialog {
     /// The prompt's input, to keep its cursor in view.
     pub fn input_mut(&mut self) -> Option<&mut Input> {
         match self {
-            Dialog::SaveAs { input, .. } | Dialog::Rename { input, .. } => Some(input),
+            Dialog::SaveAs { input, .. }
+            | Dialog::SavePicture { input, .. }
+            | Dialog::Rename { input, .. } => Some(input),
             Dialog::Confirm { .. } | Dialog::Picker { .. } => None,
         }
     }
@@ -205,7 +269,7 @@ impl Dialog {
         };
         match self {
             Dialog::Confirm { .. } => hinted(keys, CONFIRM, CONFIRM_COMMANDS),
-            Dialog::SaveAs { .. } => input("save"),
+            Dialog::SaveAs { .. } | Dialog::SavePicture { .. } => input("save"),
             Dialog::Rename { .. } => input("rename"),
             Dialog::Picker { .. } => {
                 let mut out = vec![(
@@ -319,6 +383,18 @@ pub fn draw(f: &mut Frame, g: &Geometry, dialog: &Dialog, cx: &DrawCx) {
                 .unwrap_or_else(|| "?".into());
             let prompt = format!("A name (saved in {dir}) or a path ending in .ron:");
             prompt_dialog(f, g.prompt, cx, "Save as", &prompt, input, error.as_deref());
+        }
+        Dialog::SavePicture { input, error } => {
+            let prompt = "A file for the map's SVG picture (relative to where qpmem started):";
+            prompt_dialog(
+                f,
+                g.prompt,
+                cx,
+                "Save the map's picture",
+                prompt,
+                input,
+                error.as_deref(),
+            );
         }
         Dialog::Rename { from, input, error } => {
             let prompt = format!("New name for the stored profile {from}:");

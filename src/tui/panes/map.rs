@@ -42,6 +42,11 @@ pub const COMMANDS: &[Command] = &[
     ),
     cmd(Action::ZoomOut, "zoom out", None),
     cmd(Action::ZoomFit, "fit the whole map", None),
+    cmd(
+        Action::SavePicture,
+        "save the map as an SVG picture, as qpmem map --format svg draws it (asks for a file ending in .svg; from any pane)",
+        Some("picture"),
+    ),
     cmd(Action::Edit, "open the selected DIMM's form", None),
 ];
 
