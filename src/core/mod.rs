@@ -22,6 +22,7 @@ pub mod diagnose;
 pub mod examples;
 pub mod export;
 pub mod facts;
+pub mod hotplug;
 pub mod layout;
 pub mod machine;
 pub mod map;

@@ -24,8 +24,10 @@
 //! kernel closes the terminal's master side and QEMU, as the session
 //! leader, gets SIGHUP and exits.
 
+pub mod hotplug;
 pub mod preflight;
 
+pub use hotplug::{HotplugCheck, HotplugError};
 pub use preflight::{preflight, prepare, NewFile, Plan, PrepareError, Problem};
 
 use crate::console::{open_pty, Console, InputModes, DEFAULT_SCROLLBACK};
@@ -333,6 +335,10 @@ pub struct Vm {
     argv: Vec<OsString>,
     shutdown_grace: Duration,
     runtime: RunDir,
+    /// The profile QEMU was started from.
+    profile: Profile,
+    /// The devices hotplugged since, in order.
+    hotplugged: Mutex<Vec<crate::core::device::Dimm>>,
 }
 
 impl Vm {
@@ -471,6 +477,8 @@ impl Vm {
             argv,
             shutdown_grace: opts.shutdown_grace,
             runtime,
+            profile: profile.clone(),
+            hotplugged: Mutex::new(Vec::new()),
         })
     }
 
@@ -541,13 +549,7 @@ impl Vm {
     }
 
     fn qmp_command(&self, command: &str) -> Result<(), VmError> {
-        if matches!(self.status(), VmStatus::Exited(_)) {
-            return Err(VmError::Exited);
-        }
-        let mut guard = lock(&self.qmp);
-        let qmp = guard.as_mut().ok_or(VmError::NotReady)?;
-        qmp.execute(command, None)?;
-        Ok(())
+        self.qmp(command, None).map(drop)
     }
 
     fn set_status(&self, status: VmStatus) {

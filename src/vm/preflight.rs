@@ -147,46 +147,7 @@ pub fn preflight(profile: &Profile, qemu: &QemuStatus, import_notes: &[ImportNot
         ..Plan::default()
     };
 
-    let mut dirs = BTreeSet::new();
-    for d in &profile.devices {
-        let Some(path) = d.backend.path() else {
-            continue;
-        };
-        if plan.create_files.iter().any(|f| f.path == path) {
-            continue;
-        }
-        if fs::symlink_metadata(path).is_ok() {
-            // QEMU takes an empty regular file for a new one and grows it.
-            let empty = fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
-            if empty && d.size.0 > 0 {
-                plan.create_files.push(NewFile {
-                    device: d.id.clone(),
-                    path: path.to_path_buf(),
-                    size: d.size.0,
-                    grows_empty: true,
-                });
-            }
-            continue;
-        }
-        match missing_dirs(path) {
-            Ok(missing) => dirs.extend(missing),
-            Err(parent) => {
-                plan.problems.push(Problem::ParentNotDirectory {
-                    device: d.id.clone(),
-                    path: path.to_path_buf(),
-                    parent,
-                });
-                continue;
-            }
-        }
-        plan.create_files.push(NewFile {
-            device: d.id.clone(),
-            path: path.to_path_buf(),
-            size: d.size.0,
-            grows_empty: false,
-        });
-    }
-    plan.create_dirs = dirs.into_iter().collect();
+    plan_files(profile, &mut plan);
 
     for (what, path) in profile
         .kernel
@@ -247,6 +208,53 @@ fn missing_dirs(path: &Path) -> Result<Vec<PathBuf>, PathBuf> {
     }
     missing.reverse();
     Ok(missing)
+}
+
+/// The backing files `profile` needs created (sparse, at their size) or
+/// that QEMU will grow from empty, the directories above them, and what
+/// stands in the way, added to `plan`: launch's and hotplug's one file
+/// plan.
+pub fn plan_files(profile: &Profile, plan: &mut Plan) {
+    let mut dirs = BTreeSet::new();
+    for d in &profile.devices {
+        let Some(path) = d.backend.path() else {
+            continue;
+        };
+        if plan.create_files.iter().any(|f| f.path == path) {
+            continue;
+        }
+        if fs::symlink_metadata(path).is_ok() {
+            // QEMU takes an empty regular file for a new one and grows it.
+            let empty = fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
+            if empty && d.size.0 > 0 {
+                plan.create_files.push(NewFile {
+                    device: d.id.clone(),
+                    path: path.to_path_buf(),
+                    size: d.size.0,
+                    grows_empty: true,
+                });
+            }
+            continue;
+        }
+        match missing_dirs(path) {
+            Ok(missing) => dirs.extend(missing),
+            Err(parent) => {
+                plan.problems.push(Problem::ParentNotDirectory {
+                    device: d.id.clone(),
+                    path: path.to_path_buf(),
+                    parent,
+                });
+                continue;
+            }
+        }
+        plan.create_files.push(NewFile {
+            device: d.id.clone(),
+            path: path.to_path_buf(),
+            size: d.size.0,
+            grows_empty: false,
+        });
+    }
+    plan.create_dirs.extend(dirs);
 }
 
 /// Why the plan's changes were not made.

@@ -212,6 +212,16 @@ fn to_json_object(head: &str, pieces: &[String]) -> String {
     format!("{{{}}}", out.join(","))
 }
 
+/// One device's `-object` and `-device` as JSON values: the arguments
+/// QMP's `object-add` (QEMU 6.0+) and `device_add` take to hotplug it.
+pub fn qmp_objects(d: &Dimm) -> (serde_json::Value, serde_json::Value) {
+    let parse = |s: String| serde_json::from_str(&s).unwrap_or(serde_json::Value::Null);
+    (
+        parse(to_json_object("qom-type", &backend_opts(d))),
+        parse(to_json_object("driver", &device_opts(d))),
+    )
+}
+
 /// Properties whose JSON value is a number of bytes.
 const SIZED: &[&str] = &[
     "size",

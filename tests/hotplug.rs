@@ -1,0 +1,302 @@
+//! Hotplug with real QEMU: several NVDIMMs and pc-dimms of mixed sizes
+//! and alignments added one after another to a running VM, each where
+//! qpmem predicted from QEMU's own report; QEMU refusing one leaves no
+//! object and no file behind; and a real Linux guest sees a hotplugged
+//! NVDIMM's range where predicted (its /proc/iomem, typed into the
+//! console).
+//!
+//! Needs qemu-system-x86_64 (and for the guest busybox-static and Debian's
+//! kernel); missing tools skip unless QPMEM_REQUIRE_QEMU=1.
+
+mod common;
+
+use common::guest::{guest_setup_or_skip, kernel_cache_dir, one_qemu_at_a_time};
+use common::qemu_or_skip;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use qpmem::core::device::DimmKind;
+use qpmem::core::facts::QemuStatus;
+use qpmem::core::hotplug::Outcome;
+use qpmem::core::layout::Placement;
+use qpmem::core::profile::{Auto, Backend, Dimm, Profile};
+use qpmem::core::size::{Size, MIB};
+use qpmem::guest::{write_initramfs, InitMode, InitramfsSpec, DEFAULT_APPEND};
+use qpmem::vm::{preflight, prepare, HotplugError, LaunchOptions, Notify, Vm, VmEvent};
+use std::path::Path;
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn events() -> (Notify, Receiver<VmEvent>) {
+    let (tx, rx) = channel();
+    let tx = Mutex::new(tx);
+    let notify: Notify = Arc::new(move |e| {
+        let _ = tx.lock().unwrap().send(e);
+    });
+    (notify, rx)
+}
+
+fn wait_until(
+    vm: &Vm,
+    rx: &Receiver<VmEvent>,
+    timeout: Duration,
+    what: &str,
+    done: impl Fn(&Vm) -> bool,
+) {
+    let deadline = Instant::now() + timeout;
+    while !done(vm) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "timed out waiting for {what}; stderr {:?}; console:\n{}",
+            vm.stderr_lines(),
+            vm.console().emulator().all_text()
+        );
+        if let Ok(VmEvent::Console) = rx.recv_timeout(left.min(Duration::from_millis(200))) {
+            vm.console().ack();
+        }
+    }
+}
+
+/// 512M of RAM, 4 slots up to 8G, nv1 (1G, label 2M) on a file in `dir`:
+/// the machine of the QEMU 7.2 measurement.
+fn profile(dir: &Path) -> Profile {
+    let mut p = Profile::empty("hotplug-test");
+    p.ram = Size::mib(512);
+    p.cpus = 1;
+    p.slots = Auto::Fixed(4);
+    p.maxmem = Auto::Fixed(Size::gib(8));
+    let mut nv1 = Dimm::nvdimm(1, dir.join("nv1"), Size::gib(1));
+    nv1.align = None;
+    p.devices.push(nv1);
+    p
+}
+
+fn launch(p: &Profile, qemu: &Path, tmp: &Path) -> (Vm, Receiver<VmEvent>) {
+    let plan = preflight(p, &QemuStatus::NotChecked, &[]);
+    assert!(!plan.is_blocked(), "{:?}", plan.errors());
+    prepare(&plan, true).unwrap();
+    let (notify, rx) = events();
+    let mut opts = LaunchOptions::new(qemu.to_path_buf());
+    opts.runtime_parent = Some(tmp.to_path_buf());
+    opts.shutdown_grace = Duration::from_millis(500);
+    let vm = Vm::launch(p, &opts, notify).unwrap();
+    // QMP answers once the supervisor hands the connection over.
+    wait_until(&vm, &rx, Duration::from_secs(60), "QMP", |vm| {
+        vm.running().is_ok()
+    });
+    (vm, rx)
+}
+
+/// The objects QEMU holds (QOM `/objects`).
+fn objects(vm: &Vm) -> Vec<String> {
+    let out = vm
+        .qmp("qom-list", Some(serde_json::json!({"path": "/objects"})))
+        .unwrap();
+    out.as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["name"].as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn hotplugs_in_a_row_land_where_predicted_and_a_refusal_leaves_nothing() {
+    let Some(qemu) = qemu_or_skip("hotplugs_in_a_row_land_where_predicted") else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pmem");
+    let (vm, _rx) = launch(&profile(&dir), &qemu, tmp.path());
+
+    // Mixed: the measured case first (1G, label 2M, align 128M:
+    // QEMU 7.2 put it at 0x140000000, slot 1), a label-less NVDIMM with
+    // align 2M, a pc-dimm on RAM.
+    let shapes: [(DimmKind, u64, u64, Option<u64>); 3] = [
+        (DimmKind::Nvdimm, 1024, 2, Some(128)),
+        (DimmKind::Nvdimm, 258, 0, Some(2)),
+        (DimmKind::PcDimm, 512, 0, None),
+    ];
+    let mut seen = Vec::new();
+    for (i, (kind, size, label, align)) in shapes.into_iter().enumerate() {
+        let running = vm.running().unwrap();
+        let mut d = match vm.plan_hotplug() {
+            Ok(c) => c.plan.device,
+            Err(e) => panic!("{e}: {} {:?}", vm.status(), vm.stderr_lines()),
+        };
+        d.size = Size::mib(size);
+        d.label_size = Size::mib(label);
+        d.align = align.map(Size::mib);
+        d.backend = Backend::File(dir.join(format!("hot{i}")));
+        if kind == DimmKind::PcDimm {
+            d.kind = kind;
+            d.id = format!("dimm{i}");
+            d.backend = Backend::Ram;
+            d.align = None;
+        }
+        let check = vm.check_hotplug(&running, d.clone());
+        assert!(check.errors().is_empty(), "{}: {:?}", d.id, check.errors());
+        let predicted: Placement = check.plan.placement.clone().unwrap();
+        let outcome = vm.hotplug(&check, true).unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::AsPredicted {
+                addr: predicted.addr,
+                slot: Some(predicted.slot)
+            },
+            "{}",
+            d.id
+        );
+        if i == 0 {
+            assert_eq!((predicted.addr, predicted.slot), (0x1_4000_0000, 1));
+        }
+        // QEMU says so itself.
+        let now = vm.running().unwrap().plugged;
+        let m = now
+            .iter()
+            .find(|m| m.id.as_deref() == Some(d.id.as_str()))
+            .unwrap();
+        assert_eq!(
+            (m.addr, m.size, m.slot),
+            (predicted.addr, predicted.size, Some(predicted.slot))
+        );
+        seen.push(d.id.clone());
+    }
+    assert_eq!(
+        vm.hotplugged()
+            .iter()
+            .map(|d| d.id.clone())
+            .collect::<Vec<_>>(),
+        seen
+    );
+
+    // All four slots are taken: qpmem says so before QEMU does.
+    let check = vm.plan_hotplug().unwrap();
+    assert!(
+        check.errors().iter().any(|e| e.contains("no free slots")),
+        "{:?}",
+        check.errors()
+    );
+    assert!(matches!(
+        vm.hotplug(&check, true),
+        Err(HotplugError::Blocked(_))
+    ));
+    // Past qpmem's judgement (its findings cleared), QEMU refuses it: its
+    // message comes back, and neither the object nor the file stays.
+    let mut forced = check.clone();
+    forced.plan.placement = Ok(forced_placement());
+    forced.plan.diagnostics.clear();
+    forced.plan.blockers.clear();
+    let file = forced.plan.device.backend.path().unwrap().to_path_buf();
+    let memdev = forced.plan.device.memdev.clone();
+    match vm.hotplug(&forced, true) {
+        Err(HotplugError::Refused { what, message }) => {
+            assert_eq!(what, "device_add");
+            assert!(message.contains("no free slots"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!file.exists(), "{} was left behind", file.display());
+    let objs = objects(&vm);
+    assert!(!objs.contains(&memdev), "{memdev} stayed: {objs:?}");
+    assert!(objs.contains(&"mem1".to_string()), "{objs:?}");
+    drop(vm);
+}
+
+fn forced_placement() -> Placement {
+    Placement {
+        slot: 0,
+        addr: 0,
+        size: 0,
+        align: 2 * MIB,
+        label_offset: 0,
+        unused_tail: 0,
+        start_aligned: true,
+        end_aligned: true,
+    }
+}
+
+fn type_line(vm: &Vm, text: &str) {
+    for c in text.chars() {
+        vm.console()
+            .key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+            .unwrap();
+    }
+    vm.console()
+        .key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+        .unwrap();
+}
+
+#[test]
+fn a_real_guest_sees_the_hotplugged_nvdimm_where_predicted() {
+    let test = "a_real_guest_sees_the_hotplugged_nvdimm_where_predicted";
+    let Some(mut g) = guest_setup_or_skip(test) else {
+        return;
+    };
+    g.kernel = g
+        .kernel
+        .with_pvh_image(&kernel_cache_dir())
+        .expect("an uncompressed (PVH) kernel image");
+    let _one = one_qemu_at_a_time();
+    let tmp = tempfile::tempdir().unwrap();
+    let initrd = tmp.path().join("initrd.cpio");
+    let spec = InitramfsSpec::new(
+        g.busybox.clone(),
+        g.kernel.modules_dir.clone(),
+        InitMode::ReportThenShell,
+    );
+    write_initramfs(&spec, &initrd).unwrap();
+    let dir = tmp.path().join("pmem");
+    let mut p = profile(&dir);
+    p.kernel = Some(g.kernel.vmlinuz.clone());
+    p.initrd = Some(initrd);
+    p.append = Some(DEFAULT_APPEND.to_string());
+    p.extra_args = vec!["-no-reboot".into()];
+    let (vm, rx) = launch(&p, &g.qemu, tmp.path());
+    wait_until(
+        &vm,
+        &rx,
+        Duration::from_secs(240),
+        "the guest shell",
+        |vm| vm.console().emulator().all_text().contains("QPMEM-SHELL"),
+    );
+
+    let check = vm.plan_hotplug().unwrap();
+    assert!(check.errors().is_empty(), "{:?}", check.errors());
+    let predicted = check.plan.placement.clone().unwrap();
+    let outcome = vm.hotplug(&check, true).unwrap();
+    assert!(
+        matches!(outcome, Outcome::AsPredicted { .. }),
+        "{outcome:?}"
+    );
+
+    // The guest's kernel, told by ACPI, maps the new range.
+    let want = (predicted.addr, predicted.end() - 1);
+    let ranges = |text: &str| -> Vec<(u64, u64)> {
+        text.lines()
+            .filter_map(|l| l.trim().strip_suffix(" : Persistent Memory"))
+            .filter_map(|r| r.split_once('-'))
+            .filter_map(|(a, b)| {
+                Some((
+                    u64::from_str_radix(a, 16).ok()?,
+                    u64::from_str_radix(b, 16).ok()?,
+                ))
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        type_line(&vm, "grep 'Persistent Memory' /proc/iomem; echo IOMEM-DONE");
+        std::thread::sleep(Duration::from_secs(2));
+        vm.console().ack();
+        let text = vm.console().emulator().all_text();
+        if ranges(&text).contains(&want) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest never showed {want:x?} as Persistent Memory; console:\n{text}"
+        );
+    }
+    drop(vm);
+}
