@@ -20,7 +20,12 @@ use qpmem::core::layout::Placement;
 use qpmem::core::profile::{Auto, Backend, Dimm, Profile};
 use qpmem::core::size::{Size, MIB};
 use qpmem::guest::{write_initramfs, InitMode, InitramfsSpec, DEFAULT_APPEND};
+use qpmem::tui::launch::{feed, frame};
+use qpmem::tui::launch_view::{Focus, LaunchView, ViewEvent};
+use qpmem::tui::theme::Theme;
 use qpmem::vm::{preflight, prepare, HotplugError, LaunchOptions, Notify, Vm, VmEvent};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
 use std::path::Path;
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Mutex};
@@ -261,14 +266,41 @@ fn a_real_guest_sees_the_hotplugged_nvdimm_where_predicted() {
         |vm| vm.console().emulator().all_text().contains("QPMEM-SHELL"),
     );
 
-    let check = vm.plan_hotplug().unwrap();
-    assert!(check.errors().is_empty(), "{:?}", check.errors());
-    let predicted = check.plan.placement.clone().unwrap();
-    let outcome = vm.hotplug(&check, true).unwrap();
-    assert!(
-        matches!(outcome, Outcome::AsPredicted { .. }),
-        "{outcome:?}"
+    // Through the launch view, as a person does it: Ctrl-], +, the panel
+    // with the prediction, Enter, y (it creates the backing file).
+    let predicted = vm.plan_hotplug().unwrap().plan.placement.unwrap();
+    let mut view = LaunchView::new("hotplug", Theme::default_theme(), (160, 50));
+    let key = |c: KeyCode, m: KeyModifiers| ViewEvent::Key(KeyEvent::new(c, m));
+    let plain = |c: char| key(KeyCode::Char(c), KeyModifiers::NONE);
+    feed(
+        &vm,
+        &mut view,
+        key(KeyCode::Char(']'), KeyModifiers::CONTROL),
     );
+    assert_eq!(view.focus(), Focus::Commands);
+    feed(&vm, &mut view, plain('+'));
+    assert!(view.hotplug_open(), "{:?}", view.message());
+    let mut screen = Terminal::new(TestBackend::new(160, 50)).unwrap();
+    frame(&mut screen, &mut view, &vm).unwrap();
+    let shown: String = screen
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    let range = format!("{:#x}-{:#x}", predicted.addr, predicted.end() - 1);
+    assert!(shown.contains(&range), "the panel shows {range}");
+    feed(&vm, &mut view, key(KeyCode::Enter, KeyModifiers::NONE));
+    assert!(view.hints().contains("y / n"), "{}", view.hints());
+    feed(&vm, &mut view, plain('y'));
+    let said = view.message().unwrap_or_default().to_string();
+    assert!(
+        said.contains(&format!("plugged at {:#x}", predicted.addr))
+            && said.contains("as predicted"),
+        "{said}"
+    );
+    assert_eq!(vm.hotplugged().len(), 1);
 
     // The guest's kernel, told by ACPI, maps the new range.
     let want = (predicted.addr, predicted.end() - 1);

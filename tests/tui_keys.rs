@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use qpmem::core::cmdline::render_shell;
 use qpmem::core::diagnose::Severity;
 use qpmem::core::facts::{Origin, QemuStatus};
-use qpmem::core::profile::{Backend, Profile};
+use qpmem::core::profile::{Backend, Dimm, Profile};
 use qpmem::core::qemu::QemuVersion;
 use qpmem::core::size::Size;
 use qpmem::tui::app::{Dialog, Effect, Event, LaunchCheck, Pane, Setup};
@@ -1554,4 +1554,27 @@ fn map_zoom_halves_and_doubles_the_cell() {
     assert_eq!(cell(&a), first);
     keys(&mut a, "-");
     assert_eq!(cell(&a), fit, "a step out from the top level fits again");
+}
+
+#[test]
+fn hotplugged_devices_join_the_profile_as_one_undoable_edit() {
+    let mut a = app(seed());
+    let mut nv3 = Dimm::nvdimm(3, "/vms/nvdimm-3".into(), Size::mib(1026));
+    nv3.label_size = Size::mib(2);
+    a.handle(Event::Hotplugged(vec![nv3.clone()]));
+    let ids: Vec<&str> = a
+        .doc
+        .profile
+        .devices
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    assert_eq!(ids, ["nv1", "nv2", "nv3"]);
+    assert_eq!(a.doc.profile.devices[2], nv3);
+    assert!(a.doc.dirty());
+    let status = &a.doc.status.as_ref().unwrap().text;
+    assert!(status.contains("hotplugged nv3"), "{status}");
+    keys(&mut a, "u");
+    assert_eq!(a.doc.profile.devices.len(), 2);
+    assert!(!a.doc.dirty());
 }

@@ -150,5 +150,12 @@ fn finish(ended: Ended) -> Outcome {
     if let VmStatus::Exited(_) = state {
         eprintln!("qpmem: QEMU {state}");
     }
+    if !ended.hotplugged.is_empty() {
+        let ids: Vec<&str> = ended.hotplugged.iter().map(|d| d.id.as_str()).collect();
+        eprintln!(
+            "qpmem: hotplugged in this session, not in the profile: {} (a launch from the editor, `l`, adds them to it)",
+            ids.join(", ")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -78,7 +78,7 @@ impl Running {
 }
 
 /// Adding one device to a running VM, judged before anything happens.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HotplugPlan {
     /// The device to add.
     pub device: Dimm,

@@ -313,6 +313,7 @@ impl App {
                 self.doc.complain(format!("theme not remembered: {e}"))
             }
             Event::QemuPlaced(c) => self.doc.qemu_placed = Some((*c, false)),
+            Event::Hotplugged(devices) => self.doc.keep_hotplugged(devices),
             Event::VerifyStage(stage) => {
                 if matches!(self.doc.guest, GuestCheck::Running(_)) {
                     self.doc.guest = GuestCheck::Running(stage);

@@ -398,6 +398,21 @@ impl Doc {
         self.say(format!("added {id}"));
     }
 
+    /// Devices hotplugged into the VM launched from here become the
+    /// profile's own, cold-plugged after the others (where first fit puts
+    /// them again at the next launch): one edit, which `u` undoes.
+    pub fn keep_hotplugged(&mut self, devices: Vec<crate::core::device::Dimm>) {
+        let ids: Vec<String> = devices.iter().map(|d| d.id.clone()).collect();
+        let mut p = self.profile.clone();
+        p.devices.extend(devices);
+        self.commit(p);
+        self.selected = self.profile.devices.len().saturating_sub(1);
+        self.say(format!(
+            "hotplugged {}: now in the profile as cold-plugged devices (undo takes them out; not saved yet)",
+            ids.join(", ")
+        ));
+    }
+
     /// Swap the selected DIMM with the next (or previous) one.
     pub fn reorder(&mut self, down: bool) {
         let i = self.selected;

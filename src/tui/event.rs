@@ -124,6 +124,9 @@ pub enum Event {
     /// The theme chosen with the cycle key was written to `config.ron`
     /// (its name), or why not.
     ThemeRemembered(Result<String, TaskError>),
+    /// Devices were hotplugged into the VM launched from here (in order):
+    /// offered as cold-plugged devices of the profile.
+    Hotplugged(Vec<crate::core::device::Dimm>),
     /// QEMU, launched from here, reported where it placed the devices.
     QemuPlaced(Box<Comparison>),
     /// A guest check moved on to a new stage (its label).

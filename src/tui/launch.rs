@@ -16,7 +16,7 @@
 use super::launch_view::{LaunchView, Scroll, ViewEvent, VmCommand, VmEffect};
 use super::theme::Theme;
 use crate::console::FramePacer;
-use crate::core::profile::Profile;
+use crate::core::profile::{Dimm, Profile};
 use crate::core::qemu::Comparison;
 use crate::terminal;
 use crate::vm::{LaunchOptions, Notify, Vm, VmError, VmEvent, VmStatus};
@@ -94,6 +94,8 @@ pub struct Ended {
     pub stderr: Vec<String>,
     /// What QEMU placed against the prediction, if QMP answered.
     pub placement: Option<Comparison>,
+    /// The devices hotplugged in the session (`+`), in order.
+    pub hotplugged: Vec<Dimm>,
 }
 
 impl Ended {
@@ -153,6 +155,7 @@ where
         state: status.map(VmStatus::Exited).unwrap_or_else(|| vm.status()),
         stderr: vm.stderr_lines(),
         placement: vm.placement(),
+        hotplugged: vm.hotplugged(),
     };
     drop(vm);
     shown.map_err(LaunchError::Terminal)?;
@@ -212,6 +215,14 @@ pub fn perform(vm: &Vm, effect: VmEffect) -> Performed {
                 Performed::Report(ViewEvent::Failed(format!("cannot resize the console: {e}")))
             }
         },
+        VmEffect::PlanHotplug => Performed::Report(ViewEvent::HotplugPlanned(
+            vm.plan_hotplug().map(Box::new).map_err(|e| e.to_string()),
+        )),
+        VmEffect::Hotplug(check) => Performed::Report(ViewEvent::Hotplugged(
+            vm.hotplug(&check, true)
+                .map(|o| (check.plan.device.id.clone(), o))
+                .map_err(|e| e.to_string()),
+        )),
         VmEffect::Leave => Performed::Leave,
     }
 }

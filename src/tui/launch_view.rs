@@ -14,15 +14,20 @@
 //! Keys: while the guest has the keyboard, everything goes to it except
 //! `Ctrl-]` (release the keyboard) and Shift-PgUp/PgDn (scroll); the
 //! mouse wheel scrolls too. Once released: `p` pause/resume, `a` ACPI
-//! power-off, `q` quit (asks before killing a running VM),
+//! power-off, `+` hotplug a DIMM (a panel shows where QEMU will put it,
+//! judged on QEMU's own report, and the rules' findings; Enter plugs it,
+//! after a y/n when it creates a file), `q` quit (asks before killing a
+//! running VM),
 //! PgUp/PgDn/Home/End/arrows scroll, Enter or `i` gives the keyboard back
 //! to the guest.
 
 use super::theme::Theme;
 use crate::console::keys::is_release_key;
 use crate::console::{encode_key, encode_paste, ConsolePane, Emulator, KeyInput, PaneStyle};
+use crate::core::hotplug::Outcome;
+use crate::core::size::format_human;
 use crate::core::size::format_qemu;
-use crate::vm::{VmState, VmStatus};
+use crate::vm::{HotplugCheck, VmState, VmStatus};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
@@ -74,8 +79,14 @@ pub enum Scroll {
 }
 
 /// What the driver must do to the running VM.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum VmEffect {
+    /// Judge the next DIMM against the running VM, then send
+    /// [`ViewEvent::HotplugPlanned`].
+    PlanHotplug,
+    /// Create its file and plug it (QMP object-add, device_add), then send
+    /// [`ViewEvent::Hotplugged`].
+    Hotplug(Box<HotplugCheck>),
     /// Run a QMP command, then send [`ViewEvent::Commanded`].
     Qmp(VmCommand),
     /// End QEMU now (QMP `quit`, then SIGKILL).
@@ -105,6 +116,11 @@ pub enum ViewEvent {
     Commanded(VmCommand, Result<(), String>),
     /// Something the driver did failed (input not sent, resize refused).
     Failed(String),
+    /// The next DIMM, judged; or why it could not be (QMP not ready...).
+    HotplugPlanned(Result<Box<HotplugCheck>, String>),
+    /// A hotplug happened (the device's id and how QEMU placed it against
+    /// the prediction), or why not (QEMU's refusal, taken back).
+    Hotplugged(Result<(String, Outcome), String>),
     /// qpmem is exiting on this signal (SIGTERM, SIGHUP): the VM is being
     /// powered off.
     Terminating(i32),
@@ -138,6 +154,9 @@ pub struct LaunchView {
     focus: Focus,
     confirm_quit: bool,
     message: Option<String>,
+    /// The hotplug panel: the judged DIMM, and whether the y/n about the
+    /// files it creates is asked.
+    hotplug: Option<(Box<HotplugCheck>, bool)>,
     /// The terminal's size.
     size: (u16, u16),
     /// The console pane's inner size (rows, columns): what the pty is.
@@ -156,6 +175,7 @@ impl LaunchView {
             focus: Focus::Guest,
             confirm_quit: false,
             message: None,
+            hotplug: None,
             size: (cols, rows),
             console: (0, 0),
         };
@@ -231,6 +251,35 @@ impl LaunchView {
                 self.message = Some(e);
                 Vec::new()
             }
+            ViewEvent::HotplugPlanned(Ok(check)) => {
+                self.message = None;
+                self.hotplug = Some((check, false));
+                Vec::new()
+            }
+            ViewEvent::HotplugPlanned(Err(e)) => {
+                self.message = Some(format!("cannot hotplug now: {e}"));
+                Vec::new()
+            }
+            ViewEvent::Hotplugged(result) => {
+                self.message = Some(match result {
+                    Ok((id, Outcome::AsPredicted { addr, slot })) => {
+                        let slot = slot.map_or_else(String::new, |s| format!(", slot {s}"));
+                        format!("{id} plugged at {addr:#x}{slot}, as predicted")
+                    }
+                    Ok((id, Outcome::Differs { predicted, actual })) => format!(
+                        "{id} plugged at {:#x} ({}), but qpmem PREDICTED {:#x} ({})",
+                        actual.0,
+                        format_human(actual.1),
+                        predicted.0,
+                        format_human(predicted.1)
+                    ),
+                    Ok((id, Outcome::Missing)) => {
+                        format!("QEMU took {id} but does not report it among its memory devices")
+                    }
+                    Err(e) => e,
+                });
+                Vec::new()
+            }
             ViewEvent::Terminating(signal) => {
                 let name = match signal {
                     1 => "SIGHUP",
@@ -288,6 +337,9 @@ impl LaunchView {
             self.message = Some("quit cancelled".into());
             return Vec::new();
         }
+        if self.hotplug.is_some() {
+            return self.hotplug_key(key);
+        }
         let page = self.page();
         match self.focus {
             Focus::Guest => {
@@ -331,6 +383,11 @@ impl LaunchView {
                     VmCommand::Pause
                 })],
                 KeyCode::Char('a') => vec![VmEffect::Qmp(VmCommand::PowerOff)],
+                KeyCode::Char('+') if self.exited() => {
+                    self.message = Some("QEMU has exited: nothing to plug into".into());
+                    Vec::new()
+                }
+                KeyCode::Char('+') => vec![VmEffect::PlanHotplug],
                 KeyCode::Char('q') => {
                     if self.exited() {
                         return vec![VmEffect::Leave];
@@ -349,16 +406,58 @@ impl LaunchView {
         }
     }
 
+    /// A key while the hotplug panel is open: Enter plugs (asking first
+    /// when files are created), Esc (or n at the question) cancels.
+    fn hotplug_key(&mut self, key: KeyEvent) -> Vec<VmEffect> {
+        let Some((check, asking)) = self.hotplug.take() else {
+            return Vec::new();
+        };
+        match (key.code, asking) {
+            (KeyCode::Esc, _) | (KeyCode::Char('n' | 'N' | 'q'), true) => {
+                self.message = Some(format!("{} not plugged", check.plan.device.id));
+                Vec::new()
+            }
+            (KeyCode::Enter, false) if !check.errors().is_empty() => {
+                self.message = Some(format!("cannot plug: {}", check.errors()[0]));
+                self.hotplug = Some((check, false));
+                Vec::new()
+            }
+            (KeyCode::Enter, false) if !check.changes().is_empty() => {
+                self.hotplug = Some((check, true));
+                Vec::new()
+            }
+            (KeyCode::Enter, false) | (KeyCode::Char('y' | 'Y') | KeyCode::Enter, true) => {
+                self.message = Some(format!("plugging {}...", check.plan.device.id));
+                vec![VmEffect::Hotplug(check)]
+            }
+            _ => {
+                self.hotplug = Some((check, asking));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Is the hotplug panel open?
+    pub fn hotplug_open(&self) -> bool {
+        self.hotplug.is_some()
+    }
+
     /// The key hints for the current state.
     pub fn hints(&self) -> &'static str {
-        if self.confirm_quit {
+        if let Some((_, asking)) = &self.hotplug {
+            if *asking {
+                "Create the backing file and plug it? y / n"
+            } else {
+                "Enter plug it · Esc cancel"
+            }
+        } else if self.confirm_quit {
             "Force quit QEMU (the guest gets no chance to shut down) and leave? y / n"
         } else if self.focus == Focus::Guest {
             "keys go to the guest · Ctrl-] qpmem keys · Shift-PgUp/PgDn or wheel scroll"
         } else if self.exited() {
             "q leave · PgUp/PgDn/Home/End scroll · Enter console"
         } else {
-            "Enter back to guest · p pause/resume · a ACPI power-off · q force quit · PgUp/PgDn/Home/End scroll"
+            "Enter back to guest · p pause/resume · a ACPI power-off · + hotplug a DIMM · q force quit · PgUp/PgDn/Home/End scroll"
         }
     }
 
@@ -557,6 +656,70 @@ impl LaunchView {
         frame.render_widget(
             Paragraph::new(Line::from(Span::styled(self.hints(), hint_style))),
             a.hints,
+        );
+        if let Some((check, asking)) = &self.hotplug {
+            self.draw_hotplug(frame, area, check, *asking);
+        }
+    }
+
+    /// The hotplug panel over the console: the device and where QEMU will
+    /// put it, what blocks it, the rules' warnings, what it creates.
+    fn draw_hotplug(&self, frame: &mut Frame, area: Rect, check: &HotplugCheck, asking: bool) {
+        let t = &self.theme;
+        let d = &check.plan.device;
+        let mut lines = vec![Line::styled(check.summary(), t.text())];
+        if let Some(p) = d.backend.path() {
+            lines.push(Line::styled(
+                format!(
+                    "label {}, align {}, file {}",
+                    format_qemu(d.effective_label_size()),
+                    d.align.map_or_else(|| "-".to_string(), |a| a.to_string()),
+                    p.display()
+                ),
+                t.dim(),
+            ));
+        }
+        lines.push(Line::styled(
+            "placed from QEMU's own report of what is plugged now",
+            t.dim(),
+        ));
+        for e in check.errors() {
+            lines.push(Line::styled(format!("error: {e}"), t.error()));
+        }
+        for w in check
+            .plan
+            .diagnostics
+            .iter()
+            .filter(|x| x.severity == crate::core::diagnose::Severity::Warning)
+        {
+            lines.push(Line::styled(
+                format!("warning[{}]: {}", w.code, w.message),
+                t.warning(),
+            ));
+        }
+        for c in check.changes() {
+            lines.push(Line::styled(format!("creates: {c}"), t.note()));
+        }
+        if asking {
+            lines.push(Line::styled(
+                "Create the backing file and plug it? y / n",
+                t.warning_block(),
+            ));
+        }
+        let w = area.width.saturating_sub(4).min(100);
+        let h = u16::try_from(lines.len() + 2)
+            .unwrap_or(u16::MAX)
+            .min(area.height.saturating_sub(2));
+        let r = crate::tui::geometry::centered(area, w, h);
+        frame.render_widget(ratatui::widgets::Clear, r);
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(t.border(true))
+                    .title(Span::styled(format!(" Hotplug {} ", d.id), t.title())),
+            ),
+            r,
         );
     }
 }

@@ -373,6 +373,9 @@ impl Driver {
                 if let Some(c) = ended.placement.clone() {
                     self.later.push(Event::QemuPlaced(Box::new(c)));
                 }
+                if !ended.hotplugged.is_empty() {
+                    self.later.push(Event::Hotplugged(ended.hotplugged.clone()));
+                }
                 let state = ended.state;
                 Event::Launched(if ended.failed() {
                     Err(TaskError::QemuFailed {

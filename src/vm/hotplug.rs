@@ -17,7 +17,7 @@ use crate::lock;
 use serde_json::Value;
 
 /// A hotplug judged against the running VM and this host.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HotplugCheck {
     pub plan: HotplugPlan,
     /// The directories and backing file it creates, and what is wrong

@@ -52,7 +52,7 @@ pub enum Problem {
 }
 
 /// What launching would do, and what stands in the way.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     /// Every finding of [`diagnose::check`]; errors block the launch.
     pub diagnostics: Vec<Diagnostic>,
