@@ -297,17 +297,27 @@ impl Profile {
 
     /// `maxmem=` as rendered: fixed, or RAM plus every device's footprint in
     /// the device memory region, rounded up to 1 GiB above RAM when there
-    /// is nothing to place (QEMU needs maxmem > RAM once slots are given).
+    /// is nothing to place (QEMU needs maxmem > RAM once slots are given),
+    /// plus room for each spare slot to be hotplugged: the largest
+    /// device's footprint (1 GiB when there is none) per spare slot.
     pub fn effective_maxmem(&self) -> u64 {
         match self.maxmem {
             Auto::Fixed(m) => m.0,
             Auto::Auto => {
-                let need: u64 = self
+                let footprints: Vec<u64> = self
                     .devices
                     .iter()
                     .map(|d| crate::core::device::footprint(d).unwrap_or(d.size.0))
-                    .fold(0u64, |a, b| a.saturating_add(b));
+                    .collect();
+                let need = footprints.iter().fold(0u64, |a, b| a.saturating_add(*b));
                 let need = if need == 0 { GIB } else { need };
+                let spare = footprints
+                    .iter()
+                    .copied()
+                    .max()
+                    .unwrap_or(GIB)
+                    .saturating_mul(u64::from(self.spare_slots));
+                let need = need.saturating_add(spare);
                 let total = self.ram.0.saturating_add(need);
                 crate::core::size::align_up(total, 4096).unwrap_or(total)
             }
@@ -543,6 +553,17 @@ mod tests {
         assert_eq!(p.effective_slots(), 1);
         p.slots = Auto::Fixed(8);
         assert_eq!(p.effective_slots(), 8);
+    }
+
+    #[test]
+    fn automatic_maxmem_leaves_room_for_each_spare_slot() {
+        let mut p = Profile::seed(Path::new("/tmp"));
+        let without = p.effective_maxmem();
+        p.spare_slots = 2;
+        let footprint = crate::core::device::footprint(&p.devices[0]).unwrap();
+        assert_eq!(p.effective_maxmem(), without + 2 * footprint);
+        p.devices.clear();
+        assert_eq!(p.effective_maxmem(), p.ram.0 + GIB + 2 * GIB);
     }
 
     #[test]

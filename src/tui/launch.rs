@@ -218,6 +218,11 @@ pub fn perform(vm: &Vm, effect: VmEffect) -> Performed {
         VmEffect::PlanHotplug => Performed::Report(ViewEvent::HotplugPlanned(
             vm.plan_hotplug().map(Box::new).map_err(|e| e.to_string()),
         )),
+        VmEffect::CheckHotplug(device) => Performed::Report(ViewEvent::HotplugPlanned(
+            vm.running()
+                .map(|r| Box::new(vm.check_hotplug(&r, *device)))
+                .map_err(|e| e.to_string()),
+        )),
         VmEffect::Hotplug(check) => Performed::Report(ViewEvent::Hotplugged(
             vm.hotplug(&check, true)
                 .map(|o| (check.plan.device.id.clone(), o))

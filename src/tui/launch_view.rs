@@ -84,6 +84,9 @@ pub enum VmEffect {
     /// Judge the next DIMM against the running VM, then send
     /// [`ViewEvent::HotplugPlanned`].
     PlanHotplug,
+    /// Judge this device instead (its size changed in the panel), then
+    /// send [`ViewEvent::HotplugPlanned`].
+    CheckHotplug(Box<crate::core::device::Dimm>),
     /// Create its file and plug it (QMP object-add, device_add), then send
     /// [`ViewEvent::Hotplugged`].
     Hotplug(Box<HotplugCheck>),
@@ -124,6 +127,21 @@ pub enum ViewEvent {
     /// qpmem is exiting on this signal (SIGTERM, SIGHUP): the VM is being
     /// powered off.
     Terminating(i32),
+}
+
+/// `d` with what the guest sees of it doubled (or halved, down to
+/// 128 MiB), its label kept: the panel's `+`/`-`.
+fn resized(d: &crate::core::device::Dimm, bigger: bool) -> crate::core::device::Dimm {
+    let label = d.effective_label_size();
+    let visible = d.size.0.saturating_sub(label);
+    let visible = if bigger {
+        visible.saturating_mul(2)
+    } else {
+        (visible / 2).max(128 << 20)
+    };
+    let mut out = d.clone();
+    out.size = crate::core::size::Size(visible.saturating_add(label));
+    out
 }
 
 /// `hh:mm:ss`.
@@ -413,6 +431,11 @@ impl LaunchView {
             return Vec::new();
         };
         match (key.code, asking) {
+            (KeyCode::Char(c @ ('+' | '-')), false) => {
+                let d = resized(&check.plan.device, c == '+');
+                self.hotplug = Some((check, false));
+                vec![VmEffect::CheckHotplug(Box::new(d))]
+            }
             (KeyCode::Esc, _) | (KeyCode::Char('n' | 'N' | 'q'), true) => {
                 self.message = Some(format!("{} not plugged", check.plan.device.id));
                 Vec::new()
@@ -448,7 +471,7 @@ impl LaunchView {
             if *asking {
                 "Create the backing file and plug it? y / n"
             } else {
-                "Enter plug it · Esc cancel"
+                "Enter plug it · +/- double/halve its size · Esc cancel"
             }
         } else if self.confirm_quit {
             "Force quit QEMU (the guest gets no chance to shut down) and leave? y / n"
@@ -772,6 +795,102 @@ mod tests {
         assert_eq!(v.console_size(), (20, 78));
         assert!(v.handle(ViewEvent::Vm(state(VmStatus::Running))).is_empty());
         v
+    }
+
+    /// A judged hotplug of a 1 GiB NVDIMM beside nv1 (in slot 0, QEMU's
+    /// report), with `slots` slots; its file is to be created.
+    fn hotplug_check(slots: u32) -> Box<HotplugCheck> {
+        use crate::core::hotplug::{plan, Running};
+        use crate::core::profile::{Auto, Dimm, Profile};
+        use crate::core::size::Size;
+        let mut p = Profile::empty("t");
+        p.slots = Auto::Fixed(slots);
+        p.maxmem = Auto::Fixed(Size::gib(8));
+        p.devices
+            .push(Dimm::nvdimm(1, "/vms/nv1".into(), Size::gib(1)));
+        let nv1 = MemoryDeviceInfo {
+            kind: "nvdimm".into(),
+            id: Some("nv1".into()),
+            slot: Some(0),
+            addr: 1 << 32,
+            size: 896 << 20,
+            node: Some(0),
+            memdev: "/objects/mem1".into(),
+        };
+        let r = Running::new(&p, &[], vec![nv1], None);
+        let d = Dimm::nvdimm(2, "/vms/nv2".into(), Size::mib(1026));
+        let mut files = crate::vm::Plan::default();
+        files.create_files.push(crate::vm::NewFile {
+            device: "nv2".into(),
+            path: "/vms/nv2".into(),
+            size: 1026 << 20,
+            grows_empty: false,
+        });
+        Box::new(HotplugCheck {
+            plan: plan(&r, d, &crate::core::facts::HostFacts::default()),
+            files,
+        })
+    }
+
+    #[test]
+    fn plus_judges_a_hotplug_and_enter_plugs_it_after_a_question() {
+        let mut v = running();
+        v.handle(ctrl(']'));
+        assert_eq!(v.handle(ch('+')), [VmEffect::PlanHotplug]);
+        let check = hotplug_check(2);
+        assert!(check.errors().is_empty(), "{:?}", check.errors());
+        v.handle(ViewEvent::HotplugPlanned(Ok(check.clone())));
+        assert!(v.hotplug_open());
+        // + doubles what the guest sees, the label kept.
+        match &v.handle(ch('+'))[..] {
+            [VmEffect::CheckHotplug(d)] => assert_eq!(d.size.0, (2048 + 2) << 20),
+            other => panic!("{other:?}"),
+        }
+        // Enter asks first (a file is created); n cancels it all.
+        assert!(v.handle(key(KeyCode::Enter)).is_empty());
+        assert!(v.hints().contains("y / n"));
+        assert!(v.handle(ch('n')).is_empty());
+        assert!(!v.hotplug_open());
+        assert_eq!(v.message(), Some("nv2 not plugged"));
+        // Again, and y plugs it.
+        v.handle(ViewEvent::HotplugPlanned(Ok(check.clone())));
+        v.handle(key(KeyCode::Enter));
+        assert_eq!(v.handle(ch('y')), [VmEffect::Hotplug(check)]);
+        v.handle(ViewEvent::Hotplugged(Ok((
+            "nv2".into(),
+            Outcome::Differs {
+                predicted: (0x1_4000_0000, 1 << 30),
+                actual: (0x1_8000_0000, 1 << 30),
+            },
+        ))));
+        assert!(
+            v.message().unwrap().contains("PREDICTED 0x140000000"),
+            "{:?}",
+            v.message()
+        );
+    }
+
+    #[test]
+    fn a_hotplug_qpmem_predicts_qemu_refuses_is_not_sent() {
+        let mut v = running();
+        v.handle(ctrl(']'));
+        // One slot, nv1 in it.
+        let check = hotplug_check(1);
+        assert!(!check.errors().is_empty());
+        v.handle(ViewEvent::HotplugPlanned(Ok(check)));
+        assert!(v.handle(key(KeyCode::Enter)).is_empty());
+        assert!(v.hotplug_open());
+        let said = v.message().unwrap();
+        assert!(
+            said.contains("no free slots") && said.contains("spare slots"),
+            "{said}"
+        );
+        assert!(v.handle(key(KeyCode::Esc)).is_empty());
+        assert!(!v.hotplug_open());
+        // Once QEMU is gone there is nothing to plug into.
+        v.handle(ViewEvent::Vm(state(exited())));
+        assert!(v.handle(ch('+')).is_empty());
+        assert!(v.message().unwrap().contains("exited"));
     }
 
     fn placement(n: usize, differs: bool) -> Comparison {
