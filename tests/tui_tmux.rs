@@ -336,6 +336,63 @@ fn launch_from_the_editor_and_come_back() {
     t.wait("the shell back", |s| !s.contains("Address map"));
 }
 
+#[test]
+fn hotplug_from_the_launch_view_and_keep_it_in_the_profile() {
+    if !tmux_present() || !qemu_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    t.wait("the shell", |s| !s.trim().is_empty());
+    let qpmem = env!("CARGO_BIN_EXE_qpmem");
+    // The small example with a spare slot (and so room in maxmem).
+    let shown = Command::new(qpmem)
+        .args(["profiles", "show", "small"])
+        .output()
+        .unwrap();
+    let ron = String::from_utf8_lossy(&shown.stdout).replace("spare_slots: 0", "spare_slots: 1");
+    assert!(ron.contains("spare_slots: 1"), "{ron}");
+    let profile = t.home().join("spare.ron");
+    std::fs::write(&profile, ron).unwrap();
+    t.type_line(&format!("{qpmem} edit {}", profile.display()));
+    t.wait("the editor", |s| {
+        s.contains("Address map") && s.contains("nv1")
+    });
+    t.keys(&["l"]);
+    t.wait("the launch question", |s| s.contains("Launch, and first"));
+    t.keys(&["y"]);
+    t.wait("QEMU's placement", |s| {
+        s.contains("QEMU placed every device where qpmem predicted")
+    });
+    t.keys(&["C-]"]);
+    t.keys(&["+"]);
+    let s = t.wait("the hotplug panel", |s| s.contains("Hotplug nv2"));
+    // nv1 shows 1 GiB from 4 GiB; nv2 (1026M, align 128M) goes right after.
+    assert!(s.contains("0x140000000-0x17fffffff, slot 1"), "{s}");
+    let file = t.home().join("data/qpmem/nvdimm-2");
+    assert!(s.contains(&file.display().to_string()), "{s}");
+    assert!(!file.exists());
+    t.keys(&["Enter"]);
+    t.wait("the file question", |s| {
+        s.contains("Create the backing file and plug it? y / n")
+    });
+    t.keys(&["y"]);
+    t.wait("plugged", |s| {
+        s.contains("nv2 plugged at 0x140000000, slot 1, as predicted")
+    });
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 1026 << 20);
+    // Leave; the editor offers nv2 as a cold-plugged device.
+    t.keys(&["q"]);
+    t.keys(&["y"]);
+    let s = t.wait("the editor again", |s| {
+        s.contains("Address map") && s.contains("hotplugged nv2: now in the profile")
+    });
+    assert!(s.contains("[+]"), "{s}");
+    t.keys(&["u"]);
+    t.wait("undone", |s| s.contains("undone") && !s.contains("[+]"));
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}
+
 /// With `$QPMEM_QEMU` set, the TUI judges against, shows and launches that
 /// QEMU: a wrapper that logs its calls and claims version 7.2.77.
 #[test]

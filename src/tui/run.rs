@@ -373,18 +373,21 @@ impl Driver {
                 if let Some(c) = ended.placement.clone() {
                     self.later.push(Event::QemuPlaced(Box::new(c)));
                 }
-                if !ended.hotplugged.is_empty() {
-                    self.later.push(Event::Hotplugged(ended.hotplugged.clone()));
-                }
                 let state = ended.state;
-                Event::Launched(if ended.failed() {
+                let launched = Event::Launched(if ended.failed() {
                     Err(TaskError::QemuFailed {
                         state: state.to_string(),
                         last: ended.stderr.last().cloned(),
                     })
                 } else {
                     Ok(format!("QEMU {state}"))
-                })
+                });
+                if ended.hotplugged.is_empty() {
+                    return launched;
+                }
+                // Last, so that its message is the one the status shows.
+                self.later.push(launched);
+                Event::Hotplugged(ended.hotplugged)
             }
             Err(LaunchError::Start(e)) => Event::Launched(Err(TaskError::Launch(Arc::new(e)))),
             Err(LaunchError::Terminal(e)) => {
