@@ -175,6 +175,25 @@ fn hotplugs_in_a_row_land_where_predicted_and_a_refusal_leaves_nothing() {
         seen
     );
 
+    // NVDIMMs cannot be unplugged: QEMU's own reason comes back, and the
+    // device stays.
+    match vm.unplug(&seen[0]) {
+        Err(HotplugError::Refused { what, message }) => {
+            assert_eq!(what, "device_del");
+            assert!(message.contains("not supported"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(vm
+        .running()
+        .unwrap()
+        .plugged
+        .iter()
+        .any(|m| m.id.as_deref() == Some(seen[0].as_str())));
+    // A pc-dimm is asked for; the firmware (no OS here) never releases it.
+    assert!(!vm.unplug(&seen[2]).unwrap());
+    assert!(matches!(vm.unplug("nosuch"), Err(HotplugError::Blocked(_))));
+
     // All four slots are taken: qpmem says so before QEMU does.
     let check = vm.plan_hotplug().unwrap();
     assert!(

@@ -218,6 +218,10 @@ pub fn perform(vm: &Vm, effect: VmEffect) -> Performed {
         VmEffect::PlanHotplug => Performed::Report(ViewEvent::HotplugPlanned(
             vm.plan_hotplug().map(Box::new).map_err(|e| e.to_string()),
         )),
+        VmEffect::Unplug(id) => {
+            let result = vm.unplug(&id).map_err(|e| e.to_string());
+            Performed::Report(ViewEvent::Unplugged(id, result))
+        }
         VmEffect::CheckHotplug(device) => Performed::Report(ViewEvent::HotplugPlanned(
             vm.running()
                 .map(|r| Box::new(vm.check_hotplug(&r, *device)))

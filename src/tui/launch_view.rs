@@ -14,7 +14,8 @@
 //! Keys: while the guest has the keyboard, everything goes to it except
 //! `Ctrl-]` (release the keyboard) and Shift-PgUp/PgDn (scroll); the
 //! mouse wheel scrolls too. Once released: `p` pause/resume, `a` ACPI
-//! power-off, `+` hotplug a DIMM (a panel shows where QEMU will put it,
+//! power-off, `-` unplug the last DIMM hotplugged (QEMU refuses NVDIMMs,
+//! and says so), `+` hotplug a DIMM (a panel shows where QEMU will put it,
 //! judged on QEMU's own report, and the rules' findings; Enter plugs it,
 //! after a y/n when it creates a file), `q` quit (asks before killing a
 //! running VM),
@@ -84,6 +85,9 @@ pub enum VmEffect {
     /// Judge the next DIMM against the running VM, then send
     /// [`ViewEvent::HotplugPlanned`].
     PlanHotplug,
+    /// Unplug this device (QMP device_del), then send
+    /// [`ViewEvent::Unplugged`].
+    Unplug(String),
     /// Judge this device instead (its size changed in the panel), then
     /// send [`ViewEvent::HotplugPlanned`].
     CheckHotplug(Box<crate::core::device::Dimm>),
@@ -121,6 +125,9 @@ pub enum ViewEvent {
     Failed(String),
     /// The next DIMM, judged; or why it could not be (QMP not ready...).
     HotplugPlanned(Result<Box<HotplugCheck>, String>),
+    /// An unplug of this device: gone (`true`) or still held by the
+    /// guest, or QEMU's refusal.
+    Unplugged(String, Result<bool, String>),
     /// A hotplug happened (the device's id and how QEMU placed it against
     /// the prediction), or why not (QEMU's refusal, taken back).
     Hotplugged(Result<(String, Outcome), String>),
@@ -175,6 +182,9 @@ pub struct LaunchView {
     /// The hotplug panel: the judged DIMM, and whether the y/n about the
     /// files it creates is asked.
     hotplug: Option<(Box<HotplugCheck>, bool)>,
+    /// The devices hotplugged in this session and still there (`-`
+    /// unplugs the last).
+    plugged: Vec<String>,
     /// The terminal's size.
     size: (u16, u16),
     /// The console pane's inner size (rows, columns): what the pty is.
@@ -194,6 +204,7 @@ impl LaunchView {
             confirm_quit: false,
             message: None,
             hotplug: None,
+            plugged: Vec::new(),
             size: (cols, rows),
             console: (0, 0),
         };
@@ -278,7 +289,23 @@ impl LaunchView {
                 self.message = Some(format!("cannot hotplug now: {e}"));
                 Vec::new()
             }
+            ViewEvent::Unplugged(id, result) => {
+                self.message = Some(match result {
+                    Ok(true) => {
+                        self.plugged.retain(|p| *p != id);
+                        format!("{id} unplugged")
+                    }
+                    Ok(false) => format!(
+                        "asked the guest to release {id}; it still holds it (the guest decides: it must offline that memory first)"
+                    ),
+                    Err(e) => e,
+                });
+                Vec::new()
+            }
             ViewEvent::Hotplugged(result) => {
+                if let Ok((id, _)) = &result {
+                    self.plugged.push(id.clone());
+                }
                 self.message = Some(match result {
                     Ok((id, Outcome::AsPredicted { addr, slot })) => {
                         let slot = slot.map_or_else(String::new, |s| format!(", slot {s}"));
@@ -406,6 +433,13 @@ impl LaunchView {
                     Vec::new()
                 }
                 KeyCode::Char('+') => vec![VmEffect::PlanHotplug],
+                KeyCode::Char('-') if !self.exited() => match self.plugged.last() {
+                    Some(id) => vec![VmEffect::Unplug(id.clone())],
+                    None => {
+                        self.message = Some("nothing was hotplugged in this session".into());
+                        Vec::new()
+                    }
+                },
                 KeyCode::Char('q') => {
                     if self.exited() {
                         return vec![VmEffect::Leave];
@@ -431,6 +465,15 @@ impl LaunchView {
             return Vec::new();
         };
         match (key.code, asking) {
+            (KeyCode::Char('k'), false) => {
+                // The DIMM form's kind switch, on the VM as it runs.
+                let mut p = check.running.profile.clone();
+                p.devices.push(check.plan.device.clone());
+                let last = p.devices.len() - 1;
+                let toggled = crate::tui::form::DimmField::Kind.toggle(&p, last);
+                self.hotplug = Some((check, false));
+                toggled.map_or_else(Vec::new, |d| vec![VmEffect::CheckHotplug(Box::new(d))])
+            }
             (KeyCode::Char(c @ ('+' | '-')), false) => {
                 let d = resized(&check.plan.device, c == '+');
                 self.hotplug = Some((check, false));
@@ -471,7 +514,7 @@ impl LaunchView {
             if *asking {
                 "Create the backing file and plug it? y / n"
             } else {
-                "Enter plug it · +/- double/halve its size · Esc cancel"
+                "Enter plug it · +/- double/halve its size · k other kind · Esc cancel"
             }
         } else if self.confirm_quit {
             "Force quit QEMU (the guest gets no chance to shut down) and leave? y / n"
@@ -480,7 +523,7 @@ impl LaunchView {
         } else if self.exited() {
             "q leave · PgUp/PgDn/Home/End scroll · Enter console"
         } else {
-            "Enter back to guest · p pause/resume · a ACPI power-off · + hotplug a DIMM · q force quit · PgUp/PgDn/Home/End scroll"
+            "Enter back to guest · p pause/resume · a ACPI power-off · + hotplug a DIMM · - unplug it · q force quit · PgUp/PgDn/Home/End scroll"
         }
     }
 
@@ -828,6 +871,7 @@ mod tests {
         });
         Box::new(HotplugCheck {
             plan: plan(&r, d, &crate::core::facts::HostFacts::default()),
+            running: r,
             files,
         })
     }
@@ -844,6 +888,14 @@ mod tests {
         // + doubles what the guest sees, the label kept.
         match &v.handle(ch('+'))[..] {
             [VmEffect::CheckHotplug(d)] => assert_eq!(d.size.0, (2048 + 2) << 20),
+            other => panic!("{other:?}"),
+        }
+        // k switches the kind, as the DIMM form does.
+        match &v.handle(ch('k'))[..] {
+            [VmEffect::CheckHotplug(d)] => {
+                assert_eq!(d.kind, crate::core::device::DimmKind::PcDimm);
+                assert_eq!(d.backend, crate::core::profile::Backend::Ram);
+            }
             other => panic!("{other:?}"),
         }
         // Enter asks first (a file is created); n cancels it all.
@@ -868,6 +920,16 @@ mod tests {
             "{:?}",
             v.message()
         );
+        // - unplugs what was hotplugged, the last first; QEMU has the say.
+        assert_eq!(v.handle(ch('-')), [VmEffect::Unplug("nv2".into())]);
+        let refusal = "QEMU refused device_del: nvdimm device hot unplug is not supported yet.";
+        v.handle(ViewEvent::Unplugged("nv2".into(), Err(refusal.into())));
+        assert!(v.message().unwrap().contains("not supported"));
+        assert_eq!(v.handle(ch('-')), [VmEffect::Unplug("nv2".into())]);
+        v.handle(ViewEvent::Unplugged("nv2".into(), Ok(true)));
+        assert_eq!(v.message(), Some("nv2 unplugged"));
+        assert!(v.handle(ch('-')).is_empty());
+        assert_eq!(v.message(), Some("nothing was hotplugged in this session"));
     }
 
     #[test]

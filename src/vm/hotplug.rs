@@ -19,6 +19,8 @@ use serde_json::Value;
 /// A hotplug judged against the running VM and this host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HotplugCheck {
+    /// The VM it was judged against.
+    pub running: Running,
     pub plan: HotplugPlan,
     /// The directories and backing file it creates, and what is wrong
     /// with them (launch's own file plan).
@@ -74,6 +76,9 @@ pub enum HotplugError {
     Vm(#[from] VmError),
 }
 
+/// How long an unplug waits for the guest to release the device.
+pub const UNPLUG_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 impl Vm {
     /// The release of the QEMU running, from QMP `query-version`.
     fn running_version(&self) -> Option<QemuVersion> {
@@ -126,7 +131,11 @@ impl Vm {
         one.devices = vec![device];
         let mut files = Plan::default();
         plan_files(&one, &mut files);
-        HotplugCheck { plan, files }
+        HotplugCheck {
+            running: running.clone(),
+            plan,
+            files,
+        }
     }
 
     /// Carry out a checked hotplug: create its file (`confirmed` answers
@@ -172,6 +181,52 @@ impl Vm {
             qmp.query_memory_devices().map_err(VmError::from)?
         };
         Ok(outcome(p, &after))
+    }
+
+    /// Unplug `id` (QMP `device_del`): QEMU refuses NVDIMMs ("nvdimm
+    /// device hot unplug is not supported yet") and its reason comes back;
+    /// a pc-dimm is released by the guest (ACPI eject), waited for up to
+    /// [`UNPLUG_WAIT`], then its backend is removed (`object-del`).
+    /// `Ok(true)`: gone; `Ok(false)`: asked, the guest still holds it.
+    pub fn unplug(&self, id: &str) -> Result<bool, HotplugError> {
+        let refused = |what, e: VmError| match e {
+            VmError::Qmp(crate::qemu::QmpError::Command { desc, .. }) => HotplugError::Refused {
+                what,
+                message: desc,
+            },
+            other => HotplugError::Vm(other),
+        };
+        let memdev = self
+            .running()?
+            .plugged
+            .into_iter()
+            .find(|m| m.id.as_deref() == Some(id))
+            .map(|m| m.memdev.trim_start_matches("/objects/").to_string());
+        let Some(memdev) = memdev else {
+            return Err(HotplugError::Blocked(vec![format!(
+                "QEMU reports no device {id}"
+            )]));
+        };
+        self.qmp("device_del", Some(serde_json::json!({ "id": id })))
+            .map_err(|e| refused("device_del", e))?;
+        let deadline = std::time::Instant::now() + UNPLUG_WAIT;
+        loop {
+            let gone = self
+                .running()?
+                .plugged
+                .iter()
+                .all(|m| m.id.as_deref() != Some(id));
+            if gone {
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.qmp("object-del", Some(serde_json::json!({ "id": memdev })));
+        lock(&self.hotplugged).retain(|d| d.id != id);
+        Ok(true)
     }
 
     /// A QMP command with arguments; its `return`.
