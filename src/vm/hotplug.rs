@@ -79,6 +79,18 @@ pub enum HotplugError {
 /// How long an unplug waits for the guest to release the device.
 pub const UNPLUG_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// QEMU's refusal of a QMP command as [`HotplugError::Refused`] (its
+/// own words); any other failure as it is.
+fn refused(what: &'static str, e: VmError) -> HotplugError {
+    match e {
+        VmError::Qmp(crate::qemu::QmpError::Command { desc, .. }) => HotplugError::Refused {
+            what,
+            message: desc,
+        },
+        other => HotplugError::Vm(other),
+    }
+}
+
 impl Vm {
     /// The release of the QEMU running, from QMP `query-version`.
     fn running_version(&self) -> Option<QemuVersion> {
@@ -156,13 +168,6 @@ impl Vm {
                 let _ = std::fs::remove_dir(d);
             }
         };
-        let refused = |what, e: VmError| match e {
-            VmError::Qmp(crate::qemu::QmpError::Command { desc, .. }) => HotplugError::Refused {
-                what,
-                message: desc,
-            },
-            other => HotplugError::Vm(other),
-        };
         let p = &check.plan;
         if let Err(e) = self.qmp("object-add", Some(p.object_add.clone())) {
             undo_files();
@@ -189,13 +194,6 @@ impl Vm {
     /// [`UNPLUG_WAIT`], then its backend is removed (`object-del`).
     /// `Ok(true)`: gone; `Ok(false)`: asked, the guest still holds it.
     pub fn unplug(&self, id: &str) -> Result<bool, HotplugError> {
-        let refused = |what, e: VmError| match e {
-            VmError::Qmp(crate::qemu::QmpError::Command { desc, .. }) => HotplugError::Refused {
-                what,
-                message: desc,
-            },
-            other => HotplugError::Vm(other),
-        };
         let memdev = self
             .running()?
             .plugged
