@@ -10,8 +10,9 @@
 
 mod common;
 
-use common::guest::{guest_setup_or_skip, kernel_cache_dir, one_qemu_at_a_time};
+use common::guest::one_qemu_at_a_time;
 use common::qemu_or_skip;
+use common::vm::{boot_into_shell, events, guest, type_line, wait_until};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use qpmem::core::device::DimmKind;
 use qpmem::core::facts::QemuStatus;
@@ -19,48 +20,15 @@ use qpmem::core::hotplug::Outcome;
 use qpmem::core::layout::Placement;
 use qpmem::core::profile::{Auto, Backend, Dimm, Profile};
 use qpmem::core::size::{Size, MIB};
-use qpmem::guest::{write_initramfs, InitMode, InitramfsSpec, DEFAULT_APPEND};
 use qpmem::tui::launch::{feed, frame};
 use qpmem::tui::launch_view::{Focus, LaunchView, ViewEvent};
 use qpmem::tui::theme::Theme;
-use qpmem::vm::{preflight, prepare, HotplugError, LaunchOptions, Notify, Vm, VmEvent};
+use qpmem::vm::{preflight, prepare, HotplugError, LaunchOptions, Vm, VmEvent};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::path::Path;
-use std::sync::mpsc::{channel, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
-
-fn events() -> (Notify, Receiver<VmEvent>) {
-    let (tx, rx) = channel();
-    let tx = Mutex::new(tx);
-    let notify: Notify = Arc::new(move |e| {
-        let _ = tx.lock().unwrap().send(e);
-    });
-    (notify, rx)
-}
-
-fn wait_until(
-    vm: &Vm,
-    rx: &Receiver<VmEvent>,
-    timeout: Duration,
-    what: &str,
-    done: impl Fn(&Vm) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    while !done(vm) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "timed out waiting for {what}; stderr {:?}; console:\n{}",
-            vm.stderr_lines(),
-            vm.console().emulator().all_text()
-        );
-        if let Ok(VmEvent::Console) = rx.recv_timeout(left.min(Duration::from_millis(200))) {
-            vm.console().ack();
-        }
-    }
-}
 
 /// 512M of RAM, 4 slots up to 8G, nv1 (1G, label 2M) on a file in `dir`:
 /// the machine of the QEMU 7.2 measurement.
@@ -240,42 +208,16 @@ fn forced_placement() -> Placement {
     }
 }
 
-fn type_line(vm: &Vm, text: &str) {
-    for c in text.chars() {
-        vm.console()
-            .key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-            .unwrap();
-    }
-    vm.console()
-        .key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
-        .unwrap();
-}
-
 #[test]
 fn a_real_guest_sees_the_hotplugged_nvdimm_where_predicted() {
     let test = "a_real_guest_sees_the_hotplugged_nvdimm_where_predicted";
-    let Some(mut g) = guest_setup_or_skip(test) else {
+    let Some(g) = guest(test) else {
         return;
     };
-    g.kernel = g
-        .kernel
-        .with_pvh_image(&kernel_cache_dir())
-        .expect("an uncompressed (PVH) kernel image");
     let _one = one_qemu_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
-    let initrd = tmp.path().join("initrd.cpio");
-    let spec = InitramfsSpec::new(
-        g.busybox.clone(),
-        g.kernel.modules_dir.clone(),
-        InitMode::ReportThenShell,
-    );
-    write_initramfs(&spec, &initrd).unwrap();
-    let dir = tmp.path().join("pmem");
-    let mut p = profile(&dir);
-    p.kernel = Some(g.kernel.vmlinuz.clone());
-    p.initrd = Some(initrd);
-    p.append = Some(DEFAULT_APPEND.to_string());
-    p.extra_args = vec!["-no-reboot".into()];
+    let mut p = profile(&tmp.path().join("pmem"));
+    boot_into_shell(&mut p, &g, tmp.path());
     let (vm, rx) = launch(&p, &g.qemu, tmp.path());
     wait_until(
         &vm,

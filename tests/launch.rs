@@ -11,60 +11,25 @@
 mod common;
 
 use assert_cmd::Command as Cli;
-use common::guest::{guest_setup_or_skip, kernel_cache_dir, one_qemu_at_a_time, GuestSetup};
+use common::guest::one_qemu_at_a_time;
 use common::qemu_or_skip;
+use common::vm::{boot_into_shell, events, guest, type_line, wait_until};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use qpmem::core::facts::{HostFacts, QemuStatus};
 use qpmem::core::layout::layout;
 use qpmem::core::profile::{Dimm, Profile};
 use qpmem::core::size::Size;
-use qpmem::guest::{write_initramfs, InitMode, InitramfsSpec, DEFAULT_APPEND};
 use qpmem::tui::launch::{feed, frame, Flow};
 use qpmem::tui::launch_view::{Focus, LaunchView, ViewEvent, WHEEL_ROWS};
 use qpmem::tui::theme::Theme;
-use qpmem::vm::{preflight, prepare, LaunchOptions, Notify, Vm, VmError, VmEvent, VmStatus};
+use qpmem::vm::{preflight, prepare, LaunchOptions, Vm, VmError, VmStatus};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
-
-fn events() -> (Notify, Receiver<VmEvent>) {
-    let (tx, rx) = channel();
-    let tx = Mutex::new(tx);
-    let notify: Notify = Arc::new(move |e| {
-        let _ = tx.lock().unwrap().send(e);
-    });
-    (notify, rx)
-}
-
-/// Wait for events until `done` says yes; acknowledges console output.
-fn wait_until(
-    vm: &Vm,
-    rx: &Receiver<VmEvent>,
-    timeout: Duration,
-    what: &str,
-    mut done: impl FnMut(&Vm) -> bool,
-) {
-    let deadline = Instant::now() + timeout;
-    while !done(vm) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "timed out waiting for {what}; status {}; stderr {:?}; console:\n{}",
-            vm.status(),
-            vm.stderr_lines(),
-            vm.console().emulator().all_text()
-        );
-        if let Ok(VmEvent::Console) = rx.recv_timeout(left.min(Duration::from_millis(200))) {
-            vm.console().ack();
-        }
-    }
-}
 
 fn process_gone(pid: u32) -> bool {
     !Path::new(&format!("/proc/{pid}")).exists()
@@ -82,28 +47,6 @@ fn small_profile(dir: &Path) -> Profile {
     p
 }
 
-/// The guest set-up the other guest tests use, with the kernel in the
-/// uncompressed form QEMU's `-kernel` boots directly.
-fn guest(test: &str) -> Option<GuestSetup> {
-    let mut g = guest_setup_or_skip(test)?;
-    g.kernel = g
-        .kernel
-        .with_pvh_image(&kernel_cache_dir())
-        .expect("an uncompressed (PVH) kernel image");
-    Some(g)
-}
-
-fn type_line(vm: &Vm, text: &str) {
-    for c in text.chars() {
-        vm.console()
-            .key(&KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-            .unwrap();
-    }
-    vm.console()
-        .key(&KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
-        .unwrap();
-}
-
 #[test]
 fn a_real_guest_through_qpmems_console() {
     let Some(qemu) = qemu_or_skip("a_real_guest_through_qpmems_console") else {
@@ -114,20 +57,9 @@ fn a_real_guest_through_qpmems_console() {
     };
     let _one = one_qemu_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
-    let initrd = tmp.path().join("initrd.cpio");
-    let spec = InitramfsSpec::new(
-        g.busybox.clone(),
-        g.kernel.modules_dir.clone(),
-        InitMode::ReportThenShell,
-    );
-    write_initramfs(&spec, &initrd).unwrap();
-
     let data = tmp.path().join("vms/pmem");
     let mut p = small_profile(&data);
-    p.kernel = Some(g.kernel.vmlinuz.clone());
-    p.initrd = Some(initrd);
-    p.append = Some(DEFAULT_APPEND.to_string());
-    p.extra_args = vec!["-no-reboot".into()];
+    boot_into_shell(&mut p, &g, tmp.path());
 
     let plan = preflight(&p, &QemuStatus::NotChecked, &[]);
     assert!(!plan.is_blocked(), "{:?}", plan.errors());

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod guest;
+pub mod vm;
 
 /// The real QEMU, or `None` (after saying why) when it is missing and the
 /// environment does not require it. With `QPMEM_REQUIRE_QEMU=1` a missing
