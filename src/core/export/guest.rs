@@ -156,8 +156,20 @@ pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
     if !any {
         s.push_str("\n# No NVDIMMs in this profile: nothing to set up.\n");
     }
+    if profile.spare_slots > 0 {
+        s.push_str(HOTPLUG_NOTE);
+    }
     s
 }
+
+/// For a profile with spare slots: what the guest needs to see an NVDIMM
+/// hotplugged later (qpmem's `+` in the launch view).
+pub const HOTPLUG_NOTE: &str = "
+# Hotplug (spare slots): the guest sees an NVDIMM added later (qpmem's + in
+# the launch view) once its kernel has memory hotplug (CONFIG_MEMORY_HOTPLUG)
+# and the nfit driver (CONFIG_ACPI_NFIT, module nfit) to take the ACPI
+# notification; then ndctl list -R shows the new region, set up as above.
+";
 
 #[cfg(test)]
 mod tests {
@@ -171,6 +183,14 @@ mod tests {
     fn guest(p: &Profile) -> String {
         let l = layout(p, &HostFacts::default()).unwrap();
         render(p, Some(&l))
+    }
+
+    #[test]
+    fn spare_slots_bring_the_hotplug_note() {
+        let mut p = Profile::seed(Path::new("/vms"));
+        assert!(!guest(&p).contains("# Hotplug (spare slots)"));
+        p.spare_slots = 1;
+        assert!(guest(&p).contains("# Hotplug (spare slots)"));
     }
 
     #[test]
