@@ -19,9 +19,7 @@ prompt (if any) appears on the serial port. The fix adds `console=ttyS0` to `app
 
 /// The console the first serial port is on Linux, for the profile's arch.
 fn serial_console(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 => "ttyS0",
-    }
+    arch.serial_console()
 }
 
 /// Does `append` send the kernel's console to `tty` (`console=ttyS0`,
