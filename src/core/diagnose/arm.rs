@@ -74,19 +74,16 @@ fn no_firmware(ctx: &Context) -> Vec<Finding> {
     }
 }
 
-/// 32-bit CPU models `qemu-system-aarch64` offers (`-cpu help`), by prefix.
+/// 32-bit CPU models `qemu-system-aarch64` offers (`-cpu help`): these
+/// by name, and every `arm*`, `cortex-m*`, `cortex-r*`, `pxa*`, `sa1*`.
 const CPUS_32_BIT: &[&str] = &[
-    "arm",
     "cortex-a7",
     "cortex-a8",
     "cortex-a9",
     "cortex-a15",
-    "cortex-m",
-    "cortex-r",
-    "pxa",
-    "sa1",
     "ti925t",
 ];
+const CPU_FAMILIES_32_BIT: &[&str] = &["arm", "cortex-m", "cortex-r", "pxa", "sa1"];
 
 /// The CPU the machine gets: `-cpu`'s model, else virt's default.
 fn cpu_of(p: &Profile) -> &str {
@@ -97,9 +94,7 @@ fn cpu_of(p: &Profile) -> &str {
 pub const VIRT_DEFAULT_CPU: &str = "cortex-a15";
 
 fn is_32_bit(cpu: &str) -> bool {
-    CPUS_32_BIT
-        .iter()
-        .any(|c| cpu == *c || (cpu.starts_with(c) && !cpu.starts_with("cortex-a5")))
+    CPUS_32_BIT.contains(&cpu) || CPU_FAMILIES_32_BIT.iter().any(|f| cpu.starts_with(f))
 }
 
 pub static CPU_NOT_64_BIT: Rule = Rule {
@@ -485,6 +480,10 @@ mod tests {
         assert!(only(&run(&p), "QP601").is_empty());
         p.extra_args[1] = "cortex-a9".into();
         assert!(only(&run(&p), "QP601")[0].fix.is_none());
+        for cpu in ["cortex-a72", "cortex-a76", "cortex-a57", "max", "host"] {
+            p.extra_args[1] = cpu.into();
+            assert!(only(&run(&p), "QP601").is_empty(), "{cpu}");
+        }
     }
 
     #[test]
