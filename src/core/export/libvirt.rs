@@ -159,9 +159,9 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
             notes.push(format!(
                 "libvirt rounds {}'s size {} up to {} ({} memory modules are 2 MiB aligned); QEMU then needs a backing file of at least that size",
                 d.id,
-                p.arch.name(),
                 format_qemu(d.size.0),
-                format_qemu(size)
+                format_qemu(size),
+                p.arch.name()
             ));
         }
         modules = modules.saturating_add(size);
