@@ -193,7 +193,7 @@ fn vm_form_edits_ram_with_mib_default() {
     a.handle(k(KeyCode::Tab));
     a.handle(k(KeyCode::Tab));
     assert_eq!(a.focus(), Pane::Vm);
-    keys(&mut a, "jj"); // name, machine, RAM
+    keys(&mut a, "jjjj"); // name, arch, machine, page size, RAM
     a.handle(k(KeyCode::Enter));
     for _ in 0..2 {
         a.handle(k(KeyCode::Backspace));
@@ -1102,7 +1102,7 @@ fn long_inputs_scroll_sideways_to_keep_the_cursor_in_view() {
             size,
             |a| {
                 a.set_focus(Pane::Vm);
-                keys(a, "jjjjjjjjj");
+                keys(a, "jjjjjjjjjjj"); // to kernel, past arch and page size
                 a.handle(k(KeyCode::Enter));
                 assert!(a.editing().is_some());
             },

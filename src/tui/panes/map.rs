@@ -3,7 +3,8 @@
 //! RAM below and above 4 GiB, the PCI hole, the device memory region and
 //! each DIMM as a labelled coloured block with its hex range, all taken
 //! from [`crate::core::layout::Layout`]. A ruler row ticks every Linux memory
-//! section boundary (128 MiB on x86_64); a DIMM edge that misses one is
+//! section boundary (128 MiB on x86_64; the profile's section size, which
+//! follows the guest page size on arm64); a DIMM edge that misses one is
 //! drawn in the warning colour with its offset. The selected DIMM is
 //! underlined, and its backing file is shown below as visible part, the
 //! never-seen tail and the label area (shaded: neither is guest memory).
