@@ -4,8 +4,10 @@
 use super::common::{load, out, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
 use clap::{Args, ValueEnum};
 use qpmem::core::size::format_qemu;
-use qpmem::guest::find_busybox;
-use qpmem::verify::{find_kernel, verify_with_progress, Accel, Stage, VerifyError, VerifyOptions};
+use qpmem::verify::{
+    find_busybox_for, find_kernel_for, verify_with_progress, Accel, Stage, VerifyError,
+    VerifyOptions,
+};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,10 +50,11 @@ pub enum AccelArg {
 pub fn run(a: VerifyArgs) -> Outcome {
     let loaded = load(&a.source)?;
     let qemu = qemu_binary(&a.qemu, &loaded.profile)?;
-    let kernel = find_kernel(a.kernel.as_deref(), a.modules.as_deref())?;
+    let arch = loaded.profile.arch;
+    let kernel = find_kernel_for(arch, a.kernel.as_deref(), a.modules.as_deref())?;
     let busybox = match a.busybox {
         Some(b) => b,
-        None => find_busybox()?,
+        None => find_busybox_for(arch, &kernel)?,
     };
     // Ctrl-C, TERM or HUP sets the flag; the run then kills QEMU, removes
     // its scratch directory and returns.
