@@ -19,14 +19,17 @@ pub struct VerifyArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub qemu: QemuArgs,
-    /// Guest kernel image (bzImage); default: /boot/vmlinuz-$(uname -r), else
-    /// the Debian kernel unpacked in $QPMEM_GUEST_KERNEL_DIR.
+    /// Guest kernel image (bzImage; an arm64 Image for arch aarch64);
+    /// default: /boot/vmlinuz-$(uname -r), else the Debian kernel unpacked in
+    /// $QPMEM_GUEST_KERNEL_DIR; for aarch64 the one in target/guest-kernel-arm64
+    /// (scripts/fetch-guest-kernel.sh DIR arm64).
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
     /// The kernel's /lib/modules/<release> directory (for the nvdimm modules).
     #[arg(long, value_name = "DIR")]
     pub modules: Option<PathBuf>,
-    /// A statically linked busybox; default: `busybox` on PATH.
+    /// A statically linked busybox; default: `busybox` on PATH (for aarch64:
+    /// bin/busybox beside the arm64 kernel's boot/).
     #[arg(long, value_name = "PATH")]
     pub busybox: Option<PathBuf>,
     /// Seconds the guest gets to boot and report before QEMU is killed.
