@@ -108,6 +108,23 @@ fn cases(dir: &Path, fw: &Path) -> Vec<Case> {
         p.devices = vec![nv(1, dir, 4 * GIB, 2 * MIB, Some(128 * MIB))];
         add("maxmem 200G, 16 slots".into(), p, &[]);
     }
+    // The -m checks: slots at most 256, maxmem above RAM; an unaligned
+    // maxmem is accepted on arm64 (not on x86).
+    {
+        let mut p = base(fw, "virt", GIB, 257, 8 * GIB);
+        p.devices = vec![nv(1, dir, GIB, 0, None)];
+        add("refused: slots=257".into(), p, &["QP013"]);
+        let mut p = base(fw, "virt", GIB, 2, GIB);
+        p.devices.clear();
+        add(
+            "refused: maxmem equals RAM with slots".into(),
+            p,
+            &["QP011"],
+        );
+        let mut p = base(fw, "virt", GIB, 2, 8 * GIB + 1);
+        p.devices = vec![nv(1, dir, GIB, 0, None)];
+        add("maxmem 8G+1".into(), p, &[]);
+    }
     // Explicit addr and slot; later devices fit around them.
     {
         let mut p = base(fw, "virt", GIB, 4, 16 * GIB);

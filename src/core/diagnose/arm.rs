@@ -312,6 +312,8 @@ fn address_bits(ctx: &Context) -> Vec<Finding> {
     }
     let why = if highmem_off {
         "highmem=off".to_string()
+    } else if p.cpu_model().is_none() {
+        format!("virt's default CPU ({cpu})")
     } else {
         format!("-cpu {cpu}")
     };
