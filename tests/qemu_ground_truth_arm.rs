@@ -371,3 +371,58 @@ fn virt_placement_and_check_match_real_qemu() {
     // Probing used scratch files: the profiles' backing files were never created.
     assert!(!dir.path().join("nv1").exists());
 }
+
+/// Pasted aarch64 lines, QemuOpts and libvirt's JSON shape, run verbatim
+/// through real QEMU (`probe_args`) and imported: the import is aarch64 on
+/// virt, and every device's id, slot, addr and size equal `map --json`.
+#[test]
+fn pasted_aarch64_lines_import_and_place_like_qemu() {
+    let test = "pasted_aarch64_lines_import_and_place_like_qemu";
+    let Some(qemu) = common::aarch64_qemu_or_skip(test) else {
+        return;
+    };
+    let Some(firmware) = common::aarch64_firmware_or_skip(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let fw = firmware.display().to_string();
+    let lines = [
+        format!(
+            "qemu-system-aarch64 -M virt,gic-version=3,nvdimm=on -cpu max -m 1G,slots=4,maxmem=8G -bios {fw} \
+             -object memory-backend-file,id=m1,share=on,mem-path={d}/f1,size=1G \
+             -device nvdimm,memdev=m1,id=nv1,label-size=128K \
+             -object memory-backend-file,id=m2,share=on,mem-path={d}/f2,size=512M -device nvdimm,memdev=m2,id=nv2"
+        ),
+        format!(
+            r#"-machine virt,usb=off,gic-version=3,nvdimm=on -accel tcg -cpu cortex-a57 -bios {fw} -m size=2097152k,slots=4,maxmem=8388608k -object '{{"qom-type":"memory-backend-file","id":"memnvdimm0","mem-path":"{d}/j0","share":true,"size":1073741824,"align":134217728}}' -device '{{"driver":"nvdimm","label-size":2097152,"memdev":"memnvdimm0","id":"nvdimm0","slot":0}}' -object '{{"qom-type":"memory-backend-ram","id":"memdimm1","size":536870912}}' -device '{{"driver":"pc-dimm","memdev":"memdimm1","id":"dimm1","slot":2}}'"#
+        ),
+    ];
+    for line in &lines {
+        let (profile, _notes) = qpmem::core::cmdline::import(line).unwrap();
+        assert_eq!(profile.arch, qpmem::core::arch::Arch::Aarch64, "{line}");
+        let l = layout(&profile, &HostFacts::default()).unwrap();
+        let map = to_json(&profile, &l);
+        let words = shlex::split(line).unwrap();
+        let args = if words[0].starts_with('-') {
+            &words[..]
+        } else {
+            &words[1..]
+        };
+        let actual = qpmem::qemu::probe_args(args, &qemu, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_eq!(actual.len(), map.dimms.len(), "{line}");
+        for d in &map.dimms {
+            let a = actual
+                .iter()
+                .find(|a| a.id.as_deref() == Some(&d.id))
+                .unwrap_or_else(|| panic!("QEMU has no {}", d.id));
+            assert_eq!(
+                (a.slot, Some(a.addr), Some(a.size)),
+                (d.slot, d.addr, d.size),
+                "{}: {line}",
+                d.id
+            );
+        }
+    }
+}

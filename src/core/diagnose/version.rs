@@ -202,7 +202,7 @@ fn properties_used(p: &Profile) -> Vec<(Group, String, String)> {
     let key = |o: &String| o.split('=').next().unwrap_or(o).to_string();
     let mut out = Vec::new();
     for o in &p.machine_options {
-        out.push((Group::Machine, key(o), "-machine".to_string()));
+        out.push((Group::machine(p.arch), key(o), "-machine".to_string()));
     }
     for d in &p.devices {
         let backend = match d.backend {
