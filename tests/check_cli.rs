@@ -507,3 +507,70 @@ fn allow_silences_a_rule_from_the_command_line_or_the_profile() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("allow[1]: no rule \"no-such-rule\""), "{err}");
 }
+
+/// `check` on aarch64 lines speaks of arm64: its binary, virt's GED,
+/// firmware, the CPU's address bits, the PL011 console; never of the PCs
+/// (qemu64, phys-bits, the HyperTransport hole, the 4 GiB split, ttyS0,
+/// qemu-system-x86). A fake `qemu-system-aarch64` says 7.2, so every rule
+/// that needs the release runs.
+#[test]
+fn check_on_an_aarch64_line_names_arm64_facts_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("qemu-system-aarch64");
+    std::fs::write(&fake, "#!/bin/sh\necho 'QEMU emulator version 7.2.0'\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let lines = [
+        // No firmware, no -cpu (cortex-a15), no nvdimm=on, a huge maxmem
+        // for cortex-a15's 40 bits, a kernel without the PL011 console.
+        "qemu-system-aarch64 -M virt -m 1G,slots=2,maxmem=2000G -kernel /x/Image -append quiet \
+         -object memory-backend-file,id=m1,share=on,mem-path=/x/f1,size=1G -device nvdimm,memdev=m1,id=nv1",
+        // A machine without the GED, acpi=off, a 32-bit -cpu, maxmem 1 byte off 4K.
+        "qemu-system-aarch64 -M virt-4.1,nvdimm=on,acpi=off -cpu cortex-a9 -m 1G,slots=2,maxmem=8589934593 \
+         -object memory-backend-ram,id=r1,size=1G -device pc-dimm,memdev=r1,id=d1",
+        // Far beyond 2^64 with the largest slots count.
+        "qemu-system-aarch64 -M virt,nvdimm=on -cpu max -m 1G,slots=256,maxmem=16000000T",
+    ];
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let mut all = String::new();
+    for line in lines {
+        let out = qpmem(tmp.path(), &path)
+            .args(["check", "--cmdline", line])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{line}: {}", stdout(&out));
+        all.push_str(&stdout(&out));
+        all.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    for code in [
+        "QP001", "QP600", "QP601", "QP602", "QP604", "QP015", "QP500",
+    ] {
+        assert!(all.contains(&format!("[{code}]")), "no {code} in\n{all}");
+    }
+    for arm in [
+        "acpi-ged",
+        "cortex-a15",
+        "ttyAMA0",
+        "qemu-system-aarch64",
+        "40 physical address bits",
+    ] {
+        assert!(all.contains(arm), "no {arm:?} in\n{all}");
+    }
+    for x86 in [
+        "qemu64",
+        "phys-bits",
+        "HyperTransport",
+        "4 GiB",
+        "ttyS0",
+        "qemu-system-x86",
+        "pc-i440fx",
+        "q35",
+        "4096 bytes",
+        "[QP012]",
+        "[QP014]",
+        "[QP017]",
+    ] {
+        assert!(!all.contains(x86), "{x86:?} in an aarch64 check:\n{all}");
+    }
+}

@@ -481,3 +481,79 @@ fn guest_script_finds_each_dimm_by_address_not_by_number() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// An arm64 profile (UEFI as -bios, -cpu max, GICv3) and the same with
+/// a pflash drive: libvirt's `<os>` names aarch64 and virt with the
+/// firmware as `<loader>`, ACPI is on, and virt-xml-validate accepts it.
+#[test]
+fn libvirt_output_of_an_arm64_profile_passes_virt_xml_validate() {
+    if !have("virt-xml-validate") {
+        return;
+    }
+    let env = Env::new();
+    let mut p = Profile::empty("arm64");
+    p.make_aarch64();
+    p.machine_options = vec!["gic-version=3".into()];
+    p.extra_args.extend([
+        "-bios".to_string(),
+        "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd".to_string(),
+    ]);
+    p.ram = Size::gib(1);
+    p.devices = vec![
+        Dimm::nvdimm(1, env.path().join("nv1"), Size::gib(1)),
+        Dimm::nvdimm(2, env.path().join("nv2"), Size::mib(512 + 2)),
+    ];
+    let mut pflash = p.clone();
+    pflash.extra_args.truncate(2);
+    pflash.extra_args.extend([
+        "-drive".to_string(),
+        "if=pflash,format=raw,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd".to_string(),
+    ]);
+    for (name, profile, loader) in [
+        (
+            "bios",
+            &p,
+            "<loader readonly='yes' type='rom'>/usr/share/qemu-efi-aarch64/QEMU_EFI.fd</loader>",
+        ),
+        (
+            "pflash",
+            &pflash,
+            "<loader readonly='yes' type='pflash'>/usr/share/AAVMF/AAVMF_CODE.fd</loader>",
+        ),
+    ] {
+        let file = env.path().join(format!("{name}.ron"));
+        save_profile(&file, profile).unwrap();
+        let xml = env.path().join(format!("{name}.xml"));
+        env.qpmem(&[
+            "render",
+            file.to_str().unwrap(),
+            "--format",
+            "libvirt",
+            "-o",
+            xml.to_str().unwrap(),
+        ]);
+        let text = fs::read_to_string(&xml).unwrap();
+        for want in [
+            "<type arch='aarch64' machine='virt'>hvm</type>",
+            loader,
+            "<acpi/>",
+            "<gic version='3'/>",
+            "<cpu mode='maximum'>",
+        ] {
+            assert!(text.contains(want), "{name}: no {want} in\n{text}");
+        }
+        assert_eq!(text.matches("<memory model='nvdimm'").count(), 2);
+        assert!(!text.contains("not carried over"), "{name}: {text}");
+        let out = std::process::Command::new("virt-xml-validate")
+            .arg(&xml)
+            .arg("domain")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}{}\n{text}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

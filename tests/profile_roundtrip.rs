@@ -132,7 +132,13 @@ fn profile() -> impl Strategy<Value = Profile> {
                 version,
                 name,
                 description,
-                arch: Arch::X86_64,
+                // Both arches, and an arm64 page size now and then.
+                arch: if cpus % 2 == 0 {
+                    Arch::X86_64
+                } else {
+                    Arch::Aarch64
+                },
+                guest_page_size: (cpus % 3 == 1).then_some(Size(16 * 1024)),
                 machine,
                 machine_options,
                 ram,

@@ -51,9 +51,21 @@ fn the_7_2_column_matches_the_binarys_help() {
             Group::BackendMemfd,
         ),
     ];
+    let arm = common::aarch64_qemu_or_skip("the_7_2_column_matches_the_binarys_help");
     let mut problems = Vec::new();
-    for (args, group) in groups {
-        let help = listed(&qemu, args);
+    let mut all: Vec<(&std::path::Path, &[&str], Group)> = groups
+        .iter()
+        .map(|(a, g)| (qemu.as_path(), *a, *g))
+        .collect();
+    if let Some(arm) = &arm {
+        all.push((
+            arm.as_path(),
+            &["-machine", "virt,help"],
+            Group::MachineVirt,
+        ));
+    }
+    for (qemu, args, group) in all {
+        let help = listed(qemu, args);
         let table: BTreeSet<String> = group
             .props()
             .filter(|p| p.listed && p.in_version(v72))

@@ -188,12 +188,48 @@ fn edit_validates_as_you_type_and_never_stores_an_invalid_value() {
 }
 
 #[test]
+fn vm_form_switches_to_arm64_and_its_page_size_moves_the_sections() {
+    let mut a = app(seed());
+    a.set_focus(Pane::Vm);
+    keys(&mut a, "j"); // name, arch
+    a.handle(k(KeyCode::Enter));
+    for _ in 0.."x86_64".len() {
+        a.handle(k(KeyCode::Backspace));
+    }
+    keys(&mut a, "aarch64");
+    a.handle(k(KeyCode::Enter));
+    let p = &a.doc.profile;
+    assert_eq!((p.arch.name(), p.machine.as_str()), ("aarch64", "virt"));
+    let shell = a.doc.derived.shell.join("\n");
+    assert!(shell.starts_with("qemu-system-aarch64"), "{shell}");
+    assert!(
+        shell.contains("-machine virt,nvdimm=on") && shell.contains("-cpu max"),
+        "{shell}"
+    );
+    // QP600 (no firmware) is among the findings; no x86 rule speaks.
+    let codes: Vec<&str> = a.doc.derived.diagnostics.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"QP600"), "{codes:?}");
+    assert!(!codes.contains(&"QP014"), "{codes:?}");
+    // page size 64K: the layout's sections are 512 MiB.
+    keys(&mut a, "jj"); // machine, page size
+    a.handle(k(KeyCode::Enter));
+    for _ in 0..2 {
+        a.handle(k(KeyCode::Backspace));
+    }
+    keys(&mut a, "64K");
+    a.handle(k(KeyCode::Enter));
+    assert_eq!(a.doc.profile.guest_page_size, Some(Size(64 * 1024)));
+    let layout = a.doc.derived.layout.as_ref().unwrap();
+    assert_eq!(layout.section_size, 512 << 20);
+}
+
+#[test]
 fn vm_form_edits_ram_with_mib_default() {
     let mut a = app(seed());
     a.handle(k(KeyCode::Tab));
     a.handle(k(KeyCode::Tab));
     assert_eq!(a.focus(), Pane::Vm);
-    keys(&mut a, "jj"); // name, machine, RAM
+    keys(&mut a, "jjjj"); // name, arch, machine, page size, RAM
     a.handle(k(KeyCode::Enter));
     for _ in 0..2 {
         a.handle(k(KeyCode::Backspace));
@@ -1102,7 +1138,7 @@ fn long_inputs_scroll_sideways_to_keep_the_cursor_in_view() {
             size,
             |a| {
                 a.set_focus(Pane::Vm);
-                keys(a, "jjjjjjjjj");
+                keys(a, "jjjjjjjjjjj"); // to kernel, past arch and page size
                 a.handle(k(KeyCode::Enter));
                 assert!(a.editing().is_some());
             },

@@ -4,8 +4,10 @@
 use super::common::{load, out, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
 use clap::{Args, ValueEnum};
 use qpmem::core::size::format_qemu;
-use qpmem::guest::find_busybox;
-use qpmem::verify::{find_kernel, verify_with_progress, Accel, Stage, VerifyError, VerifyOptions};
+use qpmem::verify::{
+    find_busybox_for, find_kernel_for, verify_with_progress, Accel, Stage, VerifyError,
+    VerifyOptions,
+};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,14 +19,17 @@ pub struct VerifyArgs {
     pub source: SourceArgs,
     #[command(flatten)]
     pub qemu: QemuArgs,
-    /// Guest kernel image (bzImage); default: /boot/vmlinuz-$(uname -r), else
-    /// the Debian kernel unpacked in $QPMEM_GUEST_KERNEL_DIR.
+    /// Guest kernel image (bzImage; an arm64 Image for arch aarch64);
+    /// default: /boot/vmlinuz-$(uname -r), else the Debian kernel unpacked in
+    /// $QPMEM_GUEST_KERNEL_DIR; for aarch64 the one in target/guest-kernel-arm64
+    /// (scripts/fetch-guest-kernel.sh DIR arm64).
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
     /// The kernel's /lib/modules/<release> directory (for the nvdimm modules).
     #[arg(long, value_name = "DIR")]
     pub modules: Option<PathBuf>,
-    /// A statically linked busybox; default: `busybox` on PATH.
+    /// A statically linked busybox; default: `busybox` on PATH (for aarch64:
+    /// bin/busybox beside the arm64 kernel's boot/).
     #[arg(long, value_name = "PATH")]
     pub busybox: Option<PathBuf>,
     /// Seconds the guest gets to boot and report before QEMU is killed.
@@ -48,10 +53,11 @@ pub enum AccelArg {
 pub fn run(a: VerifyArgs) -> Outcome {
     let loaded = load(&a.source)?;
     let qemu = qemu_binary(&a.qemu, &loaded.profile)?;
-    let kernel = find_kernel(a.kernel.as_deref(), a.modules.as_deref())?;
+    let arch = loaded.profile.arch;
+    let kernel = find_kernel_for(arch, a.kernel.as_deref(), a.modules.as_deref())?;
     let busybox = match a.busybox {
         Some(b) => b,
-        None => find_busybox()?,
+        None => find_busybox_for(arch, &kernel)?,
     };
     // Ctrl-C, TERM or HUP sets the flag; the run then kills QEMU, removes
     // its scratch directory and returns.

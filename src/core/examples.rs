@@ -40,6 +40,10 @@ pub const EXAMPLES: &[Example] = &[
         name: "label-less",
         text: include_str!("../../assets/profiles/label-less.ron"),
     },
+    Example {
+        name: "arm64",
+        text: include_str!("../../assets/profiles/arm64.ron"),
+    },
 ];
 
 /// The example called `name`, if there is one.

@@ -30,6 +30,9 @@ pub struct HostFacts {
     /// gatherer knows it: `qpmem launch` creates what is missing under it,
     /// so a missing directory there is no surprise.
     pub data_dir: Option<PathBuf>,
+    /// The distribution's UEFI firmware for the profile's arch, when the
+    /// gatherer found one (`crate::host::firmware`): QP600's fix loads it.
+    pub firmware: Option<PathBuf>,
 }
 
 /// Everything known about one backing path.

@@ -1,9 +1,10 @@
 //! QEMU's placement of memory devices: where each DIMM lands.
 //!
-//! A pure model of what `qemu-system-x86_64` does with `-m`, the machine
-//! type and the `-device nvdimm`/`pc-dimm` options (hw/i386/pc.c,
-//! hw/mem/memory-device.c, hw/mem/pc-dimm.c, hw/mem/nvdimm.c): the RAM
-//! split at the low-memory boundary, the device memory region, each
+//! A pure model of what `qemu-system-x86_64` and `qemu-system-aarch64` do
+//! with `-m`, the machine type and the `-device nvdimm`/`pc-dimm` options
+//! (hw/i386/pc.c, hw/arm/virt.c, hw/mem/memory-device.c, hw/mem/pc-dimm.c,
+//! hw/mem/nvdimm.c): where RAM starts and the x86 split at the low-memory
+//! boundary, the device memory region (the family's base), each
 //! device's slot, guest address and visible size, and whether its edges
 //! fall on Linux memory sections. The ground-truth tests in
 //! `tests/qemu_ground_truth.rs` hold this model against real QEMU.
@@ -130,9 +131,12 @@ impl DeviceLayout {
 pub struct Layout {
     pub family: MachineFamily,
     pub section_size: u64,
-    /// RAM mapped below 4 GiB, from 0.
+    /// Where RAM starts: 0 on the PCs, 1 GiB on arm64 `virt`.
+    pub ram_base: u64,
+    /// RAM's first range, from `ram_base`: on the PCs what is below 4 GiB,
+    /// on `virt` all of it.
     pub ram_below_4g: u64,
-    /// RAM mapped from 4 GiB up.
+    /// RAM mapped from 4 GiB up (the PCs' split; 0 on `virt`).
     pub ram_above_4g: u64,
     /// Where memory devices go; `None` when the machine has none.
     pub device_memory: Option<Region>,
@@ -142,6 +146,16 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// One past RAM's last byte: 4 GiB plus what is above it on a split
+    /// PC, else the end of the first range.
+    pub fn ram_end(&self) -> u64 {
+        if self.ram_above_4g > 0 {
+            (4 * GIB).saturating_add(self.ram_above_4g)
+        } else {
+            self.ram_base.saturating_add(self.ram_below_4g)
+        }
+    }
+
     pub fn placements(&self) -> impl Iterator<Item = (&DeviceLayout, &Placement)> {
         self.devices
             .iter()
@@ -152,8 +166,14 @@ impl Layout {
 /// Why no layout can be computed at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
-    #[error("machine type '{0}' is not modelled: use pc, q35, pc-i440fx-* or pc-q35-*")]
+    #[error("machine type '{0}' is not modelled: use pc, q35, pc-i440fx-* or pc-q35-* (x86_64), virt or virt-* (aarch64)")]
     UnknownMachine(String),
+    #[error("machine type '{machine}' is an {family_arch} machine, but the profile's arch is {arch}: set arch: {family_arch}, or use a machine of {arch}")]
+    WrongArch {
+        machine: String,
+        arch: &'static str,
+        family_arch: &'static str,
+    },
 }
 
 /// Where RAM splits between below and above 4 GiB for a machine family.
@@ -168,9 +188,10 @@ pub fn lowmem_split(family: MachineFamily, ram: u64) -> (u64, u64) {
     }
 }
 
-/// The device memory region for a machine: base = ALIGN_UP(4 GiB + RAM
-/// above 4 GiB, 1 GiB), size = (maxmem - RAM) + slots x 1 GiB. `None` when
-/// QEMU creates none (maxmem not above RAM).
+/// The device memory region for a machine: base = the family's (PCs:
+/// ALIGN_UP(4 GiB + RAM above 4 GiB, 1 GiB); virt: ALIGN_UP(1 GiB + RAM,
+/// 1 GiB)), size = (maxmem - RAM) + slots x 1 GiB. `None` when QEMU
+/// creates none (maxmem not above RAM).
 pub fn device_memory_region(
     family: MachineFamily,
     ram: u64,
@@ -180,8 +201,7 @@ pub fn device_memory_region(
     if maxmem <= ram {
         return None;
     }
-    let (_, above) = lowmem_split(family, ram);
-    let base = align_up((4 * GIB).checked_add(above)?, GIB)?;
+    let base = family.spec().device_memory_base(ram)?;
     let size = (maxmem - ram).checked_add(u64::from(slots).checked_mul(GIB)?)?;
     Some(Region { base, size })
 }
@@ -196,12 +216,19 @@ pub fn layout(profile: &Profile, host: &HostFacts) -> Result<Layout, LayoutError
     let family = profile
         .machine_family()
         .ok_or_else(|| LayoutError::UnknownMachine(profile.machine.clone()))?;
+    if family.spec().arch() != profile.arch {
+        return Err(LayoutError::WrongArch {
+            machine: profile.machine.clone(),
+            arch: profile.arch.name(),
+            family_arch: family.spec().arch().name(),
+        });
+    }
     let ram = profile.ram.0;
     let slots = profile.effective_slots();
     let maxmem = profile.effective_maxmem();
     let (ram_below_4g, ram_above_4g) = lowmem_split(family, ram);
     let device_memory = device_memory_region(family, ram, maxmem, slots);
-    let section_size = profile.arch.section_size();
+    let section_size = profile.section_size();
 
     let mut placer = Placer {
         devices: &profile.devices,
@@ -231,6 +258,7 @@ pub fn layout(profile: &Profile, host: &HostFacts) -> Result<Layout, LayoutError
     Ok(Layout {
         family,
         section_size,
+        ram_base: family.spec().ram_base(),
         ram_below_4g,
         ram_above_4g,
         device_memory,
@@ -419,6 +447,41 @@ mod tests {
         assert_eq!(base(MachineFamily::Pc, 5000 * MIB), 0x1_8000_0000);
         assert_eq!(base(MachineFamily::Q35, 5000 * MIB), 0x1_c000_0000);
         assert_eq!(device_memory_region(MachineFamily::Pc, GIB, GIB, 2), None);
+        // virt: -m 1G,slots=4,maxmem=8G puts nv1 at 0x80000000.
+        let virt = device_memory_region(MachineFamily::Virt, GIB, 8 * GIB, 4).unwrap();
+        assert_eq!(virt.base, 0x8000_0000);
+        assert_eq!(virt.size, 11 * GIB);
+        assert_eq!(lowmem_split(MachineFamily::Virt, 300 * GIB), (300 * GIB, 0));
+    }
+
+    /// The measurement on QEMU 7.2: `-M virt -m 1G,slots=4,maxmem=8G`,
+    /// a 1G NVDIMM with a 128K label, then a 512M one.
+    #[test]
+    fn virt_places_like_qemu_7_2() {
+        let mut p = Profile::empty("arm");
+        p.make_aarch64();
+        p.ram = Size::gib(1);
+        p.slots = Auto::Fixed(4);
+        p.maxmem = Auto::Fixed(Size::gib(8));
+        let mut nv1 = Dimm::nvdimm(1, "/vms/a".into(), Size::gib(1));
+        nv1.label_size = Size(128 * 1024);
+        nv1.align = None;
+        let mut nv2 = Dimm::nvdimm(2, "/vms/b".into(), Size::mib(512));
+        nv2.label_size = Size(0);
+        nv2.align = None;
+        p.devices = vec![nv1, nv2];
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        assert_eq!(l.ram_base, GIB);
+        let got: Vec<(u64, u64)> = l.placements().map(|(_, p)| (p.addr, p.size)).collect();
+        assert_eq!(
+            got,
+            [(0x8000_0000, 0x3ffe_0000), (0xbffe_0000, 0x2000_0000)]
+        );
+        p.guest_page_size = Some(Size(64 * 1024));
+        assert_eq!(
+            layout(&p, &HostFacts::default()).unwrap().section_size,
+            512 * MIB
+        );
     }
 
     #[test]

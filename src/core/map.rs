@@ -13,6 +13,9 @@ use std::fmt::Write;
 pub struct MapJson {
     pub machine: String,
     pub section_size: u64,
+    /// Where RAM starts: absent on the PCs (0), 1 GiB on arm64 `virt`.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ram_base: u64,
     pub ram_below_4g: u64,
     pub ram_above_4g: u64,
     pub slots: u32,
@@ -22,6 +25,10 @@ pub struct MapJson {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub numa: Vec<NodeJson>,
     pub dimms: Vec<DimmJson>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 #[derive(Debug, Serialize)]
@@ -80,6 +87,7 @@ pub fn to_json(profile: &Profile, layout: &Layout) -> MapJson {
     MapJson {
         machine: profile.machine.clone(),
         section_size: layout.section_size,
+        ram_base: layout.ram_base,
         ram_below_4g: layout.ram_below_4g,
         ram_above_4g: layout.ram_above_4g,
         slots: layout.slots,
@@ -174,8 +182,8 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
     let _ = writeln!(
         out,
         "  RAM            {:#014x}-{:#014x}  {}",
-        0,
-        layout.ram_below_4g.saturating_sub(1),
+        layout.ram_base,
+        (layout.ram_base + layout.ram_below_4g).saturating_sub(1),
         format_human(layout.ram_below_4g)
     );
     if layout.ram_above_4g > 0 {

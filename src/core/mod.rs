@@ -16,6 +16,7 @@
     clippy::cast_precision_loss
 )]
 
+pub mod arch;
 pub mod cmdline;
 pub mod device;
 pub mod diagnose;

@@ -16,8 +16,10 @@ use std::path::{Path, PathBuf};
 /// The label a new NVDIMM gets (room for the namespace labels ndctl
 /// writes; a 2 MiB multiple, as QP203 asks).
 pub const NEW_LABEL: u64 = 2 * MIB;
-/// The `align` a new NVDIMM gets: one Linux memory section, so that it
-/// starts and ends on section boundaries (QP100).
+/// The `align` a new NVDIMM gets on x86_64 and 4K/16K-page arm64: one
+/// Linux memory section, so that it starts and ends on section boundaries
+/// (QP100). A 64K-page arm64 guest gets its 512 MiB section instead
+/// ([`Profile::section_size`]).
 pub const NEW_ALIGN: u64 = 128 * MIB;
 
 /// What the shell knows that a new DIMM's defaults depend on.
@@ -41,15 +43,16 @@ pub fn new_nvdimm(profile: &Profile, ctx: &NewDimmContext) -> Dimm {
     let n = profile.next_device_number();
     let path = new_backing_file(profile, &format!("nvdimm-{n}"), ctx);
     let has_align = ctx.qemu.is_none_or(|v| v >= QemuVersion::new(2, 12, 0));
+    let section = profile.section_size();
     let align = if has_align {
-        NEW_ALIGN
+        section
     } else {
         crate::core::device::PAGE_SIZE
     };
     let with_visible = |visible: u64| {
         let mut d = Dimm::nvdimm(n, path.clone(), Size(visible.saturating_add(NEW_LABEL)));
         d.label_size = Size(NEW_LABEL);
-        d.align = has_align.then_some(Size(NEW_ALIGN));
+        d.align = has_align.then_some(Size(section));
         d
     };
     let previous = profile.devices.last().and_then(|d| {
@@ -210,6 +213,22 @@ mod tests {
         // A second one sits beside the first, and is clean too.
         let d = new_nvdimm(&p, &ctx(&nothing));
         assert_eq!(d.backend, Backend::File("/data/mine/nvdimm-2".into()));
+        p.devices.push(d);
+        assert_eq!(complaints(&p, "nv2"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_64k_page_arm64_guest_gets_its_512m_section_as_align() {
+        let nothing = |_: &Path| false;
+        let mut p = Profile::empty("arm");
+        p.make_aarch64();
+        p.extra_args.extend(["-bios".into(), "/fw.fd".into()]);
+        p.guest_page_size = Some(Size(64 * 1024));
+        let d = new_nvdimm(&p, &ctx(&nothing));
+        assert_eq!(d.align, Some(Size::mib(512)));
+        p.devices.push(d);
+        assert_eq!(complaints(&p, "nv1"), Vec::<String>::new());
+        let d = new_nvdimm(&p, &ctx(&nothing));
         p.devices.push(d);
         assert_eq!(complaints(&p, "nv2"), Vec::<String>::new());
     }

@@ -5,9 +5,10 @@
 //! saved as RON (see [`crate::core::profile_ron`]) with sizes in QEMU's syntax so a
 //! person can edit the file by hand.
 
+pub use crate::core::arch::Arch;
 pub use crate::core::device::{Addr, Backend, Dimm, DimmKind};
 pub use crate::core::machine::MachineFamily;
-use crate::core::size::{Size, GIB, MIB};
+use crate::core::size::{Size, GIB, KIB, MIB};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -23,9 +24,15 @@ pub struct Profile {
     pub name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// `x86_64` (the default) or `aarch64`.
     #[serde(default)]
     pub arch: Arch,
-    /// `pc`, `q35`, or a versioned name such as `pc-i440fx-7.2`.
+    /// The guest kernel's page size (4K, the default; arm64 kernels also
+    /// come with 16K and 64K): Linux's memory section size follows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_page_size: Option<Size>,
+    /// `pc`, `q35`, a versioned name such as `pc-i440fx-7.2`; `virt` or
+    /// `virt-X.Y` on aarch64.
     #[serde(default = "default_machine")]
     pub machine: String,
     /// Other `-machine` properties (`accel=kvm`), kept verbatim; qpmem
@@ -110,29 +117,6 @@ pub enum Syntax {
 impl Syntax {
     fn is_opts(&self) -> bool {
         *self == Syntax::Opts
-    }
-}
-
-/// The guest architecture. Only x86_64 is modelled today.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Arch {
-    #[default]
-    X86_64,
-}
-
-impl Arch {
-    /// The QEMU system emulator for this architecture.
-    pub fn qemu_binary(self) -> &'static str {
-        match self {
-            Arch::X86_64 => "qemu-system-x86_64",
-        }
-    }
-    /// Linux's memory section size for this architecture.
-    pub fn section_size(self) -> u64 {
-        match self {
-            Arch::X86_64 => 128 * MIB,
-        }
     }
 }
 
@@ -223,6 +207,7 @@ impl Profile {
             name: name.to_string(),
             description: String::new(),
             arch: Arch::X86_64,
+            guest_page_size: None,
             machine: default_machine(),
             machine_options: Vec::new(),
             ram: default_ram(),
@@ -275,6 +260,62 @@ impl Profile {
 
     pub fn machine_family(&self) -> Option<MachineFamily> {
         MachineFamily::of(&self.machine)
+    }
+
+    /// The guest's page size: `guest_page_size`, else 4 KiB.
+    pub fn page_size(&self) -> u64 {
+        self.guest_page_size.map_or(4 * KIB, |s| s.0)
+    }
+
+    /// Linux's memory section size in this guest (its arch and page
+    /// size); 128 MiB for a page size the arch does not build (QP605
+    /// reports it).
+    pub fn section_size(&self) -> u64 {
+        self.arch
+            .section_size(self.page_size())
+            .unwrap_or(128 * MIB)
+    }
+
+    /// The `-cpu` model in `extra_args` (the part before any `,`), if
+    /// one is given.
+    pub fn cpu_model(&self) -> Option<&str> {
+        self.extra_args
+            .windows(2)
+            .rev()
+            .find(|w| matches!(w[0].as_str(), "-cpu" | "--cpu"))
+            .map(|w| w[1].split(',').next().unwrap_or(""))
+    }
+
+    /// Firmware the command line loads: `-bios`, `-pflash`, a `-drive`
+    /// with `if=pflash`, or `-machine firmware=`.
+    pub fn has_firmware(&self) -> bool {
+        let args = &self.extra_args;
+        let option = |w: &[String], names: &[&str]| {
+            let name = w[0].trim_start_matches('-');
+            w[0].starts_with('-') && names.contains(&name)
+        };
+        args.windows(2).any(|w| {
+            option(w, &["bios", "pflash"])
+                || (option(w, &["drive"]) && w[1].split(',').any(|o| o == "if=pflash"))
+        }) || self
+            .machine_options
+            .iter()
+            .any(|o| o.starts_with("firmware="))
+    }
+
+    /// An aarch64 profile on the `virt` machine with a 64-bit CPU, as a
+    /// new arm64 VM starts out (firmware is added by QP600's fix from what
+    /// the host has).
+    pub fn make_aarch64(&mut self) {
+        self.arch = Arch::Aarch64;
+        if MachineFamily::of(&self.machine) != Some(MachineFamily::Virt) {
+            self.machine = "virt".to_string();
+            self.machine_options.clear();
+        }
+        if self.cpu_model().is_none() {
+            self.extra_args
+                .extend(["-cpu".to_string(), "max".to_string()]);
+        }
     }
 
     /// The QEMU binary the profile asks for, or the one for its arch.

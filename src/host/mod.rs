@@ -4,6 +4,7 @@
 //! holds). [`gather`] is the only part of the diagnostics that touches the
 //! system; the rules read its answer from [`HostFacts`] and stay pure.
 
+pub mod firmware;
 mod inuse;
 
 use crate::core::facts::{
@@ -43,6 +44,7 @@ pub fn gather(profile: &Profile) -> HostFacts {
     let mounts = read_mountinfo();
     let mut facts = HostFacts {
         data_dir: Some(crate::store::dirs::data_dir()),
+        firmware: firmware::find(profile.arch),
         ..HostFacts::default()
     };
     for d in &profile.devices {

@@ -267,7 +267,9 @@ pub fn new_dimm_context(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VmField {
     Name,
+    Arch,
     Machine,
+    PageSize,
     Ram,
     Cpus,
     Slots,
@@ -284,7 +286,9 @@ pub enum VmField {
 
 pub const VM_FIELDS: &[VmField] = &[
     VmField::Name,
+    VmField::Arch,
     VmField::Machine,
+    VmField::PageSize,
     VmField::Ram,
     VmField::Cpus,
     VmField::Slots,
@@ -303,7 +307,9 @@ impl VmField {
     pub fn label(self) -> &'static str {
         match self {
             VmField::Name => "name",
+            VmField::Arch => "arch",
             VmField::Machine => "machine",
+            VmField::PageSize => "page size",
             VmField::Ram => "RAM",
             VmField::Cpus => "CPUs",
             VmField::Slots => "slots",
@@ -323,7 +329,13 @@ impl VmField {
         let path = |o: &Option<PathBuf>| o.as_ref().map(|p| p.display().to_string());
         match self {
             VmField::Name => p.name.clone(),
+            VmField::Arch => p.arch.name().to_string(),
             VmField::Machine => p.machine.clone(),
+            VmField::PageSize => format!(
+                "{}K (sections {})",
+                p.page_size() / 1024,
+                crate::core::size::format_human(p.section_size())
+            ),
             VmField::Ram => p.ram.to_string(),
             VmField::Cpus => p.cpus.to_string(),
             VmField::Slots => match p.slots {
@@ -361,6 +373,7 @@ impl VmField {
     /// The text put in the input when editing starts.
     pub fn edit_value(self, p: &Profile) -> String {
         match self {
+            VmField::PageSize => format!("{}K", p.page_size() / 1024),
             VmField::Slots if p.slots == Auto::Auto => "auto".into(),
             VmField::Maxmem if p.maxmem == Auto::Auto => "auto".into(),
             _ => self.value(p),
@@ -390,13 +403,57 @@ impl VmField {
                 }
                 p.name = t.to_string();
             }
+            VmField::Arch => {
+                let Some(arch) = crate::core::arch::parse(t) else {
+                    return Err(format!("arch \"{t}\": use x86_64 or aarch64"));
+                };
+                match arch {
+                    crate::core::arch::Arch::Aarch64 => p.make_aarch64(),
+                    other => {
+                        p.arch = other;
+                        if p.machine_family().is_some_and(|f| f.spec().arch() != other) {
+                            p.machine = "pc".to_string();
+                            p.machine_options.clear();
+                        }
+                    }
+                }
+                if p.arch.section_size(p.page_size()).is_none() {
+                    p.guest_page_size = None;
+                }
+            }
             VmField::Machine => {
-                if MachineFamily::of(t).is_none() {
+                let Some(family) = MachineFamily::of(t) else {
                     return Err(format!(
-                        "machine \"{t}\": not modelled; use pc, q35, pc-i440fx-* or pc-q35-*"
+                        "machine \"{t}\": not modelled; use {}",
+                        p.arch.machines_hint()
+                    ));
+                };
+                if family.spec().arch() != p.arch {
+                    return Err(format!(
+                        "machine \"{t}\": an {} machine, but arch is {}; set arch first (or use {})",
+                        family.spec().arch().name(),
+                        p.arch.name(),
+                        p.arch.machines_hint()
                     ));
                 }
                 p.machine = t.to_string();
+            }
+            VmField::PageSize => {
+                let s = size_field(name, t, BareUnit::Bytes)?;
+                if p.arch.section_size(s.0).is_none() {
+                    let sizes: Vec<String> = p
+                        .arch
+                        .page_sizes()
+                        .iter()
+                        .map(|s| format!("{}K", s / 1024))
+                        .collect();
+                    return Err(format!(
+                        "page size \"{t}\": {} Linux uses {}",
+                        p.arch.name(),
+                        sizes.join(", ")
+                    ));
+                }
+                p.guest_page_size = (s.0 != 4096).then_some(s);
             }
             VmField::Ram => {
                 let s = size_field(name, t, BareUnit::Mebibytes)?;
@@ -466,6 +523,19 @@ mod tests {
         assert!(e.contains("already used"), "{e}");
         assert!(VmField::Ram.parse(&p, "512").unwrap().ram == Size::mib(512));
         assert!(VmField::Machine.parse(&p, "microvm").is_err());
+        let e = VmField::Machine.parse(&p, "virt").unwrap_err();
+        assert!(e.contains("set arch first"), "{e}");
+        let arm = VmField::Arch.parse(&p, "aarch64").unwrap();
+        assert_eq!(arm.machine, "virt");
+        assert_eq!(arm.cpu_model(), Some("max"));
+        assert!(VmField::Machine.parse(&arm, "virt-7.2").is_ok());
+        assert!(VmField::PageSize.parse(&p, "64K").is_err());
+        let big = VmField::PageSize.parse(&arm, "64K").unwrap();
+        assert_eq!(big.section_size(), 512 << 20);
+        assert_eq!(VmField::PageSize.value(&big), "64K (sections 512 MiB)");
+        let back = VmField::Arch.parse(&big, "x86_64").unwrap();
+        assert_eq!((back.machine.as_str(), back.guest_page_size), ("pc", None));
+        assert!(VmField::Arch.parse(&p, "riscv64").is_err());
         assert_eq!(VmField::Slots.parse(&p, "8").unwrap().slots, Auto::Fixed(8));
         assert!(VmField::Slots.parse(&p, "257").is_err());
     }

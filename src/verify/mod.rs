@@ -27,7 +27,7 @@ pub use compare::{compare, Comparison, DimmCheck, GuestRange, Verdict};
 use crate::core::cmdline::render_argv;
 use crate::core::facts::HostFacts;
 use crate::core::layout::{layout, LayoutError};
-use crate::core::profile::{Backend, Profile};
+use crate::core::profile::{Arch, Backend, Profile};
 use crate::guest::{
     self, build_initramfs, GuestError, GuestKernel, GuestReport, GuestVm, InitMode, InitramfsSpec,
     KernelSource, DEFAULT_APPEND, KERNEL_DIR_ENV,
@@ -98,8 +98,8 @@ impl VerifyOptions {
     /// [`find_kernel`]; busybox from `PATH`.
     pub fn for_profile(profile: &Profile) -> Result<Self, VerifyError> {
         let qemu = crate::qemu::discover::resolve(None, profile)?;
-        let kernel = find_kernel(None, None)?;
-        let busybox = guest::find_busybox()?;
+        let kernel = find_kernel_for(profile.arch, None, None)?;
+        let busybox = find_busybox_for(profile.arch, &kernel)?;
         Ok(VerifyOptions::new(qemu, kernel, busybox))
     }
 
@@ -196,6 +196,10 @@ pub enum VerifyError {
     Timeout { seconds: u64, console_tail: String },
     #[error("cancelled; QEMU was killed")]
     Cancelled,
+    #[error("no arm64 guest kernel: none in $XDG_CACHE_HOME/qpmem/guest-kernel-arm64 or ./target/guest-kernel-arm64. Unpack Debian's with `scripts/fetch-guest-kernel.sh DIR arm64` (default DIR target/guest-kernel-arm64), or give --kernel PATH [--modules DIR]")]
+    NoArmKernel,
+    #[error("no arm64 busybox: {path} does not exist. `scripts/fetch-guest-kernel.sh DIR arm64` puts busybox-static:arm64 there, or give --busybox PATH (a static aarch64 busybox)")]
+    NoArmBusybox { path: PathBuf },
     #[error(transparent)]
     Qemu(#[from] crate::qemu::FindError),
     #[error(transparent)]
@@ -285,6 +289,58 @@ pub fn find_kernel(
     }
 }
 
+/// [`find_kernel`] for a guest of `arch`: on aarch64 the host's kernel
+/// never fits, so the given one or the Debian arm64 kernel unpacked in
+/// [`unpacked_kernel_dirs_for`] (by `scripts/fetch-guest-kernel.sh DIR arm64`).
+pub fn find_kernel_for(
+    arch: Arch,
+    kernel: Option<&Path>,
+    modules: Option<&Path>,
+) -> Result<GuestKernel, VerifyError> {
+    if arch == Arch::X86_64 || kernel.is_some() {
+        return find_kernel(kernel, modules);
+    }
+    for dir in unpacked_kernel_dirs_for(arch) {
+        if dir.join("boot").is_dir() {
+            let mut k = guest::debian_kernel_cache(Some(&dir))?;
+            if let Some(m) = modules {
+                k.modules_dir = Some(m.to_path_buf());
+            }
+            return Ok(k);
+        }
+    }
+    Err(VerifyError::NoArmKernel)
+}
+
+/// The static busybox for a guest of `arch`: on x86_64 the host's
+/// ([`guest::find_busybox`]); on aarch64 `bin/busybox` of the unpacked
+/// kernel tree (`<dir>/boot/vmlinuz-*` -> `<dir>/bin/busybox`), where
+/// `scripts/fetch-guest-kernel.sh DIR arm64` puts busybox-static:arm64.
+pub fn find_busybox_for(arch: Arch, kernel: &GuestKernel) -> Result<PathBuf, VerifyError> {
+    if arch == Arch::X86_64 {
+        return Ok(guest::find_busybox()?);
+    }
+    let root = kernel.vmlinuz.parent().and_then(Path::parent);
+    let path = root.map_or_else(|| PathBuf::from("bin/busybox"), |r| r.join("bin/busybox"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(VerifyError::NoArmBusybox { path })
+    }
+}
+
+/// [`unpacked_kernel_dirs`] for `arch`: `guest-kernel-arm64` beside
+/// `guest-kernel` for aarch64.
+pub fn unpacked_kernel_dirs_for(arch: Arch) -> Vec<PathBuf> {
+    match arch {
+        Arch::X86_64 => unpacked_kernel_dirs(),
+        Arch::Aarch64 => unpacked_kernel_dirs()
+            .into_iter()
+            .map(|d| d.with_file_name("guest-kernel-arm64"))
+            .collect(),
+    }
+}
+
 /// Where an unpacked Debian kernel is looked for when the host has none
 /// and `$QPMEM_GUEST_KERNEL_DIR` is not set: `$XDG_CACHE_HOME/qpmem/guest-kernel`,
 /// then `target/guest-kernel` in the current directory (a checkout after
@@ -331,7 +387,22 @@ pub fn scratch_profile(profile: &Profile, scratch: &Path) -> Result<Profile, Ver
     p.initrd = None;
     p.append = None;
     p.disks.clear();
-    p.extra_args.clear();
+    // arm64 keeps its CPU and firmware: the GED that announces the
+    // devices needs a 64-bit CPU and UEFI.
+    p.extra_args = if p.arch == Arch::Aarch64 {
+        p.extra_args
+            .windows(2)
+            .filter(|w| {
+                let name = w[0].trim_start_matches('-');
+                w[0].starts_with('-')
+                    && (matches!(name, "cpu" | "bios" | "pflash")
+                        || (name == "drive" && w[1].split(',').any(|o| o == "if=pflash")))
+            })
+            .flat_map(|w| w.iter().cloned())
+            .collect()
+    } else {
+        Vec::new()
+    };
     p.machine_options
         .retain(|o| option_key(o) != "accel" && option_key(o) != "nvdimm");
     for (i, d) in p.devices.iter_mut().enumerate() {
@@ -372,8 +443,20 @@ fn qemu_args(p: &Profile, kernel: &GuestKernel, initrd: &Path, accel: &str) -> V
     ] {
         args.push(a.into());
     }
-    args.extend(kernel.qemu_args(initrd, DEFAULT_APPEND));
+    args.extend(kernel.qemu_args(initrd, &guest_append(p.arch)));
     args
+}
+
+/// [`DEFAULT_APPEND`] with the arch's serial console; arm64 also asks for
+/// ACPI (`acpi=force`), through which the NFIT describes the NVDIMMs.
+pub fn guest_append(arch: Arch) -> String {
+    match arch {
+        Arch::X86_64 => DEFAULT_APPEND.to_string(),
+        arch => format!(
+            "{} acpi=force",
+            DEFAULT_APPEND.replace("ttyS0", arch.serial_console())
+        ),
+    }
 }
 
 /// The kernel to boot: the cached PVH image when it can be made (a
@@ -435,7 +518,12 @@ pub fn verify_with_progress(
         path: initrd.clone(),
         source,
     })?;
-    let kernel = fast_kernel(&options.kernel, options.cache_dir.clone(), &mut notes);
+    // PVH is x86's; other arches boot the image as it is.
+    let kernel = if profile.arch == Arch::X86_64 {
+        fast_kernel(&options.kernel, options.cache_dir.clone(), &mut notes)
+    } else {
+        options.kernel.clone()
+    };
     if options.cancelled() {
         return Err(VerifyError::Cancelled);
     }

@@ -11,17 +11,34 @@ pub mod vm;
 /// environment does not require it. With `QPMEM_REQUIRE_QEMU=1` a missing
 /// QEMU fails the test instead.
 pub fn qemu_or_skip(test: &str) -> Option<PathBuf> {
-    match which::which("qemu-system-x86_64") {
+    binary_or_skip(test, "qemu-system-x86_64", "qemu-system-x86")
+}
+
+/// The real `qemu-system-aarch64`, or `None` as [`qemu_or_skip`] decides.
+pub fn aarch64_qemu_or_skip(test: &str) -> Option<PathBuf> {
+    binary_or_skip(test, "qemu-system-aarch64", "qemu-system-arm")
+}
+
+/// UEFI firmware for arm64 `virt`, or `None` as [`qemu_or_skip`] decides.
+pub fn aarch64_firmware_or_skip(test: &str) -> Option<PathBuf> {
+    let found = qpmem::host::firmware::find(qpmem::core::arch::Arch::Aarch64);
+    if found.is_none() {
+        if std::env::var("QPMEM_REQUIRE_QEMU").as_deref() == Ok("1") {
+            panic!("{test}: arm64 UEFI firmware is required (QPMEM_REQUIRE_QEMU=1) but none was found (apt-get install qemu-efi-aarch64)");
+        }
+        eprintln!("{test}: SKIPPED: no arm64 UEFI firmware (apt-get install qemu-efi-aarch64)");
+    }
+    found
+}
+
+fn binary_or_skip(test: &str, binary: &str, package: &str) -> Option<PathBuf> {
+    match which::which(binary) {
         Ok(p) => Some(p),
         Err(_) => {
             if std::env::var("QPMEM_REQUIRE_QEMU").as_deref() == Ok("1") {
-                panic!(
-                    "{test}: qemu-system-x86_64 is required (QPMEM_REQUIRE_QEMU=1) but not on PATH"
-                );
+                panic!("{test}: {binary} is required (QPMEM_REQUIRE_QEMU=1) but not on PATH");
             }
-            eprintln!(
-                "{test}: SKIPPED: qemu-system-x86_64 not on PATH (apt-get install qemu-system-x86)"
-            );
+            eprintln!("{test}: SKIPPED: {binary} not on PATH (apt-get install {package})");
             None
         }
     }

@@ -326,6 +326,7 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
     let mut profile = Profile::empty("imported");
     let mut notes = Vec::new();
     let mut rest = words.as_slice();
+    let mut binary: Option<String> = None;
     if let Some(first) = rest.first() {
         if !first.starts_with('-') {
             let name = Path::new(first)
@@ -337,9 +338,7 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
                     program: crate::core::printable::printable(first).into_owned(),
                 });
             }
-            if first != profile.arch.qemu_binary() {
-                profile.qemu = Some(PathBuf::from(first));
-            }
+            binary = Some(first.clone());
             rest = &rest[1..];
         }
     }
@@ -515,6 +514,23 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
         // No -smp: QEMU's default (one CPU), and none rendered.
         profile.cpus = 0;
     }
+    // The architecture: the binary's (`qemu-system-aarch64`), else the
+    // machine family's (`-M virt` is arm64).
+    let binary_arch = binary.as_deref().and_then(|b| {
+        let name = Path::new(b).file_name()?.to_string_lossy().into_owned();
+        crate::core::arch::Arch::ALL
+            .iter()
+            .copied()
+            .find(|a| name == a.qemu_binary())
+    });
+    if let Some(arch) = binary_arch.or_else(|| profile.machine_family().map(|f| f.spec().arch())) {
+        profile.arch = arch;
+    }
+    if let Some(first) = binary {
+        if first != profile.arch.qemu_binary() {
+            profile.qemu = Some(PathBuf::from(first));
+        }
+    }
     profile.check_strings()?;
     Ok((profile, notes))
 }
@@ -662,13 +678,10 @@ fn import_machine(
     if !parsed.head.is_empty() {
         profile.machine = parsed.head;
     }
-    check_keys(
-        Group::Machine,
-        "-machine",
-        "-machine",
-        &parsed.pieces,
-        notes,
-    );
+    let group = profile
+        .machine_family()
+        .map_or(Group::Machine, |f| Group::machine(f.spec().arch()));
+    check_keys(group, "-machine", "-machine", &parsed.pieces, notes);
     for p in parsed.pieces {
         match (p.key.as_str(), p.value) {
             ("nvdimm", v) => {

@@ -13,15 +13,14 @@ pub static KERNEL_CONSOLE_MISSING: Rule = Rule {
 `console=ttyS0`. qpmem's console (the launch view, `qpmem launch`) is the guest's first \
 serial port; without `console=ttyS0` an x86 Linux kernel writes its messages to the VGA \
 console, which `-display none` shows nowhere, so the console stays blank until a login \
-prompt (if any) appears on the serial port. The fix adds `console=ttyS0` to `append`.",
+prompt (if any) appears on the serial port. On arm64 `virt` the first serial port is the \
+PL011, `console=ttyAMA0`. The fix adds the arch's console to `append`.",
     check: kernel_console_missing,
 };
 
 /// The console the first serial port is on Linux, for the profile's arch.
 fn serial_console(arch: Arch) -> &'static str {
-    match arch {
-        Arch::X86_64 => "ttyS0",
-    }
+    arch.serial_console()
 }
 
 /// Does `append` send the kernel's console to `tty` (`console=ttyS0`,
@@ -63,6 +62,17 @@ mod tests {
     use super::super::testing::*;
     use super::super::{fix_all, Applicability};
     use crate::core::facts::HostFacts;
+
+    #[test]
+    fn arm64_wants_the_pl011_console() {
+        let mut p = seed(None);
+        p.make_aarch64();
+        p.kernel = Some("/boot/Image".into());
+        p.append = Some("console=ttyS0".into());
+        let ds = run(&p);
+        let w = only(&ds, "QP500");
+        assert_eq!(w[0].help.as_deref(), Some("add console=ttyAMA0 to append"));
+    }
 
     #[test]
     fn a_kernel_without_a_serial_console_is_fixed_by_adding_it() {

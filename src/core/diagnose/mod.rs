@@ -7,6 +7,7 @@
 //! themselves, so the TUI, `qpmem check` and the tests all see the same
 //! findings. Rules live in one file per family; [`RULES`] lists them all.
 
+mod arm;
 mod backing;
 mod boot;
 mod device;
@@ -159,6 +160,8 @@ pub enum Edit {
     RenameMemdev { index: usize, memdev: String },
     /// Add a word to the kernel command line (`append`) unless it is there.
     AddKernelArg { arg: String },
+    /// Append arguments to `extra_args` (`-bios PATH`, `-cpu max`).
+    AddArgs { args: Vec<String> },
 }
 
 impl Edit {
@@ -177,7 +180,8 @@ impl Edit {
             | Edit::SetMaxmem { .. }
             | Edit::RenameDevice { .. }
             | Edit::RenameMemdev { .. }
-            | Edit::AddKernelArg { .. } => None,
+            | Edit::AddKernelArg { .. }
+            | Edit::AddArgs { .. } => None,
         }
     }
 
@@ -231,6 +235,10 @@ impl Edit {
                     }
                     append.push_str(arg);
                 }
+                true
+            }
+            Edit::AddArgs { args } => {
+                profile.extra_args.extend(args.iter().cloned());
                 true
             }
         }
@@ -462,6 +470,13 @@ pub static RULES: &[&Rule] = &[
     &version::NEEDS_NEWER_QEMU,
     &version::MACHINE_TOO_NEW,
     &boot::KERNEL_CONSOLE_MISSING,
+    &arm::NO_FIRMWARE,
+    &arm::CPU_NOT_64_BIT,
+    &arm::MACHINE_WITHOUT_GED,
+    &arm::QEMU_TOO_OLD,
+    &arm::ADDRESS_BITS,
+    &arm::GUEST_PAGE_SIZE,
+    &arm::MACHINE_ARCH_MISMATCH,
 ];
 
 /// The rule with this code.

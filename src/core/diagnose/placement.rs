@@ -18,10 +18,12 @@ pub static SECTION_MISALIGNED: Rule = Rule {
     name: "section-misaligned",
     severity: Severity::Warning,
     basis: Basis::Surprise,
-    docs: "A DIMM that starts or ends off a Linux memory section (128 MiB on x86_64). \
+    docs: "A DIMM that starts or ends off a Linux memory section (128 MiB on x86_64; on \
+arm64 128 MiB with 4K and 16K pages, 512 MiB with 64K pages: the profile's \
+guest_page_size). \
 Linux 5.3+ (sub-section hotplug) copes down to 2 MiB for pmem, but older kernels, \
 memory hotplug next to pmem and hotplug memory blocks want whole sections. Setting \
-align=128M on the backends puts every DIMM on a section boundary.",
+align= of the section size on the backends puts every DIMM on a section boundary.",
     check: check_section,
 };
 

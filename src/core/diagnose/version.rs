@@ -34,11 +34,10 @@ fn qemu_not_found(ctx: &Context) -> Vec<Finding> {
                 "QEMU not found: {wanted} (from {}): {reason}",
                 origin.describe()
             ),
-            Some(
-                "install it (apt-get install qemu-system-x86, dnf install qemu-system-x86-core) \
-or give --qemu PATH; the version checks were skipped"
-                    .into(),
-            ),
+            Some(format!(
+                "install it ({}) or give --qemu PATH; the version checks were skipped",
+                ctx.profile.arch.install_hint()
+            )),
         )],
         _ => Vec::new(),
     }
@@ -203,7 +202,7 @@ fn properties_used(p: &Profile) -> Vec<(Group, String, String)> {
     let key = |o: &String| o.split('=').next().unwrap_or(o).to_string();
     let mut out = Vec::new();
     for o in &p.machine_options {
-        out.push((Group::Machine, key(o), "-machine".to_string()));
+        out.push((Group::machine(p.arch), key(o), "-machine".to_string()));
     }
     for d in &p.devices {
         let backend = match d.backend {
@@ -328,7 +327,7 @@ pub static MACHINE_TOO_NEW: Rule = Rule {
     name: "machine-too-new",
     severity: Severity::Error,
     basis: Basis::QemuRefuses,
-    docs: "A versioned machine type (pc-i440fx-8.2, pc-q35-9.0) newer than the QEMU release \
+    docs: "A versioned machine type (pc-i440fx-8.2, pc-q35-9.0, virt-8.0) newer than the QEMU release \
 does not exist there. QEMU refuses: \"unsupported machine type\".",
     check: machine_too_new,
 };
@@ -340,10 +339,12 @@ fn machine_too_new(ctx: &Context) -> Vec<Finding> {
     if (m.major, m.minor) <= (v.major, v.minor) {
         return Vec::new();
     }
-    let family = ctx
+    let (family, prefix) = ctx
         .profile
         .machine_family()
-        .map_or("pc", |f| f.spec().name());
+        .map_or(("pc", "pc-i440fx-"), |f| {
+            (f.spec().name(), f.spec().version_prefix())
+        });
     vec![Finding::about(
         None,
         format!(
@@ -351,10 +352,8 @@ fn machine_too_new(ctx: &Context) -> Vec<Finding> {
             ctx.profile.machine, m.major, m.minor
         ),
         Some(format!(
-            "use machine {family} (this QEMU's newest) or pc-{}-{}.{}",
-            if family == "q35" { "q35" } else { "i440fx" },
-            v.major,
-            v.minor
+            "use machine {family} (this QEMU's newest) or {prefix}{}.{}",
+            v.major, v.minor
         )),
     )]
 }

@@ -16,7 +16,7 @@
 //! at the top of the document.
 
 use super::Export;
-use crate::core::profile::{Backend, Profile};
+use crate::core::profile::{Arch, Backend, Profile};
 use crate::core::size::{align_up, format_qemu, KIB, MIB};
 use std::fmt::Write;
 use std::path::Path;
@@ -24,6 +24,61 @@ use std::path::Path;
 /// The emulator when neither the profile nor the caller gives an absolute
 /// path (libvirt requires one).
 pub const DEFAULT_EMULATOR: &str = "/usr/bin/qemu-system-x86_64";
+
+/// [`DEFAULT_EMULATOR`] for the profile's arch.
+fn default_emulator(p: &Profile) -> String {
+    match p.arch {
+        Arch::X86_64 => DEFAULT_EMULATOR.to_string(),
+        arch => format!("/usr/bin/{}", arch.qemu_binary()),
+    }
+}
+
+/// The value of the last `-NAME VALUE` in `extra_args`.
+fn extra_value<'p>(p: &'p Profile, name: &str) -> Option<&'p str> {
+    p.extra_args
+        .windows(2)
+        .rev()
+        .find(|w| w[0].trim_start_matches('-') == name && w[0].starts_with('-'))
+        .map(|w| w[1].as_str())
+}
+
+/// arm64's firmware as libvirt's `<loader>`: `-bios FILE` is a ROM, a
+/// read-only `-drive if=pflash,file=FILE` a pflash loader.
+fn loader(p: &Profile) -> Option<(String, &'static str)> {
+    if let Some(bios) = extra_value(p, "bios") {
+        return Some((bios.to_string(), "rom"));
+    }
+    p.extra_args.windows(2).find_map(|w| {
+        let opts: Vec<String> = crate::core::cmdline::split_opts(&w[1]);
+        (w[0].trim_start_matches('-') == "drive" && opts.iter().any(|o| o == "if=pflash"))
+            .then(|| {
+                opts.iter()
+                    .find_map(|o| o.strip_prefix("file="))
+                    .map(|f| (crate::core::cmdline::unescape(f), "pflash"))
+            })
+            .flatten()
+    })
+}
+
+/// The arguments libvirt's elements carry for an arm64 domain (`-cpu`,
+/// `-bios`, the pflash drive), as pairs to leave out of the "not carried
+/// over" note.
+fn carried_args(p: &Profile) -> Vec<(String, String)> {
+    if p.arch != Arch::Aarch64 {
+        return Vec::new();
+    }
+    p.extra_args
+        .windows(2)
+        .filter(|w| {
+            let name = w[0].trim_start_matches('-');
+            w[0].starts_with('-')
+                && (name == "cpu"
+                    || name == "bios"
+                    || (name == "drive" && w[1].split(',').any(|o| o == "if=pflash")))
+        })
+        .map(|w| (w[0].clone(), w[1].clone()))
+        .collect()
+}
 
 /// Escape text for XML content and single-quoted attributes; characters
 /// XML 1.0 cannot hold at all become U+FFFD.
@@ -102,10 +157,11 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
         let size = round_up(d.size.0, 2 * MIB);
         if size != d.size.0 {
             notes.push(format!(
-                "libvirt rounds {}'s size {} up to {} (x86 memory modules are 2 MiB aligned); QEMU then needs a backing file of at least that size",
+                "libvirt rounds {}'s size {} up to {} ({} memory modules are 2 MiB aligned); QEMU then needs a backing file of at least that size",
                 d.id,
                 format_qemu(d.size.0),
-                format_qemu(size)
+                format_qemu(size),
+                p.arch.name()
             ));
         }
         modules = modules.saturating_add(size);
@@ -150,9 +206,17 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
     let _ = writeln!(x, "  <os>");
     let _ = writeln!(
         x,
-        "    <type arch='x86_64' machine='{}'>hvm</type>",
+        "    <type arch='{}' machine='{}'>hvm</type>",
+        p.arch.name(),
         escape(&p.machine)
     );
+    if let Some((path, kind)) = loader(p) {
+        let _ = writeln!(
+            x,
+            "    <loader readonly='yes' type='{kind}'>{}</loader>",
+            escape(&path)
+        );
+    }
     if let Some(k) = &p.kernel {
         let _ = writeln!(x, "    <kernel>{}</kernel>", escape(&k.to_string_lossy()));
     }
@@ -163,13 +227,34 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
         let _ = writeln!(x, "    <cmdline>{}</cmdline>", escape(a));
     }
     let _ = writeln!(x, "  </os>");
+    if p.arch == Arch::Aarch64 {
+        // ACPI carries the GED that memory devices need on virt.
+        let gic = p
+            .machine_options
+            .iter()
+            .find_map(|o| o.strip_prefix("gic-version="))
+            .map(|v| format!("\n    <gic version='{}'/>", escape(v)))
+            .unwrap_or_default();
+        let _ = writeln!(x, "  <features>\n    <acpi/>{gic}\n  </features>");
+    }
 
     // NUMA cells, split as the command line splits them.
     let nodes = u64::from(p.numa_nodes.max(1));
     if p.numa_nodes == 0 {
         notes.push("libvirt requires a NUMA cell for NVDIMMs: cell 0 holds all RAM and CPUs (QEMU's default without -numa)".into());
     }
-    let _ = writeln!(x, "  <cpu>\n    <numa>");
+    let cpu_mode = match (p.arch, p.cpu_model()) {
+        (Arch::Aarch64, Some("max")) => " mode='maximum'".to_string(),
+        (Arch::Aarch64, Some("host")) => " mode='host-passthrough'".to_string(),
+        _ => String::new(),
+    };
+    let _ = writeln!(x, "  <cpu{cpu_mode}>");
+    if let (Arch::Aarch64, Some(model)) = (p.arch, p.cpu_model()) {
+        if cpu_mode.is_empty() {
+            let _ = writeln!(x, "    <model>{}</model>", escape(model));
+        }
+    }
+    let _ = writeln!(x, "    <numa>");
     let share = ram / nodes;
     for i in 0..nodes {
         let mem = if i == nodes - 1 {
@@ -198,11 +283,12 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
         (Some(q), _) if q.is_absolute() => q.to_string_lossy().into_owned(),
         (_, Some(e)) if e.is_absolute() => e.to_string_lossy().into_owned(),
         _ => {
+            let emu = default_emulator(p);
             notes.push(format!(
-                "emulator {DEFAULT_EMULATOR} assumed ({} was not found as an absolute path)",
+                "emulator {emu} assumed ({} was not found as an absolute path)",
                 p.qemu_binary().display()
             ));
-            DEFAULT_EMULATOR.to_string()
+            emu
         }
     };
     let _ = writeln!(x, "    <emulator>{}</emulator>", escape(&emu));
@@ -224,16 +310,29 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
     let _ = writeln!(x, "  </devices>");
     let _ = writeln!(x, "</domain>");
 
-    if !p.extra_args.is_empty() {
+    let carried = carried_args(p);
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < p.extra_args.len() {
+        let pair = p.extra_args.get(i..i + 2);
+        if pair.is_some_and(|w| carried.iter().any(|(a, b)| *a == w[0] && *b == w[1])) {
+            i += 2;
+            continue;
+        }
+        rest.push(p.extra_args[i].as_str());
+        i += 1;
+    }
+    if !rest.is_empty() {
         notes.push(format!(
             "extra QEMU arguments not carried over (add them as libvirt devices or <qemu:commandline>): {}",
-            p.extra_args.join(" ")
+            rest.join(" ")
         ));
     }
     let other_machine: Vec<_> = p
         .machine_options
         .iter()
         .filter(|o| o.as_str() != "accel=kvm")
+        .filter(|o| p.arch != Arch::Aarch64 || !o.starts_with("gic-version="))
         .collect();
     if !other_machine.is_empty() {
         notes.push(format!(

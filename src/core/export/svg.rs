@@ -93,11 +93,7 @@ fn esc(s: &str) -> String {
 /// The address the picture ends at: the device memory region's end, else
 /// the end of RAM.
 pub fn end_address(layout: &Layout) -> u64 {
-    let ram_end = if layout.ram_above_4g > 0 {
-        (4 * GIB).saturating_add(layout.ram_above_4g)
-    } else {
-        layout.ram_below_4g
-    };
+    let ram_end = layout.ram_end();
     layout
         .device_memory
         .map_or(ram_end, |r| r.end().max(ram_end))
@@ -186,10 +182,11 @@ pub fn render(profile: &Profile, layout: &Layout) -> String {
     s.text(Px::whole(LEFT), 24, "start", "title", &title);
 
     // The address bar: RAM, the hole below 4 GiB, device memory, DIMMs.
-    s.bar("ram", RAM, 0, layout.ram_below_4g, "");
+    s.bar("ram", RAM, layout.ram_base, layout.ram_below_4g, "");
     let four_g = 4 * GIB;
     let beyond_low = layout.device_memory.is_some() || layout.ram_above_4g > 0;
-    if beyond_low && layout.ram_below_4g < four_g {
+    // The PCs' PCI hole below 4 GiB (arm64 virt has its MMIO below RAM).
+    if beyond_low && layout.ram_base == 0 && layout.ram_below_4g < four_g {
         s.bar(
             "hole",
             HOLE,

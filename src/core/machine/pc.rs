@@ -23,6 +23,10 @@ impl Family for Pc {
     fn pci_hole64(&self) -> u64 {
         2 * GIB
     }
+
+    fn version_prefix(&self) -> &'static str {
+        "pc-i440fx-"
+    }
 }
 
 /// `pc-1.3`-style names of early i440FX machine types.

@@ -23,4 +23,8 @@ impl Family for Q35 {
     fn pci_hole64(&self) -> u64 {
         32 * GIB
     }
+
+    fn version_prefix(&self) -> &'static str {
+        "pc-q35-"
+    }
 }

@@ -110,7 +110,8 @@ pub fn machine_version(machine: &str) -> Option<QemuVersion> {
     let v = m
         .strip_prefix("pc-i440fx-")
         .or_else(|| m.strip_prefix("pc-q35-"))
-        .or_else(|| m.strip_prefix("pc-"))?;
+        .or_else(|| m.strip_prefix("pc-"))
+        .or_else(|| m.strip_prefix("virt-"))?;
     QemuVersion::parse(v)
 }
 

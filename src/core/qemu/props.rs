@@ -30,6 +30,8 @@ use super::QemuVersion;
 pub enum Group {
     /// `-machine pc` / `q35` (and their versioned names).
     Machine,
+    /// `-machine virt` (arm64, and its versioned names).
+    MachineVirt,
     /// `-m`.
     Memory,
     NumaNode,
@@ -165,6 +167,57 @@ const MACHINE: &[Prop] = &[
     p("suppress-vmdesc", OLD),
     p("usb", OLD),
     p("vmport", OLD),
+    p("x-oem-id", (5, 2)),
+    p("x-oem-table-id", (5, 2)),
+];
+
+/// `-machine virt` (hw/arm/virt.c); the 7.2 column from the binary's
+/// `-machine virt,help`. `highmem-redists`, `highmem-ecam` and
+/// `highmem-mmio` are QEMU 8.0's (7.2 refuses them: "Property
+/// 'virt-7.2-machine.highmem-ecam' not found").
+const MACHINE_VIRT: &[Prop] = &[
+    hidden("type", OLD),
+    hidden("accel", OLD),
+    hidden("kernel-irqchip", OLD),
+    hidden("kvm-shadow-mem", OLD),
+    // Per-instance properties: the NVDIMM ones (virt 5.1) and HMAT.
+    hidden("nvdimm", (5, 1)),
+    hidden("nvdimm-persistence", (5, 1)),
+    hidden("hmat", (5, 0)),
+    p("acpi", (4, 0)),
+    p("append", OLD),
+    p("boot", (7, 0)),
+    p("confidential-guest-support", (6, 0)),
+    p("default-bus-bypass-iommu", (6, 1)),
+    p("dt-compatible", OLD),
+    p("dtb-kaslr-seed", (6, 2)),
+    p("dtb-randomness", (7, 2)),
+    p("dtb", OLD),
+    p("dump-guest-core", OLD),
+    p("dumpdtb", OLD),
+    p("firmware", OLD),
+    p("gic-version", OLD),
+    p("graphics", OLD),
+    p("highmem", OLD),
+    p("highmem-ecam", (8, 0)),
+    p("highmem-mmio", (8, 0)),
+    p("highmem-redists", (8, 0)),
+    p("initrd", OLD),
+    p("iommu", (2, 12)),
+    p("its", (2, 8)),
+    p("kernel", OLD),
+    p("mem-merge", OLD),
+    p("memory-backend", (5, 0)),
+    p("memory-encryption", (2, 12)),
+    p("memory", (7, 0)),
+    p("mte", (6, 0)),
+    p("phandle-start", OLD),
+    p("ras", (5, 0)),
+    p("secure", OLD),
+    p("smp", (6, 1)),
+    p("suppress-vmdesc", OLD),
+    p("usb", OLD),
+    p("virtualization", (2, 12)),
     p("x-oem-id", (5, 2)),
     p("x-oem-table-id", (5, 2)),
 ];
@@ -348,10 +401,18 @@ impl Group {
         }
     }
 
+    /// The `-machine` group of a machine of `arch`.
+    pub fn machine(arch: crate::core::arch::Arch) -> Group {
+        match arch {
+            crate::core::arch::Arch::X86_64 => Group::Machine,
+            crate::core::arch::Arch::Aarch64 => Group::MachineVirt,
+        }
+    }
+
     /// How the option is written on the command line, for messages.
     pub fn option(self) -> &'static str {
         match self {
-            Group::Machine => "-machine",
+            Group::Machine | Group::MachineVirt => "-machine",
             Group::Memory => "-m",
             Group::NumaNode => "-numa node",
             Group::NumaDist => "-numa dist",
@@ -372,6 +433,7 @@ impl Group {
     fn parts(self) -> &'static [&'static [Prop]] {
         match self {
             Group::Machine => &[MACHINE],
+            Group::MachineVirt => &[MACHINE_VIRT],
             Group::Memory => &[MEMORY],
             Group::NumaNode => &[NUMA_NODE],
             Group::NumaDist => &[NUMA_DIST],
@@ -396,7 +458,7 @@ impl Group {
     /// The property named `name`: on -machine a dotted key
     /// (`smp.cpus`, `cxl-fmw.0.size`) is found by its first part.
     pub fn find(self, name: &str) -> Option<&'static Prop> {
-        let name = if self == Group::Machine {
+        let name = if matches!(self, Group::Machine | Group::MachineVirt) {
             name.split('.').next().unwrap_or(name)
         } else {
             name

@@ -4,7 +4,8 @@
 //! each DIMM as a labelled coloured block with its hex range (and its
 //! NUMA node, `n1`, when the profile has nodes), all taken from
 //! [`crate::core::layout::Layout`]. A ruler row ticks every Linux memory
-//! section boundary (128 MiB on x86_64); a DIMM edge that misses one is
+//! section boundary (128 MiB on x86_64; the profile's section size, which
+//! follows the guest page size on arm64); a DIMM edge that misses one is
 //! drawn in the warning colour with its offset. The selected DIMM is
 //! underlined, and its backing file is shown below as visible part, the
 //! never-seen tail and the label area (shaded: neither is guest memory).
@@ -136,11 +137,7 @@ impl Component for MapPane {
 
 /// One past the highest address the map shows.
 pub fn extent(l: &Layout) -> u64 {
-    let ram_top = if l.ram_above_4g > 0 {
-        (4 * GIB).saturating_add(l.ram_above_4g)
-    } else {
-        l.ram_below_4g
-    };
+    let ram_top = l.ram_end();
     let dev_top = l.device_memory.map(|r| r.end()).unwrap_or(0);
     let dimm_top = l.placements().map(|(_, p)| p.end()).max().unwrap_or(0);
     ram_top.max(dev_top).max(dimm_top).max(4 * GIB)
@@ -471,7 +468,13 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
     }
     let ram_style = theme.block(theme.ram);
     let low = format!("RAM {}", format_human(l.ram_below_4g));
-    paint(0, l.ram_below_4g, ' ', ram_style, &[&low, "RAM", "R"]);
+    paint(
+        l.ram_base,
+        l.ram_base.saturating_add(l.ram_below_4g),
+        ' ',
+        ram_style,
+        &[&low, "RAM", "R"],
+    );
     if l.ram_above_4g > 0 {
         let high = format!("RAM {}", format_human(l.ram_above_4g));
         paint(
