@@ -4,6 +4,9 @@
 
 mod common;
 
+use qpmem::core::profile::{Dimm, Profile};
+use qpmem::core::profile_ron::to_ron;
+use qpmem::core::size::Size;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -336,51 +339,88 @@ fn launch_from_the_editor_and_come_back() {
     t.wait("the shell back", |s| !s.contains("Address map"));
 }
 
+/// Issue 20's check, as a person does it: a real guest booted from the
+/// editor, an NVDIMM hotplugged from the launch view where qpmem
+/// predicted (QMP's report), the guest's own /proc/iomem typed into the
+/// console pane showing the new range, and the DIMM kept in the profile.
 #[test]
-fn hotplug_from_the_launch_view_and_keep_it_in_the_profile() {
-    if !tmux_present() || !qemu_present() {
+fn hotplug_into_a_real_guest_from_the_launch_view() {
+    if !tmux_present() {
         return;
     }
+    let Some(g) = common::vm::guest("hotplug_into_a_real_guest_from_the_launch_view") else {
+        return;
+    };
     let t = Tmux::start(160, 50);
     t.wait("the shell", |s| !s.trim().is_empty());
-    let qpmem = env!("CARGO_BIN_EXE_qpmem");
-    // The small example with a spare slot (and so room in maxmem).
-    let shown = Command::new(qpmem)
-        .args(["profiles", "show", "small"])
-        .output()
-        .unwrap();
-    let ron = String::from_utf8_lossy(&shown.stdout).replace("spare_slots: 0", "spare_slots: 1");
-    assert!(ron.contains("spare_slots: 1"), "{ron}");
-    let profile = t.home().join("spare.ron");
-    std::fs::write(&profile, ron).unwrap();
-    t.type_line(&format!("{qpmem} edit {}", profile.display()));
+    // 512M of RAM, nv1 (1026M, label 2M, align 128M) and a spare slot.
+    let data = t.home().join("data/qpmem/hot");
+    let mut p = Profile::empty("hot");
+    p.ram = Size::mib(512);
+    p.cpus = 1;
+    p.spare_slots = 1;
+    let mut nv1 = Dimm::nvdimm(1, data.join("nvdimm-1"), Size::mib(1026));
+    nv1.label_size = Size::mib(2);
+    p.devices.push(nv1);
+    common::vm::boot_into_shell(&mut p, &g, t.home());
+    let file = t.home().join("hot.ron");
+    std::fs::write(&file, to_ron(&p).unwrap()).unwrap();
+    t.type_line(&format!(
+        "{} edit {}",
+        env!("CARGO_BIN_EXE_qpmem"),
+        file.display()
+    ));
     t.wait("the editor", |s| {
         s.contains("Address map") && s.contains("nv1")
     });
     t.keys(&["l"]);
     t.wait("the launch question", |s| s.contains("Launch, and first"));
     t.keys(&["y"]);
-    t.wait("QEMU's placement", |s| {
-        s.contains("QEMU placed every device where qpmem predicted")
-    });
+    let boot = Instant::now();
+    while !t.screen().contains("QPMEM-SHELL") {
+        assert!(
+            boot.elapsed() < Duration::from_secs(240),
+            "no guest shell:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     t.keys(&["C-]"]);
     t.keys(&["+"]);
     let s = t.wait("the hotplug panel", |s| s.contains("Hotplug nv2"));
-    // nv1 shows 1 GiB from 4 GiB; nv2 (1026M, align 128M) goes right after.
+    // nv1 shows 1 GiB from 4 GiB; nv2 goes right after it, in slot 1.
     assert!(s.contains("0x140000000-0x17fffffff, slot 1"), "{s}");
-    let file = t.home().join("data/qpmem/nvdimm-2");
-    assert!(s.contains(&file.display().to_string()), "{s}");
-    assert!(!file.exists());
+    let new_file = data.join("nvdimm-2");
+    assert!(s.contains(&new_file.display().to_string()), "{s}");
+    assert!(!new_file.exists());
     t.keys(&["Enter"]);
     t.wait("the file question", |s| {
         s.contains("Create the backing file and plug it? y / n")
     });
     t.keys(&["y"]);
-    t.wait("plugged", |s| {
+    t.wait("plugged where predicted (QMP's report)", |s| {
         s.contains("nv2 plugged at 0x140000000, slot 1, as predicted")
     });
-    assert_eq!(std::fs::metadata(&file).unwrap().len(), 1026 << 20);
-    // Leave; the editor offers nv2 as a cold-plugged device.
+    assert_eq!(std::fs::metadata(&new_file).unwrap().len(), 1026 << 20);
+    // The guest's kernel sees the new range (after the ACPI notification).
+    t.keys(&["Enter"]);
+    let seen = Instant::now();
+    loop {
+        t.type_line("grep 'Persistent Memory' /proc/iomem");
+        std::thread::sleep(Duration::from_secs(1));
+        if t.screen()
+            .contains("140000000-17fffffff : Persistent Memory")
+        {
+            break;
+        }
+        assert!(
+            seen.elapsed() < Duration::from_secs(60),
+            "the guest never showed nv2:\n{}",
+            t.screen()
+        );
+    }
+    // Leave; the editor has nv2 as a cold-plugged device.
+    t.keys(&["C-]"]);
     t.keys(&["q"]);
     t.keys(&["y"]);
     let s = t.wait("the editor again", |s| {
