@@ -228,6 +228,7 @@ const SIZED: &[&str] = &[
     "align",
     "label-size",
     "addr",
+    "memaddr",
     "offset",
     "hugetlbsize",
 ];
@@ -281,14 +282,15 @@ fn device_opts(d: &Dimm) -> Vec<String> {
             o.push("unarmed=on".into());
         }
     }
-    if let Some(n) = d.node {
+    let kind = d.kind.spec();
+    if let Some(n) = d.node.filter(|_| kind.has_node()) {
         o.push(format!("node={n}"));
     }
-    if let Some(s) = d.slot {
+    if let Some(s) = d.slot.filter(|_| kind.takes_slot()) {
         o.push(format!("slot={s}"));
     }
     if let Some(a) = d.addr {
-        o.push(format!("addr={a}"));
+        o.push(format!("{}={a}", kind.addr_prop()));
     }
     o.extend(d.device_options.iter().cloned());
     o

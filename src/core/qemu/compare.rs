@@ -27,7 +27,8 @@ pub struct MemoryDeviceInfo {
 /// Where qpmem predicted a device would land.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Predicted {
-    pub slot: u32,
+    /// `None` for a kind without a slot (virtio-pmem).
+    pub slot: Option<u32>,
     pub addr: u64,
     pub size: u64,
 }
@@ -131,9 +132,14 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
                 if p.size != a.size {
                     differences.push(format!("size: QEMU {:#x}, predicted {:#x}", a.size, p.size));
                 }
-                if a.slot != Some(p.slot) {
-                    let slot = a.slot.map_or_else(|| "none".to_string(), |s| s.to_string());
-                    differences.push(format!("slot: QEMU {slot}, predicted {}", p.slot));
+                if a.slot != p.slot {
+                    let show =
+                        |s: Option<u32>| s.map_or_else(|| "none".to_string(), |s| s.to_string());
+                    differences.push(format!(
+                        "slot: QEMU {}, predicted {}",
+                        show(a.slot),
+                        show(p.slot)
+                    ));
                 }
             }
             (Some(_), None) => differences.push("QEMU did not report this device".into()),
