@@ -17,6 +17,7 @@
 )]
 
 pub mod cmdline;
+pub mod cxl;
 pub mod device;
 pub mod diagnose;
 pub mod examples;

@@ -73,6 +73,19 @@ fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
             }
         }
     }
+    let cxl_memories = p.cxl.iter_mut().flat_map(|c| c.memories_mut());
+    for (i, m) in cxl_memories.enumerate() {
+        if let Backend::File(path) = &m.backend {
+            let empty = std::fs::metadata(path).is_ok_and(|md| md.is_file() && md.len() == 0);
+            if !path.exists() || empty {
+                let scratch = dir.join(format!("scratch-cxl-{i}"));
+                File::create(&scratch)
+                    .and_then(|f| f.set_len(m.size.0))
+                    .map_err(ProbeError::Scratch)?;
+                m.backend = Backend::File(scratch);
+            }
+        }
+    }
     Ok(p)
 }
 

@@ -649,7 +649,9 @@ mod tests {
                 "default",
                 "small",
                 "numa",
-                "label-less"
+                "label-less",
+                "cxl",
+                "cxl-run-qemu"
             ]
         );
         assert!(l[0].summary.is_err());
