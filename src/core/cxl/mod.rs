@@ -422,6 +422,27 @@ impl Cxl {
     }
 }
 
+/// Every `cxl-fixed-memory-region` in the text of HMP's `info mtree -f`
+/// (lines `0000000490000000-000000058fffffff (prio 0, i/o):
+/// cxl-fixed-memory-region`), as (base, size), each once, in address
+/// order.
+pub fn mtree_windows(text: &str) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = text
+        .lines()
+        .filter(|l| l.trim_end().ends_with(": cxl-fixed-memory-region"))
+        .filter_map(|l| {
+            let (start, rest) = l.trim().split_once('-')?;
+            let end = rest.split_whitespace().next()?;
+            let start = u64::from_str_radix(start, 16).ok()?;
+            let end = u64::from_str_radix(end, 16).ok()?;
+            Some((start, end.checked_sub(start)?.checked_add(1)?))
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// The `-device cxl-type3` property that takes the persistent backend on
 /// `version` (`memdev` when unknown: 7.x takes nothing else, and later
 /// releases still accept it).
@@ -456,6 +477,16 @@ mod tests {
             memdev_property(Some(QemuVersion::new(8, 0, 0))),
             "persistent-memdev"
         );
+    }
+
+    #[test]
+    fn mtree_lines_become_windows() {
+        let text = "FlatView #3\n AS \"memory\", root: system\n  \
+0000000480000000-00000004800fffff (prio 0, i/o): cxl_host_reg\n  \
+0000000490000000-000000058fffffff (prio 0, i/o): cxl-fixed-memory-region\n\
+FlatView #4\n  0000000490000000-000000058fffffff (prio 0, i/o): cxl-fixed-memory-region\n";
+        assert_eq!(mtree_windows(text), vec![(0x4_9000_0000, 0x1_0000_0000)]);
+        assert!(mtree_windows("").is_empty());
     }
 
     #[test]
