@@ -496,7 +496,9 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
     let taken = cxl::build(&mut tree, cxl_pending, &mut backends, &mut notes)?;
     let in_tree = taken.iter().any(|t| *t);
     if in_tree || !tree.windows.is_empty() || seen.cxl_on {
-        if !seen.cxl_on {
+        // QEMU refuses host bridges without cxl=on; windows alone it
+        // ignores.
+        if !seen.cxl_on && !tree.host_bridges.is_empty() {
             notes.push(ImportNote::new(ImportNoteKind::MissingCxlOn, "-machine"));
         }
         profile.cxl = Some(tree);

@@ -9,6 +9,7 @@
 
 mod backing;
 mod boot;
+mod cxl;
 mod device;
 mod imported;
 mod machine;
@@ -462,6 +463,21 @@ pub static RULES: &[&Rule] = &[
     &version::NEEDS_NEWER_QEMU,
     &version::MACHINE_TOO_NEW,
     &boot::KERNEL_CONSOLE_MISSING,
+    &cxl::CXL_NOT_ENABLED,
+    &cxl::CXL_MACHINE,
+    &cxl::WINDOW_SIZE,
+    &cxl::WINDOW_TARGET,
+    &cxl::INTERLEAVE_WAYS,
+    &cxl::GRANULARITY,
+    &cxl::BUS_NR,
+    &cxl::BUS_RANGE,
+    &cxl::CHASSIS_SLOT,
+    &cxl::TYPE3_MEMORY,
+    &cxl::LSA_MISSING,
+    &cxl::BACKEND_SIZE,
+    &cxl::WINDOW_TOO_SMALL,
+    &cxl::PHYS_BITS,
+    &cxl::DUPLICATE_ID,
 ];
 
 /// The rule with this code.
