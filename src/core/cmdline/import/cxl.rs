@@ -413,3 +413,94 @@ fn port_devices<'a>(cxl: &'a mut Cxl, id: &str) -> Option<&'a mut Vec<Type3>> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::core::cmdline::{import, render_argv, render_argv_for, unmodelled, ImportNoteKind};
+    use crate::core::profile::Syntax;
+    use crate::core::qemu::QemuVersion;
+
+    /// QEMU's docs/system/devices/cxl.rst example, as DOMAIN.md has it.
+    const DOCS: &str = "qemu-system-x86_64 -M q35,cxl=on -m 4G,maxmem=8G,slots=8 \
+-object memory-backend-file,id=cxl-mem1,share=on,mem-path=/tmp/cxltest.raw,size=256M \
+-object memory-backend-file,id=cxl-lsa1,share=on,mem-path=/tmp/lsa.raw,size=256M \
+-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1 \
+-device cxl-rp,port=0,bus=cxl.1,id=root_port13,chassis=0,slot=2 \
+-device cxl-type3,bus=root_port13,memdev=cxl-mem1,lsa=cxl-lsa1,id=cxl-pmem0 \
+-M cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G";
+
+    #[test]
+    fn the_docs_line_becomes_a_tree_and_renders_back() {
+        let (p, notes) = import(DOCS).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert!(p.extra_args.is_empty(), "{:?}", p.extra_args);
+        assert!(unmodelled(&p).is_empty());
+        let c = p.cxl.as_ref().unwrap();
+        assert_eq!(c.host_bridges[0].bus_nr, 12);
+        let rp = &c.host_bridges[0].root_ports[0];
+        assert_eq!(
+            (rp.id.as_str(), rp.port, rp.chassis, rp.slot),
+            ("root_port13", 0, 0, 2)
+        );
+        let t = &rp.devices[0];
+        assert_eq!(t.persistent.as_ref().unwrap().size.0, 256 << 20);
+        assert_eq!(t.lsa.as_ref().unwrap().id, "cxl-lsa1");
+        assert_eq!(c.windows[0].targets, ["cxl.1"]);
+        assert_eq!(c.windows[0].size.0, 4 << 30);
+        let argv = render_argv(&p);
+        assert!(argv
+            .iter()
+            .any(|a| a.ends_with(",cxl=on,cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G")));
+        assert!(argv.contains(
+            &"cxl-type3,bus=root_port13,memdev=cxl-mem1,lsa=cxl-lsa1,id=cxl-pmem0".to_string()
+        ));
+        let v8 = render_argv_for(&p, Some(QemuVersion::new(8, 0, 0)));
+        assert!(v8.iter().any(|a| a.contains("persistent-memdev=cxl-mem1")));
+        // The rendered line imports to the same profile.
+        let again = import(&crate::core::cmdline::render_shell(&p)).unwrap().0;
+        assert_eq!(again.cxl, p.cxl);
+    }
+
+    #[test]
+    fn json_devices_give_the_same_tree() {
+        let json = DOCS
+            .replace(
+                "-device pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1",
+                r#"-device '{"driver":"pxb-cxl","bus_nr":12,"bus":"pcie.0","id":"cxl.1"}'"#,
+            )
+            .replace(
+                "-device cxl-type3,bus=root_port13,memdev=cxl-mem1,lsa=cxl-lsa1,id=cxl-pmem0",
+                r#"-device '{"driver":"cxl-type3","bus":"root_port13","memdev":"cxl-mem1","lsa":"cxl-lsa1","id":"cxl-pmem0"}'"#,
+            );
+        let (p, _) = import(&json).unwrap();
+        assert_eq!(p.cxl, import(DOCS).unwrap().0.cxl);
+        assert_eq!(p.syntax, Syntax::Json);
+        let argv = render_argv(&p);
+        assert!(argv
+            .iter()
+            .any(|a| a.starts_with(r#"{"driver":"pxb-cxl","bus_nr":12,"#)));
+    }
+
+    #[test]
+    fn what_the_tree_cannot_hold_stays_verbatim_and_is_named() {
+        let line = format!(
+            "{DOCS} -device pcie-root-port,id=prp,bus=pcie.0,chassis=1,slot=9 \
+-object memory-backend-ram,id=m2,size=256M -object memory-backend-ram,id=l2,size=256M \
+-device cxl-type3,bus=prp,memdev=m2,lsa=l2,id=stray"
+        );
+        let (p, _) = import(&line).unwrap();
+        assert!(p.extra_args.iter().any(|a| a.ends_with("id=stray")));
+        assert!(p.extra_args.iter().any(|a| a.contains("id=m2")));
+        assert_eq!(unmodelled(&p)[0].to_string(), "cxl-type3 stray");
+    }
+
+    #[test]
+    fn host_bridges_without_cxl_on_are_noted_and_bad_windows_refused() {
+        let (_, notes) = import(&DOCS.replace("q35,cxl=on", "q35")).unwrap();
+        assert!(notes.iter().any(|n| n.kind == ImportNoteKind::MissingCxlOn));
+        let e = import(&DOCS.replace("cxl-fmw.0.size=4G", "cxl-fmw.0.sise=4G")).unwrap_err();
+        assert!(e.to_string().contains("cxl-fmw.0.sise"), "{e}");
+        let e = import(&DOCS.replace(",cxl-fmw.0.size=4G", "")).unwrap_err();
+        assert!(e.to_string().contains("cxl-fmw.0.size"), "{e}");
+    }
+}
