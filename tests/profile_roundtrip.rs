@@ -124,6 +124,15 @@ fn profile() -> impl Strategy<Value = Profile> {
                 (qemu, kernel, initrd, append, disks, extra_args, devices),
             )| Profile {
                 allow: Vec::new(),
+                cxl: match numa_nodes % 3 {
+                    1 => Some(qpmem::core::cxl::Cxl::docs_example(std::path::Path::new(
+                        "/d",
+                    ))),
+                    2 => Some(qpmem::core::cxl::Cxl::run_qemu_example(
+                        std::path::Path::new("/d,x"),
+                    )),
+                    _ => None,
+                },
                 syntax: if spare_slots % 2 == 0 {
                     qpmem::core::profile::Syntax::Opts
                 } else {

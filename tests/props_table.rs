@@ -44,6 +44,11 @@ fn the_7_2_column_matches_the_binarys_help() {
         (&["-device", "pc-dimm,help"], Group::PcDimm),
         (&["-device", "virtio-pmem-pci,help"], Group::VirtioPmemPci),
         (&["-device", "virtio-mem-pci,help"], Group::VirtioMemPci),
+        (&["-device", "pxb-cxl,help"], Group::PxbCxl),
+        (&["-device", "cxl-rp,help"], Group::CxlRootPort),
+        (&["-device", "cxl-upstream,help"], Group::CxlUpstream),
+        (&["-device", "cxl-downstream,help"], Group::CxlDownstream),
+        (&["-device", "cxl-type3,help"], Group::CxlType3),
         (&["-object", "memory-backend-file,help"], Group::BackendFile),
         (&["-object", "memory-backend-ram,help"], Group::BackendRam),
         (

@@ -14,27 +14,51 @@ pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
     let predicted = layout(&loaded.profile, &placement_facts(&loaded.profile))?;
     // Ctrl-C, TERM or HUP: QEMU is stopped and the scratch files removed.
     let cancel = super::common::cancel_on_signals()?;
-    let actual =
-        match qemu::probe_cancellable(&loaded.profile, &binary, Duration::from_secs(30), &cancel) {
-            Ok(a) => a,
-            Err(qemu::ProbeError::Refused { message }) => {
-                return Err(Failure {
-                    code: 2,
-                    message: format!("QEMU refused the configuration:\n{message}"),
-                })
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let timeout = Duration::from_secs(30);
+    let probed = if loaded.profile.cxl.is_some() {
+        qemu::probe_cxl(&loaded.profile, &binary, timeout, &cancel).map(|(d, w)| (d, Some(w)))
+    } else {
+        qemu::probe_cancellable(&loaded.profile, &binary, timeout, &cancel).map(|d| (d, None))
+    };
+    let (actual, windows) = match probed {
+        Ok(a) => a,
+        Err(qemu::ProbeError::Refused { message }) => {
+            return Err(Failure {
+                code: 2,
+                message: format!("QEMU refused the configuration:\n{message}"),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
     let comparison = compare(&predicted, &actual);
-    let matches = comparison.matches();
+    let windows = windows.map(|w| cxl_rows(&predicted, &w));
+    let windows_match = windows
+        .as_ref()
+        .is_none_or(|w| w.iter().all(|r| r.predicted == r.qemu));
+    let matches = comparison.matches() && windows_match;
     let text = if json {
         let dimms: Vec<_> = comparison.devices.iter().map(json_row).collect();
-        let mut t =
-            serde_json::to_string_pretty(&serde_json::json!({"dimms": dimms, "matches": matches}))?;
+        let mut v = serde_json::json!({"dimms": dimms, "matches": matches});
+        if let Some(w) = &windows {
+            v["cxl_windows"] = serde_json::json!(w
+                .iter()
+                .map(|r| serde_json::json!({
+                    "index": r.index,
+                    "qemu": r.qemu.map(|(base, size)| serde_json::json!({"base": base, "size": size})),
+                    "predicted": r.predicted.map(|(base, size)| serde_json::json!({"base": base, "size": size})),
+                    "matches": r.predicted == r.qemu,
+                }))
+                .collect::<Vec<_>>());
+        }
+        let mut t = serde_json::to_string_pretty(&v)?;
         t.push('\n');
         t
     } else {
-        qpmem::core::printable::printable_lines(&table(&comparison.devices, matches)).into_owned()
+        let mut t = table(&comparison.devices, comparison.matches());
+        if let Some(w) = &windows {
+            t.push_str(&cxl_table(w));
+        }
+        qpmem::core::printable::printable_lines(&t).into_owned()
     };
     out(&text)?;
     Ok(if matches {
@@ -92,5 +116,58 @@ fn table(rows: &[DeviceComparison], matches: bool) -> String {
     } else {
         "QEMU's placement DIFFERS from qpmem's prediction.\n"
     });
+    t
+}
+
+/// One CXL window: where QEMU mapped it against the prediction, paired
+/// in address order (QEMU's `info mtree` names no index).
+struct WindowRow {
+    index: usize,
+    qemu: Option<(u64, u64)>,
+    predicted: Option<(u64, u64)>,
+}
+
+fn cxl_rows(predicted: &qpmem::core::layout::Layout, qemu: &[(u64, u64)]) -> Vec<WindowRow> {
+    let mut ours: Vec<(u64, u64)> = predicted
+        .cxl
+        .iter()
+        .flat_map(|c| c.windows.iter().map(|w| (w.base, w.size)))
+        .collect();
+    ours.sort_unstable();
+    (0..ours.len().max(qemu.len()))
+        .map(|index| WindowRow {
+            index,
+            qemu: qemu.get(index).copied(),
+            predicted: ours.get(index).copied(),
+        })
+        .collect()
+}
+
+fn cxl_table(rows: &[WindowRow]) -> String {
+    let cell = |r: Option<(u64, u64)>| {
+        r.map_or("-".to_string(), |(b, s)| {
+            format!("{b:#014x} {:>8}", qpmem::core::size::format_qemu(s))
+        })
+    };
+    let mut t = format!(
+        "\n{:<10} {:<23}  {:<23}  RESULT\n",
+        "CXL WINDOW", "QEMU BASE      SIZE", "PREDICTED      SIZE"
+    );
+    for r in rows {
+        t.push_str(&format!(
+            "{:<10} {:<23}  {:<23}  {}\n",
+            r.index,
+            cell(r.qemu),
+            cell(r.predicted),
+            if r.qemu == r.predicted {
+                "ok"
+            } else {
+                "DIFFERENT"
+            }
+        ));
+    }
+    if rows.iter().all(|r| r.qemu == r.predicted) {
+        t.push_str("QEMU mapped every CXL window where qpmem predicted.\n");
+    }
     t
 }

@@ -25,7 +25,7 @@ pub enum Format {
     Script,
     /// A libvirt <domain> (notes on what libvirt changes go to stderr too).
     Libvirt,
-    /// The ndctl/mkfs/mount commands to run inside the guest.
+    /// The ndctl/mkfs/mount commands (cxl create-region for CXL) to run inside the guest.
     Guest,
 }
 

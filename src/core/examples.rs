@@ -44,6 +44,14 @@ pub const EXAMPLES: &[Example] = &[
         name: "arm64",
         text: include_str!("../../assets/profiles/arm64.ron"),
     },
+    Example {
+        name: "cxl",
+        text: include_str!("../../assets/profiles/cxl.ron"),
+    },
+    Example {
+        name: "cxl-run-qemu",
+        text: include_str!("../../assets/profiles/cxl-run-qemu.ron"),
+    },
 ];
 
 /// The example called `name`, if there is one.
@@ -92,6 +100,11 @@ pub fn expand_placeholders(profile: &mut Profile, data_dir: &Path) {
             expand(p);
         }
     }
+    for m in profile.cxl.iter_mut().flat_map(|c| c.memories_mut()) {
+        if let Backend::File(p) = &mut m.backend {
+            expand(p);
+        }
+    }
     for p in profile
         .kernel
         .iter_mut()
@@ -115,6 +128,11 @@ pub fn collapse_placeholders(profile: &mut Profile, data_dir: &Path) {
     };
     for d in &mut profile.devices {
         if let Backend::File(p) = &mut d.backend {
+            collapse(p);
+        }
+    }
+    for m in profile.cxl.iter_mut().flat_map(|c| c.memories_mut()) {
+        if let Backend::File(p) = &mut m.backend {
             collapse(p);
         }
     }

@@ -144,6 +144,9 @@ pub struct Layout {
     pub slots: u32,
     pub maxmem: u64,
     pub devices: Vec<DeviceLayout>,
+    /// The CXL host registers and fixed memory windows, when the profile
+    /// has CXL (`core::cxl::layout`).
+    pub cxl: Option<crate::core::cxl::CxlLayout>,
 }
 
 impl Layout {
@@ -256,6 +259,17 @@ pub fn layout(profile: &Profile, host: &HostFacts) -> Result<Layout, LayoutError
             }
         })
         .collect();
+    let cxl = profile.cxl.as_ref().map(|c| {
+        // As rendered: without hotplug options QEMU has maxmem = RAM and
+        // no slots.
+        let (maxmem, slots) = if profile.memory_hotplug() {
+            (maxmem, slots)
+        } else {
+            (ram, 0)
+        };
+        let above_end = (4 * GIB).saturating_add(ram_above_4g);
+        crate::core::cxl::layout::place(c, above_end, ram, maxmem, slots)
+    });
     Ok(Layout {
         family,
         section_size,
@@ -266,6 +280,7 @@ pub fn layout(profile: &Profile, host: &HostFacts) -> Result<Layout, LayoutError
         slots,
         maxmem,
         devices,
+        cxl,
     })
 }
 

@@ -25,6 +25,23 @@ pub struct MapJson {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub numa: Vec<NodeJson>,
     pub dimms: Vec<DimmJson>,
+    /// The CXL host register block (`cxl_host_reg`); absent without CXL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cxl_host_registers: Option<crate::core::cxl::layout::Range>,
+    /// The CXL fixed memory windows in index order, in bytes; absent
+    /// without CXL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cxl_windows: Option<Vec<CxlWindowJson>>,
+}
+
+/// One `cxl-fmw` window: `{"index","base","size","targets","granularity"}`.
+#[derive(Debug, Serialize)]
+pub struct CxlWindowJson {
+    pub index: usize,
+    pub base: u64,
+    pub size: u64,
+    pub targets: Vec<String>,
+    pub granularity: u64,
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -111,6 +128,19 @@ pub fn to_json(profile: &Profile, layout: &Layout) -> MapJson {
             .enumerate()
             .map(|(i, d)| dimm_json(d, node_of(profile, i)))
             .collect(),
+        cxl_host_registers: layout.cxl.as_ref().map(|c| c.host_registers),
+        cxl_windows: layout.cxl.as_ref().map(|c| {
+            c.windows
+                .iter()
+                .map(|w| CxlWindowJson {
+                    index: w.index,
+                    base: w.base,
+                    size: w.size,
+                    targets: w.targets.clone(),
+                    granularity: w.granularity,
+                })
+                .collect()
+        }),
     }
 }
 
@@ -221,6 +251,9 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
             let _ = writeln!(out, "  device memory  none (maxmem is not above RAM)");
         }
     }
+    if let (Some(c), Some(cxl)) = (&layout.cxl, &profile.cxl) {
+        cxl_rows(&mut out, c, cxl);
+    }
     if layout.devices.is_empty() {
         let _ = writeln!(out, "\nno memory devices");
         return out;
@@ -262,4 +295,42 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
         }
     }
     out
+}
+
+/// The CXL host registers and each window, with the type-3 capacity
+/// below the window's targets, and where the 64-bit PCI hole moves.
+fn cxl_rows(out: &mut String, c: &crate::core::cxl::CxlLayout, cxl: &crate::core::cxl::Cxl) {
+    let r = c.host_registers;
+    let _ = writeln!(
+        out,
+        "  CXL registers  {:#014x}-{:#014x}  {}",
+        r.base,
+        r.end() - 1,
+        format_human(r.size)
+    );
+    for w in &c.windows {
+        let capacity: u64 = w
+            .targets
+            .iter()
+            .flat_map(|t| cxl.devices_below(t))
+            .filter_map(|d| d.persistent.as_ref().map(|m| m.size.0))
+            .fold(0u64, u64::saturating_add);
+        let _ = writeln!(
+            out,
+            "  CXL window {:<3} {:#014x}-{:#014x}  {}: {} way(s) over {}, granularity {}, {} pmem below",
+            w.index,
+            w.base,
+            w.end().saturating_sub(1),
+            format_human(w.size),
+            w.targets.len(),
+            w.targets.join("+"),
+            format_qemu(w.granularity),
+            format_human(capacity)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  64-bit PCI     from {:#014x} (above the CXL windows)",
+        c.pci_hole64_start()
+    );
 }

@@ -18,6 +18,7 @@
 
 pub mod arch;
 pub mod cmdline;
+pub mod cxl;
 pub mod device;
 pub mod diagnose;
 pub mod examples;

@@ -87,6 +87,10 @@ pub struct Profile {
     /// or JSON (what libvirt writes); an imported line keeps its own.
     #[serde(default, skip_serializing_if = "Syntax::is_opts")]
     pub syntax: Syntax,
+    /// CXL on q35 (`cxl=on`, host bridges, ports, switches, type-3
+    /// devices, fixed memory windows); `None` without CXL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cxl: Option<crate::core::cxl::Cxl>,
     /// Rules silenced for this profile, by code (`QP100`) or name; see
     /// `qpmem check --explain CODE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -226,6 +230,7 @@ impl Profile {
             extra_args: Vec::new(),
             devices: Vec::new(),
             syntax: Syntax::Opts,
+            cxl: None,
             allow: Vec::new(),
         }
     }
@@ -550,6 +555,32 @@ impl Profile {
                 check_string(|| format!("numa[{i}].memdev.backend"), "value", &m.backend)?;
                 for (j, o) in m.options.iter().enumerate() {
                     check_string(|| format!("numa[{i}].memdev.options[{j}]"), "option", o)?;
+                }
+            }
+        }
+        if let Some(cxl) = &self.cxl {
+            for (i, id) in cxl.ids().into_iter().enumerate() {
+                check_string(|| format!("cxl id #{i}"), "id", id)?;
+            }
+            for (d, _) in cxl.devices() {
+                for m in [&d.persistent, &d.volatile, &d.lsa].into_iter().flatten() {
+                    if let Some(p) = m.backend.path() {
+                        check_path(|| format!("cxl {}: {}", d.id, m.id), p)?;
+                    }
+                    for o in &m.options {
+                        check_string(|| format!("cxl {}: {}", d.id, m.id), "option", o)?;
+                    }
+                }
+                for o in &d.options {
+                    check_string(|| format!("cxl {}", d.id), "option", o)?;
+                }
+            }
+            for hb in &cxl.host_bridges {
+                check_string(|| format!("cxl {}.bus", hb.id), "id", &hb.bus)?;
+            }
+            for (n, w) in cxl.windows.iter().enumerate() {
+                for t in &w.targets {
+                    check_string(|| format!("cxl windows[{n}].targets"), "id", t)?;
                 }
             }
         }

@@ -7,7 +7,7 @@ pub mod probe;
 pub mod qmp;
 
 pub use discover::detect;
-pub use probe::{probe, probe_args, probe_cancellable, ProbeError};
+pub use probe::{probe, probe_args, probe_cancellable, probe_cxl, CxlProbe, ProbeError};
 pub use qmp::{Qmp, QmpError};
 
 use crate::core::qemu::QemuVersion;

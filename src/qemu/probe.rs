@@ -10,7 +10,7 @@
 //! do not change placement and would clash with `-display none`.
 
 use super::qmp::{Qmp, QmpError};
-use crate::core::cmdline::render_argv;
+use crate::core::cmdline::render_argv_for;
 use crate::core::profile::{Backend, Profile};
 use crate::core::qemu::MemoryDeviceInfo;
 use std::fs::File;
@@ -73,6 +73,19 @@ fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
             }
         }
     }
+    let cxl_memories = p.cxl.iter_mut().flat_map(|c| c.memories_mut());
+    for (i, m) in cxl_memories.enumerate() {
+        if let Backend::File(path) = &m.backend {
+            let empty = std::fs::metadata(path).is_ok_and(|md| md.is_file() && md.len() == 0);
+            if !path.exists() || empty {
+                let scratch = dir.join(format!("scratch-cxl-{i}"));
+                File::create(&scratch)
+                    .and_then(|f| f.set_len(m.size.0))
+                    .map_err(ProbeError::Scratch)?;
+                m.backend = Backend::File(scratch);
+            }
+        }
+    }
     Ok(p)
 }
 
@@ -96,8 +109,36 @@ pub fn probe_cancellable(
 ) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
     let dir = crate::rundir::RunDir::for_scratch("probe")?;
     let p = probe_profile(profile, dir.path())?;
-    let argv = render_argv(&p);
-    run_paused(&argv[1..], binary, timeout, cancel, dir.path())
+    let argv = render_argv_for(&p, super::discover::cached_version(binary).ok());
+    run_paused(&argv[1..], binary, timeout, cancel, dir.path(), |q| {
+        q.query_memory_devices()
+    })
+}
+
+/// What QEMU reports for a profile with CXL: its memory devices and each
+/// `cxl-fixed-memory-region` of `info mtree -f` (HMP through QMP's
+/// `human-monitor-command`), as (base, size) in address order.
+pub type CxlProbe = (Vec<MemoryDeviceInfo>, Vec<(u64, u64)>);
+
+/// [`probe_cancellable`], also reading where QEMU mapped the CXL windows.
+pub fn probe_cxl(
+    profile: &Profile,
+    binary: &Path,
+    timeout: Duration,
+    cancel: &AtomicBool,
+) -> Result<CxlProbe, ProbeError> {
+    let dir = crate::rundir::RunDir::for_scratch("probe")?;
+    let p = probe_profile(profile, dir.path())?;
+    let argv = render_argv_for(&p, super::discover::cached_version(binary).ok());
+    run_paused(&argv[1..], binary, timeout, cancel, dir.path(), |q| {
+        let devices = q.query_memory_devices()?;
+        let mtree = q.execute(
+            "human-monitor-command",
+            Some(serde_json::json!({"command-line": "info mtree -f"})),
+        )?;
+        let text = mtree.as_str().unwrap_or_default();
+        Ok((devices, crate::core::cxl::mtree_windows(text)))
+    })
 }
 
 /// Start `binary` with these arguments exactly as given (a pasted line,
@@ -109,16 +150,24 @@ pub fn probe_args(
     timeout: Duration,
 ) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
     let dir = crate::rundir::RunDir::for_scratch("probe")?;
-    run_paused(args, binary, timeout, &AtomicBool::new(false), dir.path())
+    run_paused(
+        args,
+        binary,
+        timeout,
+        &AtomicBool::new(false),
+        dir.path(),
+        |q| q.query_memory_devices(),
+    )
 }
 
-fn run_paused(
+fn run_paused<T>(
     args: &[String],
     binary: &Path,
     timeout: Duration,
     cancel: &AtomicBool,
     dir: &Path,
-) -> Result<Vec<MemoryDeviceInfo>, ProbeError> {
+    ask: impl Fn(&mut Qmp) -> Result<T, QmpError>,
+) -> Result<T, ProbeError> {
     let socket = dir.join("qmp.sock");
     let mut cmd = Command::new(binary);
     cmd.args(args)
@@ -144,7 +193,7 @@ fn run_paused(
         }
         if socket.exists() {
             match Qmp::connect(&socket, timeout, pid) {
-                Ok(mut qmp) => break qmp.query_memory_devices().map(|d| (qmp, d)),
+                Ok(mut qmp) => break ask(&mut qmp).map(|d| (qmp, d)),
                 Err(QmpError::Connect { .. }) => {}
                 Err(e) => break Err(e),
             }

@@ -650,7 +650,9 @@ mod tests {
                 "small",
                 "numa",
                 "label-less",
-                "arm64"
+                "arm64",
+                "cxl",
+                "cxl-run-qemu"
             ]
         );
         assert!(l[0].summary.is_err());

@@ -31,7 +31,7 @@ pub use hotplug::{HotplugCheck, HotplugError};
 pub use preflight::{preflight, prepare, NewFile, Plan, PrepareError, Problem};
 
 use crate::console::{open_pty, Console, InputModes, DEFAULT_SCROLLBACK};
-use crate::core::cmdline::render_argv;
+use crate::core::cmdline::render_argv_for;
 use crate::core::layout::layout;
 use crate::core::profile::Profile;
 use crate::core::qemu::args::without_console_options;
@@ -275,7 +275,12 @@ fn open_console_log(profile: &Profile, path: &Path) -> Result<std::fs::File, VmE
 pub fn launch_argv(profile: &Profile, qemu: &Path, qmp_socket: &Path) -> Vec<OsString> {
     let mut p = profile.clone();
     p.extra_args = without_console_options(&p.extra_args).0;
-    let mut argv: Vec<OsString> = render_argv(&p).into_iter().map(OsString::from).collect();
+    // The release matters for CXL (memdev= or persistent-memdev=).
+    let version = crate::qemu::discover::cached_version(qemu).ok();
+    let mut argv: Vec<OsString> = render_argv_for(&p, version)
+        .into_iter()
+        .map(OsString::from)
+        .collect();
     if let Some(first) = argv.first_mut() {
         *first = qemu.as_os_str().to_owned();
     }

@@ -17,6 +17,8 @@
 //! when the line has devices but not these) are recorded as notes too,
 //! so the line is not mistaken for the profile qpmem would render.
 
+mod cxl;
+
 use super::{split_opts, unescape};
 use crate::core::profile::{
     is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, NumaDistance, NumaMemory, NumaNode, Profile,
@@ -74,6 +76,8 @@ pub enum ImportNoteKind {
     /// whose size is not `-m`'s; subject the id, detail the backend's
     /// size (empty when there is no such backend).
     MachineBackend,
+    /// CXL devices or windows without `cxl=on` on `-machine`.
+    MissingCxlOn,
 }
 
 /// Why a pasted command line could not be imported.
@@ -307,6 +311,21 @@ fn json_typed(option: &str, p: &Piece) -> Result<(), ImportError> {
     })
 }
 
+impl Backing {
+    /// The properties a CXL backend keeps verbatim: all but `id`, `size`,
+    /// `mem-path` and `share`, which it holds as fields.
+    fn cxl_options(&self) -> Vec<String> {
+        self.others
+            .iter()
+            .filter(|o| {
+                let key = o.split_once('=').map_or(o.as_str(), |(k, _)| k);
+                !matches!(key, "mem-path" | "share")
+            })
+            .cloned()
+            .collect()
+    }
+}
+
 /// What the whole line said about memory hotplug, and what qpmem filled in.
 #[derive(Default)]
 struct Seen {
@@ -314,6 +333,11 @@ struct Seen {
     m: bool,
     smp: bool,
     json: bool,
+    /// `cxl=on` on `-machine`.
+    cxl_on: bool,
+    /// `cxl` given at all (on or off).
+    cxl_given: bool,
+    cxl_windows: BTreeMap<usize, cxl::WindowParts>,
 }
 
 /// Parse a pasted QEMU command line into a profile plus notes.
@@ -352,6 +376,8 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
     let mut numa: Vec<Parsed> = Vec::new();
     // Placeholders in extra_args where unused backends would go back.
     let mut extra: Vec<ExtraItem> = Vec::new();
+    // CXL devices, built into the tree once all objects are known.
+    let mut cxl_pending: Vec<cxl::Pending> = Vec::new();
 
     let mut i = 0;
     while i < rest.len() {
@@ -427,6 +453,12 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
             }
             "device" => {
                 let parsed = parse_value("-device", &value, "driver")?;
+                if cxl::is_cxl_driver(&parsed.head) {
+                    seen.json |= parsed.json;
+                    extra.push(ExtraItem::Cxl(cxl_pending.len(), word.clone(), value));
+                    cxl_pending.push(cxl::Pending { parsed });
+                    continue;
+                }
                 let Some(kind) = DimmKind::from_driver(&parsed.head) else {
                     extra.push(ExtraItem::Arg(word.clone()));
                     extra.push(ExtraItem::Arg(value));
@@ -456,6 +488,23 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
         }
         profile.devices.push(dimm);
     }
+    let mut tree = crate::core::cxl::Cxl {
+        windows: cxl::windows(std::mem::take(&mut seen.cxl_windows))?,
+        ..Default::default()
+    };
+    let taken = cxl::build(&mut tree, cxl_pending, &mut backends, &mut notes)?;
+    let in_tree = taken.iter().any(|t| *t);
+    if in_tree || !tree.windows.is_empty() || seen.cxl_on {
+        // QEMU refuses host bridges without cxl=on; windows alone it
+        // ignores.
+        if !seen.cxl_on && !tree.host_bridges.is_empty() {
+            notes.push(ImportNote::new(ImportNoteKind::MissingCxlOn, "-machine"));
+        }
+        profile.cxl = Some(tree);
+    } else if seen.cxl_given {
+        // `cxl=off` alone: keep it as written.
+        profile.machine_options.push("cxl=off".into());
+    }
     // -machine memory-backend=ID: the guest's RAM is that backend, which
     // must exist and be as large as -m (hw/core/machine.c).
     let machine_backend = profile
@@ -480,6 +529,13 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
         .into_iter()
         .flat_map(|item| match item {
             ExtraItem::Arg(a) => vec![a],
+            ExtraItem::Cxl(n, word, value) => {
+                if taken.get(n).copied().unwrap_or(false) {
+                    Vec::new()
+                } else {
+                    vec![word, value]
+                }
+            }
             ExtraItem::Backend(id) => backends
                 .iter()
                 .find(|b| b.id == id && !b.used)
@@ -538,6 +594,9 @@ pub fn import(text: &str) -> Result<(Profile, Vec<ImportNote>), ImportError> {
 enum ExtraItem {
     Arg(String),
     Backend(String),
+    /// The `n`th CXL device (option and value), kept verbatim unless the
+    /// tree took it.
+    Cxl(usize, String, String),
 }
 
 fn bad(option: &str, key: &str, value: &str, reason: impl ToString) -> ImportError {
@@ -683,9 +742,16 @@ fn import_machine(
         .map_or(Group::Machine, |f| Group::machine(f.spec().arch()));
     check_keys(group, "-machine", "-machine", &parsed.pieces, notes);
     for p in parsed.pieces {
+        if cxl::machine_key(&mut seen.cxl_windows, &p.key, p.value.as_deref(), notes)? {
+            continue;
+        }
         match (p.key.as_str(), p.value) {
             ("nvdimm", v) => {
                 seen.nvdimm_on = boolean("-machine", "-machine", "nvdimm", v, notes)?;
+            }
+            ("cxl", v) => {
+                seen.cxl_given = true;
+                seen.cxl_on = boolean("-machine", "-machine", "cxl", v, notes)?;
             }
             (key, None) => {
                 notes.push(ImportNote::new(

@@ -11,7 +11,9 @@ mod import;
 mod render;
 
 pub use import::{import, ImportError, ImportNote, ImportNoteKind};
-pub use render::{qmp_objects, render_argv, render_shell, shell_quote};
+pub use render::{
+    qmp_objects, render_argv, render_argv_for, render_shell, render_shell_for, shell_quote,
+};
 
 /// A memory device in the profile's extra arguments that qpmem does not
 /// place: it takes room in the same device memory region (or, for CXL,

@@ -2,6 +2,7 @@
 
 use super::escape_value;
 use crate::core::profile::{Backend, Dimm, Profile, Syntax};
+use crate::core::qemu::QemuVersion;
 use crate::core::size::format_qemu;
 use std::path::Path;
 
@@ -20,16 +21,29 @@ fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// The argv QEMU is started with, the binary first.
+/// The argv QEMU is started with, the binary first, for a QEMU of
+/// unknown release (see [`render_argv_for`]).
 pub fn render_argv(profile: &Profile) -> Vec<String> {
-    render_groups(profile).into_iter().flatten().collect()
+    render_argv_for(profile, None)
 }
 
-fn render_groups(p: &Profile) -> Vec<Group> {
+/// The argv for QEMU `version`: the CXL type-3 devices' persistent
+/// backend is `memdev=` up to 7.2 and `persistent-memdev=` from 8.0.
+pub fn render_argv_for(profile: &Profile, version: Option<QemuVersion>) -> Vec<String> {
+    render_groups(profile, version)
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn render_groups(p: &Profile, version: Option<QemuVersion>) -> Vec<Group> {
     let mut groups: Vec<Group> = vec![vec![path_str(&p.qemu_binary())]];
 
     let mut machine = vec![escape_value(&p.machine), "nvdimm=on".to_string()];
     machine.extend(p.machine_options.iter().cloned());
+    if let Some(cxl) = &p.cxl {
+        machine.extend(crate::core::cxl::render::machine_pieces(cxl));
+    }
     groups.push(vec!["-machine".into(), machine.join(",")]);
 
     let m = if p.memory_hotplug() {
@@ -57,6 +71,20 @@ fn render_groups(p: &Profile) -> Vec<Group> {
         };
         groups.push(vec!["-object".into(), object]);
         groups.push(vec!["-device".into(), device]);
+    }
+    if let Some(cxl) = &p.cxl {
+        use crate::core::cxl::render::OptionKind;
+        for (kind, pieces) in crate::core::cxl::render::groups(cxl, version) {
+            let (option, head) = match kind {
+                OptionKind::Object => ("-object", "qom-type"),
+                OptionKind::Device => ("-device", "driver"),
+            };
+            let value = match p.syntax {
+                Syntax::Opts => pieces.join(","),
+                Syntax::Json => to_json_object(head, &pieces),
+            };
+            groups.push(vec![option.into(), value]);
+        }
     }
     if let Some(k) = &p.kernel {
         groups.push(vec!["-kernel".into(), path_str(k)]);
@@ -233,7 +261,15 @@ const SIZED: &[&str] = &[
     "hugetlbsize",
 ];
 /// Other integer properties.
-const NUMBERS: &[&str] = &["slot", "node", "prealloc-threads"];
+const NUMBERS: &[&str] = &[
+    "slot",
+    "node",
+    "prealloc-threads",
+    "bus_nr",
+    "port",
+    "chassis",
+    "sn",
+];
 
 fn backend_opts(d: &Dimm) -> Vec<String> {
     let mut o = vec![
@@ -329,7 +365,12 @@ pub fn shell_quote(word: &str) -> String {
 /// The command as a POSIX shell command, one option per line with ` \`
 /// continuations, every word quoted so that paste into sh gives `argv`.
 pub fn render_shell(profile: &Profile) -> String {
-    let groups = render_groups(profile);
+    render_shell_for(profile, None)
+}
+
+/// [`render_shell`] for QEMU `version` (see [`render_argv_for`]).
+pub fn render_shell_for(profile: &Profile, version: Option<QemuVersion>) -> String {
+    let groups = render_groups(profile, version);
     let lines: Vec<String> = groups
         .iter()
         .enumerate()

@@ -118,7 +118,8 @@ pub static NOT_MODELLED: Rule = Rule {
     basis: Basis::Unpredictable,
     docs: "The command line has a memory device qpmem does not place yet: virtio-mem-pci \
 takes room in the same device memory region as the DIMMs (first fit, in command-line \
-order), CXL adds windows of its own. Every address qpmem predicts after one \
+order); a CXL device the modelled topology cannot hold (a type-3 device on a plain PCIe \
+root port, a host bridge without id) stays outside it. Every address qpmem predicts after one \
 could be wrong, so `qpmem map` refuses (exit 2) and check reports it, naming the device.",
     check: not_modelled,
 };

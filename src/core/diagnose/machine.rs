@@ -272,7 +272,7 @@ fn relocates(ctx: &Context, family: MachineFamily) -> bool {
         && gpa_map(family, p.ram.0, maxmem, slots, false).used >= AMD_HT_START
 }
 
-fn has_cpu(p: &Profile) -> bool {
+pub(super) fn has_cpu(p: &Profile) -> bool {
     p.extra_args.iter().any(|a| a == "-cpu" || a == "--cpu")
 }
 
@@ -301,7 +301,8 @@ fn phys_bits(ctx: &Context) -> Vec<Finding> {
         return Vec::new();
     };
     let old_qemu = ctx.qemu_version().is_some_and(|v| v < PHYS_BITS_CHECK);
-    if has_cpu(p) || old_qemu {
+    // With CXL the windows and the PCI hole above them are higher: QP813.
+    if has_cpu(p) || old_qemu || p.cxl.is_some() {
         return Vec::new();
     }
     let (maxmem, slots) = (p.effective_maxmem(), p.effective_slots());

@@ -10,6 +10,7 @@
 mod arm;
 mod backing;
 mod boot;
+mod cxl;
 mod device;
 mod imported;
 mod machine;
@@ -477,6 +478,21 @@ pub static RULES: &[&Rule] = &[
     &arm::ADDRESS_BITS,
     &arm::GUEST_PAGE_SIZE,
     &arm::MACHINE_ARCH_MISMATCH,
+    &cxl::CXL_NOT_ENABLED,
+    &cxl::CXL_MACHINE,
+    &cxl::WINDOW_SIZE,
+    &cxl::WINDOW_TARGET,
+    &cxl::INTERLEAVE_WAYS,
+    &cxl::GRANULARITY,
+    &cxl::BUS_NR,
+    &cxl::BUS_RANGE,
+    &cxl::CHASSIS_SLOT,
+    &cxl::TYPE3_MEMORY,
+    &cxl::LSA_MISSING,
+    &cxl::BACKEND_SIZE,
+    &cxl::WINDOW_TOO_SMALL,
+    &cxl::PHYS_BITS,
+    &cxl::DUPLICATE_ID,
 ];
 
 /// The rule with this code.

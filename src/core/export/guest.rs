@@ -153,6 +153,9 @@ pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
             let _ = writeln!(s, "echo \"{}: /dev/$dev (no DAX)\"", d.id);
         }
     }
+    if let (Some(c), Some(cl)) = (&profile.cxl, layout.and_then(|l| l.cxl.as_ref())) {
+        any |= cxl_recipe(&mut s, c, cl);
+    }
     if !any {
         s.push_str("\n# No NVDIMMs in this profile: nothing to set up.\n");
     }
@@ -170,6 +173,105 @@ pub const HOTPLUG_NOTE: &str = "
 # and the nfit driver (CONFIG_ACPI_NFIT, module nfit) to take the ACPI
 # notification; then ndctl list -R shows the new region, set up as above.
 ";
+
+const CXL_PREAMBLE: &str = r#"
+# CXL: needs the cxl tool (ndctl's) and the modules cxl_acpi, cxl_pci,
+# cxl_port, cxl_mem, cxl_pmem. Each window is a root decoder
+# (decoder0.N) found by its start address; each type-3 device a memdev
+# (memN) found below its host bridge, the PCI root bus pci0000:BB of its
+# bus_nr; a CXL region's pmem is an nd region at the same address.
+modprobe -a cxl_acpi cxl_pci cxl_port cxl_mem cxl_pmem 2>/dev/null || true
+# The root decoder whose window starts at $1.
+qpmem_cxl_decoder() {
+    for d in /sys/bus/cxl/devices/decoder0.*; do
+        [ -r "$d/start" ] || continue
+        if [ $(( $(cat "$d/start") )) -eq $(( $1 )) ]; then
+            echo "${d##*/}"
+            return 0
+        fi
+    done
+    echo "no CXL root decoder at $1 (see: cxl list -D)" >&2
+    return 1
+}
+# The first memdev below host bridge bus $1 (hex, pci0000:$1) not in $qpmem_used.
+qpmem_cxl_mem() {
+    for m in /sys/bus/cxl/devices/mem*; do
+        case "$(readlink -f "$m")" in */pci0000:$1/*) ;; *) continue ;; esac
+        case " $qpmem_used " in *" ${m##*/} "*) continue ;; esac
+        qpmem_used="$qpmem_used ${m##*/}"
+        echo "${m##*/}"
+        return 0
+    done
+    echo "no free CXL memdev below pci0000:$1 (see: cxl list -M)" >&2
+    return 1
+}
+# The CXL region's name in cxl create-region's JSON on stdin.
+qpmem_cxl_region() { sed -n 's/.*"region": *"\([^"]*\)".*/\1/p' | head -n 1; }
+qpmem_used=""
+cxl list -M -D
+"#;
+
+/// One CXL region per window that has a persistent device below each of
+/// its targets: `cxl create-region`, then a namespace, mkfs, mount.
+fn cxl_recipe(
+    s: &mut String,
+    c: &crate::core::cxl::Cxl,
+    layout: &crate::core::cxl::CxlLayout,
+) -> bool {
+    if layout.windows.is_empty() {
+        s.push_str("\n# CXL without windows: the guest cannot map the type-3 devices.\n");
+        return false;
+    }
+    s.push_str(CXL_PREAMBLE);
+    let mut any = false;
+    for w in &layout.windows {
+        let _ = writeln!(
+            s,
+            "\n# CXL window {}: {} at {:#x}, {}-way over {}, granularity {}",
+            w.index,
+            format_human(w.size),
+            w.base,
+            w.targets.len(),
+            w.targets.join(" "),
+            w.granularity
+        );
+        let buses: Option<Vec<u8>> = w
+            .targets
+            .iter()
+            .map(|t| {
+                let hb = c.host_bridge(t)?;
+                let has_pmem = c.devices_below(t).iter().any(|d| d.persistent.is_some());
+                has_pmem.then_some(hb.bus_nr)
+            })
+            .collect();
+        let Some(buses) = buses else {
+            s.push_str(
+                "# Not every target has a persistent type-3 device below it: no region here.\n",
+            );
+            continue;
+        };
+        any = true;
+        let _ = writeln!(s, "decoder=$(qpmem_cxl_decoder {:#x})", w.base);
+        let mems: Vec<String> = buses
+            .iter()
+            .map(|b| format!("\"$(qpmem_cxl_mem {b:02x})\""))
+            .collect();
+        let mnt = format!("/mnt/cxl-window{}", w.index);
+        let _ = writeln!(
+            s,
+            "region=$(cxl create-region -m -d \"$decoder\" -w {} -g {} {} | qpmem_cxl_region)\n\
+             nd=$(qpmem_region \"$(cat /sys/bus/cxl/devices/$region/resource)\")\n\
+             dev=$(ndctl create-namespace -r \"$nd\" -m fsdax | qpmem_blockdev)\n\
+             mkfs.ext4 \"/dev/$dev\"\n\
+             mkdir -p {mnt}\n\
+             mount -o dax \"/dev/$dev\" {mnt}",
+            w.targets.len(),
+            w.granularity,
+            mems.join(" ")
+        );
+    }
+    any
+}
 
 #[cfg(test)]
 mod tests {
@@ -218,6 +320,26 @@ mod tests {
         assert!(!s.contains("init-labels"), "{s}");
         assert!(
             s.contains("--reconfig=\"namespace${region#region}.0\" --mode=fsdax --align=2M"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn cxl_windows_get_a_region_each_from_the_decoder_at_their_address() {
+        let mut p = Profile::empty("x");
+        p.machine = "q35".into();
+        p.cxl = Some(crate::core::cxl::Cxl::run_qemu_example(Path::new("/d")));
+        let s = guest(&p);
+        // run_qemu's windows with -m 2G: 0x110000000 and 0x210000000.
+        assert!(
+            s.contains("decoder=$(qpmem_cxl_decoder 0x110000000)\n"),
+            "{s}"
+        );
+        assert!(s.contains(
+            "cxl create-region -m -d \"$decoder\" -w 2 -g 8192 \"$(qpmem_cxl_mem 35)\" \"$(qpmem_cxl_mem bf)\""
+        ), "{s}");
+        assert!(
+            s.contains("mount -o dax \"/dev/$dev\" /mnt/cxl-window1\n"),
             "{s}"
         );
     }

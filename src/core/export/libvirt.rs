@@ -121,7 +121,16 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
 
     let kvm = p.machine_options.iter().any(|o| o == "accel=kvm")
         || p.extra_args.iter().any(|a| a == "-enable-kvm");
-    let _ = writeln!(x, "<domain type='{}'>", if kvm { "kvm" } else { "qemu" });
+    let qemu_ns = if p.cxl.is_some() {
+        " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        x,
+        "<domain type='{}'{qemu_ns}>",
+        if kvm { "kvm" } else { "qemu" }
+    );
     if !kvm {
         notes.push("type='qemu' (TCG, as the rendered command line runs); use type='kvm' for hardware acceleration".into());
     }
@@ -308,6 +317,25 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
         memory_device(&mut x, &mut notes, p, d);
     }
     let _ = writeln!(x, "  </devices>");
+    if let Some(cxl) = &p.cxl {
+        notes.push("libvirt has no CXL model: the CXL part (cxl=on, the windows, host bridges, ports, switches, type-3 devices and their backends) is passed through <qemu:commandline>, for a QEMU that takes memdev= (7.x; 8.0+ still accepts it)".into());
+        let _ = writeln!(x, "  <qemu:commandline>");
+        let mut args = vec![
+            "-machine".to_string(),
+            crate::core::cxl::render::machine_pieces(cxl).join(","),
+        ];
+        for (kind, pieces) in crate::core::cxl::render::groups(cxl, None) {
+            args.push(match kind {
+                crate::core::cxl::render::OptionKind::Object => "-object".into(),
+                crate::core::cxl::render::OptionKind::Device => "-device".into(),
+            });
+            args.push(pieces.join(","));
+        }
+        for a in args {
+            let _ = writeln!(x, "    <qemu:arg value='{}'/>", escape(&a));
+        }
+        let _ = writeln!(x, "  </qemu:commandline>");
+    }
     let _ = writeln!(x, "</domain>");
 
     let carried = carried_args(p);

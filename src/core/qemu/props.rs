@@ -46,6 +46,16 @@ pub enum Group {
     PcDimm,
     VirtioPmemPci,
     VirtioMemPci,
+    /// `-device pxb-cxl`.
+    PxbCxl,
+    /// `-device cxl-rp`.
+    CxlRootPort,
+    /// `-device cxl-upstream`.
+    CxlUpstream,
+    /// `-device cxl-downstream`.
+    CxlDownstream,
+    /// `-device cxl-type3`.
+    CxlType3,
 }
 
 /// One property.
@@ -368,6 +378,70 @@ const VIRTIO_MEM: &[Prop] = &[
     p("unplugged-inaccessible", (7, 0)),
 ];
 
+/// Every PCI device's own properties (hw/pci/pci.c), as the CXL devices
+/// list them in 7.2.
+const PCI: &[Prop] = &[
+    p("acpi-index", (6, 0)),
+    p("addr", OLD),
+    p("failover_pair_id", (4, 2)),
+    p("multifunction", OLD),
+    p("rombar", OLD),
+    p("romfile", OLD),
+    p("romsize", (5, 2)),
+    p("x-pcie-extcap-init", OLD),
+    p("x-pcie-lnksta-dllla", OLD),
+];
+/// hw/pci-bridge/pci_expander_bridge.c. CXL came in 7.1 (unchecked).
+const PXB_CXL: &[Prop] = &[
+    p("bus_nr", (7, 1)),
+    p("bypass_iommu", (7, 1)),
+    p("numa_node", (7, 1)),
+];
+/// hw/pci-bridge/cxl_root_port.c (a PCIe root port's properties).
+const CXL_RP: &[Prop] = &[
+    p("aer_log_max", (7, 1)),
+    p("bus-reserve", (7, 1)),
+    p("chassis", (7, 1)),
+    p("disable-acs", (7, 1)),
+    p("hotplug", (7, 1)),
+    p("io-reserve", (7, 1)),
+    p("mem-reserve", (7, 1)),
+    p("port", (7, 1)),
+    p("power_controller_present", (7, 1)),
+    p("pref32-reserve", (7, 1)),
+    p("pref64-reserve", (7, 1)),
+    p("slot", (7, 1)),
+    p("x-native-hotplug", (7, 1)),
+];
+/// hw/pci-bridge/cxl_upstream.c.
+const CXL_UPSTREAM: &[Prop] = &[
+    p("aer_log_max", (7, 1)),
+    p("cdat", (7, 2)),
+    p("port", (7, 1)),
+    p("sn", (9, 0)),
+];
+/// hw/pci-bridge/cxl_downstream.c.
+const CXL_DOWNSTREAM: &[Prop] = &[
+    p("aer_log_max", (7, 1)),
+    p("chassis", (7, 1)),
+    p("hotplug", (7, 1)),
+    p("port", (7, 1)),
+    p("slot", (7, 1)),
+    p("x-native-hotplug", (7, 1)),
+];
+/// hw/mem/cxl_type3.c: `memdev` (7.1, deprecated from 8.0 for
+/// `persistent-memdev`), `volatile-memdev` 8.0; checked against 7.2,
+/// which refuses persistent-memdev ("Property
+/// 'cxl-type3.persistent-memdev' not found").
+const CXL_TYPE3: &[Prop] = &[
+    p("memdev", (7, 1)),
+    p("lsa", (7, 1)),
+    p("sn", (7, 1)),
+    p("cdat", (7, 2)),
+    verified(p("persistent-memdev", (8, 0))),
+    verified(p("volatile-memdev", (8, 0))),
+];
+
 impl Group {
     /// The group a `-object` QOM type or `-device` driver opens, if the
     /// table has it.
@@ -386,6 +460,11 @@ impl Group {
             "pc-dimm" => Some(Group::PcDimm),
             "virtio-pmem-pci" => Some(Group::VirtioPmemPci),
             "virtio-mem-pci" => Some(Group::VirtioMemPci),
+            "pxb-cxl" => Some(Group::PxbCxl),
+            "cxl-rp" => Some(Group::CxlRootPort),
+            "cxl-upstream" => Some(Group::CxlUpstream),
+            "cxl-downstream" => Some(Group::CxlDownstream),
+            "cxl-type3" => Some(Group::CxlType3),
             _ => None,
         }
     }
@@ -426,6 +505,11 @@ impl Group {
             Group::PcDimm => "-device pc-dimm",
             Group::VirtioPmemPci => "-device virtio-pmem-pci",
             Group::VirtioMemPci => "-device virtio-mem-pci",
+            Group::PxbCxl => "-device pxb-cxl",
+            Group::CxlRootPort => "-device cxl-rp",
+            Group::CxlUpstream => "-device cxl-upstream",
+            Group::CxlDownstream => "-device cxl-downstream",
+            Group::CxlType3 => "-device cxl-type3",
         }
     }
 
@@ -447,6 +531,11 @@ impl Group {
             Group::PcDimm => &[DEVICE, DIMM],
             Group::VirtioPmemPci => &[DEVICE, VIRTIO_PCI, VIRTIO_PMEM],
             Group::VirtioMemPci => &[DEVICE, VIRTIO_PCI, VIRTIO_MEM],
+            Group::PxbCxl => &[DEVICE, PCI, PXB_CXL],
+            Group::CxlRootPort => &[DEVICE, PCI, CXL_RP],
+            Group::CxlUpstream => &[DEVICE, PCI, CXL_UPSTREAM],
+            Group::CxlDownstream => &[DEVICE, PCI, CXL_DOWNSTREAM],
+            Group::CxlType3 => &[DEVICE, PCI, CXL_TYPE3],
         }
     }
 
