@@ -37,8 +37,7 @@ impl Region {
 /// Where one memory device lands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Placement {
-    /// Its `slots=` entry; `None` for a kind that takes none (virtio-pmem).
-    pub slot: Option<u32>,
+    pub slot: u32,
     pub addr: u64,
     /// What the guest sees: for an NVDIMM, the backend minus its label,
     /// aligned down; for a pc-dimm, the whole backend.
@@ -307,11 +306,7 @@ impl Placer<'_> {
     ) -> Result<Placement, PlaceError> {
         let dimm = &self.devices[index];
         let region = self.region.ok_or(PlaceError::NoDeviceMemory)?;
-        let slot = if dimm.kind.spec().takes_slot() {
-            Some(self.pick_slot(dimm.slot)?)
-        } else {
-            None
-        };
+        let slot = self.pick_slot(dimm.slot)?;
         let align = effective_align(dimm, host);
         let size = visible_size(dimm, align)?;
         if self.used_space.saturating_add(size) > self.total {
@@ -324,9 +319,7 @@ impl Placer<'_> {
             Some(hint) => self.check_hint(hint.0, size, align, region)?,
             None => self.first_fit(size, align, region)?,
         };
-        if let Some(slot) = slot {
-            self.used_slots.insert(slot);
-        }
+        self.used_slots.insert(slot);
         self.used_space += size;
         let pos = self.placed.partition_point(|(a, _, _)| *a <= addr);
         self.placed.insert(pos, (addr, addr + size, index));

@@ -335,8 +335,7 @@ impl Profile {
         match self.slots {
             Auto::Fixed(n) => n,
             Auto::Auto => {
-                let slotted = self.devices.iter().filter(|d| d.kind.spec().takes_slot());
-                let n = u32::try_from(slotted.count()).unwrap_or(u32::MAX);
+                let n = u32::try_from(self.devices.len()).unwrap_or(u32::MAX);
                 n.saturating_add(self.spare_slots).max(1)
             }
         }

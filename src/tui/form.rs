@@ -225,7 +225,6 @@ impl DimmField {
     pub fn toggle(self, profile: &Profile, index: usize) -> Option<Dimm> {
         let mut d = profile.devices.get(index)?.clone();
         match self {
-            // nvdimm -> pc-dimm (on RAM) -> virtio-pmem (on a file) -> nvdimm.
             DimmField::Kind => match d.kind {
                 DimmKind::Nvdimm => {
                     d.kind = DimmKind::PcDimm;
@@ -234,15 +233,9 @@ impl DimmField {
                     d.share = false;
                 }
                 DimmKind::PcDimm => {
-                    d.kind = DimmKind::VirtioPmem;
+                    d.kind = DimmKind::Nvdimm;
                     d.backend = Backend::File(backing_file_beside(profile, &d.id));
                     d.share = true;
-                    d.label_size = crate::core::size::Size(0);
-                    d.node = None;
-                    d.slot = None;
-                }
-                DimmKind::VirtioPmem => {
-                    d.kind = DimmKind::Nvdimm;
                 }
             },
             DimmField::Share => d.share = !d.share,

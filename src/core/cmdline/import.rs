@@ -292,7 +292,7 @@ fn json_option_text(v: &serde_json::Value) -> String {
 fn json_typed(option: &str, p: &Piece) -> Result<(), ImportError> {
     let Some(v) = &p.json else { return Ok(()) };
     let expected = match p.key.as_str() {
-        "size" | "align" | "label-size" | "slot" | "node" | "addr" | "memaddr" if !v.is_u64() => {
+        "size" | "align" | "label-size" | "slot" | "node" | "addr" if !v.is_u64() => {
             "a non-negative JSON number"
         }
         "share" | "pmem" | "readonly" | "discard-data" | "unarmed" | "prealloc"
@@ -942,25 +942,13 @@ fn import_device(
         &parsed.pieces,
         notes,
     );
-    // What qpmem models of this kind; the rest (a virtio device's PCI
-    // `addr=` and `bus=`...) is kept verbatim.
-    let spec = kind.spec();
-    let modelled = |k: &str| match k {
-        "memdev" => true,
-        "label-size" | "unarmed" => spec.has_labels(),
-        "node" => spec.has_node(),
-        "slot" => spec.takes_slot(),
-        k => k == spec.addr_prop(),
-    };
     for p in parsed.pieces {
-        if modelled(&p.key) {
-            json_typed(&option, &p)?;
-        }
+        json_typed(&option, &p)?;
         match p.key.as_str() {
-            "id" => {}
-            k if modelled(k) => {
+            "memdev" | "label-size" | "unarmed" | "node" | "slot" | "addr" => {
                 map.insert(p.key, p.value);
             }
+            "id" => {}
             _ => device_options.push(p.raw),
         }
     }
@@ -991,8 +979,8 @@ fn import_device(
     let slot = get("slot")
         .map(|v| number(&option, "slot", &v))
         .transpose()?;
-    let addr = get(spec.addr_prop())
-        .map(|v| number::<u64>(&option, spec.addr_prop(), &v).map(Addr))
+    let addr = get("addr")
+        .map(|v| number::<u64>(&option, "addr", &v).map(Addr))
         .transpose()?;
     let backend = match &backing.path {
         Some(p) if backing.kind == "memory-backend-file" => Backend::File(p.clone()),

@@ -37,6 +37,7 @@ impl std::fmt::Display for Unmodelled {
 
 /// Drivers whose memory qpmem cannot place yet.
 const UNMODELLED_DRIVERS: &[&str] = &[
+    "virtio-pmem-pci",
     "virtio-pmem",
     "virtio-mem-pci",
     "virtio-mem",

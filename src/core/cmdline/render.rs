@@ -256,7 +256,6 @@ const SIZED: &[&str] = &[
     "align",
     "label-size",
     "addr",
-    "memaddr",
     "offset",
     "hugetlbsize",
 ];
@@ -318,15 +317,14 @@ fn device_opts(d: &Dimm) -> Vec<String> {
             o.push("unarmed=on".into());
         }
     }
-    let kind = d.kind.spec();
-    if let Some(n) = d.node.filter(|_| kind.has_node()) {
+    if let Some(n) = d.node {
         o.push(format!("node={n}"));
     }
-    if let Some(s) = d.slot.filter(|_| kind.takes_slot()) {
+    if let Some(s) = d.slot {
         o.push(format!("slot={s}"));
     }
     if let Some(a) = d.addr {
-        o.push(format!("{}={a}", kind.addr_prop()));
+        o.push(format!("addr={a}"));
     }
     o.extend(d.device_options.iter().cloned());
     o

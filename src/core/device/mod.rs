@@ -12,7 +12,6 @@
 
 pub mod nvdimm;
 pub mod pc_dimm;
-pub mod virtio_pmem;
 
 use crate::core::facts::HostFacts;
 use crate::core::qemu::props::Group;
@@ -45,8 +44,6 @@ pub enum DimmKind {
     Nvdimm,
     /// `-device pc-dimm`: hot-pluggable volatile RAM.
     PcDimm,
-    /// `-device virtio-pmem-pci`: paravirtual persistent memory.
-    VirtioPmem,
 }
 
 /// What qpmem knows about one kind of memory device: one implementation
@@ -54,11 +51,6 @@ pub enum DimmKind {
 pub trait Kind: Sync {
     /// QEMU's `-device` driver name.
     fn driver(&self) -> &'static str;
-    /// Its name in the map (`map --json`'s `kind`): the driver's, unless
-    /// the kind says otherwise (`virtio-pmem`).
-    fn name(&self) -> &'static str {
-        self.driver()
-    }
     /// The `type` QMP's `query-memory-devices` reports for it.
     fn qmp_type(&self) -> &'static str;
     /// The prefix of ids qpmem gives new devices (`nv1`, `dimm1`).
@@ -77,31 +69,17 @@ pub trait Kind: Sync {
     /// The guest kernel reports its range, so `verify` can hold it
     /// against the prediction.
     fn guest_reports_range(&self) -> bool;
-    /// It takes one of `slots=` (the DIMMs do; virtio devices do not).
-    fn takes_slot(&self) -> bool {
-        true
-    }
-    /// The `-device` property that pins its guest physical address.
-    fn addr_prop(&self) -> &'static str {
-        "addr"
-    }
-    /// It has a `node=` property.
-    fn has_node(&self) -> bool {
-        true
-    }
 }
 
 impl DimmKind {
     /// Every kind, in the order qpmem offers them.
-    pub const ALL: &'static [DimmKind] =
-        &[DimmKind::Nvdimm, DimmKind::PcDimm, DimmKind::VirtioPmem];
+    pub const ALL: &'static [DimmKind] = &[DimmKind::Nvdimm, DimmKind::PcDimm];
 
     /// What qpmem knows about this kind.
     pub fn spec(self) -> &'static dyn Kind {
         match self {
             DimmKind::Nvdimm => &nvdimm::Nvdimm,
             DimmKind::PcDimm => &pc_dimm::PcDimm,
-            DimmKind::VirtioPmem => &virtio_pmem::VirtioPmem,
         }
     }
 
@@ -245,18 +223,6 @@ impl Dimm {
     }
 
     /// A pc-dimm named `dimm{n}` on `ram{n}` (memory-backend-ram).
-    /// A virtio-pmem device `vpmemN` on the file `path`, its backend `vmN`.
-    pub fn virtio_pmem(n: usize, path: PathBuf, size: Size) -> Dimm {
-        Dimm {
-            kind: DimmKind::VirtioPmem,
-            id: format!("vpmem{n}"),
-            memdev: format!("vm{n}"),
-            label_size: Size(0),
-            align: None,
-            ..Dimm::nvdimm(n, path, size)
-        }
-    }
-
     pub fn pc_dimm(n: usize, size: Size) -> Dimm {
         Dimm {
             kind: DimmKind::PcDimm,

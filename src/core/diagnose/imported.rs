@@ -4,7 +4,7 @@
 //! line `qpmem render` prints) already mends it; the help says what
 //! render changes, so that the user fixes their own scripts too. What
 //! QEMU only deprecates is a warning. Plus the devices qpmem cannot
-//! place yet (virtio-mem, CXL), named rather than left out
+//! place yet (virtio-pmem, virtio-mem, CXL), named rather than left out
 //! of the map silently.
 
 use super::{Basis, Context, Finding, Rule, Severity};
@@ -116,10 +116,10 @@ pub static NOT_MODELLED: Rule = Rule {
     name: "device-not-modelled",
     severity: Severity::Error,
     basis: Basis::Unpredictable,
-    docs: "The command line has a memory device qpmem does not place yet: virtio-mem-pci \
-takes room in the same device memory region as the DIMMs (first fit, in command-line \
-order); a CXL device the modelled topology cannot hold (a type-3 device on a plain PCIe \
-root port, a host bridge without id) stays outside it. Every address qpmem predicts after one \
+    docs: "The command line has a memory device qpmem does not place yet: virtio-pmem-pci \
+and virtio-mem-pci take room in the same device memory region as the DIMMs (first fit, in \
+command-line order); a CXL device the modelled topology cannot hold (a type-3 device on a \
+plain PCIe root port, a host bridge without id) stays outside it. Every address qpmem predicts after one \
 could be wrong, so `qpmem map` refuses (exit 2) and check reports it, naming the device.",
     check: not_modelled,
 };
@@ -467,8 +467,8 @@ mod tests {
     fn unmodelled_devices_are_named() {
         let ds = diags(
             "-machine pc,nvdimm=on -m 1G,slots=4,maxmem=32G \
-             -object memory-backend-ram,id=vm1,size=4G \
-             -device virtio-mem-pci,memdev=vm1,id=vmem1,requested-size=1G \
+             -object memory-backend-file,id=vm1,share=on,mem-path=/x/v,size=4G \
+             -device virtio-pmem-pci,memdev=vm1,id=vpmem1 \
              -object memory-backend-file,id=m1,share=on,mem-path=/x/n,size=2G \
              -device nvdimm,memdev=m1,id=nv1",
             None,
@@ -477,7 +477,7 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(
             d[0].message,
-            "qpmem cannot predict placement with virtio-mem-pci vmem1: not modelled"
+            "qpmem cannot predict placement with virtio-pmem-pci vpmem1: not modelled"
         );
     }
 }

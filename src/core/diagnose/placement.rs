@@ -356,7 +356,7 @@ fn slot_busy(ctx: &Context) -> Vec<Finding> {
                     .layout
                     .into_iter()
                     .flat_map(|l| l.placements())
-                    .find(|(_, p)| p.slot == Some(*slot))
+                    .find(|(_, p)| p.slot == *slot)
                     .map(|(o, _)| format!(", already taken by {}", o.id))
                     .unwrap_or_default();
                 Some(Finding::fixed(

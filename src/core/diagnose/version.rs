@@ -209,7 +209,10 @@ fn properties_used(p: &Profile) -> Vec<(Group, String, String)> {
             Backend::File(_) => Group::BackendFile,
             Backend::Ram => Group::BackendRam,
         };
-        let device = d.kind.spec().props();
+        let device = match d.kind {
+            DimmKind::Nvdimm => Group::Nvdimm,
+            DimmKind::PcDimm => Group::PcDimm,
+        };
         for o in &d.backend_options {
             out.push((backend, key(o), d.id.clone()));
         }

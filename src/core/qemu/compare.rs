@@ -27,8 +27,7 @@ pub struct MemoryDeviceInfo {
 /// Where qpmem predicted a device would land.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Predicted {
-    /// `None` for a kind without a slot (virtio-pmem).
-    pub slot: Option<u32>,
+    pub slot: u32,
     pub addr: u64,
     pub size: u64,
 }
@@ -132,14 +131,9 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
                 if p.size != a.size {
                     differences.push(format!("size: QEMU {:#x}, predicted {:#x}", a.size, p.size));
                 }
-                if a.slot != p.slot {
-                    let show =
-                        |s: Option<u32>| s.map_or_else(|| "none".to_string(), |s| s.to_string());
-                    differences.push(format!(
-                        "slot: QEMU {}, predicted {}",
-                        show(a.slot),
-                        show(p.slot)
-                    ));
+                if a.slot != Some(p.slot) {
+                    let slot = a.slot.map_or_else(|| "none".to_string(), |s| s.to_string());
+                    differences.push(format!("slot: QEMU {slot}, predicted {}", p.slot));
                 }
             }
             (Some(_), None) => differences.push("QEMU did not report this device".into()),
