@@ -1,7 +1,7 @@
 //! QEMU's placement of memory devices: where each DIMM lands.
 //!
 //! A pure model of what `qemu-system-x86_64` does with `-m`, the machine
-//! type and the `-device nvdimm`/`pc-dimm` options (hw/i386/pc.c,
+//! type and the `-device nvdimm`/`pc-dimm`/`virtio-pmem-pci`/`virtio-mem-pci` options (hw/i386/pc.c,
 //! hw/mem/memory-device.c, hw/mem/pc-dimm.c, hw/mem/nvdimm.c): the RAM
 //! split at the low-memory boundary, the device memory region, each
 //! device's slot, guest address and visible size, and whether its edges
@@ -36,7 +36,8 @@ impl Region {
 /// Where one memory device lands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Placement {
-    pub slot: u32,
+    /// `None` for kinds that take no slot (virtio-pmem, virtio-mem).
+    pub slot: Option<u32>,
     pub addr: u64,
     /// What the guest sees: for an NVDIMM, the backend minus its label,
     /// aligned down; for a pc-dimm, the whole backend.
@@ -263,7 +264,11 @@ impl Placer<'_> {
     ) -> Result<Placement, PlaceError> {
         let dimm = &self.devices[index];
         let region = self.region.ok_or(PlaceError::NoDeviceMemory)?;
-        let slot = self.pick_slot(dimm.slot)?;
+        let slot = if dimm.kind.spec().takes_slot() {
+            Some(self.pick_slot(dimm.slot)?)
+        } else {
+            None
+        };
         let align = effective_align(dimm, host);
         let size = visible_size(dimm, align)?;
         if self.used_space.saturating_add(size) > self.total {
@@ -276,7 +281,9 @@ impl Placer<'_> {
             Some(hint) => self.check_hint(hint.0, size, align, region)?,
             None => self.first_fit(size, align, region)?,
         };
-        self.used_slots.insert(slot);
+        if let Some(slot) = slot {
+            self.used_slots.insert(slot);
+        }
         self.used_space += size;
         let pos = self.placed.partition_point(|(a, _, _)| *a <= addr);
         self.placed.insert(pos, (addr, addr + size, index));

@@ -288,7 +288,10 @@ fn json_option_text(v: &serde_json::Value) -> String {
 fn json_typed(option: &str, p: &Piece) -> Result<(), ImportError> {
     let Some(v) = &p.json else { return Ok(()) };
     let expected = match p.key.as_str() {
-        "size" | "align" | "label-size" | "slot" | "node" | "addr" if !v.is_u64() => {
+        "size" | "align" | "label-size" | "slot" | "node" | "addr" | "memaddr" | "block-size"
+        | "requested-size"
+            if !v.is_u64() =>
+        {
             "a non-negative JSON number"
         }
         "share" | "pmem" | "readonly" | "discard-data" | "unarmed" | "prealloc"
@@ -866,7 +869,19 @@ fn import_device(
     for p in parsed.pieces {
         json_typed(&option, &p)?;
         match p.key.as_str() {
-            "memdev" | "label-size" | "unarmed" | "node" | "slot" | "addr" => {
+            "memdev" | "label-size" | "unarmed" | "node" => {
+                map.insert(p.key, p.value);
+            }
+            // The guest address is `addr` on DIMMs, `memaddr` on virtio
+            // devices (whose `addr` is their PCI address); only DIMMs
+            // have a slot; `block-size` is virtio-mem's.
+            k if k == kind.spec().addr_property() => {
+                map.insert("guest-addr".into(), p.value);
+            }
+            "slot" if kind.spec().takes_slot() => {
+                map.insert(p.key, p.value);
+            }
+            "block-size" => {
                 map.insert(p.key, p.value);
             }
             "id" => {}
@@ -900,9 +915,21 @@ fn import_device(
     let slot = get("slot")
         .map(|v| number(&option, "slot", &v))
         .transpose()?;
-    let addr = get("addr")
-        .map(|v| number::<u64>(&option, "addr", &v).map(Addr))
+    let addr_key = kind.spec().addr_property();
+    let addr = get("guest-addr")
+        .map(|v| number::<u64>(&option, addr_key, &v).map(Addr))
         .transpose()?;
+    let block_size = match get("block-size") {
+        Some(v) => Some(size_value(
+            &option,
+            &subject,
+            "block-size",
+            &v,
+            BareUnit::Bytes,
+            notes,
+        )?),
+        None => None,
+    };
     let backend = match &backing.path {
         Some(p) if backing.kind == "memory-backend-file" => Backend::File(p.clone()),
         _ => Backend::Ram,
@@ -924,6 +951,7 @@ fn import_device(
         addr,
         slot,
         backend_options: backing.extra.clone(),
+        block_size,
         device_options,
     })
 }

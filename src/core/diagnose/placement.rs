@@ -354,7 +354,7 @@ fn slot_busy(ctx: &Context) -> Vec<Finding> {
                     .layout
                     .into_iter()
                     .flat_map(|l| l.placements())
-                    .find(|(_, p)| p.slot == *slot)
+                    .find(|(_, p)| p.slot == Some(*slot))
                     .map(|(o, _)| format!(", already taken by {}", o.id))
                     .unwrap_or_default();
                 Some(Finding::fixed(

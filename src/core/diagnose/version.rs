@@ -210,10 +210,7 @@ fn properties_used(p: &Profile) -> Vec<(Group, String, String)> {
             Backend::File(_) => Group::BackendFile,
             Backend::Ram => Group::BackendRam,
         };
-        let device = match d.kind {
-            DimmKind::Nvdimm => Group::Nvdimm,
-            DimmKind::PcDimm => Group::PcDimm,
-        };
+        let device = d.kind.spec().props();
         for o in &d.backend_options {
             out.push((backend, key(o), d.id.clone()));
         }
