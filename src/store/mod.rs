@@ -649,7 +649,8 @@ mod tests {
                 "default",
                 "small",
                 "numa",
-                "label-less"
+                "label-less",
+                "virtio-pmem"
             ]
         );
         assert!(l[0].summary.is_err());

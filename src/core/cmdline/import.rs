@@ -1301,4 +1301,28 @@ mod tests {
             Size(3 << 19)
         );
     }
+
+    #[test]
+    fn virtio_devices_import_with_memaddr_and_render_back() {
+        let text = "-machine pc,nvdimm=on -m 1G,slots=1,maxmem=32G \
+             -object memory-backend-file,id=m1,share=on,mem-path=/x/v,size=4G \
+             -device virtio-pmem-pci,memdev=m1,id=vpmem1,memaddr=0x200000000,addr=0x5 \
+             -object memory-backend-ram,id=r1,size=1G \
+             -device virtio-mem-pci,memdev=r1,id=vmem1,block-size=4M,requested-size=512M";
+        let (p, notes) = import(text).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        let kinds: Vec<_> = p.devices.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [DimmKind::VirtioPmem, DimmKind::VirtioMem]);
+        assert_eq!(p.devices[0].addr, Some(Addr(0x2_0000_0000)));
+        // Its `addr` is the PCI address, kept verbatim.
+        assert_eq!(p.devices[0].device_options, ["addr=0x5"]);
+        assert_eq!(p.devices[1].block_size, Some(Size::mib(4)));
+        let argv = crate::core::cmdline::render_argv(&p);
+        assert!(argv.contains(
+            &"virtio-pmem-pci,memdev=m1,id=vpmem1,memaddr=0x200000000,addr=0x5".to_string()
+        ));
+        assert!(argv.contains(
+            &"virtio-mem-pci,memdev=r1,id=vmem1,block-size=4M,requested-size=512M".to_string()
+        ));
+    }
 }
