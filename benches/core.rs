@@ -33,6 +33,30 @@ fn placement(c: &mut Criterion) {
     }
 }
 
+/// 256 devices of every kind in turn (nvdimm, pc-dimm, virtio-pmem,
+/// virtio-mem), 1 GiB each: issue 17 wants this within 10% of
+/// `layout 256 devices`.
+fn placement_mixed(c: &mut Criterion) {
+    let host = HostFacts::default();
+    let mut p = profile_with(0);
+    p.devices = (1..=256)
+        .map(|i| match i % 4 {
+            1 => Dimm::nvdimm(i, PathBuf::from(format!("/vms/nv{i}")), Size::gib(1)),
+            2 => Dimm::pc_dimm(i, Size::gib(1)),
+            3 => Dimm::virtio_pmem(i, PathBuf::from(format!("/vms/vp{i}")), Size::gib(1)),
+            _ => Dimm::virtio_mem(i, Size::gib(1)),
+        })
+        .collect();
+    assert!(layout(&p, &host)
+        .unwrap()
+        .devices
+        .iter()
+        .all(|d| d.result.is_ok()));
+    c.bench_function("layout 256 mixed devices", |b| {
+        b.iter(|| layout(black_box(&p), &host))
+    });
+}
+
 fn render(c: &mut Criterion) {
     let p = profile_with(256);
     c.bench_function("render_shell 256 devices", |b| {
@@ -73,5 +97,12 @@ fn whole_process(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, sizes, placement, render, whole_process);
+criterion_group!(
+    benches,
+    sizes,
+    placement,
+    placement_mixed,
+    render,
+    whole_process
+);
 criterion_main!(benches);

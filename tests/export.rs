@@ -285,6 +285,19 @@ fn libvirt_output_of_every_example_passes_virt_xml_validate() {
     awk.kernel = Some("/boot/vmlinuz <&>".into());
     save_profile(&file, &awk).unwrap();
     names.push(file.to_str().unwrap().to_string());
+    // Every device kind, virtio-mem with its block size.
+    let mix_file = env.path().join("mix.ron");
+    let mut mix = Profile::empty("mix");
+    let mut vmem = Dimm::virtio_mem(4, Size::gib(1));
+    vmem.block_size = Some(Size::mib(4));
+    mix.devices = vec![
+        Dimm::nvdimm(1, env.path().join("nv1"), Size::gib(1)),
+        Dimm::pc_dimm(2, Size::gib(1)),
+        Dimm::virtio_pmem(3, env.path().join("vp3"), Size::gib(1)),
+        vmem,
+    ];
+    save_profile(&mix_file, &mix).unwrap();
+    names.push(mix_file.to_str().unwrap().to_string());
     for name in &names {
         let xml = env.path().join("domain.xml");
         env.qpmem(&[
@@ -301,6 +314,16 @@ fn libvirt_output_of_every_example_passes_virt_xml_validate() {
             assert!(text.contains("<qemu:arg value='cxl-type3,"), "{text}");
         } else {
             assert!(text.contains("<memory model='nvdimm'"), "{text}");
+        }
+        if name == "virtio-pmem" || name.ends_with("mix.ron") {
+            assert!(
+                text.contains("<memory model='virtio-pmem' access='shared'>"),
+                "{text}"
+            );
+        }
+        if name.ends_with("mix.ron") {
+            assert!(text.contains("<memory model='virtio-mem'>"), "{text}");
+            assert!(text.contains("<block unit='KiB'>4096</block>"), "{text}");
         }
         let out = std::process::Command::new("virt-xml-validate")
             .arg(&xml)

@@ -115,13 +115,13 @@ fn hotplugs_in_a_row_land_where_predicted_and_a_refusal_leaves_nothing() {
             outcome,
             Outcome::AsPredicted {
                 addr: predicted.addr,
-                slot: Some(predicted.slot)
+                slot: predicted.slot
             },
             "{}",
             d.id
         );
         if i == 0 {
-            assert_eq!((predicted.addr, predicted.slot), (0x1_4000_0000, 1));
+            assert_eq!((predicted.addr, predicted.slot), (0x1_4000_0000, Some(1)));
         }
         // QEMU says so itself.
         let now = vm.running().unwrap().plugged;
@@ -131,7 +131,7 @@ fn hotplugs_in_a_row_land_where_predicted_and_a_refusal_leaves_nothing() {
             .unwrap();
         assert_eq!(
             (m.addr, m.size, m.slot),
-            (predicted.addr, predicted.size, Some(predicted.slot))
+            (predicted.addr, predicted.size, predicted.slot)
         );
         seen.push(d.id.clone());
     }
@@ -197,7 +197,7 @@ fn hotplugs_in_a_row_land_where_predicted_and_a_refusal_leaves_nothing() {
 
 fn forced_placement() -> Placement {
     Placement {
-        slot: 0,
+        slot: Some(0),
         addr: 0,
         size: 0,
         align: 2 * MIB,

@@ -38,12 +38,13 @@ fn auto<T: std::fmt::Debug + Clone + 'static>(
 fn dimm() -> impl Strategy<Value = Dimm> {
     (
         (
-            prop_oneof![Just(DimmKind::Nvdimm), Just(DimmKind::PcDimm)],
+            proptest::sample::select(DimmKind::ALL),
             text(),
             text(),
             prop_oneof![path().prop_map(Backend::File), Just(Backend::Ram)],
             size(),
             size(),
+            proptest::option::of(size()),
             proptest::option::of(size()),
         ),
         (
@@ -57,7 +58,7 @@ fn dimm() -> impl Strategy<Value = Dimm> {
     )
         .prop_map(
             |(
-                (kind, id, memdev, backend, size, label_size, align),
+                (kind, id, memdev, backend, size, label_size, align, block_size),
                 (flags, node, addr, slot, backend_options, device_options),
             )| Dimm {
                 kind,
@@ -76,6 +77,7 @@ fn dimm() -> impl Strategy<Value = Dimm> {
                 addr,
                 slot,
                 backend_options,
+                block_size,
                 device_options,
             },
         )

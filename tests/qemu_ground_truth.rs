@@ -207,7 +207,7 @@ fn placement_matches_real_qemu() {
                     };
                     compared += 1;
                     let got = (a.id.clone().unwrap_or_default(), a.slot, a.addr, a.size);
-                    let want = (d.id.clone(), Some(p.slot), p.addr, p.size);
+                    let want = (d.id.clone(), p.slot, p.addr, p.size);
                     if got != want {
                         failures.push(format!(
                             "{}: QEMU {:?} != model {:?} (hex addr {:#x} vs {:#x})",
@@ -285,4 +285,168 @@ fn existing_backing_file_is_used_and_left_as_it_was() {
     assert_eq!(actual[0].size, GIB - 2 * MIB);
     assert_eq!(snapshot(&path), before);
     assert_eq!(&before.2, b"precious");
+}
+
+/// One generated memory device: its kind (0 nvdimm, 1 pc-dimm,
+/// 2 virtio-pmem, 3 virtio-mem), a size, alignment and label choice, and
+/// an explicit address (in 256 MiB steps from the region's base) or none.
+type MixDevice = (u8, u8, u8, Option<u8>);
+
+fn mix_device(n: usize, dir: &Path, (kind, size, align, addr): MixDevice, base: u64) -> Dimm {
+    let pick = |list: &[u64]| list[usize::from(size) % list.len()];
+    let mut d = match kind % 4 {
+        0 => {
+            let label = [0, 128 * 1024, 2 * MIB][usize::from(align) % 3];
+            let a = [None, Some(2 * MIB), Some(128 * MIB)][usize::from(align / 3) % 3];
+            nv(
+                n,
+                dir,
+                pick(&[GIB + 4 * MIB, 2 * GIB, 512 * MIB + 2 * MIB]),
+                label,
+                a,
+            )
+        }
+        1 => Dimm::pc_dimm(n, Size(pick(&[512 * MIB, GIB, 600 * MIB, 3 * MIB]))),
+        2 => {
+            let mut d = Dimm::virtio_pmem(
+                n,
+                dir.join(format!("vpmem{n}")),
+                Size(pick(&[4000 * 1024, 256 * MIB, GIB, 6 * MIB])),
+            );
+            d.align = [None, Some(Size::mib(2)), Some(Size::mib(128))][usize::from(align) % 3];
+            d
+        }
+        _ => {
+            let mut d = Dimm::virtio_mem(n, Size(pick(&[64 * MIB, GIB, 6 * MIB, 8 * MIB])));
+            d.block_size = [
+                None,
+                Some(Size::mib(2)),
+                Some(Size::mib(4)),
+                Some(Size::mib(8)),
+            ][usize::from(align) % 4];
+            d
+        }
+    };
+    d.addr = addr.map(|k| Addr(base + u64::from(k % 48) * 256 * MIB));
+    d
+}
+
+/// Generated mixes of nvdimm, pc-dimm, virtio-pmem and virtio-mem in
+/// random order, with explicit and automatic addresses, on pc and q35:
+/// QEMU (-S, QMP) places every device at the id, address, size and slot
+/// `map --json` gives, and refuses exactly the configurations `check`
+/// reports a QEMU-refuses error for (and the model leaves unplaced).
+#[test]
+fn mixed_memory_devices_match_real_qemu() {
+    use proptest::prelude::*;
+    use qpmem::core::diagnose::{self, Basis, Severity};
+    use qpmem::core::facts::QemuStatus;
+    let Some(qemu) = common::qemu_or_skip("mixed_memory_devices_match_real_qemu") else {
+        return;
+    };
+    let version = qpmem::qemu::discover::cached_version(&qemu).ok();
+    assert!(
+        version.is_some(),
+        "cannot read {}'s version",
+        qemu.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let device = (
+        0u8..4,
+        any::<u8>(),
+        any::<u8>(),
+        proptest::option::weighted(0.3, any::<u8>()),
+    );
+    let strategy = (
+        any::<bool>(),
+        prop_oneof![Just(GIB), Just(4 * GIB)],
+        proptest::collection::vec(device, 1..7),
+    );
+    let counts = std::cell::Cell::new((0usize, 0usize, 0usize));
+    let mut runner = proptest::test_runner::TestRunner::new(common::proptest_config(40));
+    let result = runner.run(&strategy, |(q35, ram, devices)| {
+        let machine = if q35 { "q35" } else { "pc" };
+        let dimms = devices.iter().filter(|d| d.0 % 4 < 2).count() as u32;
+        let mut p = base(machine, ram, dimms, ram + 24 * GIB);
+        let region = qpmem::core::layout::device_memory_region(
+            p.machine_family().unwrap(),
+            ram,
+            ram + 24 * GIB,
+            dimms,
+        )
+        .unwrap();
+        p.devices = devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| mix_device(i + 1, dir.path(), *d, region.base))
+            .collect();
+        let predicted = layout(&p, &HostFacts::default()).unwrap();
+        let map = qpmem::core::map::to_json(&p, &predicted);
+        let model_refuses = predicted.devices.iter().any(|d| d.result.is_err());
+        let host = HostFacts {
+            qemu: QemuStatus::stated(version),
+            ..qpmem::host::gather(&p)
+        };
+        let check_refuses: Vec<String> = diagnose::check_profile(&p, &[], &host)
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .filter(|d| d.rule().map(|r| r.basis) == Some(Basis::QemuRefuses))
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect();
+        let argv = qpmem::core::cmdline::render_shell(&p);
+        match probe(&p, &qemu, Duration::from_secs(30)) {
+            Ok(actual) => {
+                let (a, r, c) = counts.get();
+                counts.set((a + 1, r, c + actual.len()));
+                prop_assert!(
+                    !model_refuses,
+                    "QEMU accepted, model refused: {:?}\n{argv}",
+                    predicted.devices
+                );
+                prop_assert!(
+                    check_refuses.is_empty(),
+                    "QEMU accepted, check refuses: {check_refuses:?}\n{argv}"
+                );
+                prop_assert_eq!(actual.len(), map.dimms.len(), "{}", argv);
+                for want in &map.dimms {
+                    let got = actual
+                        .iter()
+                        .find(|a| a.id.as_deref() == Some(want.id.as_str()));
+                    prop_assert!(got.is_some(), "QEMU has no {}\n{}", want.id, argv);
+                    let got = got.unwrap();
+                    prop_assert_eq!(
+                        (got.slot, Some(got.addr), Some(got.size)),
+                        (want.slot, want.addr, want.size),
+                        "{} ({}): QEMU vs map --json\n{}",
+                        want.id,
+                        want.kind,
+                        argv
+                    );
+                }
+            }
+            Err(ProbeError::Refused { message }) => {
+                let (a, r, c) = counts.get();
+                counts.set((a, r + 1, c));
+                prop_assert!(
+                    model_refuses,
+                    "QEMU refused ({message}), model placed all\n{argv}"
+                );
+                prop_assert!(
+                    !check_refuses.is_empty(),
+                    "QEMU refused ({message}), check has no QEMU-refuses error\n{argv}"
+                );
+            }
+            Err(e) => prop_assert!(false, "probe failed: {e}"),
+        }
+        Ok(())
+    });
+    let (accepted, refused, compared) = counts.get();
+    eprintln!("mixed: {accepted} accepted ({compared} devices compared), {refused} refused");
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    assert!(
+        accepted >= 5 && refused >= 5,
+        "{accepted} accepted, {refused} refused: the mix lost a side"
+    );
 }

@@ -907,7 +907,7 @@ fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
             .map(|(d, p)| MemoryDeviceInfo {
                 kind: "nvdimm".into(),
                 id: Some(d.id.clone()),
-                slot: Some(p.slot),
+                slot: p.slot,
                 addr: if d.id == "nv2" { nv2_addr } else { p.addr },
                 size: p.size,
                 node: Some(0),

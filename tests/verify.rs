@@ -224,6 +224,32 @@ fn pc_label_less_with_a_pc_dimm() {
 }
 
 #[test]
+fn virtio_pmem_after_an_nvdimm() {
+    const TEST: &str = "virtio_pmem_after_an_nvdimm";
+    let Some(setup) = guest_setup_or_skip(TEST) else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
+    let tmp = tempfile::tempdir().unwrap();
+    let own = tmp.path().join("own");
+    // The built-in example's shape, with a virtio-pmem device first too:
+    // a virtio-pmem 512M, an NVDIMM 1G + 2M label (align 128M), a
+    // virtio-pmem 1G. 512M of RAM on pc: the region starts at 4 GiB.
+    let mut p = base("pc", 512 * MIB, 1);
+    p.devices = vec![
+        Dimm::virtio_pmem(1, own.join("vpmem1"), Size::mib(512)),
+        nv(2, &own, GIB + 2 * MIB, 2 * MIB, Some(128 * MIB)),
+        Dimm::virtio_pmem(3, own.join("vpmem3"), Size::gib(1)),
+    ];
+    let starts = [0x1_0000_0000, 0x1_2000_0000, 0x1_6000_0000];
+    let report = check(&setup, TEST, &p, &own, &starts);
+    assert_eq!(
+        report.dimms[0].kind,
+        qpmem::core::profile::DimmKind::VirtioPmem
+    );
+}
+
+#[test]
 fn timeout_kills_qemu() {
     const TEST: &str = "timeout_kills_qemu";
     let Some(setup) = guest_setup_or_skip(TEST) else {

@@ -52,6 +52,10 @@ pub const EXAMPLES: &[Example] = &[
         name: "cxl-run-qemu",
         text: include_str!("../../assets/profiles/cxl-run-qemu.ron"),
     },
+    Example {
+        name: "virtio-pmem",
+        text: include_str!("../../assets/profiles/virtio-pmem.ron"),
+    },
 ];
 
 /// The example called `name`, if there is one.
@@ -161,6 +165,7 @@ mod tests {
     use super::*;
     use crate::core::facts::HostFacts;
     use crate::core::layout::layout;
+    use crate::core::profile::DimmKind;
 
     #[test]
     fn every_example_parses_places_and_uses_only_absolute_paths() {
@@ -201,6 +206,9 @@ mod tests {
         assert_eq!(nodes, [Some(0), Some(0), Some(1), Some(1)]);
         let ll = find("label-less").unwrap().load(d).unwrap();
         assert_eq!(ll.devices[0].label_size.0, 0);
+        let vp = find("virtio-pmem").unwrap().load(d).unwrap();
+        let kinds: Vec<_> = vp.devices.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [DimmKind::Nvdimm, DimmKind::VirtioPmem]);
         assert!(find("nope").is_none());
     }
 

@@ -281,7 +281,7 @@ mod tests {
         d.align = Some(Size::mib(128));
         let plan = plan(&r, d, &HostFacts::default());
         let p = plan.placement.as_ref().unwrap();
-        assert_eq!((p.addr, p.slot), (0x1_4000_0000, 1));
+        assert_eq!((p.addr, p.slot), (0x1_4000_0000, Some(1)));
         // Pinned where QEMU put it: moving nv1 in the report moves the
         // new device.
         let r = Running::new(
@@ -292,7 +292,7 @@ mod tests {
         );
         let plan = super::plan(&r, nv(2, Size::gib(1)), &HostFacts::default());
         let p = plan.placement.as_ref().unwrap();
-        assert_eq!((p.addr, p.slot), (0x1_0000_0000, 0));
+        assert_eq!((p.addr, p.slot), (0x1_0000_0000, Some(0)));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! QEMU's placement of memory devices: where each DIMM lands.
 //!
 //! A pure model of what `qemu-system-x86_64` and `qemu-system-aarch64` do
-//! with `-m`, the machine type and the `-device nvdimm`/`pc-dimm` options
-//! (hw/i386/pc.c, hw/arm/virt.c, hw/mem/memory-device.c, hw/mem/pc-dimm.c,
+//! with `-m`, the machine type and the `-device nvdimm`/`pc-dimm`/
+//! `virtio-pmem-pci`/`virtio-mem-pci` options (hw/i386/pc.c,
+//! hw/arm/virt.c, hw/mem/memory-device.c, hw/mem/pc-dimm.c,
 //! hw/mem/nvdimm.c): where RAM starts and the x86 split at the low-memory
 //! boundary, the device memory region (the family's base), each
 //! device's slot, guest address and visible size, and whether its edges
@@ -37,7 +38,8 @@ impl Region {
 /// Where one memory device lands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Placement {
-    pub slot: u32,
+    /// `None` for kinds that take no slot (virtio-pmem, virtio-mem).
+    pub slot: Option<u32>,
     pub addr: u64,
     /// What the guest sees: for an NVDIMM, the backend minus its label,
     /// aligned down; for a pc-dimm, the whole backend.
@@ -306,7 +308,11 @@ impl Placer<'_> {
     ) -> Result<Placement, PlaceError> {
         let dimm = &self.devices[index];
         let region = self.region.ok_or(PlaceError::NoDeviceMemory)?;
-        let slot = self.pick_slot(dimm.slot)?;
+        let slot = if dimm.kind.spec().takes_slot() {
+            Some(self.pick_slot(dimm.slot)?)
+        } else {
+            None
+        };
         let align = effective_align(dimm, host);
         let size = visible_size(dimm, align)?;
         if self.used_space.saturating_add(size) > self.total {
@@ -319,7 +325,9 @@ impl Placer<'_> {
             Some(hint) => self.check_hint(hint.0, size, align, region)?,
             None => self.first_fit(size, align, region)?,
         };
-        self.used_slots.insert(slot);
+        if let Some(slot) = slot {
+            self.used_slots.insert(slot);
+        }
         self.used_space += size;
         let pos = self.placed.partition_point(|(a, _, _)| *a <= addr);
         self.placed.insert(pos, (addr, addr + size, index));

@@ -97,7 +97,7 @@ pub struct DimmJson {
 }
 
 fn kind_name(kind: DimmKind) -> &'static str {
-    kind.device()
+    kind.spec().name()
 }
 
 pub fn to_json(profile: &Profile, layout: &Layout) -> MapJson {
@@ -155,7 +155,7 @@ fn dimm_json(d: &DeviceLayout, node: u32) -> DimmJson {
     DimmJson {
         id: d.id.clone(),
         kind: kind_name(d.kind),
-        slot: p.map(|p| p.slot),
+        slot: p.and_then(|p| p.slot),
         node,
         addr: p.map(|p| p.addr),
         size: p.map(|p| p.size),
@@ -260,7 +260,7 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:<10} {:<8} {:>4} {:>4}  {:<14} {:<14} {:>10}  {:>6}  {:>6}  SECTIONS",
+        "\n{:<10} {:<11} {:>4} {:>4}  {:<14} {:<14} {:>10}  {:>6}  {:>6}  SECTIONS",
         "ID", "KIND", "SLOT", "NODE", "START", "END", "VISIBLE", "LABEL", "ALIGN"
     );
     for (i, d) in layout.devices.iter().enumerate() {
@@ -269,10 +269,10 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
             Ok(p) => {
                 let _ = writeln!(
                     out,
-                    "{:<10} {:<8} {:>4} {:>4}  {:#014x} {:#014x} {:>10}  {:>6}  {:>6}  {}",
+                    "{:<10} {:<11} {:>4} {:>4}  {:#014x} {:#014x} {:>10}  {:>6}  {:>6}  {}",
                     d.id,
                     kind_name(d.kind),
-                    p.slot,
+                    p.slot.map_or_else(|| "-".to_string(), |s| s.to_string()),
                     node,
                     p.addr,
                     p.end() - 1,
@@ -285,7 +285,7 @@ pub fn to_table(profile: &Profile, layout: &Layout) -> String {
             Err(e) => {
                 let _ = writeln!(
                     out,
-                    "{:<10} {:<8} {:>4} {:>4}  not placed: {e}",
+                    "{:<10} {:<11} {:>4} {:>4}  not placed: {e}",
                     d.id,
                     kind_name(d.kind),
                     "-",

@@ -330,12 +330,18 @@ impl Profile {
             .unwrap_or_else(|| PathBuf::from(self.arch.qemu_binary()))
     }
 
-    /// `slots=` as rendered: fixed, or devices + spare slots (at least 1).
+    /// `slots=` as rendered: fixed, or the devices that take a slot (DIMMs,
+    /// not virtio devices) + spare slots (at least 1).
     pub fn effective_slots(&self) -> u32 {
         match self.slots {
             Auto::Fixed(n) => n,
             Auto::Auto => {
-                let n = u32::try_from(self.devices.len()).unwrap_or(u32::MAX);
+                let dimms = self
+                    .devices
+                    .iter()
+                    .filter(|d| d.kind.spec().takes_slot())
+                    .count();
+                let n = u32::try_from(dimms).unwrap_or(u32::MAX);
                 n.saturating_add(self.spare_slots).max(1)
             }
         }

@@ -37,7 +37,7 @@ pub use initramfs::{build_initramfs, find_busybox, write_initramfs, InitramfsSpe
 pub use kernel::{
     debian_kernel_cache, host_kernel, GuestKernel, KernelSource, DEFAULT_APPEND, KERNEL_DIR_ENV,
 };
-pub use modules::NVDIMM_MODULES;
+pub use modules::{NVDIMM_MODULES, VIRTIO_PMEM_MODULES};
 pub use report::{
     parse_report, GuestReport, IomemRange, KernelMessage, ModuleLoad, Namespace, Region,
 };

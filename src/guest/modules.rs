@@ -22,6 +22,12 @@ use super::GuestError;
 /// the nvdimm core, the pmem block driver and BTT (which nd_pmem needs).
 pub const NVDIMM_MODULES: &[&str] = &["libnvdimm", "nfit", "nd_btt", "nd_pmem"];
 
+/// What a virtio-pmem device needs on top: the virtio PCI transport and
+/// `virtio_pmem`, which registers an nd region (its dependencies,
+/// `nd_virtio` and `virtio`, come with it). Loaded only for profiles
+/// that have one, so a kernel without them still verifies NVDIMMs.
+pub const VIRTIO_PMEM_MODULES: &[&str] = &["virtio_pci", "virtio_pmem"];
+
 /// A module to load, with its file's contents already decompressed.
 #[derive(Debug, Clone)]
 pub struct LoadableModule {

@@ -138,6 +138,12 @@ pub fn parse_memory_devices(ret: &Value) -> Result<Vec<MemoryDeviceInfo>, QmpErr
                 if let Some(a) = map.get("memaddr").cloned() {
                     map.entry("addr").or_insert(a);
                 }
+                // virtio-mem's `size` is what the guest has plugged (0
+                // under -S); the range it takes of the region is
+                // `max-size`, its backend's size.
+                if let Some(m) = map.get("max-size").cloned() {
+                    map.insert("size".into(), m);
+                }
             }
             serde_json::from_value(data).map_err(QmpError::from)
         })

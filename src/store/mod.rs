@@ -652,7 +652,8 @@ mod tests {
                 "label-less",
                 "arm64",
                 "cxl",
-                "cxl-run-qemu"
+                "cxl-run-qemu",
+                "virtio-pmem"
             ]
         );
         assert!(l[0].summary.is_err());

@@ -225,19 +225,23 @@ impl DimmField {
     pub fn toggle(self, profile: &Profile, index: usize) -> Option<Dimm> {
         let mut d = profile.devices.get(index)?.clone();
         match self {
-            DimmField::Kind => match d.kind {
-                DimmKind::Nvdimm => {
-                    d.kind = DimmKind::PcDimm;
+            DimmField::Kind => {
+                // The next kind qpmem offers: persistent kinds on a file
+                // of their own, shared; the others on anonymous RAM.
+                let all = DimmKind::ALL;
+                let at = all.iter().position(|k| *k == d.kind).unwrap_or(0);
+                d.kind = all[(at + 1) % all.len()];
+                if d.kind.spec().is_persistent() {
+                    if d.backend == Backend::Ram {
+                        d.backend = Backend::File(backing_file_beside(profile, &d.id));
+                    }
+                    d.share = true;
+                } else {
                     d.backend = Backend::Ram;
                     d.align = None;
                     d.share = false;
                 }
-                DimmKind::PcDimm => {
-                    d.kind = DimmKind::Nvdimm;
-                    d.backend = Backend::File(backing_file_beside(profile, &d.id));
-                    d.share = true;
-                }
-            },
+            }
             DimmField::Share => d.share = !d.share,
             DimmField::Pmem => d.pmem = !d.pmem,
             DimmField::Readonly => d.readonly = !d.readonly,

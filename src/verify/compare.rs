@@ -89,7 +89,7 @@ impl Comparison {
 /// Compares the prediction with the guest's report, device by device in
 /// command-line order.
 pub fn compare(predicted: &Layout, guest: &GuestReport) -> Comparison {
-    let ranges: Vec<GuestRange> = guest
+    let mut ranges: Vec<GuestRange> = guest
         .pmem_ranges
         .iter()
         .filter(|r| r.name == PMEM_RANGE_NAME)
@@ -98,6 +98,21 @@ pub fn compare(predicted: &Layout, guest: &GuestReport) -> Comparison {
             size: r.size(),
         })
         .collect();
+    // virtio-pmem has no NFIT range in /proc/iomem: its nd region (what
+    // `virtio_pmem` registers) is its range.
+    let in_iomem = |start: u64, ranges: &[GuestRange]| {
+        ranges
+            .iter()
+            .any(|r| r.addr <= start && start < r.addr.saturating_add(r.size))
+    };
+    for r in &guest.regions {
+        if !in_iomem(r.start, &ranges) {
+            ranges.push(GuestRange {
+                addr: r.start,
+                size: r.size,
+            });
+        }
+    }
     let mut claimed = vec![false; ranges.len()];
     let overlaps = |r: &GuestRange, addr: u64, size: u64| {
         r.addr < addr.saturating_add(size) && addr < r.addr.saturating_add(r.size)

@@ -507,11 +507,22 @@ pub fn verify_with_progress(
     progress(Stage::BuildingInitramfs);
     let scratch = crate::rundir::RunDir::for_scratch("verify")?;
     let guest_profile = scratch_profile(profile, scratch.path())?;
-    let spec = InitramfsSpec::new(
+    let mut spec = InitramfsSpec::new(
         options.busybox.clone(),
         options.kernel.modules_dir.clone(),
         InitMode::Report,
     );
+    if profile
+        .devices
+        .iter()
+        .any(|d| d.kind == crate::core::profile::DimmKind::VirtioPmem)
+    {
+        spec.modules.extend(
+            crate::guest::VIRTIO_PMEM_MODULES
+                .iter()
+                .map(|m| m.to_string()),
+        );
+    }
     let initrd = scratch.path().join("initrd.cpio");
     let image = build_initramfs(&spec)?;
     fs::write(&initrd, image).map_err(|source| VerifyError::Scratch {

@@ -45,13 +45,13 @@ impl HotplugCheck {
         let d = &self.plan.device;
         match &self.plan.placement {
             Ok(p) => format!(
-                "{}: {} ({} visible) at {:#x}-{:#x}, slot {}",
+                "{}: {} ({} visible) at {:#x}-{:#x}{}",
                 d.id,
                 format_human(d.size.0),
                 format_human(p.size),
                 p.addr,
                 p.end() - 1,
-                p.slot
+                p.slot.map_or_else(String::new, |s| format!(", slot {s}"))
             ),
             Err(e) => format!(
                 "{}: {}: QEMU will refuse it: {e}",

@@ -292,7 +292,10 @@ fn json_option_text(v: &serde_json::Value) -> String {
 fn json_typed(option: &str, p: &Piece) -> Result<(), ImportError> {
     let Some(v) = &p.json else { return Ok(()) };
     let expected = match p.key.as_str() {
-        "size" | "align" | "label-size" | "slot" | "node" | "addr" if !v.is_u64() => {
+        "size" | "align" | "label-size" | "slot" | "node" | "addr" | "memaddr" | "block-size"
+        | "requested-size"
+            if !v.is_u64() =>
+        {
             "a non-negative JSON number"
         }
         "share" | "pmem" | "readonly" | "discard-data" | "unarmed" | "prealloc"
@@ -945,7 +948,19 @@ fn import_device(
     for p in parsed.pieces {
         json_typed(&option, &p)?;
         match p.key.as_str() {
-            "memdev" | "label-size" | "unarmed" | "node" | "slot" | "addr" => {
+            "memdev" | "label-size" | "unarmed" | "node" => {
+                map.insert(p.key, p.value);
+            }
+            // The guest address is `addr` on DIMMs, `memaddr` on virtio
+            // devices (whose `addr` is their PCI address); only DIMMs
+            // have a slot; `block-size` is virtio-mem's.
+            k if k == kind.spec().addr_property() => {
+                map.insert("guest-addr".into(), p.value);
+            }
+            "slot" if kind.spec().takes_slot() => {
+                map.insert(p.key, p.value);
+            }
+            "block-size" => {
                 map.insert(p.key, p.value);
             }
             "id" => {}
@@ -979,9 +994,21 @@ fn import_device(
     let slot = get("slot")
         .map(|v| number(&option, "slot", &v))
         .transpose()?;
-    let addr = get("addr")
-        .map(|v| number::<u64>(&option, "addr", &v).map(Addr))
+    let addr_key = kind.spec().addr_property();
+    let addr = get("guest-addr")
+        .map(|v| number::<u64>(&option, addr_key, &v).map(Addr))
         .transpose()?;
+    let block_size = match get("block-size") {
+        Some(v) => Some(size_value(
+            &option,
+            &subject,
+            "block-size",
+            &v,
+            BareUnit::Bytes,
+            notes,
+        )?),
+        None => None,
+    };
     let backend = match &backing.path {
         Some(p) if backing.kind == "memory-backend-file" => Backend::File(p.clone()),
         _ => Backend::Ram,
@@ -1003,6 +1030,7 @@ fn import_device(
         addr,
         slot,
         backend_options: backing.extra.clone(),
+        block_size,
         device_options,
     })
 }
@@ -1351,5 +1379,29 @@ mod tests {
             import(&line("label-size=1.5M")).unwrap().0.devices[0].label_size,
             Size(3 << 19)
         );
+    }
+
+    #[test]
+    fn virtio_devices_import_with_memaddr_and_render_back() {
+        let text = "-machine pc,nvdimm=on -m 1G,slots=1,maxmem=32G \
+             -object memory-backend-file,id=m1,share=on,mem-path=/x/v,size=4G \
+             -device virtio-pmem-pci,memdev=m1,id=vpmem1,memaddr=0x200000000,addr=0x5 \
+             -object memory-backend-ram,id=r1,size=1G \
+             -device virtio-mem-pci,memdev=r1,id=vmem1,block-size=4M,requested-size=512M";
+        let (p, notes) = import(text).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        let kinds: Vec<_> = p.devices.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, [DimmKind::VirtioPmem, DimmKind::VirtioMem]);
+        assert_eq!(p.devices[0].addr, Some(Addr(0x2_0000_0000)));
+        // Its `addr` is the PCI address, kept verbatim.
+        assert_eq!(p.devices[0].device_options, ["addr=0x5"]);
+        assert_eq!(p.devices[1].block_size, Some(Size::mib(4)));
+        let argv = crate::core::cmdline::render_argv(&p);
+        assert!(argv.contains(
+            &"virtio-pmem-pci,memdev=m1,id=vpmem1,memaddr=0x200000000,addr=0x5".to_string()
+        ));
+        assert!(argv.contains(
+            &"virtio-mem-pci,memdev=r1,id=vmem1,block-size=4M,requested-size=512M".to_string()
+        ));
     }
 }

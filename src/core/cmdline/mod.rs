@@ -20,7 +20,7 @@ pub use render::{
 /// a window of its own), so the map would be wrong without saying so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unmodelled {
-    /// The driver or option: `virtio-pmem-pci`, `cxl-type3`, `-machine cxl=on`.
+    /// The driver or option: `virtio-pmem`, `cxl-type3`, `-machine cxl=on`.
     pub what: String,
     /// Its id, when it has one.
     pub id: Option<String>,
@@ -35,11 +35,10 @@ impl std::fmt::Display for Unmodelled {
     }
 }
 
-/// Drivers whose memory qpmem cannot place yet.
+/// Drivers whose memory qpmem cannot place yet (virtio-pmem-pci and
+/// virtio-mem-pci are device kinds; their bare virtio-bus forms are not).
 const UNMODELLED_DRIVERS: &[&str] = &[
-    "virtio-pmem-pci",
     "virtio-pmem",
-    "virtio-mem-pci",
     "virtio-mem",
     "cxl-type3",
     "pxb-cxl",

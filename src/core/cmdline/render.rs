@@ -256,6 +256,9 @@ const SIZED: &[&str] = &[
     "align",
     "label-size",
     "addr",
+    "memaddr",
+    "block-size",
+    "requested-size",
     "offset",
     "hugetlbsize",
 ];
@@ -320,11 +323,15 @@ fn device_opts(d: &Dimm) -> Vec<String> {
     if let Some(n) = d.node {
         o.push(format!("node={n}"));
     }
-    if let Some(s) = d.slot {
+    let spec = d.kind.spec();
+    if let Some(s) = d.slot.filter(|_| spec.takes_slot()) {
         o.push(format!("slot={s}"));
     }
     if let Some(a) = d.addr {
-        o.push(format!("addr={a}"));
+        o.push(format!("{}={a}", spec.addr_property()));
+    }
+    if let Some(b) = d.block_size {
+        o.push(format!("block-size={}", format_qemu(b.0)));
     }
     o.extend(d.device_options.iter().cloned());
     o

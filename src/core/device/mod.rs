@@ -1,17 +1,19 @@
 //! One memory device as QEMU sees it: its kind (`-device nvdimm`,
-//! `pc-dimm`), its backend, and the geometry QEMU derives from them (the
+//! `pc-dimm`, `virtio-pmem-pci`, `virtio-mem-pci`), its backend, and the geometry QEMU derives from them (the
 //! alignment it uses, the size the guest sees, what it takes of the
 //! device memory region; backends/hostmem.c). Placement in the region is
 //! `layout`'s; this module knows one device at a time.
 //!
 //! Each kind is a file of its own implementing [`Kind`] ([`nvdimm`],
-//! [`pc_dimm`]); the rest of qpmem asks the kind (`d.kind.spec()`)
+//! [`pc_dimm`], [`virtio_pmem`], [`virtio_mem`]); the rest of qpmem asks the kind (`d.kind.spec()`)
 //! instead of matching on it. Adding a kind is adding its file, a
 //! [`DimmKind`] variant (the name saved in profiles) and its line in
 //! [`DimmKind::spec`].
 
 pub mod nvdimm;
 pub mod pc_dimm;
+pub mod virtio_mem;
+pub mod virtio_pmem;
 
 use crate::core::facts::HostFacts;
 use crate::core::qemu::props::Group;
@@ -44,6 +46,11 @@ pub enum DimmKind {
     Nvdimm,
     /// `-device pc-dimm`: hot-pluggable volatile RAM.
     PcDimm,
+    /// `-device virtio-pmem-pci` (QEMU 4.1+): persistent memory without
+    /// NFIT or labels, a DAX-capable `/dev/pmemN` in the guest.
+    VirtioPmem,
+    /// `-device virtio-mem-pci` (QEMU 5.1+): resizable RAM.
+    VirtioMem,
 }
 
 /// What qpmem knows about one kind of memory device: one implementation
@@ -51,6 +58,10 @@ pub enum DimmKind {
 pub trait Kind: Sync {
     /// QEMU's `-device` driver name.
     fn driver(&self) -> &'static str;
+    /// Its name in the address map (`map`'s KIND, `map --json`'s `kind`).
+    fn name(&self) -> &'static str {
+        self.driver()
+    }
     /// The `type` QMP's `query-memory-devices` reports for it.
     fn qmp_type(&self) -> &'static str;
     /// The prefix of ids qpmem gives new devices (`nv1`, `dimm1`).
@@ -69,17 +80,42 @@ pub trait Kind: Sync {
     /// The guest kernel reports its range, so `verify` can hold it
     /// against the prediction.
     fn guest_reports_range(&self) -> bool;
+    /// It takes one of `-m slots=` (the DIMMs do; virtio devices do not:
+    /// measured on QEMU 7.2 with slots equal to the DIMM count plus a
+    /// virtio-pmem device, and with no `slots=` at all).
+    fn takes_slot(&self) -> bool {
+        true
+    }
+    /// The `-device` property that fixes its guest physical address
+    /// (`addr` on DIMMs; `memaddr` on virtio devices, whose `addr` is
+    /// the PCI address).
+    fn addr_property(&self) -> &'static str {
+        "addr"
+    }
+    /// An alignment the device itself asks for on top of its backend's
+    /// (`MemoryDeviceClass::get_min_alignment`: virtio-mem's block size),
+    /// given the backend's page size `page`; 0 when none.
+    fn min_align(&self, _dimm: &Dimm, _page: u64) -> u64 {
+        0
+    }
 }
 
 impl DimmKind {
     /// Every kind, in the order qpmem offers them.
-    pub const ALL: &'static [DimmKind] = &[DimmKind::Nvdimm, DimmKind::PcDimm];
+    pub const ALL: &'static [DimmKind] = &[
+        DimmKind::Nvdimm,
+        DimmKind::PcDimm,
+        DimmKind::VirtioPmem,
+        DimmKind::VirtioMem,
+    ];
 
     /// What qpmem knows about this kind.
     pub fn spec(self) -> &'static dyn Kind {
         match self {
             DimmKind::Nvdimm => &nvdimm::Nvdimm,
             DimmKind::PcDimm => &pc_dimm::PcDimm,
+            DimmKind::VirtioPmem => &virtio_pmem::VirtioPmem,
+            DimmKind::VirtioMem => &virtio_mem::VirtioMem,
         }
     }
 
@@ -167,6 +203,10 @@ pub struct Dimm {
     /// Backend properties qpmem does not model (`prealloc=on`), verbatim.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backend_options: Vec<String>,
+    /// virtio-mem `block-size=`; `None` leaves QEMU's default (2 MiB on
+    /// x86_64, or the backend's page size when larger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<Size>,
     /// Device properties qpmem does not model (`uuid=...`), verbatim.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_options: Vec<String>,
@@ -218,6 +258,7 @@ impl Dimm {
             addr: None,
             slot: None,
             backend_options: Vec::new(),
+            block_size: None,
             device_options: Vec::new(),
         }
     }
@@ -241,7 +282,32 @@ impl Dimm {
             addr: None,
             slot: None,
             backend_options: Vec::new(),
+            block_size: None,
             device_options: Vec::new(),
+        }
+    }
+
+    /// A virtio-pmem device named `vpmem{n}` on `vpmem-mem{n}` backed by
+    /// `path` (shared, so guest writes reach the file).
+    pub fn virtio_pmem(n: usize, path: PathBuf, size: Size) -> Dimm {
+        Dimm {
+            kind: DimmKind::VirtioPmem,
+            id: format!("vpmem{n}"),
+            memdev: format!("vpmem-mem{n}"),
+            label_size: Size(0),
+            align: None,
+            ..Dimm::nvdimm(n, path, size)
+        }
+    }
+
+    /// A virtio-mem device named `vmem{n}` on `vmem-ram{n}`
+    /// (memory-backend-ram).
+    pub fn virtio_mem(n: usize, size: Size) -> Dimm {
+        Dimm {
+            kind: DimmKind::VirtioMem,
+            id: format!("vmem{n}"),
+            memdev: format!("vmem-ram{n}"),
+            ..Dimm::pc_dimm(n, size)
         }
     }
 
@@ -268,13 +334,15 @@ fn page_size(host: &HostFacts, backend: &Backend) -> u64 {
     }
 }
 
-/// The alignment QEMU uses for a device: max(align, backend page size).
+/// The alignment QEMU uses for a device: max(align, backend page size,
+/// what the device itself asks for; memory_device_pre_plug).
 pub fn effective_align(dimm: &Dimm, host: &HostFacts) -> u64 {
     let page = page_size(host, &dimm.backend);
-    match (&dimm.backend, dimm.align) {
+    let backend = match (&dimm.backend, dimm.align) {
         (Backend::File(_), Some(a)) => a.0.max(page),
         _ => page,
-    }
+    };
+    backend.max(dimm.kind.spec().min_align(dimm, page))
 }
 
 /// The guest-visible size of a device, or why QEMU refuses it.

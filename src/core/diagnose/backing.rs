@@ -907,6 +907,14 @@ mod tests {
         p.devices[0].readonly = true;
         p.devices[0].unarmed = true;
         assert!(only(&run(&p), "QP310").is_empty());
+        // virtio-pmem too: its guest writes reach the file only shared.
+        let mut v = crate::core::profile::Dimm::virtio_pmem(3, "/vms/vp3".into(), Size::gib(1));
+        v.share = false;
+        p.devices.push(v);
+        assert_eq!(
+            only(&run(&p), "QP310")[0].message,
+            "vpmem3 has share=off: guest writes never reach /vms/vp3"
+        );
     }
 
     #[test]

@@ -83,7 +83,10 @@ pub static PC_DIMM_SIZE_UNALIGNED: Rule = Rule {
     basis: Basis::QemuRefuses,
     docs: "A pc-dimm shows the guest its whole backend, which must be a multiple of the \
 backend's alignment (2 MiB for memory-backend-ram on x86_64 hosts, the page size or \
-align= for a file). QEMU refuses: \"backend memory size must be multiple of 0x200000\".",
+align= for a file). QEMU refuses: \"backend memory size must be multiple of 0x200000\". \
+virtio-pmem-pci and virtio-mem-pci take their whole backend too and are held to the same \
+rule (hw/mem/memory-device.c); virtio-mem's alignment includes its block-size (2 MiB by \
+default): \"backend memory size must be multiple of 0x400000\" for 6M with block-size=4M.",
     check: pc_dimm_size_unaligned,
 };
 

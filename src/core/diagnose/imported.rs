@@ -116,10 +116,10 @@ pub static NOT_MODELLED: Rule = Rule {
     name: "device-not-modelled",
     severity: Severity::Error,
     basis: Basis::Unpredictable,
-    docs: "The command line has a memory device qpmem does not place yet: virtio-pmem-pci \
-and virtio-mem-pci take room in the same device memory region as the DIMMs (first fit, in \
-command-line order); a CXL device the modelled topology cannot hold (a type-3 device on a \
-plain PCIe root port, a host bridge without id) stays outside it. Every address qpmem predicts after one \
+    docs: "The command line has a memory device qpmem does not place yet: the bare virtio-bus \
+`virtio-pmem` and `virtio-mem` take room in the same device memory region as the DIMMs (first \
+fit, in command-line order); a CXL device the modelled topology cannot hold (a type-3 device on \
+a plain PCIe root port, a host bridge without id) stays outside it. Every address qpmem predicts after one \
 could be wrong, so `qpmem map` refuses (exit 2) and check reports it, naming the device.",
     check: not_modelled,
 };
@@ -468,7 +468,7 @@ mod tests {
         let ds = diags(
             "-machine pc,nvdimm=on -m 1G,slots=4,maxmem=32G \
              -object memory-backend-file,id=vm1,share=on,mem-path=/x/v,size=4G \
-             -device virtio-pmem-pci,memdev=vm1,id=vpmem1 \
+             -device virtio-pmem,memdev=vm1,id=vpmem1 \
              -object memory-backend-file,id=m1,share=on,mem-path=/x/n,size=2G \
              -device nvdimm,memdev=m1,id=nv1",
             None,
@@ -477,7 +477,15 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(
             d[0].message,
-            "qpmem cannot predict placement with virtio-pmem-pci vpmem1: not modelled"
+            "qpmem cannot predict placement with virtio-pmem vpmem1: not modelled"
         );
+        // virtio-pmem-pci is a device kind qpmem places.
+        let ds = diags(
+            "-machine pc,nvdimm=on -m 1G,slots=4,maxmem=32G \
+             -object memory-backend-file,id=vm1,share=on,mem-path=/x/v,size=4G \
+             -device virtio-pmem-pci,memdev=vm1,id=vpmem1",
+            None,
+        );
+        assert!(only(&ds, "QP009").is_empty());
     }
 }

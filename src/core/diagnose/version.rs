@@ -126,6 +126,8 @@ fn features_used(p: &Profile) -> Vec<(Feature, Vec<&str>)> {
             (opt(&d.device_options, "uuid="), Feature::Uuid),
             (opt(&d.backend_options, "offset="), Feature::Offset),
             (opt(&d.backend_options, "rom="), Feature::Rom),
+            (d.kind == DimmKind::VirtioPmem, Feature::VirtioPmem),
+            (d.kind == DimmKind::VirtioMem, Feature::VirtioMem),
         ];
         for (uses, f) in checks {
             if uses {
@@ -209,10 +211,7 @@ fn properties_used(p: &Profile) -> Vec<(Group, String, String)> {
             Backend::File(_) => Group::BackendFile,
             Backend::Ram => Group::BackendRam,
         };
-        let device = match d.kind {
-            DimmKind::Nvdimm => Group::Nvdimm,
-            DimmKind::PcDimm => Group::PcDimm,
-        };
+        let device = d.kind.spec().props();
         for o in &d.backend_options {
             out.push((backend, key(o), d.id.clone()));
         }
@@ -364,6 +363,7 @@ mod tests {
     use super::*;
     use crate::core::facts::HostFacts;
     use crate::core::facts::Origin;
+    use crate::core::profile::Dimm;
     use crate::core::qemu::QemuVersion;
 
     fn at(p: &Profile, major: u32, minor: u32) -> Vec<super::super::Diagnostic> {
@@ -392,6 +392,38 @@ mod tests {
         assert!(only(&at(&p, 2, 12), "QP402").is_empty());
         // Without a known version nothing is judged.
         assert!(only(&run(&p), "QP402").is_empty());
+    }
+
+    #[test]
+    fn virtio_devices_name_their_releases() {
+        let mut p = seed(None);
+        p.devices = vec![
+            Dimm::virtio_pmem(1, "/vms/vp1".into(), Size::gib(1)),
+            Dimm::virtio_mem(2, Size::gib(1)),
+        ];
+        let msgs = |major, minor| -> Vec<String> {
+            only(&at(&p, major, minor), "QP402")
+                .iter()
+                .map(|d| d.message.clone())
+                .collect()
+        };
+        let old = msgs(4, 0);
+        assert!(
+            old.iter()
+                .any(|m| m.starts_with("-device virtio-pmem-pci needs QEMU 4.1")),
+            "{old:?}"
+        );
+        assert!(
+            old.iter()
+                .any(|m| m.starts_with("-device virtio-mem-pci needs QEMU 5.1")),
+            "{old:?}"
+        );
+        let mid = msgs(4, 1);
+        assert!(
+            !mid.iter().any(|m| m.contains("virtio-pmem-pci")),
+            "{mid:?}"
+        );
+        assert!(msgs(5, 1).iter().all(|m| !m.contains("virtio-mem-pci")));
     }
 
     #[test]

@@ -40,6 +40,37 @@ qpmem_nmem() { cut -d, -f1 "/sys/bus/nd/devices/$1/mapping0"; }
 qpmem_blockdev() { sed -n 's/.*"blockdev": *"\([^"]*\)".*/\1/p'; }
 "#;
 
+/// A virtio-pmem device: no NFIT, no labels, no ndctl needed. The
+/// guest's `virtio_pmem` driver registers an nd region at its address
+/// with one namespace, so `/dev/pmemN` appears on its own.
+fn virtio_pmem(s: &mut String, d: &crate::core::profile::Dimm, layout: Option<&Layout>) {
+    let placed = layout
+        .and_then(|l| l.devices.iter().find(|x| x.id == d.id))
+        .and_then(|p| p.placement());
+    let Some(p) = placed else {
+        let _ = writeln!(
+            s,
+            "\n# {}: virtio-pmem without a predicted address: find its region with ndctl list -R.",
+            d.id
+        );
+        return;
+    };
+    let mnt = shell_quote(&format!("/mnt/{}", d.id.replace('/', "_")));
+    let _ = writeln!(
+        s,
+        "\n# {id}: virtio-pmem, {size} at {addr:#x}. Needs CONFIG_VIRTIO_PMEM (module virtio_pmem);\n\
+         # /dev/pmemN appears without ndctl. Writes persist only through fsync/msync (a flush\n\
+         # to the host); MAP_SYNC is refused on virtio-pmem.\n\
+         region=$(qpmem_region {addr:#x})\n\
+         dev=/dev/$(ls /sys/bus/nd/devices/\"$region\"/namespace*/block/ 2>/dev/null | head -n 1)\n\
+         mkfs.ext4 -F \"$dev\"    # or mkfs.xfs -f -m reflink=0; destroys what is on it\n\
+         mkdir -p {mnt} && mount -o dax \"$dev\" {mnt}",
+        id = d.id,
+        size = format_human(p.size),
+        addr = p.addr,
+    );
+}
+
 /// The namespace align for an fsdax namespace of `visible` bytes: 2 MiB
 /// (huge-page mappings) when the size is a whole number of them, else 4 KiB.
 pub fn fsdax_align(visible: u64) -> &'static str {
@@ -67,6 +98,11 @@ pub fn render(profile: &Profile, layout: Option<&Layout>) -> String {
     s.push_str(PREAMBLE);
     let mut any = false;
     for d in &profile.devices {
+        if d.kind == DimmKind::VirtioPmem {
+            any = true;
+            virtio_pmem(&mut s, d, layout);
+            continue;
+        }
         if d.kind != DimmKind::Nvdimm {
             let _ = writeln!(
                 s,

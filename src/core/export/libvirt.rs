@@ -469,7 +469,16 @@ fn memory_device(
             p.numa_nodes
         ));
     }
-    let _ = writeln!(x, "        <node>{node}</node>");
+    // virtio-pmem has no NUMA node (no node= property in QEMU).
+    if kind.qmp_type() != "virtio-pmem" {
+        let _ = writeln!(x, "        <node>{node}</node>");
+    }
+    if kind.qmp_type() == "virtio-mem" {
+        let page = crate::core::device::RAM_BACKEND_ALIGN;
+        let block = crate::core::device::virtio_mem::block_size(d, page);
+        let _ = writeln!(x, "        {}", sized("block", block, ""));
+        let _ = writeln!(x, "        {}", sized("requested", 0, ""));
+    }
     if kind.has_labels() {
         if d.label_size.0 > 0 {
             let _ = writeln!(
@@ -483,7 +492,12 @@ fn memory_device(
         }
     }
     let _ = writeln!(x, "      </target>");
-    if d.slot.is_some() || d.addr.is_some() {
+    if !kind.takes_slot() && d.addr.is_some() {
+        notes.push(format!(
+            "{}: memaddr= is not carried over: libvirt places it",
+            d.id
+        ));
+    } else if d.slot.is_some() || d.addr.is_some() {
         let mut a = String::from("      <address type='dimm'");
         if let Some(s) = d.slot {
             let _ = write!(a, " slot='{s}'");

@@ -35,6 +35,10 @@ pub enum Feature {
     Offset,
     /// `memory-backend-file,rom=`.
     Rom,
+    /// `-device virtio-pmem-pci` (hw/virtio/virtio-pmem.c, QEMU 4.1).
+    VirtioPmem,
+    /// `-device virtio-mem-pci` (hw/virtio/virtio-mem.c, QEMU 5.1).
+    VirtioMem,
 }
 
 impl Feature {
@@ -54,6 +58,8 @@ impl Feature {
             Feature::Readonly => (6, 0),
             Feature::Offset => (8, 1),
             Feature::Rom => (8, 2),
+            Feature::VirtioPmem => (4, 1),
+            Feature::VirtioMem => (5, 1),
         };
         QemuVersion::new(major, minor, 0)
     }
@@ -74,6 +80,8 @@ impl Feature {
             Feature::Readonly => "readonly=",
             Feature::Offset => "offset=",
             Feature::Rom => "rom=",
+            Feature::VirtioPmem => "-device virtio-pmem-pci",
+            Feature::VirtioMem => "-device virtio-mem-pci",
         }
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// One entry of `query-memory-devices`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct MemoryDeviceInfo {
-    /// `nvdimm` or `dimm`.
+    /// `nvdimm`, `dimm`, `virtio-pmem` or `virtio-mem`.
     #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
@@ -17,6 +17,8 @@ pub struct MemoryDeviceInfo {
     pub slot: Option<u32>,
     /// `addr`, or virtio-pmem/virtio-mem's `memaddr`.
     pub addr: u64,
+    /// The range it takes of the device memory region: `size`, or
+    /// virtio-mem's `max-size` (its `size` is what the guest plugged).
     pub size: u64,
     /// `None` where QMP gives none (virtio-pmem).
     #[serde(default)]
@@ -27,7 +29,8 @@ pub struct MemoryDeviceInfo {
 /// Where qpmem predicted a device would land.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Predicted {
-    pub slot: u32,
+    /// `None` for kinds without a slot (virtio-pmem, virtio-mem).
+    pub slot: Option<u32>,
     pub addr: u64,
     pub size: u64,
 }
@@ -66,10 +69,7 @@ impl Comparison {
 
 /// The QMP `type` of a device kind (`pc-dimm` is reported as `dimm`).
 fn qmp_type(kind: crate::core::profile::DimmKind) -> &'static str {
-    match kind.device() {
-        "pc-dimm" => "dimm",
-        other => other,
-    }
+    kind.spec().qmp_type()
 }
 
 /// Which reported device is which predicted one: by id; a device without
@@ -131,9 +131,14 @@ pub fn compare(layout: &Layout, actual: &[MemoryDeviceInfo]) -> Comparison {
                 if p.size != a.size {
                     differences.push(format!("size: QEMU {:#x}, predicted {:#x}", a.size, p.size));
                 }
-                if a.slot != Some(p.slot) {
-                    let slot = a.slot.map_or_else(|| "none".to_string(), |s| s.to_string());
-                    differences.push(format!("slot: QEMU {slot}, predicted {}", p.slot));
+                if a.slot != p.slot {
+                    let show =
+                        |s: Option<u32>| s.map_or_else(|| "none".to_string(), |s| s.to_string());
+                    differences.push(format!(
+                        "slot: QEMU {}, predicted {}",
+                        show(a.slot),
+                        show(p.slot)
+                    ));
                 }
             }
             (Some(_), None) => differences.push("QEMU did not report this device".into()),

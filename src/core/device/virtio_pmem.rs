@@ -1,0 +1,71 @@
+//! `-device virtio-pmem-pci` (hw/virtio/virtio-pmem.c, QEMU 4.1+):
+//! persistent memory the guest reaches through virtio instead of ACPI
+//! NFIT. No label area, no slot; placed by hw/mem/memory-device.c in the
+//! same device memory region as the DIMMs, first fit, at `memaddr=` when
+//! given. The guest's `virtio_pmem` driver registers it as an nd region
+//! (`/dev/pmemN`, DAX-capable, no ndctl needed); guest writes persist
+//! through fsync/msync (a flush request to the host), never MAP_SYNC.
+
+use super::{Dimm, Kind, SizeError};
+use crate::core::qemu::props::Group;
+
+pub struct VirtioPmem;
+
+impl Kind for VirtioPmem {
+    fn driver(&self) -> &'static str {
+        "virtio-pmem-pci"
+    }
+
+    fn name(&self) -> &'static str {
+        "virtio-pmem"
+    }
+
+    fn qmp_type(&self) -> &'static str {
+        "virtio-pmem"
+    }
+
+    fn id_prefix(&self) -> &'static str {
+        "vpmem"
+    }
+
+    fn libvirt_model(&self) -> &'static str {
+        "virtio-pmem"
+    }
+
+    fn props(&self) -> Group {
+        Group::VirtioPmemPci
+    }
+
+    fn has_labels(&self) -> bool {
+        false
+    }
+
+    fn is_persistent(&self) -> bool {
+        true
+    }
+
+    /// The whole backend is the device's region; memory_device_pre_plug
+    /// refuses a size that is not a multiple of the alignment ("backend
+    /// memory size must be multiple of 0x8000000" for 6M with
+    /// `align=128M`, QEMU 7.2).
+    fn visible_size(&self, dimm: &Dimm, align: u64) -> Result<u64, SizeError> {
+        let size = dimm.size.0;
+        if size == 0 || size % align != 0 {
+            Err(SizeError::NotAligned { size, align })
+        } else {
+            Ok(size)
+        }
+    }
+
+    fn guest_reports_range(&self) -> bool {
+        true
+    }
+
+    fn takes_slot(&self) -> bool {
+        false
+    }
+
+    fn addr_property(&self) -> &'static str {
+        "memaddr"
+    }
+}
