@@ -75,8 +75,19 @@ pub trait Kind: Sync {
     /// The guest sees it as persistent memory.
     fn is_persistent(&self) -> bool;
     /// What the guest sees of `dimm` when QEMU aligns it to `align`, or
-    /// why QEMU refuses its size.
-    fn visible_size(&self, dimm: &Dimm, align: u64) -> Result<u64, SizeError>;
+    /// why QEMU refuses its size. By default the whole backend, which
+    /// must be a multiple of the alignment (`memory_device_get_region_size`
+    /// via the backend: pc-dimm, virtio-pmem, virtio-mem; QEMU 7.2:
+    /// "backend memory size must be multiple of 0x200000"); an NVDIMM
+    /// keeps its label out.
+    fn visible_size(&self, dimm: &Dimm, align: u64) -> Result<u64, SizeError> {
+        let size = dimm.size.0;
+        if size == 0 || size % align != 0 {
+            Err(SizeError::NotAligned { size, align })
+        } else {
+            Ok(size)
+        }
+    }
     /// The guest kernel reports its range, so `verify` can hold it
     /// against the prediction.
     fn guest_reports_range(&self) -> bool;

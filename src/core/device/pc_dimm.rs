@@ -1,7 +1,7 @@
 //! `-device pc-dimm` (hw/mem/pc-dimm.c): hot-pluggable volatile RAM in the
 //! device memory region. No label; the whole backend is guest RAM.
 
-use super::{Dimm, Kind, SizeError};
+use super::Kind;
 use crate::core::qemu::props::Group;
 
 pub struct PcDimm;
@@ -33,17 +33,6 @@ impl Kind for PcDimm {
 
     fn is_persistent(&self) -> bool {
         false
-    }
-
-    /// `memory_device_get_region_size` via the backend: the size must be
-    /// a multiple of the backend's page size.
-    fn visible_size(&self, dimm: &Dimm, align: u64) -> Result<u64, SizeError> {
-        let size = dimm.size.0;
-        if size == 0 || size % align != 0 {
-            Err(SizeError::NotAligned { size, align })
-        } else {
-            Ok(size)
-        }
     }
 
     /// The guest onlines it as RAM; `verify` has no range of its own to

@@ -5,7 +5,7 @@
 //! (`get_min_alignment`), first fit, at `memaddr=` when given. The region
 //! it takes is its backend's whole size, however much is plugged.
 
-use super::{Dimm, Kind, SizeError, RAM_BACKEND_ALIGN};
+use super::{Dimm, Kind, RAM_BACKEND_ALIGN};
 use crate::core::qemu::props::Group;
 
 pub struct VirtioMem;
@@ -52,18 +52,6 @@ impl Kind for VirtioMem {
 
     fn is_persistent(&self) -> bool {
         false
-    }
-
-    /// The whole backend is the device's region, a multiple of the
-    /// alignment (block size included): "backend memory size must be
-    /// multiple of 0x400000" for 6M with `block-size=4M`, QEMU 7.2.
-    fn visible_size(&self, dimm: &Dimm, align: u64) -> Result<u64, SizeError> {
-        let size = dimm.size.0;
-        if size == 0 || size % align != 0 {
-            Err(SizeError::NotAligned { size, align })
-        } else {
-            Ok(size)
-        }
     }
 
     /// The guest onlines plugged blocks as RAM; no range of its own.

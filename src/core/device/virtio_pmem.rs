@@ -6,7 +6,7 @@
 //! (`/dev/pmemN`, DAX-capable, no ndctl needed); guest writes persist
 //! through fsync/msync (a flush request to the host), never MAP_SYNC.
 
-use super::{Dimm, Kind, SizeError};
+use super::Kind;
 use crate::core::qemu::props::Group;
 
 pub struct VirtioPmem;
@@ -42,19 +42,6 @@ impl Kind for VirtioPmem {
 
     fn is_persistent(&self) -> bool {
         true
-    }
-
-    /// The whole backend is the device's region; memory_device_pre_plug
-    /// refuses a size that is not a multiple of the alignment ("backend
-    /// memory size must be multiple of 0x8000000" for 6M with
-    /// `align=128M`, QEMU 7.2).
-    fn visible_size(&self, dimm: &Dimm, align: u64) -> Result<u64, SizeError> {
-        let size = dimm.size.0;
-        if size == 0 || size % align != 0 {
-            Err(SizeError::NotAligned { size, align })
-        } else {
-            Ok(size)
-        }
     }
 
     fn guest_reports_range(&self) -> bool {
