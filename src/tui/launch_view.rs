@@ -182,9 +182,6 @@ pub struct LaunchView {
     /// The hotplug panel: the judged DIMM, and whether the y/n about the
     /// files it creates is asked.
     hotplug: Option<(Box<HotplugCheck>, bool)>,
-    /// The devices hotplugged in this session and still there (`-`
-    /// unplugs the last).
-    plugged: Vec<String>,
     /// The terminal's size.
     size: (u16, u16),
     /// The console pane's inner size (rows, columns): what the pty is.
@@ -204,7 +201,6 @@ impl LaunchView {
             confirm_quit: false,
             message: None,
             hotplug: None,
-            plugged: Vec::new(),
             size: (cols, rows),
             console: (0, 0),
         };
@@ -291,10 +287,7 @@ impl LaunchView {
             }
             ViewEvent::Unplugged(id, result) => {
                 self.message = Some(match result {
-                    Ok(true) => {
-                        self.plugged.retain(|p| *p != id);
-                        format!("{id} unplugged")
-                    }
+                    Ok(true) => format!("{id} unplugged"),
                     Ok(false) => format!(
                         "asked the guest to release {id}; it still holds it (the guest decides: it must offline that memory first)"
                     ),
@@ -303,9 +296,6 @@ impl LaunchView {
                 Vec::new()
             }
             ViewEvent::Hotplugged(result) => {
-                if let Ok((id, _)) = &result {
-                    self.plugged.push(id.clone());
-                }
                 self.message = Some(match result {
                     Ok((id, Outcome::AsPredicted { addr, slot })) => {
                         let slot = slot.map_or_else(String::new, |s| format!(", slot {s}"));
@@ -433,7 +423,8 @@ impl LaunchView {
                     Vec::new()
                 }
                 KeyCode::Char('+') => vec![VmEffect::PlanHotplug],
-                KeyCode::Char('-') if !self.exited() => match self.plugged.last() {
+                // The VM's own list (`VmState::hotplugged`): `-` unplugs the last.
+                KeyCode::Char('-') if !self.exited() => match self.vm.hotplugged.last() {
                     Some(id) => vec![VmEffect::Unplug(id.clone())],
                     None => {
                         self.message = Some("nothing was hotplugged in this session".into());
@@ -920,7 +911,15 @@ mod tests {
             "{:?}",
             v.message()
         );
-        // - unplugs what was hotplugged, the last first; QEMU has the say.
+        // - unplugs what the VM says was hotplugged, the last first; QEMU
+        // has the say.
+        let with = |ids: &[&str]| {
+            ViewEvent::Vm(VmState {
+                hotplugged: ids.iter().map(|s| s.to_string()).collect(),
+                ..state(VmStatus::Running)
+            })
+        };
+        v.handle(with(&["nv2"]));
         assert_eq!(v.handle(ch('-')), [VmEffect::Unplug("nv2".into())]);
         let refusal = "QEMU refused device_del: nvdimm device hot unplug is not supported yet.";
         v.handle(ViewEvent::Unplugged("nv2".into(), Err(refusal.into())));
@@ -928,6 +927,7 @@ mod tests {
         assert_eq!(v.handle(ch('-')), [VmEffect::Unplug("nv2".into())]);
         v.handle(ViewEvent::Unplugged("nv2".into(), Ok(true)));
         assert_eq!(v.message(), Some("nv2 unplugged"));
+        v.handle(with(&[]));
         assert!(v.handle(ch('-')).is_empty());
         assert_eq!(v.message(), Some("nothing was hotplugged in this session"));
     }

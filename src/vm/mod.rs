@@ -122,6 +122,9 @@ pub struct VmState {
     pub log_error: Option<String>,
     /// The guest console's key modes (cursor keys, bracketed paste).
     pub input_modes: InputModes,
+    /// The ids of the devices hotplugged in this session and still
+    /// there, in order.
+    pub hotplugged: Vec<String>,
 }
 
 impl Default for VmState {
@@ -135,6 +138,7 @@ impl Default for VmState {
             stderr: Vec::new(),
             log_error: None,
             input_modes: InputModes::default(),
+            hotplugged: Vec::new(),
         }
     }
 }
@@ -526,6 +530,10 @@ impl Vm {
             stderr,
             log_error: self.console.log_error(),
             input_modes: self.console.input_modes(),
+            hotplugged: lock(&self.hotplugged)
+                .iter()
+                .map(|d| d.id.clone())
+                .collect(),
         }
     }
 
