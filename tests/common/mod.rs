@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod guest;
+pub mod libvirt;
 pub mod vm;
 
 /// The real QEMU, or `None` (after saying why) when it is missing and the

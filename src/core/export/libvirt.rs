@@ -236,16 +236,18 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
         let _ = writeln!(x, "    <cmdline>{}</cmdline>", escape(a));
     }
     let _ = writeln!(x, "  </os>");
-    if p.arch == Arch::Aarch64 {
-        // ACPI carries the GED that memory devices need on virt.
-        let gic = p
-            .machine_options
-            .iter()
-            .find_map(|o| o.strip_prefix("gic-version="))
-            .map(|v| format!("\n    <gic version='{}'/>", escape(v)))
-            .unwrap_or_default();
-        let _ = writeln!(x, "  <features>\n    <acpi/>{gic}\n  </features>");
-    }
+    // ACPI is what memory devices hang off on every machine (the x86 ACPI
+    // memory hotplug device, virt's GED): without `<acpi/>` libvirt starts
+    // QEMU with `acpi=off` and QEMU refuses every DIMM ("memory hotplug is
+    // not enabled: missing acpi device or acpi disabled").
+    let gic = p
+        .machine_options
+        .iter()
+        .find_map(|o| o.strip_prefix("gic-version="))
+        .filter(|_| p.arch == Arch::Aarch64)
+        .map(|v| format!("\n    <gic version='{}'/>", escape(v)))
+        .unwrap_or_default();
+    let _ = writeln!(x, "  <features>\n    <acpi/>{gic}\n  </features>");
 
     // NUMA cells, split as the command line splits them.
     let nodes = u64::from(p.numa_nodes.max(1));
@@ -548,6 +550,7 @@ mod tests {
         assert!(t.contains("<size unit='KiB'>17825792</size>"), "{t}");
         assert!(t.contains("<label>\n          <size unit='KiB'>2048</size>"));
         assert!(t.contains("<maxMemory slots='2' unit='KiB'>"));
+        assert!(t.contains("<features>\n    <acpi/>\n  </features>"), "{t}");
         assert!(
             t.contains("<cell id='0' cpus='0-1' memory='2097152' unit='KiB'/>"),
             "{t}"
