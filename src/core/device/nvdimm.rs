@@ -2,7 +2,7 @@
 //! optional label area at the end of its backend, described to the guest
 //! by ACPI NFIT and managed there with ndctl.
 
-use super::{Dimm, Kind, SizeError};
+use super::{Dimm, Kind, Setting, SizeError};
 use crate::core::qemu::props::Group;
 use crate::core::size::align_down;
 
@@ -29,8 +29,13 @@ impl Kind for Nvdimm {
         Group::Nvdimm
     }
 
-    fn has_labels(&self) -> bool {
-        true
+    fn settings(&self) -> &'static [Setting] {
+        &[
+            Setting::LabelSize,
+            Setting::Unarmed,
+            Setting::Node,
+            Setting::Slot,
+        ]
     }
 
     fn is_persistent(&self) -> bool {

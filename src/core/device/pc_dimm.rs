@@ -1,7 +1,7 @@
 //! `-device pc-dimm` (hw/mem/pc-dimm.c): hot-pluggable volatile RAM in the
 //! device memory region. No label; the whole backend is guest RAM.
 
-use super::Kind;
+use super::{Kind, Setting};
 use crate::core::qemu::props::Group;
 
 pub struct PcDimm;
@@ -27,8 +27,8 @@ impl Kind for PcDimm {
         Group::PcDimm
     }
 
-    fn has_labels(&self) -> bool {
-        false
+    fn settings(&self) -> &'static [Setting] {
+        &[Setting::Node, Setting::Slot]
     }
 
     fn is_persistent(&self) -> bool {

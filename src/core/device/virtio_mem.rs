@@ -5,7 +5,7 @@
 //! (`get_min_alignment`), first fit, at `memaddr=` when given. The region
 //! it takes is its backend's whole size, however much is plugged.
 
-use super::{Dimm, Kind, RAM_BACKEND_ALIGN};
+use super::{Dimm, Kind, Setting, RAM_BACKEND_ALIGN};
 use crate::core::qemu::props::Group;
 
 pub struct VirtioMem;
@@ -46,8 +46,8 @@ impl Kind for VirtioMem {
         Group::VirtioMemPci
     }
 
-    fn has_labels(&self) -> bool {
-        false
+    fn settings(&self) -> &'static [Setting] {
+        &[Setting::Node, Setting::BlockSize, Setting::RequestedSize]
     }
 
     fn is_persistent(&self) -> bool {
@@ -56,10 +56,6 @@ impl Kind for VirtioMem {
 
     /// The guest onlines plugged blocks as RAM; no range of its own.
     fn guest_reports_range(&self) -> bool {
-        false
-    }
-
-    fn takes_slot(&self) -> bool {
         false
     }
 

@@ -6,7 +6,7 @@
 //! (`/dev/pmemN`, DAX-capable, no ndctl needed); guest writes persist
 //! through fsync/msync (a flush request to the host), never MAP_SYNC.
 
-use super::Kind;
+use super::{Kind, Setting};
 use crate::core::qemu::props::Group;
 
 pub struct VirtioPmem;
@@ -36,8 +36,8 @@ impl Kind for VirtioPmem {
         Group::VirtioPmemPci
     }
 
-    fn has_labels(&self) -> bool {
-        false
+    fn settings(&self) -> &'static [Setting] {
+        &[]
     }
 
     fn is_persistent(&self) -> bool {
@@ -46,10 +46,6 @@ impl Kind for VirtioPmem {
 
     fn guest_reports_range(&self) -> bool {
         true
-    }
-
-    fn takes_slot(&self) -> bool {
-        false
     }
 
     fn addr_property(&self) -> &'static str {
