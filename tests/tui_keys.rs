@@ -86,7 +86,7 @@ fn complaints<'a>(app: &'a App, id: &str) -> Vec<&'a str> {
 fn add_picks_the_next_name_a_clean_size_and_a_file_beside_the_others() {
     let mut a = app(seed());
     assert!(!a.doc.dirty());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
     let d = &a.doc.profile.devices[2];
     assert_eq!(d.memdev, "mem3");
@@ -113,7 +113,7 @@ fn add_picks_the_next_name_a_clean_size_and_a_file_beside_the_others() {
 #[test]
 fn add_on_an_empty_profile_and_on_old_qemu() {
     let mut a = app(Profile::empty("e"));
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert_eq!(ids(&a), ["nv1"]);
     // 1 GiB the guest sees whole, in the profile's own directory.
     let d = &a.doc.profile.devices[0];
@@ -126,7 +126,7 @@ fn add_on_an_empty_profile_and_on_old_qemu() {
         version: QemuVersion::new(2, 11, 0),
         origin: Origin::Default,
     }));
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert_eq!(
         a.doc.profile.devices[1].align, None,
         "align= needs QEMU 2.12"
@@ -146,7 +146,7 @@ fn add_never_picks_a_file_that_exists() {
     // nvdimm-2 is on disk already (a 17 GiB image from another profile, say).
     std::fs::write(dir.path().join("nvdimm-2"), b"data").unwrap();
     let mut a = app(p);
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert_eq!(
         a.doc.profile.devices[1].backend,
         Backend::File(dir.path().join("nvdimm-2-1"))
@@ -313,7 +313,7 @@ fn fix_then_undo_and_redo() {
 fn undo_and_redo_walk_a_history_of_edits() {
     let mut a = app(seed());
     let p0 = a.doc.profile.clone();
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     let p1 = a.doc.profile.clone();
     keys(&mut a, "J"); // nothing: nv3 is last
     keys(&mut a, "K");
@@ -344,7 +344,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
     assert_eq!(keys(&mut a, "q"), [Effect::Quit]);
 
     let mut a = app(seed());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(keys(&mut a, "q").is_empty());
     assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
     keys(&mut a, "n");
@@ -354,7 +354,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
 
     // Ctrl-c always quits: from a dialog, an edit, help.
     let mut a = app(seed());
-    keys(&mut a, "ad");
+    keys(&mut a, "a1d");
     assert_eq!(a.handle(ctrl('c')), [Effect::Quit]);
     let mut a = app(seed());
     keys(&mut a, "e");
@@ -366,7 +366,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
 #[test]
 fn save_asks_for_a_name_the_first_time() {
     let mut a = app(seed());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(keys(&mut a, "s").is_empty());
     assert!(matches!(a.dialog(), Some(Dialog::SaveAs { .. })));
     // The input starts with the profile's name; replace it.
@@ -407,7 +407,7 @@ fn save_asks_for_a_name_the_first_time() {
     assert_eq!(a.doc.path.as_deref(), Some(real.as_path()));
     assert_eq!(qpmem::store::load_profile(&real).unwrap(), a.doc.profile);
     // Later saves go straight to the same file.
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(matches!(&keys(&mut a, "s")[..], [Effect::Save { path, .. }] if *path == real));
     a.handle(Event::Saved(Err(qpmem::store::StoreError::Io {
         path: real.display().to_string(),
@@ -443,7 +443,7 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
         [Effect::Open(ProfileRef("default".into()))]
     );
     // With unsaved changes it asks first.
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     keys(&mut a, "o");
     a.handle(Event::ProfilesListed(Ok(entries)));
     assert!(a.handle(k(KeyCode::Enter)).is_empty());
@@ -576,7 +576,7 @@ fn panes_cycle_with_tab_and_help_opens_and_closes() {
     assert_eq!(a.focus(), Pane::Cmdline);
     keys(&mut a, "?");
     assert!(a.help().is_some());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(a.help().is_none());
     assert_eq!(
         a.doc.profile.devices.len(),
@@ -815,7 +815,7 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
     // The screen shows it, and a change to the profile marks it stale.
     let screen = render_text(&a);
     assert!(screen.contains("nv2 MISSING"), "{screen}");
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(matches!(a.doc.guest, GuestCheck::Done { stale: true, .. }));
     assert!(render_text(&a).contains("before your last change"));
 }
@@ -933,7 +933,7 @@ fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
         .expect(&screen);
     assert!(row.contains("nv2"), "{row}");
     // A change to the profile makes it history.
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(render_text(&a).contains("before your last change"));
 }
 
@@ -1012,7 +1012,7 @@ fn every_input_edits_lines_alike() {
     line_editing_in(
         "Save as",
         |a| {
-            keys(a, "a");
+            keys(a, "a1");
             keys(a, "s");
         },
         "default",
@@ -1153,7 +1153,7 @@ fn long_inputs_scroll_sideways_to_keep_the_cursor_in_view() {
             "Save as",
             size,
             |a| {
-                keys(a, "as");
+                keys(a, "a1s");
             },
             |a| a.geometry().prompt,
             &path,
@@ -1375,7 +1375,7 @@ fn a_keys_file_in_the_config_dir_rebinds_keys_everywhere_they_show() {
     a.handle(Event::Resize(160, 50));
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1", "nv2"], "a is no longer add");
-    keys(&mut a, "n");
+    keys(&mut a, "n1");
     assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
     // The status bar, the question and the help overlay show the keys in use.
     keys(&mut a, "j");
@@ -1393,7 +1393,7 @@ fn a_keys_file_in_the_config_dir_rebinds_keys_everywhere_they_show() {
     assert!(
         screen
             .lines()
-            .any(|l| l.contains("  n           add a DIMM")),
+            .any(|l| l.contains("  n           add a device")),
         "{screen}"
     );
     // A bad file is reported, naming the file and what is wrong, and the
@@ -1420,7 +1420,7 @@ fn renaming_the_open_profile_renames_it_in_the_editor_unmodified() {
     let mut a = app(p);
     a.doc.name = Some("mine".into());
     a.doc.path = Some("/cfg/qpmem/profiles/mine.ron".into());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     keys(&mut a, "u");
     assert!(!a.doc.dirty());
     a.handle(Event::ProfileRenamed(Ok((
@@ -1446,7 +1446,7 @@ fn renaming_the_open_profile_renames_it_in_the_editor_unmodified() {
     ))));
     assert_eq!(a.doc.name.as_deref(), Some("mine2"));
     // s goes to the new file.
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     match &keys(&mut a, "s")[..] {
         [Effect::Save { path, name, .. }] => {
             assert_eq!(path, Path::new("/cfg/qpmem/profiles/mine2.ron"));
@@ -1613,4 +1613,99 @@ fn hotplugged_devices_join_the_profile_as_one_undoable_edit() {
     keys(&mut a, "u");
     assert_eq!(a.doc.profile.devices.len(), 2);
     assert!(!a.doc.dirty());
+}
+
+#[test]
+fn add_asks_which_kind_and_the_form_shows_only_that_kinds_fields() {
+    let mut a = app(Profile::empty("kinds"));
+    // Esc adds nothing; the chooser lists every kind.
+    keys(&mut a, "a");
+    let screen = rows_of(&a, 160, 50).join("\n");
+    for kind in ["nvdimm", "pc-dimm", "virtio-pmem-pci", "virtio-mem-pci"] {
+        assert!(screen.contains(kind), "{kind} missing: {screen}");
+    }
+    a.handle(k(KeyCode::Esc));
+    assert!(ids(&a).is_empty());
+    // A row's number adds that kind; Enter the highlighted one, which
+    // starts on the selected device's kind.
+    keys(&mut a, "a3");
+    assert_eq!(ids(&a), ["vpmem1"]);
+    keys(&mut a, "a");
+    a.handle(k(KeyCode::Enter));
+    keys(&mut a, "a");
+    a.handle(k(KeyCode::Down));
+    a.handle(k(KeyCode::Enter));
+    assert_eq!(ids(&a), ["vpmem1", "vpmem2", "vmem3"]);
+    let kinds: Vec<&str> = a
+        .doc
+        .profile
+        .devices
+        .iter()
+        .map(|d| d.kind.device())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["virtio-pmem-pci", "virtio-pmem-pci", "virtio-mem-pci"]
+    );
+    let vp = &a.doc.profile.devices[0];
+    assert!(
+        vp.backend.path().unwrap().ends_with("kinds/virtio-pmem-1"),
+        "{:?}",
+        vp.backend
+    );
+    assert_eq!((vp.label_size, vp.share), (Size(0), true));
+    assert_eq!(a.doc.profile.devices[2].backend, Backend::Ram);
+    for id in ["vpmem1", "vpmem2", "vmem3"] {
+        assert_eq!(complaints(&a, id), Vec::<&str>::new(), "{id}");
+    }
+
+    // The form of the virtio-mem device: block-size and requested-size,
+    // no label-size, slot or file.
+    let labels = |a: &App| -> Vec<String> {
+        let r = a.geometry().dimm.unwrap();
+        rows_of(a, 160, 50)
+            .iter()
+            .skip(r.y as usize + 1)
+            .take(r.height.saturating_sub(2) as usize)
+            .map(|row| {
+                row.chars()
+                    .skip(r.x as usize + 1)
+                    .take(r.width as usize - 2)
+                    .collect::<String>()
+            })
+            .filter_map(|row| row.split_whitespace().next().map(String::from))
+            .collect()
+    };
+    let vmem = labels(&a);
+    assert!(vmem.contains(&"requested-size".to_string()), "{vmem:?}");
+    assert!(vmem.contains(&"block-size".to_string()), "{vmem:?}");
+    for absent in ["label-size", "slot", "unarmed", "align", "file"] {
+        assert!(!vmem.contains(&absent.to_string()), "{absent} in {vmem:?}");
+    }
+    // requested-size edits like any size field, through the form's rows.
+    a.set_focus(Pane::Dimm);
+    let at = vmem.iter().position(|l| l == "requested-size").unwrap();
+    for _ in 0..at {
+        keys(&mut a, "j");
+    }
+    a.handle(k(KeyCode::Enter));
+    keys(&mut a, "4M");
+    a.handle(k(KeyCode::Enter));
+    assert_eq!(a.doc.profile.devices[2].requested_size, Some(Size::mib(4)));
+    assert!(a
+        .doc
+        .derived
+        .shell
+        .iter()
+        .any(|l| l.contains("id=vmem3") && l.contains("requested-size=4M")));
+
+    // virtio-pmem: a file, no node, no label.
+    a.set_focus(Pane::Devices);
+    keys(&mut a, "kk");
+    assert_eq!(a.doc.selected, 0);
+    let vp = labels(&a);
+    assert!(vp.contains(&"file".to_string()), "{vp:?}");
+    for absent in ["label-size", "node", "slot", "block-size", "requested-size"] {
+        assert!(!vp.contains(&absent.to_string()), "{absent} in {vp:?}");
+    }
 }

@@ -337,7 +337,7 @@ pub const fn cmd(action: Action, help: &'static str, hint: Option<&'static str>)
 /// [`Scope::Always`] or [`Scope::Normal`]). `Enter/e` is here for the
 /// status bar; each pane says what it does there.
 pub const GLOBAL: &[Command] = &[
-    cmd(Action::AddDimm, "add a DIMM: the next nvN/memN, the previous DIMM's size (else 1G), label 2M, align 128M, a file beside the others", Some("add")),
+    cmd(Action::AddDimm, "add a device: asks which kind (nvdimm, pc-dimm, virtio-pmem, virtio-mem); the next free id, the previous device's size (else 1G), on an NVDIMM label 2M, on a file align 128M and a file beside the others", Some("add")),
     cmd(Action::DeleteDimm, "delete the selected DIMM (asks first)", Some("delete")),
     cmd(Action::Edit, "edit: what it does depends on the pane (below)", Some("edit")),
     cmd(Action::MoveDown, "move the selected DIMM down (this changes where QEMU places it)", None),

@@ -22,6 +22,7 @@ use super::panes::{help, is_move, step, DrawCx, Editing, EventState, FormKind, P
 use super::profiles::Opened;
 use super::theme::Theme;
 use crate::core::cmdline::ImportNote;
+use crate::core::device::DimmKind;
 use crate::core::profile::Profile;
 use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
@@ -424,7 +425,12 @@ impl App {
             }
             Action::Quit => return vec![Effect::Quit],
             Action::Help => self.mode = Mode::Help(0),
-            Action::AddDimm => doc.add_dimm(),
+            Action::AddDimm => {
+                // Another of the selected device's kind is one key away.
+                let kind = doc.selected_dimm().map(|d| d.kind).unwrap_or_default();
+                let selected = DimmKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+                self.mode = Mode::Dialog(Dialog::AddDevice { selected })
+            }
             Action::DeleteDimm => match doc.selected_dimm() {
                 Some(d) => {
                     self.mode = Mode::Dialog(Dialog::confirm(

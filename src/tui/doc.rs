@@ -383,10 +383,13 @@ impl Doc {
         self.refresh();
     }
 
-    /// Add a DIMM: the next `nvN`, the previous DIMM's size (else 1G), a
-    /// file beside the others; no align on a QEMU older than 2.12.
-    pub fn add_dimm(&mut self) {
-        let d = crate::core::new_dimm::new_nvdimm(
+    /// Add a device of `kind` after the others: the core's defaults for
+    /// it ([`crate::core::new_dimm::new_device`]: the next free number, the
+    /// previous device's size, a file beside the others for the persistent
+    /// kinds; no align on a QEMU older than 2.12).
+    pub fn add_device(&mut self, kind: crate::core::device::DimmKind) {
+        let d = crate::core::new_dimm::new_device(
+            kind,
             &self.profile,
             &super::form::new_dimm_context(self.host.qemu.version()),
         );
@@ -395,7 +398,7 @@ impl Doc {
         p.devices.push(d);
         self.commit(p);
         self.selected = self.profile.devices.len() - 1;
-        self.say(format!("added {id}"));
+        self.say(format!("added {id} ({})", kind.spec().name()));
     }
 
     /// Devices hotplugged into the VM launched from here become the

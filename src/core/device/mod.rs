@@ -64,8 +64,14 @@ pub trait Kind: Sync {
     }
     /// The `type` QMP's `query-memory-devices` reports for it.
     fn qmp_type(&self) -> &'static str;
+    /// What it is, in a few words (the editor's add-device chooser).
+    fn about(&self) -> &'static str;
     /// The prefix of ids qpmem gives new devices (`nv1`, `dimm1`).
     fn id_prefix(&self) -> &'static str;
+    /// A new device of this kind numbered `n`, `size` bytes, on `file`
+    /// when the kind is persistent (the others are on anonymous RAM and
+    /// ignore it), with qpmem's defaults for the kind.
+    fn new_device(&self, n: usize, file: PathBuf, size: Size) -> Dimm;
     /// libvirt's `<memory model=...>`.
     fn libvirt_model(&self) -> &'static str;
     /// The property table of its `-device` (`core::qemu::props`).

@@ -5,6 +5,8 @@
 use super::{Dimm, Kind, Setting, SizeError};
 use crate::core::qemu::props::Group;
 use crate::core::size::align_down;
+use crate::core::size::Size;
+use std::path::PathBuf;
 
 pub struct Nvdimm;
 
@@ -17,8 +19,16 @@ impl Kind for Nvdimm {
         "nvdimm"
     }
 
+    fn about(&self) -> &'static str {
+        "persistent memory with labels and NFIT: namespaces through ndctl"
+    }
+
     fn id_prefix(&self) -> &'static str {
         "nv"
+    }
+
+    fn new_device(&self, n: usize, file: PathBuf, size: Size) -> Dimm {
+        Dimm::nvdimm(n, file, size)
     }
 
     fn libvirt_model(&self) -> &'static str {

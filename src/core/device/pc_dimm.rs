@@ -1,8 +1,10 @@
 //! `-device pc-dimm` (hw/mem/pc-dimm.c): hot-pluggable volatile RAM in the
 //! device memory region. No label; the whole backend is guest RAM.
 
-use super::{Kind, Setting};
+use super::{Dimm, Kind, Setting};
 use crate::core::qemu::props::Group;
+use crate::core::size::Size;
+use std::path::PathBuf;
 
 pub struct PcDimm;
 
@@ -15,8 +17,16 @@ impl Kind for PcDimm {
         "dimm"
     }
 
+    fn about(&self) -> &'static str {
+        "hot-pluggable RAM in a DIMM slot"
+    }
+
     fn id_prefix(&self) -> &'static str {
         "dimm"
+    }
+
+    fn new_device(&self, n: usize, _file: PathBuf, size: Size) -> Dimm {
+        Dimm::pc_dimm(n, size)
     }
 
     fn libvirt_model(&self) -> &'static str {

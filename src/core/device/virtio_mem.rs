@@ -7,6 +7,8 @@
 
 use super::{Dimm, Kind, Setting, RAM_BACKEND_ALIGN};
 use crate::core::qemu::props::Group;
+use crate::core::size::Size;
+use std::path::PathBuf;
 
 pub struct VirtioMem;
 
@@ -34,8 +36,16 @@ impl Kind for VirtioMem {
         "virtio-mem"
     }
 
+    fn about(&self) -> &'static str {
+        "RAM the guest plugs in blocks, resizable while it runs (QEMU 5.1+)"
+    }
+
     fn id_prefix(&self) -> &'static str {
         "vmem"
+    }
+
+    fn new_device(&self, n: usize, _file: PathBuf, size: Size) -> Dimm {
+        Dimm::virtio_mem(n, size)
     }
 
     fn libvirt_model(&self) -> &'static str {

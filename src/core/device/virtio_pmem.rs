@@ -6,8 +6,10 @@
 //! (`/dev/pmemN`, DAX-capable, no ndctl needed); guest writes persist
 //! through fsync/msync (a flush request to the host), never MAP_SYNC.
 
-use super::{Kind, Setting};
+use super::{Dimm, Kind, Setting};
 use crate::core::qemu::props::Group;
+use crate::core::size::Size;
+use std::path::PathBuf;
 
 pub struct VirtioPmem;
 
@@ -24,8 +26,16 @@ impl Kind for VirtioPmem {
         "virtio-pmem"
     }
 
+    fn about(&self) -> &'static str {
+        "persistent memory without NFIT or labels: /dev/pmemN on virtio (QEMU 4.1+)"
+    }
+
     fn id_prefix(&self) -> &'static str {
         "vpmem"
+    }
+
+    fn new_device(&self, n: usize, file: PathBuf, size: Size) -> Dimm {
+        Dimm::virtio_pmem(n, file, size)
     }
 
     fn libvirt_model(&self) -> &'static str {

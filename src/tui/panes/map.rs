@@ -16,6 +16,7 @@
 //! wheel scrolls along.
 
 use super::{choose_dimm, pane_block, Component, DrawCx, EventState};
+use crate::core::device::DimmKind;
 use crate::core::layout::{Layout, Placement};
 use crate::core::map::node_of;
 use crate::core::size::{align_down, align_up, format_human, format_qemu, GIB, MIB};
@@ -381,14 +382,31 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
     if let Some(line) = qemu_verdict(doc, theme) {
         block = block.title_top(line.right_aligned());
     }
-    block = block.title_bottom(Line::from(vec![
-        Span::styled(" · ", theme.dim()),
+    // With more than one kind on the map, which colour is which.
+    let mut kinds: Vec<DimmKind> = Vec::new();
+    for d in &doc.profile.devices {
+        if !kinds.contains(&d.kind) {
+            kinds.push(d.kind);
+        }
+    }
+    let mut legend = vec![Span::styled(" · ", theme.dim())];
+    if kinds.len() > 1 {
+        let first = |k: DimmKind| doc.profile.devices.iter().position(|d| d.kind == k);
+        for k in &kinds {
+            let n = first(*k).unwrap_or(0);
+            legend.push(Span::styled(" ", theme.block(theme.device(*k, n))));
+            legend.push(Span::styled(format!(" {} ", k.spec().name()), theme.dim()));
+        }
+        legend.push(Span::styled("· ", theme.dim()));
+    }
+    legend.extend([
         Span::styled("no memory ", theme.dim()),
         Span::styled("░", theme.shaded(theme.device_memory)),
         Span::styled(" device memory, a file's unused tail ", theme.dim()),
         Span::styled("▒", theme.shaded(theme.label_area)),
         Span::styled(" label area ", theme.dim()),
-    ]));
+    ]);
+    block = block.title_bottom(Line::from(legend));
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height < 3 || inner.width < 10 {
@@ -488,7 +506,13 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
     // DIMMs: every block first, then labels that fit in their own block
     // without running into the previous label, then the edges.
     let style_of = |i: usize| {
-        let mut style = theme.block(theme.dimm(i));
+        let kind = doc
+            .profile
+            .devices
+            .get(i)
+            .map(|d| d.kind)
+            .unwrap_or_default();
+        let mut style = theme.block(theme.device(kind, i));
         if theme.no_color {
             style = style.add_modifier(Modifier::REVERSED);
         }
@@ -599,6 +623,7 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
                 y,
                 w,
                 theme,
+                doc.profile.devices[doc.selected].kind,
                 doc.selected,
                 d.backend_size,
                 p,
@@ -660,6 +685,7 @@ fn file_bar(
     y: u16,
     w: u16,
     theme: &Theme,
+    kind: DimmKind,
     index: usize,
     file: u64,
     p: &Placement,
@@ -693,7 +719,7 @@ fn file_bar(
             }
         }
     };
-    let mut vstyle = theme.block(theme.dimm(index));
+    let mut vstyle = theme.block(theme.device(kind, index));
     if theme.no_color {
         vstyle = vstyle.add_modifier(Modifier::REVERSED);
     }
