@@ -795,6 +795,7 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
             check("nv2", Verdict::Missing, None),
         ],
         unexpected: Vec::new(),
+        cxl: None,
         kernel_warnings: vec!["nd_pmem: probe failed".into()],
         notes: Vec::new(),
         kernel_release: Some("6.1.0-56-amd64".into()),
