@@ -210,6 +210,50 @@ fn each_kind_has_its_own_colour_on_the_map_and_in_the_legend() {
 }
 
 #[test]
+fn cxl_windows_are_on_the_map_where_qemu_puts_them() {
+    let theme = Theme::default_theme();
+    let p = qpmem::core::examples::find("cxl-run-qemu")
+        .unwrap()
+        .load(Path::new("/vms"))
+        .unwrap();
+    let l = qpmem::core::layout::layout(&p, &qpmem::core::facts::HostFacts::default()).unwrap();
+    let windows = l.cxl.as_ref().unwrap().windows.clone();
+    let (w, h) = (160, 50);
+    let a = app(p, w, h);
+    let t = screen(&a, w, h);
+    let buf = t.backend().buffer();
+    let map = a.geometry().map;
+    // The map's scale: the first cell is address 0.
+    let title: String = (map.x..map.x + map.width)
+        .map(|x| buf[(x, map.y)].symbol().to_string())
+        .collect();
+    let mib: u64 = title
+        .split("1 cell = ")
+        .nth(1)
+        .and_then(|t| t.split(" MiB").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no scale in {title:?}"));
+    let cell = mib << 20;
+    for win in &windows {
+        let label = format!("CXL window {} 4 GiB", win.index);
+        let (x, y) = find(buf, &label).unwrap_or_else(|| panic!("{label} not on the map"));
+        assert_eq!(buf[(x, y)].bg, theme.cxl, "{label}");
+        // The label starts in the cell that holds the window's base.
+        let col = u64::from(x - (map.x + 1));
+        assert!(
+            col * cell <= win.base && win.base < (col + 1) * cell,
+            "{label} at cell {col} ({:#x}), the window at {:#x}",
+            col * cell,
+            win.base
+        );
+    }
+    assert!(
+        find(buf, "(1 GiB pmem behind)").is_some(),
+        "window 1 targets all four devices"
+    );
+}
+
+#[test]
 fn the_misaligned_edge_is_drawn_in_the_warning_colour() {
     let theme = Theme::default_theme();
     for (w, h) in SIZES {

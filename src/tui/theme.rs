@@ -49,6 +49,7 @@ struct ThemeFile {
     device_memory: Option<Colour>,
     dimms: Option<Vec<Colour>>,
     kinds: Option<BTreeMap<String, Vec<Colour>>>,
+    cxl: Option<Colour>,
     dimm_text: Option<Colour>,
     label_area: Option<Colour>,
     tail: Option<Colour>,
@@ -122,6 +123,8 @@ pub struct Theme {
     /// Colours of a kind of its own, by its name in the map (`pc-dimm`,
     /// `virtio-pmem`, `virtio-mem`), so that each kind has its colour.
     pub kinds: BTreeMap<String, Vec<Color>>,
+    /// CXL fixed memory windows on the map.
+    pub cxl: Color,
     pub dimm_text: Color,
     pub label_area: Color,
     pub tail: Color,
@@ -172,6 +175,7 @@ impl Theme {
             device_memory: Color::DarkGray,
             dimms: vec![Color::Green, Color::Magenta],
             kinds: BTreeMap::new(),
+            cxl: Color::LightCyan,
             dimm_text: Color::Black,
             label_area: Color::DarkGray,
             tail: Color::DarkGray,
@@ -241,6 +245,7 @@ impl Theme {
             ram,
             hole,
             device_memory,
+            cxl,
             dimm_text,
             label_area,
             tail,

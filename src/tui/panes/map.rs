@@ -141,7 +141,8 @@ pub fn extent(l: &Layout) -> u64 {
     let ram_top = l.ram_end();
     let dev_top = l.device_memory.map(|r| r.end()).unwrap_or(0);
     let dimm_top = l.placements().map(|(_, p)| p.end()).max().unwrap_or(0);
-    ram_top.max(dev_top).max(dimm_top).max(4 * GIB)
+    let cxl_top = l.cxl.as_ref().map_or(0, |c| c.end);
+    ram_top.max(dev_top).max(dimm_top).max(cxl_top).max(4 * GIB)
 }
 
 /// Bytes per cell that show the whole extent in `width` cells (whole MiB).
@@ -399,6 +400,10 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
         }
         legend.push(Span::styled("· ", theme.dim()));
     }
+    if doc.profile.cxl.is_some() {
+        legend.push(Span::styled(" ", theme.block(theme.cxl)));
+        legend.push(Span::styled(" CXL windows · ", theme.dim()));
+    }
     legend.extend([
         Span::styled("no memory ", theme.dim()),
         Span::styled("░", theme.shaded(theme.device_memory)),
@@ -575,7 +580,16 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
         .and_then(|r| cells(start, cell, w, r.base, r.end()))
     {
         let a = shown.iter().map(|s| s.4 + 1).max().unwrap_or(a).max(a);
-        if a <= b {
+        // Not into the CXL range, which may share the region's last cell.
+        let b = match l
+            .cxl
+            .as_ref()
+            .and_then(|c| cells(start, cell, w, c.host_registers.base, c.end).map(|(ca, _)| ca))
+        {
+            Some(ca) if ca <= b => ca.saturating_sub(1),
+            _ => b,
+        };
+        if a <= b && b < w {
             label_in(
                 buf,
                 (x0 + a, x0 + b),
@@ -583,6 +597,38 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
                 &["device memory", "dev mem", "dev"],
                 dev_style,
             );
+        }
+    }
+    // CXL above the device memory region: the host bridges' registers,
+    // then each window with the pmem of the type-3 devices it can map.
+    if let (Some(c), Some(cxl)) = (&l.cxl, &doc.profile.cxl) {
+        let style = theme.block(theme.cxl);
+        let paint_at = |buf: &mut Buffer, base: u64, end: u64, style: Style, labels: &[&str]| {
+            if let Some((a, b)) = cells(start, cell, w, base, end) {
+                for r in 0..lane_rows {
+                    fill(buf, x0 + a, x0 + b, y_lane + r, ' ', style);
+                }
+                label_in(buf, (x0 + a, x0 + b), y_lane, labels, style);
+            }
+        };
+        let r = &c.host_registers;
+        paint_at(buf, r.base, r.end(), style, &[]);
+        let devices = cxl.devices();
+        for w in &c.windows {
+            let behind: u64 = devices
+                .iter()
+                .filter(|(_, at)| w.targets.contains(&at.host_bridge.id))
+                .filter_map(|(d, _)| d.persistent.as_ref().map(|m| m.size.0))
+                .sum();
+            let long = format!(
+                "CXL window {} {} ({} pmem behind)",
+                w.index,
+                format_human(w.size),
+                format_human(behind)
+            );
+            let mid = format!("CXL{} {}", w.index, format_human(w.size));
+            let short = format!("W{}", w.index);
+            paint_at(buf, w.base, w.end(), style, &[&long, &mid, &short]);
         }
     }
     let mut marks: Vec<(u16, String)> = Vec::new();
