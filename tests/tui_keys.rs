@@ -563,17 +563,17 @@ fn copy_is_an_effect() {
 fn panes_cycle_with_tab_and_help_opens_and_closes() {
     let mut a = app(seed());
     let mut seen = vec![a.focus()];
-    for _ in 0..6 {
+    for _ in 0..7 {
         a.handle(k(KeyCode::Tab));
         seen.push(a.focus());
     }
     assert_eq!(seen.first(), seen.last());
-    assert_eq!(seen.len(), 7);
+    assert_eq!(seen.len(), 8);
     a.handle(Event::Key(KeyEvent::new(
         KeyCode::BackTab,
         KeyModifiers::SHIFT,
     )));
-    assert_eq!(a.focus(), Pane::Cmdline);
+    assert_eq!(a.focus(), Pane::Cxl, "the CXL pane is last");
     keys(&mut a, "?");
     assert!(a.help().is_some());
     keys(&mut a, "a1");
@@ -1709,4 +1709,75 @@ fn add_asks_which_kind_and_the_form_shows_only_that_kinds_fields() {
     for absent in ["label-size", "node", "slot", "block-size", "requested-size"] {
         assert!(!vp.contains(&absent.to_string()), "{absent} in {vp:?}");
     }
+}
+
+#[test]
+fn the_cxl_pane_builds_a_topology_qemu_takes() {
+    let mut p = Profile::empty("cxl-here");
+    p.machine = "q35".into();
+    let mut a = app(p);
+    // Shift-Tab from the list: the CXL pane, in the list's place.
+    a.handle(Event::Key(KeyEvent::new(
+        KeyCode::BackTab,
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(a.focus(), Pane::Cxl);
+    let screen = rows_of(&a, 160, 50).join("\n");
+    assert!(screen.contains("host bridges (pxb-cxl)"), "{screen}");
+    assert!(a.doc.profile.cxl.is_none());
+    // a on "host bridges", then on the bridge, then on the root port.
+    keys(&mut a, "aaa");
+    let cxl = a.doc.profile.cxl.as_ref().expect("CXL is on");
+    assert_eq!(cxl.host_bridges[0].id, "cxl.0");
+    assert_eq!(cxl.devices().len(), 1);
+    // The last row is the windows header: a adds a window on cxl.0.
+    keys(&mut a, "Ga");
+    let cxl = a.doc.profile.cxl.as_ref().unwrap();
+    assert_eq!(cxl.windows[0].targets, ["cxl.0"]);
+    let shell = a.doc.derived.shell.join("\n");
+    for piece in [
+        "cxl=on",
+        "cxl-fmw.0.targets.0=cxl.0",
+        "-device pxb-cxl,bus_nr=12",
+        "-device cxl-type3",
+    ] {
+        assert!(shell.contains(piece), "{piece} missing: {shell}");
+    }
+    // The window is on the map, and the rules have nothing to say.
+    let l = a.doc.derived.layout.as_ref().unwrap();
+    assert_eq!(l.cxl.as_ref().unwrap().windows.len(), 1);
+    let errors: Vec<String> = a
+        .doc
+        .derived
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Note)
+        .map(|d| d.render())
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    // Enter edits the window's size; a bad value is refused as typed.
+    a.handle(k(KeyCode::Enter));
+    assert!(matches!(a.dialog(), Some(Dialog::CxlValue { .. })));
+    a.handle(ctrl('u'));
+    keys(&mut a, "8X");
+    a.handle(k(KeyCode::Enter));
+    assert!(matches!(
+        a.dialog(),
+        Some(Dialog::CxlValue { error: Some(_), .. })
+    ));
+    a.handle(k(KeyCode::Backspace));
+    keys(&mut a, "G");
+    a.handle(k(KeyCode::Enter));
+    assert!(a.dialog().is_none());
+    let cxl = a.doc.profile.cxl.as_ref().unwrap();
+    assert_eq!(cxl.windows[0].size, Size::gib(8));
+    // d removes the window; u brings it back.
+    keys(&mut a, "d");
+    assert!(a.doc.profile.cxl.as_ref().unwrap().windows.is_empty());
+    keys(&mut a, "u");
+    assert_eq!(a.doc.profile.cxl.as_ref().unwrap().windows.len(), 1);
+    // w on a row that is not a root port does nothing but say so.
+    let before = a.doc.profile.clone();
+    keys(&mut a, "w");
+    assert_eq!(a.doc.profile, before);
 }

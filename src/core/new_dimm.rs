@@ -165,6 +165,32 @@ pub fn own_backing_files(profile: &mut Profile, name: &str, ctx: &NewDimmContext
     moved
 }
 
+/// Where a new CXL type-3 device's files go: beside the CXL files the
+/// profile has, else beside its devices' files, else in its own directory
+/// under the data directory, `${data}/<profile>/cxl`.
+pub fn cxl_dir(profile: &Profile, data_dir: &Path) -> PathBuf {
+    let cxl_file = profile.cxl.as_ref().and_then(|c| {
+        c.devices().into_iter().find_map(|(d, _)| {
+            [&d.persistent, &d.volatile, &d.lsa]
+                .into_iter()
+                .flatten()
+                .find_map(|m| m.backend.path().and_then(Path::parent).map(PathBuf::from))
+        })
+    });
+    cxl_file
+        .or_else(|| {
+            profile
+                .devices
+                .iter()
+                .rev()
+                .find_map(|d| d.backend.path().and_then(Path::parent).map(PathBuf::from))
+        })
+        .unwrap_or_else(|| match own_dir_name(&profile.name) {
+            Some(name) => data_dir.join(name).join("cxl"),
+            None => data_dir.join("cxl"),
+        })
+}
+
 /// The profile's name as a directory name, when it can be one: one
 /// plain path component.
 fn own_dir_name(name: &str) -> Option<&str> {

@@ -20,6 +20,8 @@ use std::str::FromStr;
 pub enum Action {
     // Normal: the editor outside fields and dialogs.
     AddDimm,
+    /// A switch below the selected root port (the CXL pane).
+    AddSwitch,
     DeleteDimm,
     Edit,
     MoveDown,
@@ -270,6 +272,7 @@ use Scope::{Always, Confirm, Input, Move, Normal, Picker};
 pub static DEFAULTS: &[DefaultBinding] = &[
     b(Normal, Action::AddDimm, &[key('a')], 1),
     b(Normal, Action::DeleteDimm, &[key('d')], 1),
+    b(Normal, Action::AddSwitch, &[key('w')], 1),
     b(Normal, Action::Edit, &[code(KeyCode::Enter), key('e')], 2),
     b(Normal, Action::MoveDown, &[key('J')], 1),
     b(Normal, Action::MoveUp, &[key('K')], 1),

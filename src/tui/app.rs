@@ -408,6 +408,7 @@ impl App {
             EventState::Consumed => {}
             EventState::Focus(p) => self.set_focus(p),
             EventState::Edit(e) => self.mode = Mode::Editing(e),
+            EventState::Dialog(d) => self.mode = Mode::Dialog(*d),
         }
         true
     }
@@ -431,6 +432,7 @@ impl App {
                 let selected = DimmKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
                 self.mode = Mode::Dialog(Dialog::AddDevice { selected })
             }
+            Action::AddSwitch => doc.complain("w adds a switch in the CXL pane (Tab to it)"),
             Action::DeleteDimm => match doc.selected_dimm() {
                 Some(d) => {
                     self.mode = Mode::Dialog(Dialog::confirm(

@@ -320,6 +320,12 @@ pub fn backing_file_beside(profile: &Profile, stem: &str) -> PathBuf {
     crate::core::new_dimm::new_backing_file(profile, stem, &new_dimm_context(None))
 }
 
+/// Where a new CXL device's files go ([`crate::core::new_dimm::cxl_dir`]
+/// in qpmem's data directory).
+pub fn cxl_dir(profile: &Profile) -> PathBuf {
+    crate::core::new_dimm::cxl_dir(profile, &crate::store::dirs::data_dir())
+}
+
 /// What the core's choice of a new DIMM needs from the host
 /// ([`crate::host::new_dimm_context`] on qpmem's data directory).
 pub fn new_dimm_context(

@@ -116,6 +116,13 @@ pub enum Dialog {
         input: Input,
         error: Option<String>,
     },
+    /// A CXL row's value (the CXL pane's Enter).
+    CxlValue {
+        node: crate::core::cxl::edit::Node,
+        what: &'static str,
+        input: Input,
+        error: Option<String>,
+    },
     /// Which kind of device `a` adds: one row per kind.
     AddDevice {
         selected: usize,
@@ -248,6 +255,35 @@ impl Dialog {
                 picker_key(entries, selected, keys.action(PICKER, key), doc)
             }
             Dialog::AddDevice { selected } => add_key(selected, key, keys, doc),
+            Dialog::CxlValue {
+                node,
+                what,
+                mut input,
+                ..
+            } => {
+                let stay = |input, error| {
+                    Step::Stay(Dialog::CxlValue {
+                        node,
+                        what,
+                        input,
+                        error,
+                    })
+                };
+                match input.handle(key, keys) {
+                    InputOutcome::Cancel => Step::Done(Vec::new()),
+                    InputOutcome::Commit => match cxl_value(doc, node, &input.text) {
+                        Ok(p) => {
+                            doc.commit(p);
+                            Step::Done(Vec::new())
+                        }
+                        Err(e) => stay(input, Some(e)),
+                    },
+                    InputOutcome::Edited | InputOutcome::Ignored => {
+                        let error = cxl_value(doc, node, &input.text).err();
+                        stay(input, error)
+                    }
+                }
+            }
         }
     }
 
@@ -267,6 +303,12 @@ impl Dialog {
                 input.paste(text);
                 *error = name_error(&input.text);
             }
+            Dialog::CxlValue {
+                node, input, error, ..
+            } => {
+                input.paste(text);
+                *error = cxl_value(doc, *node, &input.text).err();
+            }
             Dialog::Confirm { .. } | Dialog::Picker { .. } | Dialog::AddDevice { .. } => {
                 return false
             }
@@ -279,7 +321,8 @@ impl Dialog {
         match self {
             Dialog::SaveAs { input, .. }
             | Dialog::SavePicture { input, .. }
-            | Dialog::Rename { input, .. } => Some(input),
+            | Dialog::Rename { input, .. }
+            | Dialog::CxlValue { input, .. } => Some(input),
             Dialog::Confirm { .. } | Dialog::Picker { .. } | Dialog::AddDevice { .. } => None,
         }
     }
@@ -296,6 +339,7 @@ impl Dialog {
             Dialog::Confirm { .. } => hinted(keys, CONFIRM, CONFIRM_COMMANDS),
             Dialog::SaveAs { .. } | Dialog::SavePicture { .. } => input("save"),
             Dialog::Rename { .. } => input("rename"),
+            Dialog::CxlValue { .. } => input("set"),
             Dialog::AddDevice { .. } => {
                 let mut out = vec![(
                     format!(
@@ -380,6 +424,18 @@ fn picker_key(
     }
 }
 
+/// The profile with CXL row `node` set to `text`, or why not.
+fn cxl_value(
+    doc: &Doc,
+    node: crate::core::cxl::edit::Node,
+    text: &str,
+) -> Result<crate::core::profile::Profile, String> {
+    let mut p = doc.profile.clone();
+    let cxl = p.cxl.as_mut().ok_or("no CXL")?;
+    crate::core::cxl::edit::set_value(cxl, node, text)?;
+    Ok(p)
+}
+
 fn add_key(selected: usize, key: &KeyEvent, keys: &Keymap, doc: &mut Doc) -> Step<Dialog> {
     let add = |doc: &mut Doc, i: usize| {
         if let Some(kind) = DimmKind::ALL.get(i) {
@@ -457,6 +513,19 @@ pub fn draw(f: &mut Frame, g: &Geometry, dialog: &Dialog, cx: &DrawCx) {
                 input,
                 error.as_deref(),
             );
+        }
+        Dialog::CxlValue {
+            node,
+            what,
+            input,
+            error,
+        } => {
+            let cxl = cx.doc.profile.cxl.clone().unwrap_or_default();
+            let prompt = format!(
+                "New {what} of {}:",
+                crate::core::cxl::edit::describe(&cxl, *node)
+            );
+            prompt_dialog(f, g.prompt, cx, "CXL", &prompt, input, error.as_deref());
         }
         Dialog::Rename { from, input, error } => {
             let prompt = format!("New name for the stored profile {from}:");
