@@ -795,7 +795,19 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
             check("nv2", Verdict::Missing, None),
         ],
         unexpected: Vec::new(),
-        cxl: None,
+        cxl: Some(qpmem::verify::CxlComparison {
+            windows: vec![qpmem::verify::WindowCheck {
+                index: 0,
+                base: 0x4_9000_0000,
+                size: 4 << 30,
+                decoder: None,
+                guest_base: None,
+                guest_size: None,
+                verdict: Verdict::Missing,
+            }],
+            memdevs: Vec::new(),
+            unexpected: Vec::new(),
+        }),
         kernel_warnings: vec!["nd_pmem: probe failed".into()],
         notes: Vec::new(),
         kernel_release: Some("6.1.0-56-amd64".into()),
@@ -813,6 +825,11 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
         .any(|l| l.contains("nv2") && l.contains("predicted 0x100000000")));
     assert!(!lines.iter().any(|l| l.contains("nv1 ")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("nd_pmem: probe failed")));
+    assert!(
+        lines.iter().any(|l| l
+            .contains("CXL window 0 MISSING: predicted 0x490000000 (4G), guest no root decoder")),
+        "{lines:?}"
+    );
     // The screen shows it, and a change to the profile marks it stale.
     let screen = render_text(&a);
     assert!(screen.contains("nv2 MISSING"), "{screen}");

@@ -40,9 +40,18 @@ impl GuestCheck {
             .iter()
             .filter(|d| d.verdict == Verdict::Match)
             .count();
+        let windows = r.cxl.as_ref().map_or(0, |c| c.windows.len());
+        let cxl = if windows > 0 {
+            format!(
+                " and {windows} CXL window{}",
+                if windows == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
         let mut lines = vec![if r.all_match {
             format!(
-                "guest ({kernel}, {:.1} s): all {checked} NVDIMMs where predicted",
+                "guest ({kernel}, {:.1} s): all {checked} NVDIMMs{cxl} where predicted",
                 r.boot_seconds
             )
         } else {
@@ -63,6 +72,30 @@ impl GuestCheck {
         }
         for u in &r.unexpected {
             lines.push(format!("  unexpected pmem range at {:#x}", u.addr));
+        }
+        if let Some(c) = &r.cxl {
+            for w in c.windows.iter().filter(|w| !w.verdict.is_ok()) {
+                lines.push(format!(
+                    "  CXL window {} {}: predicted {:#x} ({}), guest {}",
+                    w.index,
+                    w.verdict.label(),
+                    w.base,
+                    crate::core::size::format_qemu(w.size),
+                    w.guest_base
+                        .map_or("no root decoder".to_string(), |b| format!("{b:#x}"))
+                ));
+            }
+            for m in c.memdevs.iter().filter(|m| !m.verdict.is_ok()) {
+                lines.push(format!(
+                    "  {} MISSING: no memdev of {} below pci0000:{:02x}",
+                    m.id,
+                    crate::core::size::format_qemu(m.pmem_size),
+                    m.bus_nr
+                ));
+            }
+            for u in &c.unexpected {
+                lines.push(format!("  unexpected CXL root decoder at {:#x}", u.addr));
+            }
         }
         for w in &r.kernel_warnings {
             lines.push(format!("  kernel: {w}"));
