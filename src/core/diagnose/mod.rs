@@ -142,6 +142,9 @@ pub enum Edit {
     SetSlots { slots: Auto<u32> },
     /// Set `maxmem=`.
     SetMaxmem { maxmem: Auto<Size> },
+    /// Set the spare slots (room for hotplug: slots and an automatic
+    /// maxmem grow with them).
+    SetSpareSlots { spare: u32 },
     /// Set (or clear, letting QEMU choose) a device's `addr=`.
     SetAddr { device: String, addr: Option<Addr> },
     /// Set (or clear) a device's `slot=`.
@@ -189,6 +192,7 @@ impl Edit {
             | Edit::SetBackingFile { device, .. } => Some(device),
             Edit::SetSlots { .. }
             | Edit::SetMaxmem { .. }
+            | Edit::SetSpareSlots { .. }
             | Edit::RenameDevice { .. }
             | Edit::RenameMemdev { .. }
             | Edit::AddKernelArg { .. }
@@ -210,6 +214,10 @@ impl Edit {
             }
             Edit::SetMaxmem { maxmem } => {
                 profile.maxmem = *maxmem;
+                true
+            }
+            Edit::SetSpareSlots { spare } => {
+                profile.spare_slots = *spare;
                 true
             }
             Edit::SetAddr { device: id, addr } => with_device(profile, id, |d| d.addr = *addr),
