@@ -393,11 +393,15 @@ pub const CONSOLE_KEYS: &[(&str, &str)] = &[
     ("a", "press the ACPI power button (the guest decides)"),
     (
         "+",
-        "hotplug a DIMM (the defaults of the editor's a, a file of its own): a panel shows where QEMU will put it, from QEMU's own report of what is plugged, and the rules' findings; +/- double or halve its size, k switches the kind (nvdimm, pc-dimm); Enter plugs it (y/n first when it creates the file), Esc cancels; back in the editor the hotplugged DIMMs join the profile (undo takes them out)",
+        "hotplug a DIMM (the defaults of the editor's a, a file of its own): a panel shows where QEMU will put it, from QEMU's own report of what is plugged, and the rules' findings; +/- double or halve its size, k switches the kind (nvdimm, pc-dimm); f when QEMU has no room for it gives the next launch room (one more slot, maxmem raised; the profile gets it when you leave the view); Enter plugs it (y/n first when it creates the file), Esc cancels; back in the editor the hotplugged DIMMs join the profile (undo takes them out)",
     ),
     (
         "-",
         "unplug the last DIMM hotplugged in this session (QMP device_del): QEMU refuses NVDIMMs and its reason is shown; a pc-dimm goes once the guest releases it",
+    ),
+    (
+        "</>",
+        "virtio-mem: ask the guest to plug a memory section less / more of the first virtio-mem device (QMP qom-set requested-size, 0 up to its size); the guest's driver plugs or unplugs blocks to match",
     ),
     ("q", "force quit QEMU and leave (asks first); once QEMU has exited, leave"),
     ("PgUp/PgDn/Home/End/Up/Down", "scroll"),

@@ -315,6 +315,7 @@ impl App {
             }
             Event::QemuPlaced(c) => self.doc.qemu_placed = Some((*c, false)),
             Event::Hotplugged(devices) => self.doc.keep_hotplugged(devices),
+            Event::NextLaunch(fixes) => self.doc.apply_for_next_launch(&fixes),
             Event::VerifyStage(stage) => {
                 if matches!(self.doc.guest, GuestCheck::Running(_)) {
                     self.doc.guest = GuestCheck::Running(stage);

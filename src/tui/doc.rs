@@ -449,6 +449,18 @@ impl Doc {
         ));
     }
 
+    /// Changes asked for in the launch view for the next launch (room to
+    /// hotplug): one edit, which `u` undoes.
+    pub fn apply_for_next_launch(&mut self, fixes: &[crate::core::diagnose::Fix]) {
+        let mut p = self.profile.clone();
+        for e in fixes.iter().flat_map(|f| &f.edits) {
+            e.apply(&mut p);
+        }
+        self.commit(p);
+        let what: Vec<&str> = fixes.iter().map(|f| f.summary.as_str()).collect();
+        self.say(format!("{} (not saved yet)", what.join("; ")));
+    }
+
     /// Swap the selected DIMM with the next (or previous) one.
     pub fn reorder(&mut self, down: bool) {
         let i = self.selected;
