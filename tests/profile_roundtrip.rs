@@ -126,6 +126,15 @@ fn profile() -> impl Strategy<Value = Profile> {
                 (qemu, kernel, initrd, append, disks, extra_args, devices),
             )| Profile {
                 allow: Vec::new(),
+                // Kept libvirt elements, any text in them.
+                libvirt: extra_args
+                    .iter()
+                    .take(2)
+                    .map(|t| qpmem::core::libvirt_kept::KeptElement {
+                        parent: qpmem::core::libvirt_kept::Parent::Devices,
+                        xml: t.clone(),
+                    })
+                    .collect(),
                 cxl: match numa_nodes % 3 {
                     1 => Some(qpmem::core::cxl::Cxl::docs_example(std::path::Path::new(
                         "/d",

@@ -95,6 +95,11 @@ pub struct Profile {
     /// `qpmem check --explain CODE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
+    /// What an imported libvirt domain holds that qpmem does not model
+    /// (its disks and interfaces, graphics, `<uuid>`, ...), as XML with
+    /// the element it sat in; `render --format libvirt` writes it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libvirt: Vec<crate::core::libvirt_kept::KeptElement>,
 }
 
 fn default_machine() -> String {
@@ -232,6 +237,7 @@ impl Profile {
             syntax: Syntax::Opts,
             cxl: None,
             allow: Vec::new(),
+            libvirt: Vec::new(),
         }
     }
 
