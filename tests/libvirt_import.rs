@@ -783,3 +783,17 @@ fn import_domain_reads_a_domain_libvirt_holds() {
         "{err}"
     );
 }
+
+#[test]
+fn a_kept_element_that_is_not_one_element_is_refused_on_load() {
+    let env = Env::new();
+    for xml in ["</devices><x>", "<a/><b/>", "<q:x/>"] {
+        env.write(
+            "bad.ron",
+            &format!("(version: 1, name: \"b\", libvirt: [(parent: devices, xml: {xml:?})])"),
+        );
+        let (code, _, err) = env.run(&["render", "--format", "libvirt", "bad.ron"]);
+        assert_eq!(code, 2, "{xml}: {err}");
+        assert!(err.contains("libvirt[0].xml: not one XML element"), "{err}");
+    }
+}

@@ -55,6 +55,23 @@ pub struct KeptElement {
     pub xml: String,
 }
 
+/// Is `xml` one well-formed element (namespaces declared, nothing
+/// around it but white space), so that writing it back keeps the domain
+/// well-formed? XML itself refuses control characters other than tab and
+/// line ends; a DTD is refused too. The reason when it is not.
+pub fn check(xml: &str) -> Result<(), String> {
+    let doc = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let blank = |n: &roxmltree::Node| n.is_text() && n.text().is_some_and(|t| t.trim().is_empty());
+    let outside = doc
+        .root()
+        .children()
+        .any(|n| !(n.is_element() || blank(&n)));
+    if outside {
+        return Err("something other than white space outside the element".into());
+    }
+    Ok(())
+}
+
 /// `domain` (a `<domain>` as the libvirt export writes it) with the kept
 /// elements written back, each at the end of its parent, in order. A
 /// parent the document does not have (no `<features>`) takes its kept
@@ -131,5 +148,22 @@ mod tests {
             "<domain>\n  <os>\n    <type>hvm</type>\n    <boot dev='hd'/>\n  </os>\n  <devices>\n    <emulator>/q</emulator>\n    <graphics type='vnc'/>\n    <rng model='virtio'/>\n  </devices>\n  <uuid>1</uuid>\n  <pae/>\n</domain>\n"
         );
         assert_eq!(write_back(doc, &[]), doc);
+    }
+
+    #[test]
+    fn only_single_well_formed_elements_are_kept() {
+        assert_eq!(check("<uuid>1</uuid>"), Ok(()));
+        assert_eq!(check("<a xmlns:q='urn:q'><q:b/></a>"), Ok(()));
+        for bad in [
+            "</devices><x>",
+            "<a/><b/>",
+            "text",
+            "<a>\u{1b}</a>",
+            "<q:b/>",
+            "<!-- c --><a/>",
+            "<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
+        ] {
+            assert!(check(bad).is_err(), "{bad:?}");
+        }
     }
 }

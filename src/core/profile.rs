@@ -491,6 +491,8 @@ pub enum StringError {
         what: &'static str,
         value: String,
     },
+    #[error("{field}: not one XML element: {reason}")]
+    NotAnElement { field: String, reason: String },
 }
 
 /// Refuse a NUL or another control character in one argument string; the
@@ -523,7 +525,9 @@ fn check_path(field: impl Fn() -> String, p: &Path) -> Result<(), StringError> {
 }
 
 impl Profile {
-    /// Check every string that becomes a QEMU argument: none may hold a NUL
+    /// Check every string that becomes a QEMU argument, and each kept
+    /// libvirt element (one well-formed element, so writing it back cannot
+    /// break the domain around it). No argument may hold a NUL
     /// (argv cannot carry one, so the script and the JSON argv would differ)
     /// or another control character (printing the script would send it to
     /// the terminal). Loading a file ([`crate::core::profile_ron::parse_profile`]) and
@@ -594,6 +598,14 @@ impl Profile {
                     check_string(|| format!("cxl windows[{n}].targets"), "id", t)?;
                 }
             }
+        }
+        for (i, k) in self.libvirt.iter().enumerate() {
+            crate::core::libvirt_kept::check(&k.xml).map_err(|reason| {
+                StringError::NotAnElement {
+                    field: format!("libvirt[{i}].xml"),
+                    reason,
+                }
+            })?;
         }
         for (i, d) in self.devices.iter().enumerate() {
             check_string(|| format!("devices[{i}].id"), "id", &d.id)?;
