@@ -1133,7 +1133,7 @@ fn the_editor_opens_a_libvirt_domain_xml() {
     // `<cpu mode>` reported as not carried over.
     t.wait("the domain's devices and what was not carried", |s| {
         s.contains("nv1")
-            && s.contains("dimm2")
+            && s.contains("dimm1")
             && s.contains("mem-path=/vms/lv-nv")
             && s.contains("slot=3")
             && s.contains("Address map")

@@ -13,8 +13,11 @@
 //!   device: its source path, size, label, `<alignsize>`, `<pmem/>`,
 //!   `access`, `<target><node>`, a DIMM's `<address type='dimm' slot
 //!   base>` and a virtio device's `<target><address base>` pinned, the
-//!   id from a user alias (`<alias name='ua-nv1'/>`), else qpmem's own;
-//! - `<qemu:commandline>` arguments become extra arguments;
+//!   id from a user alias (`<alias name='ua-nv1'/>`), else qpmem's own
+//!   (numbered per kind: `nv1`, `nv2`, `dimm1`, `vpmem1`, ...);
+//! - `<qemu:commandline>` arguments are read as the end of QEMU's command
+//!   line: its CXL topology, memory devices and `-machine` properties join
+//!   the profile, the rest are extra arguments;
 //! - everything else qpmem does not model is kept as XML
 //!   ([`crate::core::libvirt_kept`]) and written back on export; what can
 //!   be neither modelled nor kept (an attribute of an element qpmem owns)
@@ -341,6 +344,7 @@ pub fn import_domain(xml: &str) -> Result<(Profile, Vec<ImportNote>), DomainErro
     let mut loader = None;
     let mut cpu_arg = None;
     let mut gic = None;
+    let mut qemu_args = Vec::new();
     // <os> first: the arch decides how <cpu> and <loader> read.
     if let Some(os) = child(root, "os") {
         read_os(&mut r, &mut p, os, &mut loader)?;
@@ -350,7 +354,7 @@ pub fn import_domain(xml: &str) -> Result<(Profile, Vec<ImportNote>), DomainErro
         if e.tag_name().namespace() == Some(QEMU_NS) && local == "commandline" {
             for a in elements(e) {
                 match (a.tag_name().name(), a.attribute("value")) {
-                    ("arg", Some(v)) => p.extra_args.push(v.to_string()),
+                    ("arg", Some(v)) => qemu_args.push(v.to_string()),
                     (other, _) => r.note(
                         "<qemu:commandline>",
                         format!("<qemu:{other}> is not carried over (qpmem keeps only <qemu:arg>s, as extra arguments)"),
@@ -454,8 +458,25 @@ pub fn import_domain(xml: &str) -> Result<(Profile, Vec<ImportNote>), DomainErro
         );
     }
 
+    // qpmem's own ids, numbered per kind as qpmem names new devices (nv1,
+    // nv2, dimm1, vpmem1, ...), skipping the domain's own names.
+    let aliases: Vec<&str> = memories
+        .iter()
+        .filter_map(|m| child(*m, "alias")?.attribute("name")?.strip_prefix("ua-"))
+        .collect();
+    let mut counts = [0usize; DimmKind::ALL.len()];
+    let mut next_number = |kind: DimmKind| {
+        let k = DimmKind::ALL.iter().position(|x| *x == kind).unwrap_or(0);
+        loop {
+            counts[k] += 1;
+            let n = counts[k];
+            if !aliases.contains(&format!("{}{n}", kind.spec().id_prefix()).as_str()) {
+                return n;
+            }
+        }
+    };
     for (i, m) in memories.iter().enumerate() {
-        if let Some(d) = read_memory(&mut r, *m, i)? {
+        if let Some(d) = read_memory(&mut r, *m, i, &mut next_number)? {
             p.devices.push(d);
         } else {
             r.keep(Parent::Devices, *m);
@@ -512,6 +533,7 @@ pub fn import_domain(xml: &str) -> Result<(Profile, Vec<ImportNote>), DomainErro
             "the domain has memory devices but no <maxMemory>: libvirt refuses it; qpmem chooses slots and maxmem",
         );
     }
+    commandline(&mut p, qemu_args, &mut r.notes);
     // A device without a node is on node 0, as libvirt writes it.
     let declares_nodes = p.numa_nodes > 0 || !p.numa.is_empty();
     for d in &mut p.devices {
@@ -525,6 +547,66 @@ pub fn import_domain(xml: &str) -> Result<(Profile, Vec<ImportNote>), DomainErro
     p.libvirt = r.kept;
     p.check_strings()?;
     Ok((p, r.notes))
+}
+
+/// `<qemu:commandline>`'s arguments, which libvirt appends to QEMU's
+/// command line, read as such a line ([`crate::core::cmdline::import`]):
+/// the CXL topology, memory devices and `-machine` properties in them
+/// join the profile, the rest stays extra arguments, in order. When they
+/// set what the domain's own elements say (`-m`, `-smp`, `-numa`, a
+/// kernel, a machine type, a device id the domain has), or cannot be read
+/// as a line, they all stay extra arguments as written.
+fn commandline(p: &mut Profile, args: Vec<String>, notes: &mut Vec<ImportNote>) {
+    if args.is_empty() {
+        return;
+    }
+    let binary = p.arch.qemu_binary();
+    let read = shlex::try_join(args.iter().map(String::as_str))
+        .ok()
+        .and_then(|line| crate::core::cmdline::import(&format!("{binary} {line}")).ok());
+    let base = crate::core::cmdline::import(binary).ok();
+    let Some(((sub, sub_notes), (base, _))) = read.zip(base) else {
+        p.extra_args.extend(args);
+        return;
+    };
+    let own = sub.ram != base.ram
+        || sub.cpus != base.cpus
+        || sub.slots != base.slots
+        || sub.maxmem != base.maxmem
+        || sub.numa_nodes != base.numa_nodes
+        || sub.numa != base.numa
+        || sub.numa_distances != base.numa_distances
+        || sub.machine != base.machine
+        || sub.kernel != base.kernel
+        || sub.initrd != base.initrd
+        || sub.append != base.append
+        || sub.disks != base.disks
+        || sub.devices.iter().any(|d| {
+            p.devices
+                .iter()
+                .any(|o| o.id == d.id || o.memdev == d.memdev)
+        });
+    if own {
+        p.extra_args.extend(args);
+        return;
+    }
+    let has_nvdimm = p.devices.iter().any(Dimm::is_nvdimm);
+    notes.extend(sub_notes.into_iter().filter(|n| match n.kind {
+        // libvirt writes -m with slots= and maxmem= itself, and nvdimm=on
+        // for the domain's own NVDIMMs.
+        ImportNoteKind::MissingSlots | ImportNoteKind::MissingMaxmem => false,
+        ImportNoteKind::MissingNvdimmOn => !has_nvdimm,
+        _ => true,
+    }));
+    p.machine_options.extend(sub.machine_options);
+    p.devices.extend(sub.devices);
+    p.extra_args.extend(sub.extra_args);
+    if sub.cxl.is_some() {
+        p.cxl = sub.cxl;
+    }
+    if sub.syntax != base.syntax {
+        p.syntax = sub.syntax;
+    }
 }
 
 /// The disk as `render --format libvirt` writes one of the profile's
@@ -567,6 +649,8 @@ fn read_os(
     loader: &mut Option<(String, String)>,
 ) -> Result<(), DomainError> {
     let mut have_loader = None;
+    // `<os firmware='efi'>` and the like: libvirt's firmware selection.
+    r.attributes("<os>", os, &[]);
     for e in elements(os) {
         match e.tag_name().name() {
             "type" if e.tag_name().namespace().is_none() => {
@@ -582,6 +666,7 @@ fn read_os(
                     None if p.arch == Arch::Aarch64 => "virt".to_string(),
                     None => "pc".to_string(),
                 };
+                r.attributes("<os><type>", e, &["arch", "machine"]);
                 if text(e) != "hvm" {
                     return Err(DomainError::Unsupported(format!(
                         "<os><type>{}</type>: qpmem runs hvm guests",
@@ -726,7 +811,12 @@ fn numa(p: &mut Profile, cells: &[Cell]) {
 
 /// One `<memory model=...>`: a device, or `None` for a model qpmem does
 /// not place (kept, with a note).
-fn read_memory(r: &mut Reader, m: Node, index: usize) -> Result<Option<Dimm>, DomainError> {
+fn read_memory(
+    r: &mut Reader,
+    m: Node,
+    index: usize,
+    next_number: &mut dyn FnMut(DimmKind) -> usize,
+) -> Result<Option<Dimm>, DomainError> {
     let model = m.attribute("model").unwrap_or("");
     let Some(kind) = DimmKind::ALL
         .iter()
@@ -740,8 +830,7 @@ fn read_memory(r: &mut Reader, m: Node, index: usize) -> Result<Option<Dimm>, Do
         return Ok(None);
     };
     let spec = kind.spec();
-    let n = index + 1;
-    let element = format!("<memory model='{model}'> #{n}");
+    let element = format!("<memory model='{model}'> #{}", index + 1);
     let target = child(m, "target").ok_or(DomainError::Missing {
         element: element.clone(),
         what: "<target>".into(),
@@ -755,6 +844,17 @@ fn read_memory(r: &mut Reader, m: Node, index: usize) -> Result<Option<Dimm>, Do
     let path = source
         .and_then(|s| child(s, "path"))
         .map(|p| PathBuf::from(text(p)));
+    // qpmem's own numbering, unless the domain names the device itself
+    // (libvirt's own aliases, `nvdimm0`, are not names it lets QEMU keep).
+    let alias = child(m, "alias")
+        .and_then(|a| a.attribute("name"))
+        .and_then(|a| a.strip_prefix("ua-"))
+        .filter(|id| crate::core::profile::is_valid_id(id));
+    let n = if alias.is_some() {
+        0
+    } else {
+        next_number(kind)
+    };
     let mut d = match (kind, path) {
         (DimmKind::Nvdimm, Some(path)) => Dimm::nvdimm(n, path, size),
         (DimmKind::VirtioPmem, Some(path)) => Dimm::virtio_pmem(n, path, size),
@@ -767,13 +867,9 @@ fn read_memory(r: &mut Reader, m: Node, index: usize) -> Result<Option<Dimm>, Do
         (DimmKind::PcDimm, _) => Dimm::pc_dimm(n, size),
         (DimmKind::VirtioMem, _) => Dimm::virtio_mem(n, size),
     };
-    // qpmem's own numbering, unless the domain names the device itself.
-    if let Some(alias) = child(m, "alias").and_then(|a| a.attribute("name")) {
-        match alias.strip_prefix("ua-") {
-            Some(id) if crate::core::profile::is_valid_id(id) => d.id = id.to_string(),
-            // libvirt's own aliases (nvdimm0) are not ids it lets QEMU keep.
-            _ => {}
-        }
+    if let Some(id) = alias {
+        d.id = id.to_string();
+        d.memdev = format!("mem-{id}");
     }
     let subject = d.id.clone();
     d.label_size = Size(0);
@@ -919,6 +1015,23 @@ mod tests {
         assert!(!is_domain_xml("<domainx>"));
         assert!(!is_domain_xml("(version: 1)"));
         assert!(!is_domain_xml("<!-- unterminated <domain>"));
+    }
+
+    #[test]
+    fn ids_are_numbered_per_kind_around_the_domains_own_names() {
+        let nv = |alias: &str| {
+            format!("<memory model='nvdimm'><source><path>/x</path></source><target><size unit='MiB'>256</size></target>{alias}</memory>")
+        };
+        let xml = format!(
+            "<domain><memory unit='GiB'>2</memory><devices>{}{}<memory model='dimm'><target><size unit='MiB'>256</size></target></memory>{}</devices></domain>",
+            nv(""),
+            nv("<alias name='ua-nv1'/>"),
+            nv("<alias name='nvdimm2'/>")
+        );
+        let (p, _) = import_domain(&xml).unwrap();
+        let ids: Vec<&str> = p.devices.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["nv2", "nv1", "dimm1", "nv3"]);
+        assert_eq!(p.ram, Size(2 * (1 << 30) - 4 * 256 * MIB));
     }
 
     #[test]

@@ -75,7 +75,9 @@ pub fn check(xml: &str) -> Result<(), String> {
 /// `domain` (a `<domain>` as the libvirt export writes it) with the kept
 /// elements written back, each at the end of its parent, in order. A
 /// parent the document does not have (no `<features>`) takes its kept
-/// elements at the end of `<domain>`.
+/// elements at the end of `<domain>`. An element the export already
+/// wrote, the same XML (one it writes since the domain was imported), is
+/// not written twice.
 pub fn write_back(domain: &str, kept: &[KeptElement]) -> String {
     if kept.is_empty() {
         return domain.to_string();
@@ -90,6 +92,7 @@ pub fn write_back(domain: &str, kept: &[KeptElement]) -> String {
     let mut inserts: Vec<(usize, usize, String)> = kept
         .iter()
         .enumerate()
+        .filter(|(_, k)| !domain.contains(k.xml.as_str()))
         .filter_map(|(i, k)| {
             at(k.parent).map(|pos| {
                 let indent = if domain[pos..].starts_with(k.parent.closing()) {
@@ -148,6 +151,12 @@ mod tests {
             "<domain>\n  <os>\n    <type>hvm</type>\n    <boot dev='hd'/>\n  </os>\n  <devices>\n    <emulator>/q</emulator>\n    <graphics type='vnc'/>\n    <rng model='virtio'/>\n  </devices>\n  <uuid>1</uuid>\n  <pae/>\n</domain>\n"
         );
         assert_eq!(write_back(doc, &[]), doc);
+        // What the export writes itself is not written again.
+        let own = [KeptElement {
+            parent: Parent::Devices,
+            xml: "<emulator>/q</emulator>".into(),
+        }];
+        assert_eq!(write_back(doc, &own), doc);
     }
 
     #[test]
