@@ -86,7 +86,7 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         domain: Option<String>,
         /// With --domain: the libvirt connection URI (`virsh -c URI`); without it, virsh's default (LIBVIRT_DEFAULT_URI, else libvirt's own choice).
-        #[arg(long, value_name = "URI", requires = "domain")]
+        #[arg(long, value_name = "URI", requires = "domain", conflicts_with_all = ["cmdline", "libvirt"])]
         connect: Option<String>,
         /// Save it as the stored profile NAME instead of printing it.
         #[arg(long, value_name = "NAME")]

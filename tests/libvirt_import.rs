@@ -675,6 +675,19 @@ fn bad_domains_are_refused_naming_the_element_and_value() {
             }
         }
     }
+    // --connect is for --domain only.
+    let (code, _, err) = env.run(&[
+        "import",
+        "--libvirt",
+        "unit.xml",
+        "--connect",
+        "qemu:///system",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("cannot be used with") && err.contains("--connect"),
+        "{err}"
+    );
     // Not a domain at all.
     env.write("net.xml", "<network><name>x</name></network>");
     let (code, _, err) = env.run(&["import", "--libvirt", "net.xml"]);
@@ -783,6 +796,20 @@ fn import_domain_reads_a_domain_libvirt_holds() {
     assert_eq!(map_json(&back), want, "{ron}\n{err}");
     assert!(!err.contains("QP025") && !err.contains("note:"), "{err}");
     assert_eq!(dimm(&back, "nv1").slot, Some(2));
+
+    // Without --connect, virsh's own default: LIBVIRT_DEFAULT_URI here.
+    let out = env
+        .qpmem()
+        .env("LIBVIRT_DEFAULT_URI", common::libvirt::URI)
+        .args(["import", "--domain", &name])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), ron);
 
     // A domain libvirt does not have: virsh's error, exit 2.
     let (code, _, err) = env.run(&[
