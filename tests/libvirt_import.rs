@@ -797,6 +797,25 @@ fn import_domain_reads_a_domain_libvirt_holds() {
     assert!(!err.contains("QP025") && !err.contains("note:"), "{err}");
     assert_eq!(dimm(&back, "nv1").slot, Some(2));
 
+    // What libvirt added is written back where it was, and the schema
+    // still accepts the domain.
+    let again = render(&back);
+    assert!(again.contains("<uuid>"), "{again}");
+    if which::which("virt-xml-validate").is_ok() {
+        let file = env.write("again.xml", &again);
+        let out = std::process::Command::new("virt-xml-validate")
+            .arg(&file)
+            .arg("domain")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}\n{again}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     // Without --connect, virsh's own default: LIBVIRT_DEFAULT_URI here.
     let out = env
         .qpmem()
