@@ -372,6 +372,63 @@ fn cases(root: &Path) -> Vec<Case> {
     add("a pc-dimm of 16 EiB - 2 MiB", &["QP114"], false, &|p, _| {
         p.devices[1] = Dimm::pc_dimm(2, Size(u64::MAX - 2 * MIB + 1))
     });
+    // virtio-mem's block and requested sizes (hw/virtio/virtio-mem.c).
+    let vmem = |block: Option<u64>, requested: Option<u64>| {
+        move |p: &mut Profile, _: &Path| {
+            let mut d = Dimm::virtio_mem(3, Size::gib(1));
+            d.block_size = block.map(Size);
+            d.requested_size = requested.map(Size);
+            p.devices.push(d);
+        }
+    };
+    add(
+        "virtio-mem, 4M plugged",
+        &[],
+        false,
+        &vmem(None, Some(4 * MIB)),
+    );
+    add(
+        "virtio-mem block-size 3M",
+        &["QP212"],
+        false,
+        &vmem(Some(3 * MIB), None),
+    );
+    add(
+        "virtio-mem block-size 512K",
+        &["QP212"],
+        false,
+        &vmem(Some(512 * KIB), None),
+    );
+    add(
+        "virtio-mem requested-size 3M",
+        &["QP213"],
+        false,
+        &vmem(None, Some(3 * MIB)),
+    );
+    add(
+        "virtio-mem requested-size 4M of 8M blocks",
+        &["QP213"],
+        false,
+        &vmem(Some(8 * MIB), Some(4 * MIB)),
+    );
+    add(
+        "virtio-mem requested-size above its size",
+        &["QP214"],
+        false,
+        &vmem(None, Some(2 * GIB)),
+    );
+    // Settings the kind has no property for are left out: QEMU starts.
+    add(
+        "virtio-pmem with label-size and node",
+        &["QP211"],
+        false,
+        &|p, dir| {
+            let mut d = Dimm::virtio_pmem(3, dir.join("vp3"), Size::gib(1));
+            d.label_size = Size::mib(2);
+            d.node = Some(0);
+            p.devices.push(d);
+        },
+    );
     cases
 }
 

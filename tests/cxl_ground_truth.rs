@@ -346,3 +346,63 @@ fn the_docs_example_window_where_qemu_7_2_put_it() {
     let w = &l.cxl.as_ref().unwrap().windows[0];
     assert_eq!((w.base, w.end() - 1), (0x4_9000_0000, 0x5_8fff_ffff));
 }
+
+/// What the editor's CXL pane builds (`core::cxl::edit`: two bridges, a
+/// root port each, a device on one, a switch with a device on the other,
+/// two windows) is a topology QEMU starts, with the windows where
+/// `map --json` says.
+#[test]
+fn a_topology_built_in_the_cxl_pane_against_qemu() {
+    use qpmem::core::cxl::edit::{add, add_switch, Node};
+    let Some(qemu) = common::qemu_or_skip("a_topology_built_in_the_cxl_pane_against_qemu") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = Cxl::default();
+    for _ in 0..2 {
+        let hb = add(&mut c, Node::Bridges, dir.path()).unwrap();
+        add(&mut c, hb, dir.path()).unwrap();
+    }
+    add(&mut c, Node::RootPort(0, 0), dir.path()).unwrap();
+    let sw = add_switch(&mut c, Node::RootPort(1, 0)).unwrap();
+    let Node::Switch(h, r, s) = sw else {
+        panic!("{sw:?}")
+    };
+    add(&mut c, Node::Downstream(h, r, s, 0), dir.path()).unwrap();
+    add(&mut c, Node::Windows, dir.path()).unwrap();
+    add(&mut c, Node::Windows, dir.path()).unwrap();
+    c.windows[1].targets = vec!["cxl.1".into()];
+    let mut p = Profile::empty("pane");
+    p.machine = "q35".into();
+    p.ram = Size::gib(2);
+    p.cxl = Some(c);
+    assert_eq!(run_built(&qemu, &p), 2);
+}
+
+/// Probe `p` with QEMU: every window where predicted; how many there are.
+fn run_built(qemu: &Path, p: &Profile) -> usize {
+    let version = qpmem::qemu::discover::cached_version(qemu).ok();
+    let host = HostFacts {
+        qemu: QemuStatus::stated(version),
+        ..HostFacts::default()
+    };
+    let errors: Vec<String> = diagnose::check_profile(p, &[], &host)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.render())
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    let argv = qpmem::core::cmdline::render_argv_for(p, version).join(" ");
+    let (_, windows) = probe_cxl(p, qemu, Duration::from_secs(30), &AtomicBool::new(false))
+        .unwrap_or_else(|e| panic!("QEMU: {e}\n{argv}"));
+    let l = layout(p, &HostFacts::default()).unwrap();
+    let json = serde_json::to_value(map::to_json(p, &l)).unwrap();
+    let predicted: Vec<(u64, u64)> = json["cxl_windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["base"].as_u64().unwrap(), w["size"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(windows, predicted, "{argv}");
+    windows.len()
+}

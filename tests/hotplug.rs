@@ -293,3 +293,43 @@ fn a_real_guest_sees_the_hotplugged_nvdimm_where_predicted() {
     }
     drop(vm);
 }
+
+/// virtio-mem resizes through QMP qom-set: `>`'s step is a memory section
+/// (128 MiB in 2 MiB blocks), capped at the backend's size, `<` goes back
+/// down to 0; QEMU's own requested-size (qom-get) follows. An NVDIMM is
+/// not resized.
+#[test]
+fn virtio_mem_resizes_by_a_section_up_to_its_size() {
+    let Some(qemu) = qemu_or_skip("virtio_mem_resizes_by_a_section_up_to_its_size") else {
+        return;
+    };
+    let _one = one_qemu_at_a_time();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = profile(tmp.path());
+    p.devices.push(Dimm::virtio_mem(2, Size::mib(256)));
+    let (vm, _rx) = launch(&p, &qemu, tmp.path());
+    let requested = |vm: &Vm| {
+        vm.qmp(
+            "qom-get",
+            Some(serde_json::json!({"path": "/machine/peripheral/vmem2", "property": "requested-size"})),
+        )
+        .unwrap()
+        .as_u64()
+        .unwrap()
+    };
+    assert_eq!(requested(&vm), 0);
+    assert_eq!(vm.resize("vmem2", true).unwrap(), (128 * MIB, 256 * MIB));
+    assert_eq!(requested(&vm), 128 * MIB);
+    assert_eq!(vm.resize("vmem2", true).unwrap().0, 256 * MIB);
+    // Never past the backend (QEMU would refuse it).
+    assert_eq!(vm.resize("vmem2", true).unwrap().0, 256 * MIB);
+    assert_eq!(requested(&vm), 256 * MIB);
+    assert_eq!(vm.resize("vmem2", false).unwrap().0, 128 * MIB);
+    assert_eq!(vm.resize("vmem2", false).unwrap().0, 0);
+    assert_eq!(vm.resize("vmem2", false).unwrap().0, 0);
+    assert_eq!(requested(&vm), 0);
+    match vm.resize("nv1", true) {
+        Err(HotplugError::Blocked(why)) => assert!(why[0].contains("not a virtio-mem"), "{why:?}"),
+        other => panic!("{other:?}"),
+    }
+}

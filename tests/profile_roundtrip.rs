@@ -54,12 +54,13 @@ fn dimm() -> impl Strategy<Value = Dimm> {
             proptest::option::of(any::<u32>()),
             proptest::collection::vec(text(), 0..3),
             proptest::collection::vec(text(), 0..3),
+            proptest::option::of(size()),
         ),
     )
         .prop_map(
             |(
                 (kind, id, memdev, backend, size, label_size, align, block_size),
-                (flags, node, addr, slot, backend_options, device_options),
+                (flags, node, addr, slot, backend_options, device_options, requested_size),
             )| Dimm {
                 kind,
                 id,
@@ -78,6 +79,7 @@ fn dimm() -> impl Strategy<Value = Dimm> {
                 slot,
                 backend_options,
                 block_size,
+                requested_size,
                 device_options,
             },
         )

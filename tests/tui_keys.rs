@@ -86,7 +86,7 @@ fn complaints<'a>(app: &'a App, id: &str) -> Vec<&'a str> {
 fn add_picks_the_next_name_a_clean_size_and_a_file_beside_the_others() {
     let mut a = app(seed());
     assert!(!a.doc.dirty());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
     let d = &a.doc.profile.devices[2];
     assert_eq!(d.memdev, "mem3");
@@ -113,7 +113,7 @@ fn add_picks_the_next_name_a_clean_size_and_a_file_beside_the_others() {
 #[test]
 fn add_on_an_empty_profile_and_on_old_qemu() {
     let mut a = app(Profile::empty("e"));
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert_eq!(ids(&a), ["nv1"]);
     // 1 GiB the guest sees whole, in the profile's own directory.
     let d = &a.doc.profile.devices[0];
@@ -126,7 +126,7 @@ fn add_on_an_empty_profile_and_on_old_qemu() {
         version: QemuVersion::new(2, 11, 0),
         origin: Origin::Default,
     }));
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert_eq!(
         a.doc.profile.devices[1].align, None,
         "align= needs QEMU 2.12"
@@ -146,7 +146,7 @@ fn add_never_picks_a_file_that_exists() {
     // nvdimm-2 is on disk already (a 17 GiB image from another profile, say).
     std::fs::write(dir.path().join("nvdimm-2"), b"data").unwrap();
     let mut a = app(p);
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert_eq!(
         a.doc.profile.devices[1].backend,
         Backend::File(dir.path().join("nvdimm-2-1"))
@@ -313,7 +313,7 @@ fn fix_then_undo_and_redo() {
 fn undo_and_redo_walk_a_history_of_edits() {
     let mut a = app(seed());
     let p0 = a.doc.profile.clone();
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     let p1 = a.doc.profile.clone();
     keys(&mut a, "J"); // nothing: nv3 is last
     keys(&mut a, "K");
@@ -344,7 +344,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
     assert_eq!(keys(&mut a, "q"), [Effect::Quit]);
 
     let mut a = app(seed());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(keys(&mut a, "q").is_empty());
     assert!(matches!(a.dialog(), Some(Dialog::Confirm { .. })));
     keys(&mut a, "n");
@@ -354,7 +354,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
 
     // Ctrl-c always quits: from a dialog, an edit, help.
     let mut a = app(seed());
-    keys(&mut a, "ad");
+    keys(&mut a, "a1d");
     assert_eq!(a.handle(ctrl('c')), [Effect::Quit]);
     let mut a = app(seed());
     keys(&mut a, "e");
@@ -366,7 +366,7 @@ fn quit_asks_when_there_are_unsaved_changes() {
 #[test]
 fn save_asks_for_a_name_the_first_time() {
     let mut a = app(seed());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(keys(&mut a, "s").is_empty());
     assert!(matches!(a.dialog(), Some(Dialog::SaveAs { .. })));
     // The input starts with the profile's name; replace it.
@@ -407,7 +407,7 @@ fn save_asks_for_a_name_the_first_time() {
     assert_eq!(a.doc.path.as_deref(), Some(real.as_path()));
     assert_eq!(qpmem::store::load_profile(&real).unwrap(), a.doc.profile);
     // Later saves go straight to the same file.
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(matches!(&keys(&mut a, "s")[..], [Effect::Save { path, .. }] if *path == real));
     a.handle(Event::Saved(Err(qpmem::store::StoreError::Io {
         path: real.display().to_string(),
@@ -443,7 +443,7 @@ fn open_lists_profiles_and_asks_before_dropping_changes() {
         [Effect::Open(ProfileRef("default".into()))]
     );
     // With unsaved changes it asks first.
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     keys(&mut a, "o");
     a.handle(Event::ProfilesListed(Ok(entries)));
     assert!(a.handle(k(KeyCode::Enter)).is_empty());
@@ -563,20 +563,20 @@ fn copy_is_an_effect() {
 fn panes_cycle_with_tab_and_help_opens_and_closes() {
     let mut a = app(seed());
     let mut seen = vec![a.focus()];
-    for _ in 0..6 {
+    for _ in 0..7 {
         a.handle(k(KeyCode::Tab));
         seen.push(a.focus());
     }
     assert_eq!(seen.first(), seen.last());
-    assert_eq!(seen.len(), 7);
+    assert_eq!(seen.len(), 8);
     a.handle(Event::Key(KeyEvent::new(
         KeyCode::BackTab,
         KeyModifiers::SHIFT,
     )));
-    assert_eq!(a.focus(), Pane::Cmdline);
+    assert_eq!(a.focus(), Pane::Cxl, "the CXL pane is last");
     keys(&mut a, "?");
     assert!(a.help().is_some());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(a.help().is_none());
     assert_eq!(
         a.doc.profile.devices.len(),
@@ -795,6 +795,19 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
             check("nv2", Verdict::Missing, None),
         ],
         unexpected: Vec::new(),
+        cxl: Some(qpmem::verify::CxlComparison {
+            windows: vec![qpmem::verify::WindowCheck {
+                index: 0,
+                base: 0x4_9000_0000,
+                size: 4 << 30,
+                decoder: None,
+                guest_base: None,
+                guest_size: None,
+                verdict: Verdict::Missing,
+            }],
+            memdevs: Vec::new(),
+            unexpected: Vec::new(),
+        }),
         kernel_warnings: vec!["nd_pmem: probe failed".into()],
         notes: Vec::new(),
         kernel_release: Some("6.1.0-56-amd64".into()),
@@ -812,10 +825,15 @@ fn v_checks_in_a_guest_shows_progress_and_the_verdict_and_cancels() {
         .any(|l| l.contains("nv2") && l.contains("predicted 0x100000000")));
     assert!(!lines.iter().any(|l| l.contains("nv1 ")), "{lines:?}");
     assert!(lines.iter().any(|l| l.contains("nd_pmem: probe failed")));
+    assert!(
+        lines.iter().any(|l| l
+            .contains("CXL window 0 MISSING: predicted 0x490000000 (4G), guest no root decoder")),
+        "{lines:?}"
+    );
     // The screen shows it, and a change to the profile marks it stale.
     let screen = render_text(&a);
     assert!(screen.contains("nv2 MISSING"), "{screen}");
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(matches!(a.doc.guest, GuestCheck::Done { stale: true, .. }));
     assert!(render_text(&a).contains("before your last change"));
 }
@@ -933,7 +951,7 @@ fn what_qemu_placed_shows_on_the_map_and_a_difference_is_loud() {
         .expect(&screen);
     assert!(row.contains("nv2"), "{row}");
     // A change to the profile makes it history.
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     assert!(render_text(&a).contains("before your last change"));
 }
 
@@ -1012,7 +1030,7 @@ fn every_input_edits_lines_alike() {
     line_editing_in(
         "Save as",
         |a| {
-            keys(a, "a");
+            keys(a, "a1");
             keys(a, "s");
         },
         "default",
@@ -1153,7 +1171,7 @@ fn long_inputs_scroll_sideways_to_keep_the_cursor_in_view() {
             "Save as",
             size,
             |a| {
-                keys(a, "as");
+                keys(a, "a1s");
             },
             |a| a.geometry().prompt,
             &path,
@@ -1375,7 +1393,7 @@ fn a_keys_file_in_the_config_dir_rebinds_keys_everywhere_they_show() {
     a.handle(Event::Resize(160, 50));
     keys(&mut a, "a");
     assert_eq!(ids(&a), ["nv1", "nv2"], "a is no longer add");
-    keys(&mut a, "n");
+    keys(&mut a, "n1");
     assert_eq!(ids(&a), ["nv1", "nv2", "nv3"]);
     // The status bar, the question and the help overlay show the keys in use.
     keys(&mut a, "j");
@@ -1393,7 +1411,7 @@ fn a_keys_file_in_the_config_dir_rebinds_keys_everywhere_they_show() {
     assert!(
         screen
             .lines()
-            .any(|l| l.contains("  n           add a DIMM")),
+            .any(|l| l.contains("  n           add a device")),
         "{screen}"
     );
     // A bad file is reported, naming the file and what is wrong, and the
@@ -1420,7 +1438,7 @@ fn renaming_the_open_profile_renames_it_in_the_editor_unmodified() {
     let mut a = app(p);
     a.doc.name = Some("mine".into());
     a.doc.path = Some("/cfg/qpmem/profiles/mine.ron".into());
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     keys(&mut a, "u");
     assert!(!a.doc.dirty());
     a.handle(Event::ProfileRenamed(Ok((
@@ -1446,7 +1464,7 @@ fn renaming_the_open_profile_renames_it_in_the_editor_unmodified() {
     ))));
     assert_eq!(a.doc.name.as_deref(), Some("mine2"));
     // s goes to the new file.
-    keys(&mut a, "a");
+    keys(&mut a, "a1");
     match &keys(&mut a, "s")[..] {
         [Effect::Save { path, name, .. }] => {
             assert_eq!(path, Path::new("/cfg/qpmem/profiles/mine2.ron"));
@@ -1613,4 +1631,170 @@ fn hotplugged_devices_join_the_profile_as_one_undoable_edit() {
     keys(&mut a, "u");
     assert_eq!(a.doc.profile.devices.len(), 2);
     assert!(!a.doc.dirty());
+}
+
+#[test]
+fn add_asks_which_kind_and_the_form_shows_only_that_kinds_fields() {
+    let mut a = app(Profile::empty("kinds"));
+    // Esc adds nothing; the chooser lists every kind.
+    keys(&mut a, "a");
+    let screen = rows_of(&a, 160, 50).join("\n");
+    for kind in ["nvdimm", "pc-dimm", "virtio-pmem-pci", "virtio-mem-pci"] {
+        assert!(screen.contains(kind), "{kind} missing: {screen}");
+    }
+    a.handle(k(KeyCode::Esc));
+    assert!(ids(&a).is_empty());
+    // A row's number adds that kind; Enter the highlighted one, which
+    // starts on the selected device's kind.
+    keys(&mut a, "a3");
+    assert_eq!(ids(&a), ["vpmem1"]);
+    keys(&mut a, "a");
+    a.handle(k(KeyCode::Enter));
+    keys(&mut a, "a");
+    a.handle(k(KeyCode::Down));
+    a.handle(k(KeyCode::Enter));
+    assert_eq!(ids(&a), ["vpmem1", "vpmem2", "vmem3"]);
+    let kinds: Vec<&str> = a
+        .doc
+        .profile
+        .devices
+        .iter()
+        .map(|d| d.kind.device())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["virtio-pmem-pci", "virtio-pmem-pci", "virtio-mem-pci"]
+    );
+    let vp = &a.doc.profile.devices[0];
+    assert!(
+        vp.backend.path().unwrap().ends_with("kinds/virtio-pmem-1"),
+        "{:?}",
+        vp.backend
+    );
+    assert_eq!((vp.label_size, vp.share), (Size(0), true));
+    assert_eq!(a.doc.profile.devices[2].backend, Backend::Ram);
+    for id in ["vpmem1", "vpmem2", "vmem3"] {
+        assert_eq!(complaints(&a, id), Vec::<&str>::new(), "{id}");
+    }
+
+    // The form of the virtio-mem device: block-size and requested-size,
+    // no label-size, slot or file.
+    let labels = |a: &App| -> Vec<String> {
+        let r = a.geometry().dimm.unwrap();
+        rows_of(a, 160, 50)
+            .iter()
+            .skip(r.y as usize + 1)
+            .take(r.height.saturating_sub(2) as usize)
+            .map(|row| {
+                row.chars()
+                    .skip(r.x as usize + 1)
+                    .take(r.width as usize - 2)
+                    .collect::<String>()
+            })
+            .filter_map(|row| row.split_whitespace().next().map(String::from))
+            .collect()
+    };
+    let vmem = labels(&a);
+    assert!(vmem.contains(&"requested-size".to_string()), "{vmem:?}");
+    assert!(vmem.contains(&"block-size".to_string()), "{vmem:?}");
+    for absent in ["label-size", "slot", "unarmed", "align", "file"] {
+        assert!(!vmem.contains(&absent.to_string()), "{absent} in {vmem:?}");
+    }
+    // requested-size edits like any size field, through the form's rows.
+    a.set_focus(Pane::Dimm);
+    let at = vmem.iter().position(|l| l == "requested-size").unwrap();
+    for _ in 0..at {
+        keys(&mut a, "j");
+    }
+    a.handle(k(KeyCode::Enter));
+    keys(&mut a, "4M");
+    a.handle(k(KeyCode::Enter));
+    assert_eq!(a.doc.profile.devices[2].requested_size, Some(Size::mib(4)));
+    assert!(a
+        .doc
+        .derived
+        .shell
+        .iter()
+        .any(|l| l.contains("id=vmem3") && l.contains("requested-size=4M")));
+
+    // virtio-pmem: a file, no node, no label.
+    a.set_focus(Pane::Devices);
+    keys(&mut a, "kk");
+    assert_eq!(a.doc.selected, 0);
+    let vp = labels(&a);
+    assert!(vp.contains(&"file".to_string()), "{vp:?}");
+    for absent in ["label-size", "node", "slot", "block-size", "requested-size"] {
+        assert!(!vp.contains(&absent.to_string()), "{absent} in {vp:?}");
+    }
+}
+
+#[test]
+fn the_cxl_pane_builds_a_topology_qemu_takes() {
+    let mut p = Profile::empty("cxl-here");
+    p.machine = "q35".into();
+    let mut a = app(p);
+    // Shift-Tab from the list: the CXL pane, in the list's place.
+    a.handle(Event::Key(KeyEvent::new(
+        KeyCode::BackTab,
+        KeyModifiers::SHIFT,
+    )));
+    assert_eq!(a.focus(), Pane::Cxl);
+    let screen = rows_of(&a, 160, 50).join("\n");
+    assert!(screen.contains("host bridges (pxb-cxl)"), "{screen}");
+    assert!(a.doc.profile.cxl.is_none());
+    // a on "host bridges", then on the bridge, then on the root port.
+    keys(&mut a, "aaa");
+    let cxl = a.doc.profile.cxl.as_ref().expect("CXL is on");
+    assert_eq!(cxl.host_bridges[0].id, "cxl.0");
+    assert_eq!(cxl.devices().len(), 1);
+    // The last row is the windows header: a adds a window on cxl.0.
+    keys(&mut a, "Ga");
+    let cxl = a.doc.profile.cxl.as_ref().unwrap();
+    assert_eq!(cxl.windows[0].targets, ["cxl.0"]);
+    let shell = a.doc.derived.shell.join("\n");
+    for piece in [
+        "cxl=on",
+        "cxl-fmw.0.targets.0=cxl.0",
+        "-device pxb-cxl,bus_nr=12",
+        "-device cxl-type3",
+    ] {
+        assert!(shell.contains(piece), "{piece} missing: {shell}");
+    }
+    // The window is on the map, and the rules have nothing to say.
+    let l = a.doc.derived.layout.as_ref().unwrap();
+    assert_eq!(l.cxl.as_ref().unwrap().windows.len(), 1);
+    let errors: Vec<String> = a
+        .doc
+        .derived
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity != Severity::Note)
+        .map(|d| d.render())
+        .collect();
+    assert_eq!(errors, Vec::<String>::new());
+    // Enter edits the window's size; a bad value is refused as typed.
+    a.handle(k(KeyCode::Enter));
+    assert!(matches!(a.dialog(), Some(Dialog::CxlValue { .. })));
+    a.handle(ctrl('u'));
+    keys(&mut a, "8X");
+    a.handle(k(KeyCode::Enter));
+    assert!(matches!(
+        a.dialog(),
+        Some(Dialog::CxlValue { error: Some(_), .. })
+    ));
+    a.handle(k(KeyCode::Backspace));
+    keys(&mut a, "G");
+    a.handle(k(KeyCode::Enter));
+    assert!(a.dialog().is_none());
+    let cxl = a.doc.profile.cxl.as_ref().unwrap();
+    assert_eq!(cxl.windows[0].size, Size::gib(8));
+    // d removes the window; u brings it back.
+    keys(&mut a, "d");
+    assert!(a.doc.profile.cxl.as_ref().unwrap().windows.is_empty());
+    keys(&mut a, "u");
+    assert_eq!(a.doc.profile.cxl.as_ref().unwrap().windows.len(), 1);
+    // w on a row that is not a root port does nothing but say so.
+    let before = a.doc.profile.clone();
+    keys(&mut a, "w");
+    assert_eq!(a.doc.profile, before);
 }

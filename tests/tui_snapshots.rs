@@ -4,6 +4,7 @@
 //! (the misaligned edge in the warning colour, NO_COLOR).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use qpmem::core::device::DimmKind;
 use qpmem::core::profile::{Dimm, Profile};
 use qpmem::core::size::Size;
 use qpmem::tui::panes;
@@ -169,6 +170,90 @@ fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
 }
 
 #[test]
+fn each_kind_has_its_own_colour_on_the_map_and_in_the_legend() {
+    let theme = Theme::default_theme();
+    let mut p = Profile::empty("mixed");
+    p.devices = vec![
+        Dimm::nvdimm(1, "/vms/nv1".into(), Size::mib(1026)),
+        Dimm::virtio_pmem(2, "/vms/vp2".into(), Size::gib(1)),
+    ];
+    p.devices[1].align = Some(Size::mib(128));
+    let (w, h) = (160, 50);
+    let a = app(p, w, h);
+    let t = screen(&a, w, h);
+    let buf = t.backend().buffer();
+    let nv = theme.device(DimmKind::Nvdimm, 0);
+    let vp = theme.device(DimmKind::VirtioPmem, 1);
+    assert_ne!(
+        nv, vp,
+        "the default theme gives virtio-pmem a colour of its own"
+    );
+    assert!(!theme.dimms.contains(&vp), "{vp:?} is an NVDIMM colour too");
+    // Each device's block: the first cell of its name inside the map pane.
+    let map = a.geometry().map;
+    let on_map = |needle: &str| {
+        (map.y..map.y + map.height).find_map(|y| {
+            let row: String = (map.x..map.x + map.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            row.find(needle)
+                .map(|b| (map.x + row[..b].chars().count() as u16, y))
+        })
+    };
+    let (x, y) = on_map("vpmem2").expect("vpmem2 on the map");
+    assert_eq!(buf[(x, y)].bg, vp, "vpmem2's block");
+    let (x, y) = on_map("nv1").expect("nv1 on the map");
+    assert_eq!(buf[(x, y)].bg, nv, "nv1's block");
+    // The legend names each kind beside its colour.
+    let (lx, ly) = find(buf, " virtio-pmem ").expect("the legend names virtio-pmem");
+    assert_eq!(buf[(lx - 1, ly)].bg, vp, "the swatch before the name");
+}
+
+#[test]
+fn cxl_windows_are_on_the_map_where_qemu_puts_them() {
+    let theme = Theme::default_theme();
+    let p = qpmem::core::examples::find("cxl-run-qemu")
+        .unwrap()
+        .load(Path::new("/vms"))
+        .unwrap();
+    let l = qpmem::core::layout::layout(&p, &qpmem::core::facts::HostFacts::default()).unwrap();
+    let windows = l.cxl.as_ref().unwrap().windows.clone();
+    let (w, h) = (160, 50);
+    let a = app(p, w, h);
+    let t = screen(&a, w, h);
+    let buf = t.backend().buffer();
+    let map = a.geometry().map;
+    // The map's scale: the first cell is address 0.
+    let title: String = (map.x..map.x + map.width)
+        .map(|x| buf[(x, map.y)].symbol().to_string())
+        .collect();
+    let mib: u64 = title
+        .split("1 cell = ")
+        .nth(1)
+        .and_then(|t| t.split(" MiB").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no scale in {title:?}"));
+    let cell = mib << 20;
+    for win in &windows {
+        let label = format!("CXL window {} 4 GiB", win.index);
+        let (x, y) = find(buf, &label).unwrap_or_else(|| panic!("{label} not on the map"));
+        assert_eq!(buf[(x, y)].bg, theme.cxl, "{label}");
+        // The label starts in the cell that holds the window's base.
+        let col = u64::from(x - (map.x + 1));
+        assert!(
+            col * cell <= win.base && win.base < (col + 1) * cell,
+            "{label} at cell {col} ({:#x}), the window at {:#x}",
+            col * cell,
+            win.base
+        );
+    }
+    assert!(
+        find(buf, "(1 GiB pmem behind)").is_some(),
+        "window 1 targets all four devices"
+    );
+}
+
+#[test]
 fn the_misaligned_edge_is_drawn_in_the_warning_colour() {
     let theme = Theme::default_theme();
     for (w, h) in SIZES {
@@ -184,10 +269,10 @@ fn the_misaligned_edge_is_drawn_in_the_warning_colour() {
         assert_eq!(edge.bg, theme.warning, "nv2's start cell at {x},{y}");
         // Its body is in nv2's own colour, not the warning colour.
         let body = &buf[(x + 5, y)];
-        assert_eq!(body.bg, theme.dimm(1));
+        assert_eq!(body.bg, theme.device(DimmKind::Nvdimm, 1));
         // nv1 starts on a boundary: no warning there.
         let (x1, y1) = find(buf, "nv1 0x100000000").unwrap();
-        assert_eq!(buf[(x1, y1)].bg, theme.dimm(0));
+        assert_eq!(buf[(x1, y1)].bg, theme.device(DimmKind::Nvdimm, 0));
         // The marker names the offset.
         let (mx, my) = find(buf, "▲nv2 +126 MiB").expect("marker with the offset");
         assert_eq!(buf[(mx, my)].fg, theme.warning);

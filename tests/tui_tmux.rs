@@ -137,7 +137,7 @@ fn a_session_in_a_real_terminal() {
     });
 
     // Add a DIMM.
-    t.keys(&["a"]);
+    t.keys(&["a", "1"]);
     // The list, the title's unsaved mark and the command line all follow
     // (waited for together: a capture may catch a frame half drawn).
     t.wait("nv3 in the list and the command line", |s| {
@@ -219,7 +219,7 @@ fn save_then_reopen_the_last_used_profile() {
     t.wait("the shell", |s| !s.trim().is_empty());
     t.type_line(env!("CARGO_BIN_EXE_qpmem"));
     t.wait("the editor", |s| s.contains("Address map"));
-    t.keys(&["a"]);
+    t.keys(&["a", "1"]);
     t.wait("nv3", |s| s.contains("[+]"));
     t.keys(&["s"]);
     t.wait("the save prompt", |s| s.contains("Save as"));
@@ -731,21 +731,21 @@ fn a_keys_file_rebinds_keys_and_a_bad_one_is_reported() {
     t.wait("the editor", |s| {
         s.contains("Address map") && s.contains("nv2")
     });
-    t.keys(&["n"]);
+    t.keys(&["n", "1"]);
     t.wait("nv3, added by n", |s| {
         s.contains("nv3") && s.contains("[+]")
     });
     // a no longer adds (typed before n, so it is handled first).
-    t.keys(&["a"]);
-    t.keys(&["n"]);
+    t.keys(&["a", "1"]);
+    t.keys(&["n", "1"]);
     let s = t.wait("nv4, added by n", |s| s.contains("nv4"));
     assert!(!s.contains("nv5"), "a still adds a DIMM: {s}");
     t.keys(&["?"]);
     t.wait("help listing n for add", |s| {
-        s.lines().any(|l| l.contains("  n           add a DIMM"))
+        s.lines().any(|l| l.contains("  n           add a device"))
     });
     t.keys(&["Escape"]);
-    t.wait("help closed", |s| !s.contains("add a DIMM"));
+    t.wait("help closed", |s| !s.contains("add a device"));
     t.keys(&["q"]);
     t.wait("the quit question", |s| s.contains("Quit without saving"));
     t.keys(&["y"]);
@@ -761,7 +761,7 @@ fn a_keys_file_rebinds_keys_and_a_bad_one_is_reported() {
     let status = s.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
     assert!(status.contains("keys.ron"), "{s}");
     // The default keys work.
-    t.keys(&["a"]);
+    t.keys(&["a", "1"]);
     t.wait("nv3, added by a", |s| s.contains("nv3"));
     t.keys(&["q"]);
     t.wait("the quit question", |s| s.contains("Quit without saving"));

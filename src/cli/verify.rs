@@ -105,10 +105,15 @@ pub fn run(a: VerifyArgs) -> Outcome {
 fn table(r: &qpmem::verify::VerifyReport) -> String {
     let hex = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v:#x}"));
     let size = |v: Option<u64>| v.map_or("-".to_string(), format_qemu);
-    let mut t = format!(
-        "{:<10} {:<14} {:>10}  {:<14} {:>10}  {:<8} RESULT\n",
-        "ID", "PREDICTED", "SIZE", "GUEST", "SIZE", "REGION"
-    );
+    // A CXL-only profile has no DIMM table.
+    let mut t = if r.dimms.is_empty() && r.cxl.is_some() {
+        String::new()
+    } else {
+        format!(
+            "{:<10} {:<14} {:>10}  {:<14} {:>10}  {:<8} RESULT\n",
+            "ID", "PREDICTED", "SIZE", "GUEST", "SIZE", "REGION"
+        )
+    };
     for d in &r.dimms {
         t.push_str(&format!(
             "{:<10} {:<14} {:>10}  {:<14} {:>10}  {:<8} {}\n",
@@ -132,6 +137,60 @@ fn table(r: &qpmem::verify::VerifyReport) -> String {
             "-"
         ));
     }
+    if let Some(c) = &r.cxl {
+        t.push_str(&format!(
+            "{}{:<10} {:<14} {:>10}  {:<14} {:>10}  {:<11} RESULT\n",
+            if t.is_empty() { "" } else { "\n" },
+            "CXL",
+            "PREDICTED",
+            "SIZE",
+            "GUEST",
+            "SIZE",
+            "DECODER"
+        ));
+        for w in &c.windows {
+            t.push_str(&format!(
+                "{:<10} {:<14} {:>10}  {:<14} {:>10}  {:<11} {}\n",
+                format!("window {}", w.index),
+                format!("{:#x}", w.base),
+                format_qemu(w.size),
+                hex(w.guest_base),
+                size(w.guest_size),
+                w.decoder.as_deref().unwrap_or("-"),
+                w.verdict.label()
+            ));
+        }
+        for u in &c.unexpected {
+            t.push_str(&format!(
+                "{:<10} {:<14} {:>10}  {:<14} {:>10}  {:<11} UNEXPECTED\n",
+                "window ?",
+                "-",
+                "-",
+                format!("{:#x}", u.addr),
+                format_qemu(u.size),
+                "-"
+            ));
+        }
+        // Type-3 devices: a memdev of their pmem size below their host
+        // bridge's root bus.
+        for m in &c.memdevs {
+            let found = m.memdev.is_some();
+            t.push_str(&format!(
+                "{:<10} {:<14} {:>10}  {:<14} {:>10}  {:<11} {}\n",
+                m.id,
+                format!("pci0000:{:02x}", m.bus_nr),
+                format_qemu(m.pmem_size),
+                m.memdev.as_deref().unwrap_or("-"),
+                if found {
+                    format_qemu(m.pmem_size)
+                } else {
+                    "-".into()
+                },
+                "-",
+                m.verdict.label()
+            ));
+        }
+    }
     if !r.kernel_warnings.is_empty() {
         t.push_str("\nkernel warnings:\n");
         for w in &r.kernel_warnings {
@@ -148,7 +207,7 @@ fn table(r: &qpmem::verify::VerifyReport) -> String {
         r.boot_seconds
     ));
     t.push_str(if r.all_match {
-        "The guest saw every NVDIMM where qpmem predicted.\n"
+        "The guest saw every device where qpmem predicted.\n"
     } else {
         "The guest's view DIFFERS from qpmem's prediction.\n"
     });

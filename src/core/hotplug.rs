@@ -11,12 +11,12 @@
 
 use crate::core::device::Addr;
 use crate::core::device::Dimm;
-use crate::core::diagnose::{check_profile, Diagnostic, Severity};
+use crate::core::diagnose::{check_profile, Diagnostic, Edit, Fix, Severity};
 use crate::core::facts::HostFacts;
 use crate::core::layout::{layout, PlaceError, Placement};
 use crate::core::profile::{Auto, Profile};
 use crate::core::qemu::{MemoryDeviceInfo, QemuVersion};
-use crate::core::size::Size;
+use crate::core::size::{Size, GIB};
 use serde_json::Value;
 
 /// The running VM as the prediction sees it.
@@ -127,6 +127,56 @@ impl HotplugPlan {
     pub fn is_blocked(&self) -> bool {
         !self.errors().is_empty()
     }
+}
+
+/// When the VM has no room for `plan`'s device (no free slot, not enough
+/// of maxmem), the change to the launched profile that gives the next
+/// launch room for it: one more spare slot (or one more fixed slot), and
+/// a fixed maxmem raised by the device's footprint (an automatic one
+/// grows with the spare slot). The running VM keeps what it started with:
+/// slots and maxmem are fixed at start.
+pub fn room_fix(launched: &Profile, plan: &HotplugPlan) -> Option<Fix> {
+    match plan.placement {
+        Err(
+            PlaceError::NoFreeSlot { .. }
+            | PlaceError::NotEnoughSpace { .. }
+            | PlaceError::NoDeviceMemory
+            | PlaceError::Fragmented,
+        ) => {}
+        _ => return None,
+    }
+    let mut edits = Vec::new();
+    let mut what = Vec::new();
+    match launched.slots {
+        Auto::Auto => {
+            let spare = launched.spare_slots.saturating_add(1);
+            edits.push(Edit::SetSpareSlots { spare });
+            what.push(format!("spare slots {spare}"));
+        }
+        Auto::Fixed(n) => {
+            edits.push(Edit::SetSlots {
+                slots: Auto::Fixed(n.saturating_add(1)),
+            });
+            what.push(format!("slots {}", n.saturating_add(1)));
+        }
+    }
+    if let Auto::Fixed(m) = launched.maxmem {
+        let need = crate::core::device::footprint(&plan.device).unwrap_or(plan.device.size.0);
+        let to = crate::core::size::align_up(m.0.saturating_add(need), GIB)
+            .unwrap_or(m.0.saturating_add(need));
+        edits.push(Edit::SetMaxmem {
+            maxmem: Auto::Fixed(Size(to)),
+        });
+        what.push(format!("maxmem {}", crate::core::size::format_qemu(to)));
+    }
+    Some(Fix::new(
+        format!(
+            "for the next launch, room to hotplug {}: {}",
+            plan.device.id,
+            what.join(", ")
+        ),
+        edits,
+    ))
 }
 
 /// NVDIMM hotplug came with QEMU 2.8 (ACPI NFIT notification).
@@ -395,5 +445,56 @@ mod tests {
             Outcome::Differs { .. }
         ));
         assert_eq!(outcome(&plan, &[]), Outcome::Missing);
+    }
+
+    #[test]
+    fn no_room_gives_a_fix_for_the_next_launch_that_makes_room() {
+        // Two slots, both taken at launch: the third DIMM has no slot.
+        let mut launched = Profile::empty("room");
+        launched.ram = Size::mib(512);
+        launched.devices = vec![nv(1, Size::gib(1)), nv(2, Size::gib(1))];
+        let l = layout(&launched, &HostFacts::default()).unwrap();
+        let plugged: Vec<MemoryDeviceInfo> = l
+            .devices
+            .iter()
+            .map(|d| {
+                let p = d.placement().unwrap();
+                reported(&d.id, p.slot.unwrap(), p.addr, p.size)
+            })
+            .collect();
+        let running = Running::new(&launched, &[], plugged, None);
+        let third = nv(3, Size::gib(1));
+        let blocked = plan(&running, third.clone(), &HostFacts::default());
+        assert!(blocked.is_blocked(), "{:?}", blocked.errors());
+        let fix = room_fix(&launched, &blocked).expect("a fix");
+        assert_eq!(fix.edits, [Edit::SetSpareSlots { spare: 1 }]);
+        let mut next = launched.clone();
+        for e in &fix.edits {
+            assert!(e.apply(&mut next));
+        }
+        // The next launch has room: the same hotplug fits.
+        let l = layout(&next, &HostFacts::default()).unwrap();
+        let plugged: Vec<MemoryDeviceInfo> = l
+            .devices
+            .iter()
+            .map(|d| {
+                let p = d.placement().unwrap();
+                reported(&d.id, p.slot.unwrap(), p.addr, p.size)
+            })
+            .collect();
+        let running = Running::new(&next, &[], plugged, None);
+        let fits = plan(&running, third.clone(), &HostFacts::default());
+        assert!(!fits.is_blocked(), "{:?}", fits.errors());
+        assert_eq!(room_fix(&next, &fits), None, "nothing to fix");
+
+        // A fixed maxmem is raised by the device's footprint too.
+        launched.maxmem = Auto::Fixed(Size::mib(512 + 2 * 1026));
+        let fix = room_fix(&launched, &blocked).unwrap();
+        assert!(
+            fix.edits
+                .iter()
+                .any(|e| matches!(e, Edit::SetMaxmem { .. })),
+            "{fix:?}"
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! Pure: what is on disk is asked through [`NewDimmContext::exists`],
 //! which the shell supplies.
 
-use crate::core::device::Dimm;
+use crate::core::device::{Dimm, DimmKind};
 use crate::core::diagnose::{check_profile, Severity};
 use crate::core::facts::HostFacts;
 use crate::core::profile::{Backend, Profile};
@@ -33,31 +33,39 @@ pub struct NewDimmContext<'a> {
     pub exists: &'a dyn Fn(&Path) -> bool,
 }
 
-/// The next NVDIMM for `profile`: the next free `nvN`/`memN`; label 2M;
-/// align 128M (QEMU 2.12+); a size the guest sees whole: the previous
-/// DIMM's visible size rounded up to the alignment (else 1 GiB) plus the
-/// label, so 1026M for 1 GiB, falling back to 1 GiB when that size would
-/// draw a warning or an error about the new DIMM (no room under a fixed
-/// maxmem, say); and a backing file of its own ([`new_backing_file`]).
+/// The next NVDIMM for `profile` ([`new_device`] of an NVDIMM): the `a`
+/// of the editor and the launch view's `+`.
 pub fn new_nvdimm(profile: &Profile, ctx: &NewDimmContext) -> Dimm {
+    new_device(DimmKind::Nvdimm, profile, ctx)
+}
+
+/// The next device of `kind` for `profile`: the next number no kind's
+/// ids clash at (`nvN`/`memN`, `vpmemN`...); on an NVDIMM label 2M; on a
+/// file-backed kind align = one memory section (QEMU 2.12+) and a backing
+/// file of its own ([`new_backing_file`], named after the kind); a size
+/// the guest sees whole: the previous device's visible size rounded up to
+/// the section (else 1 GiB) plus the label, so 1026M for a 1 GiB NVDIMM,
+/// falling back to 1 GiB when that size would draw a warning or an error
+/// about the new device (no room under a fixed maxmem, say).
+pub fn new_device(kind: DimmKind, profile: &Profile, ctx: &NewDimmContext) -> Dimm {
+    let spec = kind.spec();
     let n = profile.next_device_number();
-    let path = new_backing_file(profile, &format!("nvdimm-{n}"), ctx);
-    let has_align = ctx.qemu.is_none_or(|v| v >= QemuVersion::new(2, 12, 0));
+    let path = spec
+        .is_persistent()
+        .then(|| new_backing_file(profile, &format!("{}-{n}", spec.name()), ctx));
+    let has_align = path.is_some() && ctx.qemu.is_none_or(|v| v >= QemuVersion::new(2, 12, 0));
+    let label = if spec.has_labels() { NEW_LABEL } else { 0 };
     let section = profile.section_size();
-    let align = if has_align {
-        section
-    } else {
-        crate::core::device::PAGE_SIZE
-    };
     let with_visible = |visible: u64| {
-        let mut d = Dimm::nvdimm(n, path.clone(), Size(visible.saturating_add(NEW_LABEL)));
-        d.label_size = Size(NEW_LABEL);
+        let file = path.clone().unwrap_or_default();
+        let mut d = spec.new_device(n, file, Size(visible.saturating_add(label)));
+        d.label_size = Size(label);
         d.align = has_align.then_some(Size(section));
         d
     };
     let previous = profile.devices.last().and_then(|d| {
         let visible = d.size.0.saturating_sub(d.effective_label_size());
-        align_up(visible, align).filter(|v| *v > 0)
+        align_up(visible, section).filter(|v| *v > 0)
     });
     let one_gib = with_visible(GIB);
     let Some(visible) = previous.filter(|v| *v != GIB) else {
@@ -155,6 +163,32 @@ pub fn own_backing_files(profile: &mut Profile, name: &str, ctx: &NewDimmContext
         });
     }
     moved
+}
+
+/// Where a new CXL type-3 device's files go: beside the CXL files the
+/// profile has, else beside its devices' files, else in its own directory
+/// under the data directory, `${data}/<profile>/cxl`.
+pub fn cxl_dir(profile: &Profile, data_dir: &Path) -> PathBuf {
+    let cxl_file = profile.cxl.as_ref().and_then(|c| {
+        c.devices().into_iter().find_map(|(d, _)| {
+            [&d.persistent, &d.volatile, &d.lsa]
+                .into_iter()
+                .flatten()
+                .find_map(|m| m.backend.path().and_then(Path::parent).map(PathBuf::from))
+        })
+    });
+    cxl_file
+        .or_else(|| {
+            profile
+                .devices
+                .iter()
+                .rev()
+                .find_map(|d| d.backend.path().and_then(Path::parent).map(PathBuf::from))
+        })
+        .unwrap_or_else(|| match own_dir_name(&profile.name) {
+            Some(name) => data_dir.join(name).join("cxl"),
+            None => data_dir.join("cxl"),
+        })
 }
 
 /// The profile's name as a directory name, when it can be one: one
@@ -337,5 +371,40 @@ mod tests {
         assert_eq!(d.size, Size::mib(1026));
         p.devices.push(d);
         assert_eq!(complaints(&p, "nv1"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_kind_comes_clean_with_ids_and_a_file_of_its_own() {
+        let nothing = |_: &Path| false;
+        let mut p = Profile::empty("mine");
+        for kind in DimmKind::ALL.iter().chain(DimmKind::ALL) {
+            let d = new_device(*kind, &p, &ctx(&nothing));
+            assert_eq!(d.kind, *kind);
+            let spec = kind.spec();
+            assert!(d.id.starts_with(spec.id_prefix()), "{}", d.id);
+            if spec.is_persistent() {
+                let f = d.backend.path().expect("a persistent kind has a file");
+                assert!(
+                    f.starts_with("/data/mine")
+                        && f.file_name()
+                            .unwrap()
+                            .to_str()
+                            .unwrap()
+                            .starts_with(spec.name()),
+                    "{f:?}"
+                );
+                assert_eq!(d.align, Some(Size::mib(128)));
+            } else {
+                assert_eq!((d.backend.clone(), d.align), (Backend::Ram, None));
+            }
+            assert_eq!(d.label_size.0 > 0, spec.has_labels());
+            let id = d.id.clone();
+            p.devices.push(d);
+            assert_eq!(complaints(&p, &id), Vec::<String>::new(), "{kind:?}");
+        }
+        let ids: HashSet<&str> = p.devices.iter().map(|d| d.id.as_str()).collect();
+        let memdevs: HashSet<&str> = p.devices.iter().map(|d| d.memdev.as_str()).collect();
+        assert_eq!((ids.len(), memdevs.len()), (8, 8));
+        assert!(layout(&p, &HostFacts::default()).is_ok());
     }
 }

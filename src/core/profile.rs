@@ -454,15 +454,18 @@ impl Profile {
             .collect()
     }
 
-    /// The next free `nvN`/`memN` number.
+    /// The next number no kind's new device would clash at: no device has
+    /// the id or the memdev any kind names its device `n` with (`nvN`/
+    /// `memN`, `dimmN`/`ramN`, `vpmemN`/`vpmem-memN`, `vmemN`/`vmem-ramN`).
     pub fn next_device_number(&self) -> usize {
         (1..)
             .find(|n| {
-                !self.devices.iter().any(|d| {
-                    d.id == format!("nv{n}")
-                        || d.memdev == format!("mem{n}")
-                        || d.id == format!("dimm{n}")
-                        || d.memdev == format!("ram{n}")
+                DimmKind::ALL.iter().all(|k| {
+                    let new = k.spec().new_device(*n, PathBuf::new(), Size(0));
+                    !self
+                        .devices
+                        .iter()
+                        .any(|d| d.id == new.id || d.memdev == new.memdev)
                 })
             })
             .unwrap_or(1)

@@ -77,7 +77,22 @@ for ns in /sys/bus/nd/devices/namespace*; do
   blk=$(ls "$ns/block" 2>/dev/null | tr '\n' ','); blk=${blk%,}
   echo "QPMEM-NAMESPACE ${ns##*/} region=$parent start=$(attr $ns resource) size=$(attr $ns size) mode=$(attr $ns mode) blockdev=${blk:-none}"
 done
-dmesg -r | grep -i -E 'nvdimm|nfit|pmem|nd_' | while read -r line; do
+# CXL (when its modules loaded): the memdevs appear asynchronously, after
+# the root decoders (the fixed memory windows) are registered.
+if [ -d /sys/bus/cxl/devices ]; then
+  n=0
+  while [ $n -lt 50 ] && ! ls /sys/bus/cxl/devices | grep -q '^mem'; do sleep 0.2; n=$((n + 1)); done
+  sleep 0.5
+  for d in /sys/bus/cxl/devices/decoder0.*; do
+    [ -d "$d" ] || continue
+    echo "QPMEM-CXL-DECODER ${d##*/} start=$(attr $d start) size=$(attr $d size)"
+  done
+  for m in /sys/bus/cxl/devices/mem*; do
+    [ -d "$m" ] || continue
+    echo "QPMEM-CXL-MEM ${m##*/} pmem=$(attr $m pmem/size) path=$(readlink -f $m)"
+  done
+fi
+dmesg -r | grep -i -E 'nvdimm|nfit|pmem|nd_|cxl' | while read -r line; do
   echo "QPMEM-DMESG $line"
 done
 echo "QPMEM-END"

@@ -37,9 +37,10 @@ pub use initramfs::{build_initramfs, find_busybox, write_initramfs, InitramfsSpe
 pub use kernel::{
     debian_kernel_cache, host_kernel, GuestKernel, KernelSource, DEFAULT_APPEND, KERNEL_DIR_ENV,
 };
-pub use modules::{NVDIMM_MODULES, VIRTIO_PMEM_MODULES};
+pub use modules::{CXL_MODULES, NVDIMM_MODULES, VIRTIO_PMEM_MODULES};
 pub use report::{
-    parse_report, GuestReport, IomemRange, KernelMessage, ModuleLoad, Namespace, Region,
+    parse_report, CxlDecoder, CxlMemdev, GuestReport, IomemRange, KernelMessage, ModuleLoad,
+    Namespace, Region,
 };
 pub use runner::{run_report, GuestRun, GuestVm};
 

@@ -28,6 +28,13 @@ pub const NVDIMM_MODULES: &[&str] = &["libnvdimm", "nfit", "nd_btt", "nd_pmem"];
 /// that have one, so a kernel without them still verifies NVDIMMs.
 pub const VIRTIO_PMEM_MODULES: &[&str] = &["virtio_pci", "virtio_pmem"];
 
+/// What CXL needs on top (Debian's 6.1 has them as modules): the ACPI
+/// root (CEDT: the fixed memory windows as root decoders), the type-3
+/// devices' PCI driver, their memdevs and the pmem bridge to libnvdimm
+/// (`cxl_core` and `cxl_port` come as dependencies). Loaded only for
+/// profiles with CXL.
+pub const CXL_MODULES: &[&str] = &["cxl_acpi", "cxl_pci", "cxl_mem", "cxl_pmem"];
+
 /// A module to load, with its file's contents already decompressed.
 #[derive(Debug, Clone)]
 pub struct LoadableModule {

@@ -10,6 +10,8 @@
 //! QPMEM-IOMEM 100000000-177ffffff : Persistent Memory
 //! QPMEM-REGION region0 start=0x100000000 size=2013265920 align=16777216 mappings=1
 //! QPMEM-NAMESPACE namespace0.0 region=region0 start=0x100000000 size=2013265920 mode=raw blockdev=pmem0
+//! QPMEM-CXL-DECODER decoder0.0 start=0x490000000 size=0x100000000
+//! QPMEM-CXL-MEM mem0 pmem=0x10000000 path=/sys/devices/pci0000:0c/0000:0c:00.0/0000:0d:00.0/mem0
 //! QPMEM-DMESG <4>[    1.23] nd_pmem namespace0.0: unable to guarantee persistence of writes
 //! QPMEM-END
 //! QPMEM-SHELL                          (interactive mode only)
@@ -28,6 +30,8 @@ const MODULE: &str = "QPMEM-MODULE";
 const IOMEM: &str = "QPMEM-IOMEM";
 const REGION: &str = "QPMEM-REGION";
 const NAMESPACE: &str = "QPMEM-NAMESPACE";
+const CXL_DECODER: &str = "QPMEM-CXL-DECODER";
+const CXL_MEM: &str = "QPMEM-CXL-MEM";
 const DMESG: &str = "QPMEM-DMESG";
 const END: &str = "QPMEM-END";
 /// Printed after the report in [`super::InitMode::ReportThenShell`], just
@@ -42,6 +46,8 @@ pub const MARKERS: &[&str] = &[
     IOMEM,
     REGION,
     NAMESPACE,
+    CXL_DECODER,
+    CXL_MEM,
     DMESG,
     END,
     SHELL_MARKER,
@@ -66,7 +72,12 @@ pub struct GuestReport {
     pub regions: Vec<Region>,
     /// `/sys/bus/nd/devices/namespace*`.
     pub namespaces: Vec<Namespace>,
-    /// Kernel log lines mentioning nvdimm, nfit, pmem or nd_, all levels.
+    /// CXL root decoders (`/sys/bus/cxl/devices/decoder0.N`): the fixed
+    /// memory windows as the kernel took them from the CEDT.
+    pub cxl_decoders: Vec<CxlDecoder>,
+    /// CXL memdevs (`/sys/bus/cxl/devices/memN`).
+    pub cxl_memdevs: Vec<CxlMemdev>,
+    /// Kernel log lines mentioning nvdimm, nfit, pmem, nd_ or cxl, all levels.
     pub kernel_messages: Vec<KernelMessage>,
     /// The text of those kernel messages whose level is warning or worse.
     pub kernel_warnings: Vec<String>,
@@ -129,6 +140,26 @@ pub struct Namespace {
     pub blockdevs: Vec<String>,
 }
 
+/// A CXL root decoder: one fixed memory window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CxlDecoder {
+    /// e.g. `decoder0.0`.
+    pub name: String,
+    pub start: u64,
+    pub size: u64,
+}
+
+/// A CXL memory device (a type-3 device the kernel bound).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CxlMemdev {
+    /// e.g. `mem0`.
+    pub name: String,
+    /// Its persistent capacity (`pmem/size`).
+    pub pmem_size: u64,
+    /// Its sysfs path (below the PCI root bus of its host bridge).
+    pub path: String,
+}
+
 /// One line of the kernel log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelMessage {
@@ -175,6 +206,8 @@ pub fn parse_report(console_text: &str) -> GuestReport {
             IOMEM => parse_iomem(rest).map(|r| report.pmem_ranges.push(r)),
             REGION => parse_region(rest).map(|r| report.regions.push(r)),
             NAMESPACE => parse_namespace(rest).map(|n| report.namespaces.push(n)),
+            CXL_DECODER => parse_cxl_decoder(rest).map(|d| report.cxl_decoders.push(d)),
+            CXL_MEM => parse_cxl_memdev(rest).map(|m| report.cxl_memdevs.push(m)),
             DMESG => {
                 let msg = parse_kernel_message(rest);
                 if msg.level.is_some_and(|l| l <= WARNING_LEVEL) {
@@ -297,6 +330,24 @@ fn parse_region(rest: &str) -> Result<Region, String> {
         size: f.required_num("size")?,
         align: f.num("align")?,
         mappings: f.num("mappings")?,
+    })
+}
+
+fn parse_cxl_decoder(rest: &str) -> Result<CxlDecoder, String> {
+    let f = Fields::parse(rest, "decoder")?;
+    Ok(CxlDecoder {
+        name: f.name.to_owned(),
+        start: f.required_num("start")?,
+        size: f.required_num("size")?,
+    })
+}
+
+fn parse_cxl_memdev(rest: &str) -> Result<CxlMemdev, String> {
+    let f = Fields::parse(rest, "mem")?;
+    Ok(CxlMemdev {
+        name: f.name.to_owned(),
+        pmem_size: f.required_num("pmem")?,
+        path: f.text("path").unwrap_or_default().to_owned(),
     })
 }
 

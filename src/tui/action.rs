@@ -20,6 +20,8 @@ use std::str::FromStr;
 pub enum Action {
     // Normal: the editor outside fields and dialogs.
     AddDimm,
+    /// A switch below the selected root port (the CXL pane).
+    AddSwitch,
     DeleteDimm,
     Edit,
     MoveDown,
@@ -270,6 +272,7 @@ use Scope::{Always, Confirm, Input, Move, Normal, Picker};
 pub static DEFAULTS: &[DefaultBinding] = &[
     b(Normal, Action::AddDimm, &[key('a')], 1),
     b(Normal, Action::DeleteDimm, &[key('d')], 1),
+    b(Normal, Action::AddSwitch, &[key('w')], 1),
     b(Normal, Action::Edit, &[code(KeyCode::Enter), key('e')], 2),
     b(Normal, Action::MoveDown, &[key('J')], 1),
     b(Normal, Action::MoveUp, &[key('K')], 1),
@@ -337,7 +340,7 @@ pub const fn cmd(action: Action, help: &'static str, hint: Option<&'static str>)
 /// [`Scope::Always`] or [`Scope::Normal`]). `Enter/e` is here for the
 /// status bar; each pane says what it does there.
 pub const GLOBAL: &[Command] = &[
-    cmd(Action::AddDimm, "add a DIMM: the next nvN/memN, the previous DIMM's size (else 1G), label 2M, align 128M, a file beside the others", Some("add")),
+    cmd(Action::AddDimm, "add a device: asks which kind (nvdimm, pc-dimm, virtio-pmem, virtio-mem); the next free id, the previous device's size (else 1G), on an NVDIMM label 2M, on a file align 128M and a file beside the others", Some("add")),
     cmd(Action::DeleteDimm, "delete the selected DIMM (asks first)", Some("delete")),
     cmd(Action::Edit, "edit: what it does depends on the pane (below)", Some("edit")),
     cmd(Action::MoveDown, "move the selected DIMM down (this changes where QEMU places it)", None),
@@ -390,11 +393,15 @@ pub const CONSOLE_KEYS: &[(&str, &str)] = &[
     ("a", "press the ACPI power button (the guest decides)"),
     (
         "+",
-        "hotplug a DIMM (the defaults of the editor's a, a file of its own): a panel shows where QEMU will put it, from QEMU's own report of what is plugged, and the rules' findings; +/- double or halve its size, k switches the kind (nvdimm, pc-dimm); Enter plugs it (y/n first when it creates the file), Esc cancels; back in the editor the hotplugged DIMMs join the profile (undo takes them out)",
+        "hotplug a DIMM (the defaults of the editor's a, a file of its own): a panel shows where QEMU will put it, from QEMU's own report of what is plugged, and the rules' findings; +/- double or halve its size, k switches the kind (nvdimm, pc-dimm); f when QEMU has no room for it gives the next launch room (one more slot, maxmem raised; the profile gets it when you leave the view); Enter plugs it (y/n first when it creates the file), Esc cancels; back in the editor the hotplugged DIMMs join the profile (undo takes them out)",
     ),
     (
         "-",
         "unplug the last DIMM hotplugged in this session (QMP device_del): QEMU refuses NVDIMMs and its reason is shown; a pc-dimm goes once the guest releases it",
+    ),
+    (
+        "</>",
+        "virtio-mem: ask the guest to plug a memory section less / more of the first virtio-mem device (QMP qom-set requested-size, 0 up to its size); the guest's driver plugs or unplugs blocks to match",
     ),
     ("q", "force quit QEMU and leave (asks first); once QEMU has exited, leave"),
     ("PgUp/PgDn/Home/End/Up/Down", "scroll"),

@@ -22,6 +22,7 @@ use super::panes::{help, is_move, step, DrawCx, Editing, EventState, FormKind, P
 use super::profiles::Opened;
 use super::theme::Theme;
 use crate::core::cmdline::ImportNote;
+use crate::core::device::DimmKind;
 use crate::core::profile::Profile;
 use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
@@ -314,6 +315,7 @@ impl App {
             }
             Event::QemuPlaced(c) => self.doc.qemu_placed = Some((*c, false)),
             Event::Hotplugged(devices) => self.doc.keep_hotplugged(devices),
+            Event::NextLaunch(fixes) => self.doc.apply_for_next_launch(&fixes),
             Event::VerifyStage(stage) => {
                 if matches!(self.doc.guest, GuestCheck::Running(_)) {
                     self.doc.guest = GuestCheck::Running(stage);
@@ -407,6 +409,7 @@ impl App {
             EventState::Consumed => {}
             EventState::Focus(p) => self.set_focus(p),
             EventState::Edit(e) => self.mode = Mode::Editing(e),
+            EventState::Dialog(d) => self.mode = Mode::Dialog(*d),
         }
         true
     }
@@ -424,7 +427,13 @@ impl App {
             }
             Action::Quit => return vec![Effect::Quit],
             Action::Help => self.mode = Mode::Help(0),
-            Action::AddDimm => doc.add_dimm(),
+            Action::AddDimm => {
+                // Another of the selected device's kind is one key away.
+                let kind = doc.selected_dimm().map(|d| d.kind).unwrap_or_default();
+                let selected = DimmKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+                self.mode = Mode::Dialog(Dialog::AddDevice { selected })
+            }
+            Action::AddSwitch => doc.complain("w adds a switch in the CXL pane (Tab to it)"),
             Action::DeleteDimm => match doc.selected_dimm() {
                 Some(d) => {
                     self.mode = Mode::Dialog(Dialog::confirm(

@@ -40,9 +40,18 @@ impl GuestCheck {
             .iter()
             .filter(|d| d.verdict == Verdict::Match)
             .count();
+        let windows = r.cxl.as_ref().map_or(0, |c| c.windows.len());
+        let cxl = if windows > 0 {
+            format!(
+                " and {windows} CXL window{}",
+                if windows == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
         let mut lines = vec![if r.all_match {
             format!(
-                "guest ({kernel}, {:.1} s): all {checked} NVDIMMs where predicted",
+                "guest ({kernel}, {:.1} s): all {checked} NVDIMMs{cxl} where predicted",
                 r.boot_seconds
             )
         } else {
@@ -63,6 +72,30 @@ impl GuestCheck {
         }
         for u in &r.unexpected {
             lines.push(format!("  unexpected pmem range at {:#x}", u.addr));
+        }
+        if let Some(c) = &r.cxl {
+            for w in c.windows.iter().filter(|w| !w.verdict.is_ok()) {
+                lines.push(format!(
+                    "  CXL window {} {}: predicted {:#x} ({}), guest {}",
+                    w.index,
+                    w.verdict.label(),
+                    w.base,
+                    crate::core::size::format_qemu(w.size),
+                    w.guest_base
+                        .map_or("no root decoder".to_string(), |b| format!("{b:#x}"))
+                ));
+            }
+            for m in c.memdevs.iter().filter(|m| !m.verdict.is_ok()) {
+                lines.push(format!(
+                    "  {} MISSING: no memdev of {} below pci0000:{:02x}",
+                    m.id,
+                    crate::core::size::format_qemu(m.pmem_size),
+                    m.bus_nr
+                ));
+            }
+            for u in &c.unexpected {
+                lines.push(format!("  unexpected CXL root decoder at {:#x}", u.addr));
+            }
         }
         for w in &r.kernel_warnings {
             lines.push(format!("  kernel: {w}"));
@@ -383,10 +416,13 @@ impl Doc {
         self.refresh();
     }
 
-    /// Add a DIMM: the next `nvN`, the previous DIMM's size (else 1G), a
-    /// file beside the others; no align on a QEMU older than 2.12.
-    pub fn add_dimm(&mut self) {
-        let d = crate::core::new_dimm::new_nvdimm(
+    /// Add a device of `kind` after the others: the core's defaults for
+    /// it ([`crate::core::new_dimm::new_device`]: the next free number, the
+    /// previous device's size, a file beside the others for the persistent
+    /// kinds; no align on a QEMU older than 2.12).
+    pub fn add_device(&mut self, kind: crate::core::device::DimmKind) {
+        let d = crate::core::new_dimm::new_device(
+            kind,
             &self.profile,
             &super::form::new_dimm_context(self.host.qemu.version()),
         );
@@ -395,7 +431,7 @@ impl Doc {
         p.devices.push(d);
         self.commit(p);
         self.selected = self.profile.devices.len() - 1;
-        self.say(format!("added {id}"));
+        self.say(format!("added {id} ({})", kind.spec().name()));
     }
 
     /// Devices hotplugged into the VM launched from here become the
@@ -411,6 +447,18 @@ impl Doc {
             "hotplugged {}: now in the profile as cold-plugged devices (undo takes them out; not saved yet)",
             ids.join(", ")
         ));
+    }
+
+    /// Changes asked for in the launch view for the next launch (room to
+    /// hotplug): one edit, which `u` undoes.
+    pub fn apply_for_next_launch(&mut self, fixes: &[crate::core::diagnose::Fix]) {
+        let mut p = self.profile.clone();
+        for e in fixes.iter().flat_map(|f| &f.edits) {
+            e.apply(&mut p);
+        }
+        self.commit(p);
+        let what: Vec<&str> = fixes.iter().map(|f| f.summary.as_str()).collect();
+        self.say(format!("{} (not saved yet)", what.join("; ")));
     }
 
     /// Swap the selected DIMM with the next (or previous) one.

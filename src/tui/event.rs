@@ -127,6 +127,9 @@ pub enum Event {
     /// Devices were hotplugged into the VM launched from here (in order):
     /// offered as cold-plugged devices of the profile.
     Hotplugged(Vec<crate::core::device::Dimm>),
+    /// Changes for the next launch asked for in the launch view (room to
+    /// hotplug): applied to the profile as one change.
+    NextLaunch(Vec<crate::core::diagnose::Fix>),
     /// QEMU, launched from here, reported where it placed the devices.
     QemuPlaced(Box<Comparison>),
     /// A guest check moved on to a new stage (its label).

@@ -7,6 +7,7 @@
 //! invalid value never reaches the profile. The line editor they are
 //! typed into is [`crate::tui::input::Input`].
 
+use crate::core::device::Setting;
 use crate::core::profile::{
     is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, MachineFamily, Profile,
 };
@@ -63,6 +64,8 @@ pub enum DimmField {
     Node,
     Addr,
     Slot,
+    BlockSize,
+    RequestedSize,
 }
 
 pub const DIMM_FIELDS: &[DimmField] = &[
@@ -81,9 +84,49 @@ pub const DIMM_FIELDS: &[DimmField] = &[
     DimmField::Node,
     DimmField::Addr,
     DimmField::Slot,
+    DimmField::BlockSize,
+    DimmField::RequestedSize,
 ];
 
+/// The fields `d`'s form shows: the settings its kind has
+/// ([`crate::core::device::Kind::settings`]) and, on a file, the file's.
+pub fn dimm_fields(d: &Dimm) -> Vec<DimmField> {
+    DIMM_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| f.applies(d))
+        .collect()
+}
+
 impl DimmField {
+    /// The device setting behind this field, for those only some kinds have.
+    fn setting(self) -> Option<Setting> {
+        Some(match self {
+            DimmField::LabelSize => Setting::LabelSize,
+            DimmField::Unarmed => Setting::Unarmed,
+            DimmField::Node => Setting::Node,
+            DimmField::Slot => Setting::Slot,
+            DimmField::BlockSize => Setting::BlockSize,
+            DimmField::RequestedSize => Setting::RequestedSize,
+            _ => return None,
+        })
+    }
+
+    /// `d` has this field: its kind has the setting; the file's own
+    /// properties (`mem-path`, `align`, `pmem`, `readonly`,
+    /// `discard-data`) only on a file.
+    pub fn applies(self, d: &Dimm) -> bool {
+        let on_file = d.backend.path().is_some();
+        match self {
+            DimmField::Backend
+            | DimmField::Align
+            | DimmField::Pmem
+            | DimmField::Readonly
+            | DimmField::DiscardData => on_file,
+            f => f.setting().is_none_or(|s| d.kind.spec().has(s)),
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             DimmField::Id => "id",
@@ -101,6 +144,8 @@ impl DimmField {
             DimmField::Node => "node",
             DimmField::Addr => "addr",
             DimmField::Slot => "slot",
+            DimmField::BlockSize => "block-size",
+            DimmField::RequestedSize => "requested-size",
         }
     }
 
@@ -138,6 +183,8 @@ impl DimmField {
             DimmField::Node => d.node.map(|n| n.to_string()).unwrap_or_default(),
             DimmField::Addr => d.addr.map(|a| a.to_string()).unwrap_or_default(),
             DimmField::Slot => d.slot.map(|n| n.to_string()).unwrap_or_default(),
+            DimmField::BlockSize => d.block_size.map(|s| s.to_string()).unwrap_or_default(),
+            DimmField::RequestedSize => d.requested_size.map(|s| s.to_string()).unwrap_or_default(),
         }
     }
 
@@ -146,6 +193,8 @@ impl DimmField {
         match self {
             DimmField::Align => "QEMU's default",
             DimmField::Node | DimmField::Addr | DimmField::Slot => "auto",
+            DimmField::BlockSize => "QEMU's default (2M, or the page size)",
+            DimmField::RequestedSize => "0: nothing plugged",
             _ => "",
         }
     }
@@ -211,6 +260,12 @@ impl DimmField {
                 })?
             }
             DimmField::Slot => d.slot = opt(text, |t| number(name, t))?,
+            DimmField::BlockSize => {
+                d.block_size = opt(text, |t| size_field(name, t, BareUnit::Bytes))?
+            }
+            DimmField::RequestedSize => {
+                d.requested_size = opt(text, |t| size_field(name, t, BareUnit::Bytes))?
+            }
             DimmField::Kind
             | DimmField::Share
             | DimmField::Pmem
@@ -231,6 +286,12 @@ impl DimmField {
                 let all = DimmKind::ALL;
                 let at = all.iter().position(|k| *k == d.kind).unwrap_or(0);
                 d.kind = all[(at + 1) % all.len()];
+                // What the new kind has no property for goes (the form
+                // no longer shows it; QP211 would name it).
+                let spec = d.kind.spec();
+                for s in Setting::ALL.iter().filter(|s| !spec.has(**s)) {
+                    s.clear(&mut d);
+                }
                 if d.kind.spec().is_persistent() {
                     if d.backend == Backend::Ram {
                         d.backend = Backend::File(backing_file_beside(profile, &d.id));
@@ -257,6 +318,12 @@ impl DimmField {
 /// choice ([`crate::core::new_dimm::new_backing_file`]) with what is on disk.
 pub fn backing_file_beside(profile: &Profile, stem: &str) -> PathBuf {
     crate::core::new_dimm::new_backing_file(profile, stem, &new_dimm_context(None))
+}
+
+/// Where a new CXL device's files go ([`crate::core::new_dimm::cxl_dir`]
+/// in qpmem's data directory).
+pub fn cxl_dir(profile: &Profile) -> PathBuf {
+    crate::core::new_dimm::cxl_dir(profile, &crate::store::dirs::data_dir())
 }
 
 /// What the core's choice of a new DIMM needs from the host

@@ -19,6 +19,9 @@ pub const HELP_WIDTH: u16 = 76;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Pane {
     Devices,
+    /// The CXL topology: shown in the device list's place while it has
+    /// focus (Shift-Tab from the list, last in Tab order).
+    Cxl,
     Dimm,
     Vm,
     Map,
@@ -26,19 +29,21 @@ pub enum Pane {
     Cmdline,
 }
 
-pub const PANES: [Pane; 6] = [
+pub const PANES: [Pane; 7] = [
     Pane::Devices,
     Pane::Dimm,
     Pane::Vm,
     Pane::Map,
     Pane::Diagnostics,
     Pane::Cmdline,
+    Pane::Cxl,
 ];
 
 impl Pane {
     pub fn title(self) -> &'static str {
         match self {
             Pane::Devices => "DIMMs",
+            Pane::Cxl => "CXL",
             Pane::Dimm => "DIMM",
             Pane::Vm => "VM",
             Pane::Map => "Address map",
@@ -162,7 +167,9 @@ impl Geometry {
             return None;
         }
         match pane {
-            Pane::Devices => Some(self.devices),
+            // The CXL tree and the device list share their place.
+            Pane::Devices => (self.focus != Pane::Cxl).then_some(self.devices),
+            Pane::Cxl => (self.focus == Pane::Cxl).then_some(self.devices),
             Pane::Dimm => self.dimm,
             Pane::Vm => self.vm,
             Pane::Map => Some(self.map),

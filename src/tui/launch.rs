@@ -96,6 +96,9 @@ pub struct Ended {
     pub placement: Option<Comparison>,
     /// The devices hotplugged in the session (`+`), in order.
     pub hotplugged: Vec<Dimm>,
+    /// Changes for the next launch asked for in the view (`f`: room for
+    /// a hotplug QEMU refused).
+    pub fixes: Vec<crate::core::diagnose::Fix>,
 }
 
 impl Ended {
@@ -156,6 +159,7 @@ where
         stderr: vm.stderr_lines(),
         placement: vm.placement(),
         hotplugged: vm.hotplugged(),
+        fixes: view.fixes().to_vec(),
     };
     drop(vm);
     shown.map_err(LaunchError::Terminal)?;
@@ -221,6 +225,10 @@ pub fn perform(vm: &Vm, effect: VmEffect) -> Performed {
         VmEffect::Unplug(id) => {
             let result = vm.unplug(&id).map_err(|e| e.to_string());
             Performed::Report(ViewEvent::Unplugged(id, result))
+        }
+        VmEffect::Resize(id, grow) => {
+            let result = vm.resize(&id, grow).map_err(|e| e.to_string());
+            Performed::Report(ViewEvent::Resized(id, result))
         }
         VmEffect::CheckHotplug(device) => Performed::Report(ViewEvent::HotplugPlanned(
             vm.running()

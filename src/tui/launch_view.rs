@@ -88,6 +88,9 @@ pub enum VmEffect {
     /// Unplug this device (QMP device_del), then send
     /// [`ViewEvent::Unplugged`].
     Unplug(String),
+    /// Grow (`true`) or shrink this virtio-mem device's requested-size by
+    /// a step (QMP qom-set), then send [`ViewEvent::Resized`].
+    Resize(String, bool),
     /// Judge this device instead (its size changed in the panel), then
     /// send [`ViewEvent::HotplugPlanned`].
     CheckHotplug(Box<crate::core::device::Dimm>),
@@ -128,12 +131,27 @@ pub enum ViewEvent {
     /// An unplug of this device: gone (`true`) or still held by the
     /// guest, or QEMU's refusal.
     Unplugged(String, Result<bool, String>),
+    /// A virtio-mem device's new requested-size and its size, or QEMU's
+    /// refusal.
+    Resized(String, Result<(u64, u64), String>),
     /// A hotplug happened (the device's id and how QEMU placed it against
     /// the prediction), or why not (QEMU's refusal, taken back).
     Hotplugged(Result<(String, Outcome), String>),
     /// qpmem is exiting on this signal (SIGTERM, SIGHUP): the VM is being
     /// powered off.
     Terminating(i32),
+}
+
+impl LaunchView {
+    /// The first virtio-mem device QEMU reports, by id.
+    fn virtio_mem(&self) -> Option<String> {
+        self.vm.placement.as_ref()?.devices.iter().find_map(|d| {
+            d.actual
+                .as_ref()
+                .filter(|a| a.kind == "virtio-mem")
+                .map(|_| d.id.clone())
+        })
+    }
 }
 
 /// `d` with what the guest sees of it doubled (or halved, down to
@@ -182,6 +200,9 @@ pub struct LaunchView {
     /// The hotplug panel: the judged DIMM, and whether the y/n about the
     /// files it creates is asked.
     hotplug: Option<(Box<HotplugCheck>, bool)>,
+    /// Changes for the next launch asked for here (`f` on a hotplug
+    /// with no room), handed to the editor when the view is left.
+    fixes: Vec<crate::core::diagnose::Fix>,
     /// The terminal's size.
     size: (u16, u16),
     /// The console pane's inner size (rows, columns): what the pty is.
@@ -201,6 +222,7 @@ impl LaunchView {
             confirm_quit: false,
             message: None,
             hotplug: None,
+            fixes: Vec::new(),
             size: (cols, rows),
             console: (0, 0),
         };
@@ -290,6 +312,17 @@ impl LaunchView {
                     Ok(true) => format!("{id} unplugged"),
                     Ok(false) => format!(
                         "asked the guest to release {id}; it still holds it (the guest decides: it must offline that memory first)"
+                    ),
+                    Err(e) => e,
+                });
+                Vec::new()
+            }
+            ViewEvent::Resized(id, result) => {
+                self.message = Some(match result {
+                    Ok((to, size)) => format!(
+                        "{id} requested-size={} of {} (the guest's virtio_mem driver plugs or unplugs blocks to match)",
+                        crate::core::size::format_qemu(to),
+                        crate::core::size::format_qemu(size)
                     ),
                     Err(e) => e,
                 });
@@ -431,6 +464,15 @@ impl LaunchView {
                         Vec::new()
                     }
                 },
+                // virtio-mem resizes: `>` asks the guest to plug a step
+                // more of the first one QEMU reports, `<` a step less.
+                KeyCode::Char(c @ ('<' | '>')) if !self.exited() => match self.virtio_mem() {
+                    Some(id) => vec![VmEffect::Resize(id, c == '>')],
+                    None => {
+                        self.message = Some("no virtio-mem device to resize".into());
+                        Vec::new()
+                    }
+                },
                 KeyCode::Char('q') => {
                     if self.exited() {
                         return vec![VmEffect::Leave];
@@ -470,6 +512,22 @@ impl LaunchView {
                 self.hotplug = Some((check, false));
                 vec![VmEffect::CheckHotplug(Box::new(d))]
             }
+            (KeyCode::Char('f'), false) => {
+                self.message = Some(match &check.room {
+                    Some(fix) => {
+                        if !self.fixes.contains(fix) {
+                            self.fixes.push(fix.clone());
+                        }
+                        format!(
+                            "{} (the profile gets it when you leave this view; undo takes it out)",
+                            fix.summary
+                        )
+                    }
+                    None => format!("{} has room: nothing to change", check.plan.device.id),
+                });
+                self.hotplug = Some((check, false));
+                Vec::new()
+            }
             (KeyCode::Esc, _) | (KeyCode::Char('n' | 'N' | 'q'), true) => {
                 self.message = Some(format!("{} not plugged", check.plan.device.id));
                 Vec::new()
@@ -494,6 +552,11 @@ impl LaunchView {
         }
     }
 
+    /// The changes for the next launch asked for in this view.
+    pub fn fixes(&self) -> &[crate::core::diagnose::Fix] {
+        &self.fixes
+    }
+
     /// Is the hotplug panel open?
     pub fn hotplug_open(&self) -> bool {
         self.hotplug.is_some()
@@ -505,7 +568,7 @@ impl LaunchView {
             if *asking {
                 "Create the backing file and plug it? y / n"
             } else {
-                "Enter plug it · +/- double/halve its size · k other kind · Esc cancel"
+                "Enter plug it · +/- double/halve its size · k other kind · f room for it next launch · Esc cancel"
             }
         } else if self.confirm_quit {
             "Force quit QEMU (the guest gets no chance to shut down) and leave? y / n"
@@ -514,7 +577,7 @@ impl LaunchView {
         } else if self.exited() {
             "q leave · PgUp/PgDn/Home/End scroll · Enter console"
         } else {
-            "Enter back to guest · p pause/resume · a ACPI power-off · + hotplug a DIMM · - unplug it · q force quit · PgUp/PgDn/Home/End scroll"
+            "Enter back to guest · p pause/resume · a ACPI power-off · + hotplug a DIMM · - unplug it · </> virtio-mem size · q force quit · PgUp/PgDn/Home/End scroll"
         }
     }
 
@@ -860,8 +923,10 @@ mod tests {
             size: 1026 << 20,
             grows_empty: false,
         });
+        let plan = plan(&r, d, &crate::core::facts::HostFacts::default());
         Box::new(HotplugCheck {
-            plan: plan(&r, d, &crate::core::facts::HostFacts::default()),
+            room: crate::core::hotplug::room_fix(&p, &plan),
+            plan,
             running: r,
             files,
         })
@@ -947,8 +1012,23 @@ mod tests {
             said.contains("no free slots") && said.contains("spare slots"),
             "{said}"
         );
+        // f keeps room for it for the next launch: one more slot (the
+        // profile fixed slots=1) and maxmem raised by its footprint.
+        assert!(v.handle(ch('f')).is_empty());
+        assert!(v.hotplug_open());
+        let fixes = v.fixes().to_vec();
+        assert_eq!(fixes.len(), 1, "{fixes:?}");
+        assert!(fixes[0].summary.contains("slots 2"), "{:?}", fixes[0]);
+        assert!(v.message().unwrap().contains("when you leave"));
+        v.handle(ch('f'));
+        assert_eq!(v.fixes().len(), 1, "asked twice, kept once");
         assert!(v.handle(key(KeyCode::Esc)).is_empty());
         assert!(!v.hotplug_open());
+        // A hotplug that fits has nothing to change.
+        v.handle(ViewEvent::HotplugPlanned(Ok(hotplug_check(2))));
+        v.handle(ch('f'));
+        assert!(v.message().unwrap().contains("has room"));
+        v.handle(key(KeyCode::Esc));
         // Once QEMU is gone there is nothing to plug into.
         v.handle(ViewEvent::Vm(state(exited())));
         assert!(v.handle(ch('+')).is_empty());
@@ -1328,5 +1408,40 @@ mod tests {
         assert_eq!(format_uptime(Duration::from_secs(0)), "00:00:00");
         assert_eq!(format_uptime(Duration::from_secs(3723)), "01:02:03");
         assert_eq!(format_uptime(Duration::from_secs(100 * 3600)), "100:00:00");
+    }
+
+    #[test]
+    fn angle_brackets_resize_the_virtio_mem_device_qemu_reports() {
+        let mut v = running();
+        v.handle(ctrl(']'));
+        assert!(v.handle(ch('>')).is_empty());
+        assert_eq!(v.message(), Some("no virtio-mem device to resize"));
+        let mut c = placement(1, false);
+        let mut vm = c.devices[0].clone();
+        vm.id = "vmem2".into();
+        if let Some(a) = vm.actual.as_mut() {
+            a.kind = "virtio-mem".into();
+            a.id = Some("vmem2".into());
+        }
+        c.devices.push(vm);
+        v.handle(ViewEvent::Vm(VmState {
+            placement: Some(c),
+            ..state(VmStatus::Running)
+        }));
+        assert_eq!(v.handle(ch('>')), [VmEffect::Resize("vmem2".into(), true)]);
+        assert_eq!(v.handle(ch('<')), [VmEffect::Resize("vmem2".into(), false)]);
+        v.handle(ViewEvent::Resized("vmem2".into(), Ok((128 << 20, 1 << 30))));
+        assert!(v
+            .message()
+            .unwrap()
+            .starts_with("vmem2 requested-size=128M of 1G"));
+        v.handle(ViewEvent::Resized(
+            "vmem2".into(),
+            Err(
+                "QEMU refused qom-set: 'requested-size' cannot exceed the memory backend size"
+                    .into(),
+            ),
+        ));
+        assert!(v.message().unwrap().contains("cannot exceed"));
     }
 }

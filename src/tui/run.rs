@@ -382,12 +382,17 @@ impl Driver {
                 } else {
                     Ok(format!("QEMU {state}"))
                 });
-                if ended.hotplugged.is_empty() {
-                    return launched;
+                let mut events = vec![launched];
+                if !ended.hotplugged.is_empty() {
+                    events.push(Event::Hotplugged(ended.hotplugged));
                 }
-                // Last, so that its message is the one the status shows.
-                self.later.push(launched);
-                Event::Hotplugged(ended.hotplugged)
+                if !ended.fixes.is_empty() {
+                    events.push(Event::NextLaunch(ended.fixes));
+                }
+                // The last one's message is the one the status shows.
+                let last = events.pop().unwrap_or(Event::Launched(Ok(String::new())));
+                self.later.extend(events);
+                last
             }
             Err(LaunchError::Start(e)) => Event::Launched(Err(TaskError::Launch(Arc::new(e)))),
             Err(LaunchError::Terminal(e)) => {

@@ -7,10 +7,12 @@
 //! `NO_COLOR` set no colour is emitted at all: selection and emphasis use
 //! reverse video, bold and underline only.
 
+use crate::core::device::DimmKind;
 use crate::store::settings::Settings;
 use crate::store::Store;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -46,6 +48,8 @@ struct ThemeFile {
     hole: Option<Colour>,
     device_memory: Option<Colour>,
     dimms: Option<Vec<Colour>>,
+    kinds: Option<BTreeMap<String, Vec<Colour>>>,
+    cxl: Option<Colour>,
     dimm_text: Option<Colour>,
     label_area: Option<Colour>,
     tail: Option<Colour>,
@@ -113,7 +117,14 @@ pub struct Theme {
     pub ram: Color,
     pub hole: Color,
     pub device_memory: Color,
+    /// The devices' colours, taken in turn (NVDIMMs, and any kind
+    /// without colours of its own in `kinds`).
     pub dimms: Vec<Color>,
+    /// Colours of a kind of its own, by its name in the map (`pc-dimm`,
+    /// `virtio-pmem`, `virtio-mem`), so that each kind has its colour.
+    pub kinds: BTreeMap<String, Vec<Color>>,
+    /// CXL fixed memory windows on the map.
+    pub cxl: Color,
     pub dimm_text: Color,
     pub label_area: Color,
     pub tail: Color,
@@ -163,6 +174,8 @@ impl Theme {
             hole: Color::DarkGray,
             device_memory: Color::DarkGray,
             dimms: vec![Color::Green, Color::Magenta],
+            kinds: BTreeMap::new(),
+            cxl: Color::LightCyan,
             dimm_text: Color::Black,
             label_area: Color::DarkGray,
             tail: Color::DarkGray,
@@ -232,6 +245,7 @@ impl Theme {
             ram,
             hole,
             device_memory,
+            cxl,
             dimm_text,
             label_area,
             tail,
@@ -249,6 +263,26 @@ impl Theme {
                 .iter()
                 .map(|v| color("dimms", v))
                 .collect::<Result<_, _>>()?;
+        }
+        if let Some(kinds) = &file.kinds {
+            for (kind, list) in kinds {
+                let known = DimmKind::ALL.iter().any(|k| k.spec().name() == kind);
+                if !known {
+                    let names: Vec<&str> = DimmKind::ALL.iter().map(|k| k.spec().name()).collect();
+                    return Err(format!(
+                        "kinds: \"{kind}\" is not a device kind ({})",
+                        names.join(", ")
+                    ));
+                }
+                if list.is_empty() {
+                    return Err(format!("kinds: give {kind} at least one colour"));
+                }
+                let colours = list
+                    .iter()
+                    .map(|v| color("kinds", v))
+                    .collect::<Result<_, _>>()?;
+                t.kinds.insert(kind.clone(), colours);
+            }
         }
         Ok(t)
     }
@@ -439,10 +473,16 @@ impl Theme {
                 .add_modifier(Modifier::BOLD)
         }
     }
-    /// The `n`th DIMM's colour.
-    pub fn dimm(&self, n: usize) -> Color {
-        self.dimms
-            .get(n % self.dimms.len().max(1))
+    /// The colour of device `n` (its place in the profile), of `kind`: the
+    /// kind's own colours when the theme has them, else the DIMMs', in
+    /// turn so that neighbours differ.
+    pub fn device(&self, kind: DimmKind, n: usize) -> Color {
+        let list = self
+            .kinds
+            .get(kind.spec().name())
+            .filter(|l| !l.is_empty())
+            .unwrap_or(&self.dimms);
+        list.get(n % list.len().max(1))
             .copied()
             .unwrap_or(Color::Green)
     }
@@ -602,5 +642,25 @@ mod tests {
         assert!(t.no_color);
         assert_eq!(t.selection().bg, None);
         assert!(t.selection().add_modifier.contains(Modifier::REVERSED));
+    }
+
+    #[test]
+    fn kinds_have_colours_of_their_own_and_unknown_kinds_are_refused() {
+        let t = Theme::parse(r#"(kinds: { "virtio-pmem": ["red", 208] })"#).unwrap();
+        assert_eq!(t.device(DimmKind::VirtioPmem, 0), Color::Red);
+        assert_eq!(t.device(DimmKind::VirtioPmem, 1), Color::Indexed(208));
+        // A kind without its own colours takes the DIMMs' in turn.
+        assert_eq!(t.device(DimmKind::Nvdimm, 1), t.dimms[1 % t.dimms.len()]);
+        let e = Theme::parse(r#"(kinds: { "virtio-blk": ["red"] })"#).unwrap_err();
+        assert!(e.contains("\"virtio-blk\" is not a device kind"), "{e}");
+        let e = Theme::parse(r#"(kinds: { "pc-dimm": [] })"#).unwrap_err();
+        assert!(e.contains("give pc-dimm at least one colour"), "{e}");
+        // Every built-in theme gives every kind but the NVDIMM its own.
+        for (name, text) in BUILTIN {
+            let t = Theme::parse(text).unwrap();
+            for k in DimmKind::ALL.iter().filter(|k| **k != DimmKind::Nvdimm) {
+                assert!(t.kinds.contains_key(k.spec().name()), "{name}: {k:?}");
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! Matching is by address, never by position: the guest numbers its
 //! regions in the order its NFIT lists them, which need not be DIMM order.
 
+use crate::core::cxl::{Cxl, CxlLayout};
 use crate::core::layout::Layout;
 use crate::core::profile::DimmKind;
 use crate::guest::GuestReport;
@@ -198,6 +199,138 @@ pub fn compare(predicted: &Layout, guest: &GuestReport) -> Comparison {
     Comparison { dimms, unexpected }
 }
 
+/// One CXL fixed memory window: predicted against the guest's root
+/// decoder. A window the guest does not see is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowCheck {
+    /// The window's `cxl-fmw.N` index.
+    pub index: usize,
+    pub base: u64,
+    pub size: u64,
+    /// The guest's root decoder for it, e.g. `decoder0.0`.
+    pub decoder: Option<String>,
+    pub guest_base: Option<u64>,
+    pub guest_size: Option<u64>,
+    pub verdict: Verdict,
+}
+
+/// One type-3 device: a memdev of its persistent size below its host
+/// bridge's PCI root bus (`pci0000:BUS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemdevCheck {
+    pub id: String,
+    /// Its persistent capacity, bytes (0 for a volatile-only device).
+    pub pmem_size: u64,
+    /// The `bus_nr` of its host bridge.
+    pub bus_nr: u8,
+    /// The guest's memdev, e.g. `mem0`.
+    pub memdev: Option<String>,
+    pub verdict: Verdict,
+}
+
+/// The CXL part of the comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CxlComparison {
+    pub windows: Vec<WindowCheck>,
+    pub memdevs: Vec<MemdevCheck>,
+    /// Root decoders no predicted window accounts for.
+    pub unexpected: Vec<GuestRange>,
+}
+
+impl CxlComparison {
+    /// Every window and device where predicted, nothing unexplained.
+    pub fn all_match(&self) -> bool {
+        self.windows.iter().all(|w| w.verdict.is_ok())
+            && self.memdevs.iter().all(|m| m.verdict.is_ok())
+            && self.unexpected.is_empty()
+    }
+}
+
+/// The CXL windows and type-3 devices against the guest's root decoders
+/// and memdevs. Decoders are matched by address (the kernel numbers them
+/// in CEDT order), memdevs by size and host bridge (the kernel numbers
+/// them in probe order).
+pub fn compare_cxl(cxl: &Cxl, predicted: &CxlLayout, guest: &GuestReport) -> CxlComparison {
+    let mut taken = vec![false; guest.cxl_decoders.len()];
+    let mut pick = |pred: &dyn Fn(&crate::guest::CxlDecoder) -> bool| {
+        let j = (0..taken.len()).find(|&j| !taken[j] && pred(&guest.cxl_decoders[j]))?;
+        taken[j] = true;
+        Some(&guest.cxl_decoders[j])
+    };
+    let mut windows = Vec::new();
+    let mut found = Vec::new();
+    for w in &predicted.windows {
+        found.push(pick(&|d| d.start == w.base && d.size == w.size));
+    }
+    for (w, f) in predicted.windows.iter().zip(found.iter_mut()) {
+        if f.is_none() {
+            *f = pick(&|d| {
+                d.start < w.base.saturating_add(w.size) && w.base < d.start.saturating_add(d.size)
+            });
+        }
+    }
+    for (w, f) in predicted.windows.iter().zip(found) {
+        let verdict = match f {
+            None => Verdict::Missing,
+            Some(d) if d.start == w.base && d.size == w.size => Verdict::Match,
+            Some(_) => Verdict::Different,
+        };
+        windows.push(WindowCheck {
+            index: w.index,
+            base: w.base,
+            size: w.size,
+            decoder: f.map(|d| d.name.clone()),
+            guest_base: f.map(|d| d.start),
+            guest_size: f.map(|d| d.size),
+            verdict,
+        });
+    }
+    let unexpected = guest
+        .cxl_decoders
+        .iter()
+        .zip(&taken)
+        .filter(|(_, t)| !**t)
+        .map(|(d, _)| GuestRange {
+            addr: d.start,
+            size: d.size,
+        })
+        .collect();
+
+    let mut claimed = vec![false; guest.cxl_memdevs.len()];
+    let memdevs = cxl
+        .devices()
+        .into_iter()
+        .map(|(d, at)| {
+            let pmem_size = d.persistent.as_ref().map_or(0, |m| m.size.0);
+            let bus_nr = at.host_bridge.bus_nr;
+            let below = format!("/pci0000:{bus_nr:02x}/");
+            let j = (0..claimed.len()).find(|&j| {
+                let m = &guest.cxl_memdevs[j];
+                !claimed[j] && m.pmem_size == pmem_size && m.path.contains(&below)
+            });
+            if let Some(j) = j {
+                claimed[j] = true;
+            }
+            MemdevCheck {
+                id: d.id.clone(),
+                pmem_size,
+                bus_nr,
+                memdev: j.map(|j| guest.cxl_memdevs[j].name.clone()),
+                verdict: if j.is_some() {
+                    Verdict::Match
+                } else {
+                    Verdict::Missing
+                },
+            }
+        })
+        .collect();
+    CxlComparison {
+        windows,
+        memdevs,
+        unexpected,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +434,52 @@ mod tests {
         let c = compare(&l, &report(&[]));
         assert_eq!(c.dimms[0].verdict, Verdict::NotChecked);
         assert_eq!(c.dimms[1].verdict, Verdict::NotPredicted);
+        assert!(!c.all_match());
+    }
+
+    #[test]
+    fn a_cxl_window_the_guest_does_not_see_is_an_error() {
+        let p = crate::core::examples::find("cxl")
+            .unwrap()
+            .load(std::path::Path::new("/nonexistent"))
+            .unwrap();
+        let l = layout(&p, &HostFacts::default()).unwrap();
+        let (cxl, cl) = (p.cxl.as_ref().unwrap(), l.cxl.as_ref().unwrap());
+        let w = &cl.windows[0];
+        let mem = "QPMEM-CXL-MEM mem0 pmem=0x10000000 path=/sys/devices/pci0000:0c/0000:0c:00.0/0000:0d:00.0/mem0";
+        let seen = report(&[
+            &format!(
+                "QPMEM-CXL-DECODER decoder0.0 start={:#x} size={:#x}",
+                w.base, w.size
+            ),
+            mem,
+        ]);
+        assert!(seen.problems.is_empty(), "{:?}", seen.problems);
+        let c = compare_cxl(cxl, cl, &seen);
+        assert!(c.all_match(), "{c:?}");
+        assert_eq!(c.windows[0].decoder.as_deref(), Some("decoder0.0"));
+        assert_eq!(c.memdevs[0].memdev.as_deref(), Some("mem0"));
+
+        // No root decoder: the window is missing, the run fails.
+        let c = compare_cxl(cxl, cl, &report(&[mem]));
+        assert_eq!(c.windows[0].verdict, Verdict::Missing);
+        assert!(!c.all_match());
+        // A decoder elsewhere: different, and nothing else explains it.
+        let moved = format!(
+            "QPMEM-CXL-DECODER decoder0.0 start={:#x} size={:#x}",
+            w.base + (256 << 20),
+            w.size
+        );
+        let c = compare_cxl(cxl, cl, &report(&[&moved, mem]));
+        assert_eq!(c.windows[0].verdict, Verdict::Different);
+        // A memdev below another host bridge is not this device's.
+        let elsewhere = mem.replace("pci0000:0c", "pci0000:35");
+        let ok = format!(
+            "QPMEM-CXL-DECODER decoder0.0 start={:#x} size={:#x}",
+            w.base, w.size
+        );
+        let c = compare_cxl(cxl, cl, &report(&[&ok, &elsewhere]));
+        assert_eq!(c.memdevs[0].verdict, Verdict::Missing);
         assert!(!c.all_match());
     }
 }

@@ -22,9 +22,11 @@
 
 pub mod compare;
 
-pub use compare::{compare, Comparison, DimmCheck, GuestRange, Verdict};
+pub use compare::{
+    compare, compare_cxl, Comparison, CxlComparison, DimmCheck, GuestRange, MemdevCheck, Verdict,
+    WindowCheck,
+};
 
-use crate::core::cmdline::render_argv;
 use crate::core::facts::HostFacts;
 use crate::core::layout::{layout, LayoutError};
 use crate::core::profile::{Arch, Backend, Profile};
@@ -157,6 +159,10 @@ pub struct VerifyReport {
     pub dimms: Vec<DimmCheck>,
     /// Pmem ranges the guest reported that no DIMM accounts for.
     pub unexpected: Vec<GuestRange>,
+    /// With CXL: each window against the guest's root decoders, each
+    /// type-3 device against its memdevs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cxl: Option<CxlComparison>,
     /// nvdimm-related kernel messages of level warning or worse.
     pub kernel_warnings: Vec<String>,
     /// Other things worth knowing: modules that failed to load, report
@@ -420,6 +426,21 @@ pub fn scratch_profile(profile: &Profile, scratch: &Path) -> Result<Profile, Ver
             d.pmem = false;
         }
     }
+    // CXL's backends (type-3 capacity, label storage) on scratch files too.
+    if let Some(cxl) = p.cxl.as_mut() {
+        for (i, m) in cxl.memories_mut().into_iter().enumerate() {
+            if let Backend::File(_) = m.backend {
+                let path = scratch.join(format!("cxl-backing-{i}"));
+                File::create(&path)
+                    .and_then(|f| f.set_len(m.size.0))
+                    .map_err(|source| VerifyError::Scratch {
+                        path: path.clone(),
+                        source,
+                    })?;
+                m.backend = Backend::File(path);
+            }
+        }
+    }
     Ok(p)
 }
 
@@ -429,8 +450,20 @@ fn option_key(option: &str) -> &str {
 }
 
 /// The full QEMU argv (without the program) for the scratch profile.
-fn qemu_args(p: &Profile, kernel: &GuestKernel, initrd: &Path, accel: &str) -> Vec<OsString> {
-    let mut args: Vec<OsString> = render_argv(p).into_iter().skip(1).map(Into::into).collect();
+fn qemu_args(
+    p: &Profile,
+    qemu: &Path,
+    kernel: &GuestKernel,
+    initrd: &Path,
+    accel: &str,
+) -> Vec<OsString> {
+    // In the running QEMU's words (CXL's memdev= or persistent-memdev=).
+    let version = crate::qemu::discover::cached_version(qemu).ok();
+    let mut args: Vec<OsString> = crate::core::cmdline::render_argv_for(p, version)
+        .into_iter()
+        .skip(1)
+        .map(Into::into)
+        .collect();
     for a in [
         "-nodefaults",
         "-display",
@@ -523,6 +556,10 @@ pub fn verify_with_progress(
                 .map(|m| m.to_string()),
         );
     }
+    if profile.cxl.is_some() {
+        spec.modules
+            .extend(crate::guest::CXL_MODULES.iter().map(|m| m.to_string()));
+    }
     let initrd = scratch.path().join("initrd.cpio");
     let image = build_initramfs(&spec)?;
     fs::write(&initrd, image).map_err(|source| VerifyError::Scratch {
@@ -542,7 +579,13 @@ pub fn verify_with_progress(
     progress(Stage::Booting);
     let accel = options.accel;
     let mut cmd = Command::new(&options.qemu);
-    cmd.args(qemu_args(&guest_profile, &kernel, &initrd, accel.name()));
+    cmd.args(qemu_args(
+        &guest_profile,
+        &options.qemu,
+        &kernel,
+        &initrd,
+        accel.name(),
+    ));
     let vm = GuestVm::spawn(cmd)?;
     let mut began = false;
     let run = vm.wait_until(options.timeout, |vm| {
@@ -594,11 +637,17 @@ pub fn verify_with_progress(
             .map(|p| format!("unreadable report line: {p}")),
     );
     let comparison = compare(&predicted, &report);
+    let cxl = profile
+        .cxl
+        .as_ref()
+        .zip(predicted.cxl.as_ref())
+        .map(|(c, l)| compare_cxl(c, l, &report));
     progress(Stage::Done);
     Ok(VerifyReport {
-        all_match: comparison.all_match(),
+        all_match: comparison.all_match() && cxl.as_ref().is_none_or(|c| c.all_match()),
         dimms: comparison.dimms,
         unexpected: comparison.unexpected,
+        cxl,
         kernel_warnings: report.kernel_warnings.clone(),
         notes,
         kernel_release: report.kernel_release.clone(),
@@ -611,6 +660,7 @@ pub fn verify_with_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::cmdline::render_argv;
     use crate::core::profile::Dimm;
     use crate::core::size::Size;
 

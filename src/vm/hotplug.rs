@@ -25,6 +25,9 @@ pub struct HotplugCheck {
     /// The directories and backing file it creates, and what is wrong
     /// with them (launch's own file plan).
     pub files: Plan,
+    /// When the VM has no room for it: what gives the next launch room
+    /// ([`crate::core::hotplug::room_fix`] on the launched profile).
+    pub room: Option<crate::core::diagnose::Fix>,
 }
 
 impl HotplugCheck {
@@ -145,6 +148,7 @@ impl Vm {
         plan_files(&one, &mut files);
         HotplugCheck {
             running: running.clone(),
+            room: crate::core::hotplug::room_fix(&self.profile, &plan),
             plan,
             files,
         }
@@ -225,6 +229,52 @@ impl Vm {
         let _ = self.qmp("object-del", Some(serde_json::json!({ "id": memdev })));
         lock(&self.hotplugged).retain(|d| d.id != id);
         Ok(true)
+    }
+
+    /// Grow (or shrink) virtio-mem device `id`'s `requested-size` by one
+    /// step, a memory section in whole blocks (128 MiB with 2 MiB
+    /// blocks), between 0 and its backend's size: QMP `qom-get`, then
+    /// `qom-set` on `/machine/peripheral/ID` (QEMU refuses a size above
+    /// the backend's or off the block size, and its reason comes back).
+    /// The guest's driver then plugs or unplugs blocks to meet it.
+    /// Returns the new requested size and the device's size.
+    pub fn resize(&self, id: &str, grow: bool) -> Result<(u64, u64), HotplugError> {
+        let running = self.running()?;
+        let Some(d) = running.profile.devices.iter().find(|d| {
+            d.id == id
+                && d.kind
+                    .spec()
+                    .has(crate::core::device::Setting::RequestedSize)
+        }) else {
+            return Err(HotplugError::Blocked(vec![format!(
+                "{id} is not a virtio-mem device: only virtio-mem resizes"
+            )]));
+        };
+        let page = crate::core::device::page_size(&HostFacts::default(), &d.backend);
+        let block = crate::core::device::virtio_mem::block_size(d, page).max(1);
+        let step =
+            crate::core::size::align_up(running.profile.section_size(), block).unwrap_or(block);
+        let path = format!("/machine/peripheral/{id}");
+        let now = self
+            .qmp(
+                "qom-get",
+                Some(serde_json::json!({ "path": path, "property": "requested-size" })),
+            )
+            .map_err(|e| refused("qom-get", e))?
+            .as_u64()
+            .unwrap_or(0);
+        let size = d.size.0;
+        let to = if grow {
+            now.saturating_add(step).min(size - size % block)
+        } else {
+            now.saturating_sub(step)
+        };
+        self.qmp(
+            "qom-set",
+            Some(serde_json::json!({ "path": path, "property": "requested-size", "value": to })),
+        )
+        .map_err(|e| refused("qom-set", e))?;
+        Ok((to, size))
     }
 
     /// A QMP command with arguments; its `return`.

@@ -20,6 +20,7 @@
 mod cxl;
 
 use super::{split_opts, unescape};
+use crate::core::device::Setting;
 use crate::core::profile::{
     is_valid_id, Addr, Auto, Backend, Dimm, DimmKind, NumaDistance, NumaMemory, NumaNode, Profile,
     Syntax,
@@ -950,20 +951,22 @@ fn import_device(
     );
     for p in parsed.pieces {
         json_typed(&option, &p)?;
+        let spec = kind.spec();
         match p.key.as_str() {
-            "memdev" | "label-size" | "unarmed" | "node" => {
+            "memdev" => {
                 map.insert(p.key, p.value);
             }
             // The guest address is `addr` on DIMMs, `memaddr` on virtio
-            // devices (whose `addr` is their PCI address); only DIMMs
-            // have a slot; `block-size` is virtio-mem's.
-            k if k == kind.spec().addr_property() => {
+            // devices (whose `addr` is their PCI address).
+            k if k == spec.addr_property() => {
                 map.insert("guest-addr".into(), p.value);
             }
-            "slot" if kind.spec().takes_slot() => {
-                map.insert(p.key, p.value);
-            }
-            "block-size" => {
+            // The settings this kind has; any other stays verbatim (and
+            // QP006 names it when the kind has no such property).
+            k if Setting::ALL
+                .iter()
+                .any(|s| s.property() == k && spec.has(*s)) =>
+            {
                 map.insert(p.key, p.value);
             }
             "id" => {}
@@ -1001,17 +1004,13 @@ fn import_device(
     let addr = get("guest-addr")
         .map(|v| number::<u64>(&option, addr_key, &v).map(Addr))
         .transpose()?;
-    let block_size = match get("block-size") {
-        Some(v) => Some(size_value(
-            &option,
-            &subject,
-            "block-size",
-            &v,
-            BareUnit::Bytes,
-            notes,
-        )?),
-        None => None,
+    let mut sized = |key: &str| {
+        get(key)
+            .map(|v| size_value(&option, &subject, key, &v, BareUnit::Bytes, notes))
+            .transpose()
     };
+    let block_size = sized("block-size")?;
+    let requested_size = sized("requested-size")?;
     let backend = match &backing.path {
         Some(p) if backing.kind == "memory-backend-file" => Backend::File(p.clone()),
         _ => Backend::Ram,
@@ -1034,6 +1033,7 @@ fn import_device(
         slot,
         backend_options: backing.extra.clone(),
         block_size,
+        requested_size,
         device_options,
     })
 }

@@ -1,6 +1,7 @@
 //! Profile -> QEMU argv, and argv -> a POSIX shell command.
 
 use super::escape_value;
+use crate::core::device::Setting;
 use crate::core::profile::{Backend, Dimm, Profile, Syntax};
 use crate::core::qemu::QemuVersion;
 use crate::core::size::format_qemu;
@@ -312,26 +313,16 @@ fn device_opts(d: &Dimm) -> Vec<String> {
     if !d.id.is_empty() {
         o.push(format!("id={}", escape_value(&d.id)));
     }
-    if d.is_nvdimm() {
-        if d.label_size.0 > 0 {
-            o.push(format!("label-size={}", format_qemu(d.label_size.0)));
-        }
-        if d.unarmed {
-            o.push("unarmed=on".into());
-        }
-    }
-    if let Some(n) = d.node {
-        o.push(format!("node={n}"));
-    }
     let spec = d.kind.spec();
-    if let Some(s) = d.slot.filter(|_| spec.takes_slot()) {
-        o.push(format!("slot={s}"));
+    // The settings this kind has, in one order (a profile's others draw
+    // QP211 and stay out of the line); the guest address last.
+    for s in Setting::ALL.iter().filter(|s| spec.has(**s)) {
+        if let Some(v) = s.value(d) {
+            o.push(format!("{}={v}", s.property()));
+        }
     }
     if let Some(a) = d.addr {
         o.push(format!("{}={a}", spec.addr_property()));
-    }
-    if let Some(b) = d.block_size {
-        o.push(format!("block-size={}", format_qemu(b.0)));
     }
     o.extend(d.device_options.iter().cloned());
     o

@@ -16,6 +16,7 @@
 //! `memdev` is deprecated there), `volatile-memdev=` only from 8.0:
 //! [`memdev_property`].
 
+pub mod edit;
 pub mod layout;
 pub mod render;
 

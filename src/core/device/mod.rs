@@ -64,14 +64,30 @@ pub trait Kind: Sync {
     }
     /// The `type` QMP's `query-memory-devices` reports for it.
     fn qmp_type(&self) -> &'static str;
+    /// What it is, in a few words (the editor's add-device chooser).
+    fn about(&self) -> &'static str;
     /// The prefix of ids qpmem gives new devices (`nv1`, `dimm1`).
     fn id_prefix(&self) -> &'static str;
+    /// A new device of this kind numbered `n`, `size` bytes, on `file`
+    /// when the kind is persistent (the others are on anonymous RAM and
+    /// ignore it), with qpmem's defaults for the kind.
+    fn new_device(&self, n: usize, file: PathBuf, size: Size) -> Dimm;
     /// libvirt's `<memory model=...>`.
     fn libvirt_model(&self) -> &'static str;
     /// The property table of its `-device` (`core::qemu::props`).
     fn props(&self) -> Group;
+    /// The profile's device settings this kind's `-device` has (QEMU 7.2's
+    /// `-device DRIVER,help`); the others are left out of the command line
+    /// and a profile that sets them draws QP211.
+    fn settings(&self) -> &'static [Setting];
+    /// It has `setting`.
+    fn has(&self, setting: Setting) -> bool {
+        self.settings().contains(&setting)
+    }
     /// It has a label area (`label-size=`) at the end of its backend.
-    fn has_labels(&self) -> bool;
+    fn has_labels(&self) -> bool {
+        self.has(Setting::LabelSize)
+    }
     /// The guest sees it as persistent memory.
     fn is_persistent(&self) -> bool;
     /// What the guest sees of `dimm` when QEMU aligns it to `align`, or
@@ -93,9 +109,10 @@ pub trait Kind: Sync {
     fn guest_reports_range(&self) -> bool;
     /// It takes one of `-m slots=` (the DIMMs do; virtio devices do not:
     /// measured on QEMU 7.2 with slots equal to the DIMM count plus a
-    /// virtio-pmem device, and with no `slots=` at all).
+    /// virtio-pmem device, and with no `slots=` at all): the kinds with a
+    /// `slot=` property.
     fn takes_slot(&self) -> bool {
-        true
+        self.has(Setting::Slot)
     }
     /// The `-device` property that fixes its guest physical address
     /// (`addr` on DIMMs; `memaddr` on virtio devices, whose `addr` is
@@ -108,6 +125,73 @@ pub trait Kind: Sync {
     /// given the backend's page size `page`; 0 when none.
     fn min_align(&self, _dimm: &Dimm, _page: u64) -> u64 {
         0
+    }
+}
+
+/// A device property of the profile's that only some kinds have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Setting {
+    /// `label-size=` (NVDIMM).
+    LabelSize,
+    /// `unarmed=` (NVDIMM).
+    Unarmed,
+    /// `node=` (the DIMMs, virtio-mem; not virtio-pmem).
+    Node,
+    /// `slot=` (the DIMMs).
+    Slot,
+    /// `block-size=` (virtio-mem).
+    BlockSize,
+    /// `requested-size=` (virtio-mem).
+    RequestedSize,
+}
+
+impl Setting {
+    /// Every setting, in the order the command line has them.
+    pub const ALL: &'static [Setting] = &[
+        Setting::LabelSize,
+        Setting::Unarmed,
+        Setting::Node,
+        Setting::Slot,
+        Setting::BlockSize,
+        Setting::RequestedSize,
+    ];
+
+    /// QEMU's property name.
+    pub fn property(self) -> &'static str {
+        match self {
+            Setting::LabelSize => "label-size",
+            Setting::Unarmed => "unarmed",
+            Setting::Node => "node",
+            Setting::Slot => "slot",
+            Setting::BlockSize => "block-size",
+            Setting::RequestedSize => "requested-size",
+        }
+    }
+
+    /// `d`'s value of it as QEMU writes it, when set.
+    pub fn value(self, d: &Dimm) -> Option<String> {
+        let size = |s: Option<Size>| s.map(|s| crate::core::size::format_qemu(s.0));
+        match self {
+            Setting::LabelSize => (d.label_size.0 > 0).then(|| size(Some(d.label_size)))?,
+            Setting::Unarmed => d.unarmed.then(|| "on".to_string()),
+            Setting::Node => d.node.map(|n| n.to_string()),
+            Setting::Slot => d.slot.map(|n| n.to_string()),
+            Setting::BlockSize => size(d.block_size),
+            Setting::RequestedSize => size(d.requested_size),
+        }
+    }
+
+    /// `d` without it.
+    pub fn clear(self, d: &mut Dimm) {
+        match self {
+            Setting::LabelSize => d.label_size = Size(0),
+            Setting::Unarmed => d.unarmed = false,
+            Setting::Node => d.node = None,
+            Setting::Slot => d.slot = None,
+            Setting::BlockSize => d.block_size = None,
+            Setting::RequestedSize => d.requested_size = None,
+        }
     }
 }
 
@@ -218,6 +302,10 @@ pub struct Dimm {
     /// x86_64, or the backend's page size when larger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_size: Option<Size>,
+    /// virtio-mem `requested-size=`: how much of it the guest is asked to
+    /// plug (`None`: QEMU's 0, nothing plugged until it is raised).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_size: Option<Size>,
     /// Device properties qpmem does not model (`uuid=...`), verbatim.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_options: Vec<String>,
@@ -270,6 +358,7 @@ impl Dimm {
             slot: None,
             backend_options: Vec::new(),
             block_size: None,
+            requested_size: None,
             device_options: Vec::new(),
         }
     }
@@ -294,6 +383,7 @@ impl Dimm {
             slot: None,
             backend_options: Vec::new(),
             block_size: None,
+            requested_size: None,
             device_options: Vec::new(),
         }
     }
@@ -338,7 +428,7 @@ impl Dimm {
 
 /// The page size QEMU aligns `backend` to: hugetlbfs files their huge
 /// page, other files 4 KiB, RAM backends `QEMU_VMALLOC_ALIGN`.
-fn page_size(host: &HostFacts, backend: &Backend) -> u64 {
+pub fn page_size(host: &HostFacts, backend: &Backend) -> u64 {
     match backend {
         Backend::File(p) => host.file_page_size.get(p).copied().unwrap_or(PAGE_SIZE),
         Backend::Ram => RAM_BACKEND_ALIGN,

@@ -2,9 +2,11 @@
 //! optional label area at the end of its backend, described to the guest
 //! by ACPI NFIT and managed there with ndctl.
 
-use super::{Dimm, Kind, SizeError};
+use super::{Dimm, Kind, Setting, SizeError};
 use crate::core::qemu::props::Group;
 use crate::core::size::align_down;
+use crate::core::size::Size;
+use std::path::PathBuf;
 
 pub struct Nvdimm;
 
@@ -17,8 +19,16 @@ impl Kind for Nvdimm {
         "nvdimm"
     }
 
+    fn about(&self) -> &'static str {
+        "persistent memory with labels and NFIT: namespaces through ndctl"
+    }
+
     fn id_prefix(&self) -> &'static str {
         "nv"
+    }
+
+    fn new_device(&self, n: usize, file: PathBuf, size: Size) -> Dimm {
+        Dimm::nvdimm(n, file, size)
     }
 
     fn libvirt_model(&self) -> &'static str {
@@ -29,8 +39,13 @@ impl Kind for Nvdimm {
         Group::Nvdimm
     }
 
-    fn has_labels(&self) -> bool {
-        true
+    fn settings(&self) -> &'static [Setting] {
+        &[
+            Setting::LabelSize,
+            Setting::Unarmed,
+            Setting::Node,
+            Setting::Slot,
+        ]
     }
 
     fn is_persistent(&self) -> bool {

@@ -1,8 +1,10 @@
 //! `-device pc-dimm` (hw/mem/pc-dimm.c): hot-pluggable volatile RAM in the
 //! device memory region. No label; the whole backend is guest RAM.
 
-use super::Kind;
+use super::{Dimm, Kind, Setting};
 use crate::core::qemu::props::Group;
+use crate::core::size::Size;
+use std::path::PathBuf;
 
 pub struct PcDimm;
 
@@ -15,8 +17,16 @@ impl Kind for PcDimm {
         "dimm"
     }
 
+    fn about(&self) -> &'static str {
+        "hot-pluggable RAM in a DIMM slot"
+    }
+
     fn id_prefix(&self) -> &'static str {
         "dimm"
+    }
+
+    fn new_device(&self, n: usize, _file: PathBuf, size: Size) -> Dimm {
+        Dimm::pc_dimm(n, size)
     }
 
     fn libvirt_model(&self) -> &'static str {
@@ -27,8 +37,8 @@ impl Kind for PcDimm {
         Group::PcDimm
     }
 
-    fn has_labels(&self) -> bool {
-        false
+    fn settings(&self) -> &'static [Setting] {
+        &[Setting::Node, Setting::Slot]
     }
 
     fn is_persistent(&self) -> bool {

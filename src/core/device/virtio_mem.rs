@@ -5,8 +5,10 @@
 //! (`get_min_alignment`), first fit, at `memaddr=` when given. The region
 //! it takes is its backend's whole size, however much is plugged.
 
-use super::{Dimm, Kind, RAM_BACKEND_ALIGN};
+use super::{Dimm, Kind, Setting, RAM_BACKEND_ALIGN};
 use crate::core::qemu::props::Group;
+use crate::core::size::Size;
+use std::path::PathBuf;
 
 pub struct VirtioMem;
 
@@ -34,8 +36,16 @@ impl Kind for VirtioMem {
         "virtio-mem"
     }
 
+    fn about(&self) -> &'static str {
+        "RAM the guest plugs in blocks, resizable while it runs (QEMU 5.1+)"
+    }
+
     fn id_prefix(&self) -> &'static str {
         "vmem"
+    }
+
+    fn new_device(&self, n: usize, _file: PathBuf, size: Size) -> Dimm {
+        Dimm::virtio_mem(n, size)
     }
 
     fn libvirt_model(&self) -> &'static str {
@@ -46,8 +56,8 @@ impl Kind for VirtioMem {
         Group::VirtioMemPci
     }
 
-    fn has_labels(&self) -> bool {
-        false
+    fn settings(&self) -> &'static [Setting] {
+        &[Setting::Node, Setting::BlockSize, Setting::RequestedSize]
     }
 
     fn is_persistent(&self) -> bool {
@@ -56,10 +66,6 @@ impl Kind for VirtioMem {
 
     /// The guest onlines plugged blocks as RAM; no range of its own.
     fn guest_reports_range(&self) -> bool {
-        false
-    }
-
-    fn takes_slot(&self) -> bool {
         false
     }
 

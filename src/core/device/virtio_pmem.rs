@@ -6,8 +6,10 @@
 //! (`/dev/pmemN`, DAX-capable, no ndctl needed); guest writes persist
 //! through fsync/msync (a flush request to the host), never MAP_SYNC.
 
-use super::Kind;
+use super::{Dimm, Kind, Setting};
 use crate::core::qemu::props::Group;
+use crate::core::size::Size;
+use std::path::PathBuf;
 
 pub struct VirtioPmem;
 
@@ -24,8 +26,16 @@ impl Kind for VirtioPmem {
         "virtio-pmem"
     }
 
+    fn about(&self) -> &'static str {
+        "persistent memory without NFIT or labels: /dev/pmemN on virtio (QEMU 4.1+)"
+    }
+
     fn id_prefix(&self) -> &'static str {
         "vpmem"
+    }
+
+    fn new_device(&self, n: usize, file: PathBuf, size: Size) -> Dimm {
+        Dimm::virtio_pmem(n, file, size)
     }
 
     fn libvirt_model(&self) -> &'static str {
@@ -36,8 +46,8 @@ impl Kind for VirtioPmem {
         Group::VirtioPmemPci
     }
 
-    fn has_labels(&self) -> bool {
-        false
+    fn settings(&self) -> &'static [Setting] {
+        &[]
     }
 
     fn is_persistent(&self) -> bool {
@@ -46,10 +56,6 @@ impl Kind for VirtioPmem {
 
     fn guest_reports_range(&self) -> bool {
         true
-    }
-
-    fn takes_slot(&self) -> bool {
-        false
     }
 
     fn addr_property(&self) -> &'static str {

@@ -4,6 +4,7 @@
 //! device (hw/mem/nvdimm.c, pc-dimm.c, system/physmem.c).
 
 use super::{Basis, Context, Edit, Finding, Fix, Flag, Rule, Severity};
+use crate::core::device::Setting;
 use crate::core::layout::{PlaceError, PAGE_SIZE};
 use crate::core::profile::{is_valid_id, Backend, Dimm, Profile};
 use crate::core::size::{align_up, format_human, format_qemu, Size, KIB, MIB};
@@ -555,6 +556,187 @@ fn node_out_of_range(ctx: &Context) -> Vec<Finding> {
         .collect()
 }
 
+pub static SETTING_NOT_ON_KIND: Rule = Rule {
+    code: "QP211",
+    name: "setting-not-on-kind",
+    severity: Severity::Warning,
+    basis: Basis::Surprise,
+    docs: "The profile sets a property the device's kind does not have: label-size and \
+unarmed are NVDIMM properties, slot belongs to the DIMMs, virtio-pmem-pci has no node, \
+block-size and requested-size are virtio-mem's (QEMU 7.2's `-device DRIVER,help`). qpmem \
+leaves it out of the command line (QEMU would refuse it: \"Property 'virtio-pmem-pci.node' \
+not found\"), so the value has no effect; the fix takes it off the profile. A kind changed \
+in the editor keeps the old kind's values until then.",
+    check: setting_not_on_kind,
+};
+
+fn setting_not_on_kind(ctx: &Context) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for d in &ctx.profile.devices {
+        let spec = d.kind.spec();
+        for s in Setting::ALL.iter().filter(|s| !spec.has(**s)) {
+            let Some(v) = s.value(d) else { continue };
+            out.push(Finding::fixed(
+                Some(&d.id),
+                format!(
+                    "{} sets {}={v}, but {} has no {} property: it is left out of the command line",
+                    d.id,
+                    s.property(),
+                    d.kind.device(),
+                    s.property()
+                ),
+                Fix::one(
+                    format!("remove {} from {}", s.property(), d.id),
+                    Edit::ClearSetting {
+                        device: d.id.clone(),
+                        setting: *s,
+                    },
+                ),
+                None,
+            ));
+        }
+    }
+    out
+}
+
+/// virtio-mem's smallest block (`VIRTIO_MEM_MIN_BLOCK_SIZE`).
+pub const MIN_BLOCK_SIZE: u64 = MIB;
+
+/// The virtio-mem devices of the profile, with the block size QEMU uses.
+fn virtio_mems<'a>(ctx: &'a Context) -> impl Iterator<Item = (&'a Dimm, u64)> + 'a {
+    ctx.profile
+        .devices
+        .iter()
+        .filter(|d| d.kind.spec().has(Setting::BlockSize))
+        .map(|d| {
+            let page = crate::core::device::page_size(ctx.host, &d.backend);
+            (d, crate::core::device::virtio_mem::block_size(d, page))
+        })
+}
+
+pub static BLOCK_SIZE_INVALID: Rule = Rule {
+    code: "QP212",
+    name: "block-size-invalid",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "virtio-mem's block-size must be a power of two of at least 1 MiB \
+(hw/virtio/virtio-mem.c). QEMU 7.2 refuses others: \"'block-size' property has to be a \
+power of two\", \"'block-size' property has to be at least 0x100000\". (Below the default, \
+2 MiB on x86_64, QEMU only warns.)",
+    check: block_size_invalid,
+};
+
+fn block_size_invalid(ctx: &Context) -> Vec<Finding> {
+    virtio_mems(ctx)
+        .filter_map(|(d, _)| {
+            let b = d.block_size?.0;
+            let why = if !b.is_power_of_two() {
+                "not a power of two"
+            } else if b < MIN_BLOCK_SIZE {
+                "below 1M"
+            } else {
+                return None;
+            };
+            let to = b.max(MIN_BLOCK_SIZE).checked_next_power_of_two()?;
+            Some(Finding::fixed(
+                Some(&d.id),
+                format!("{} has block-size={}, {why}", d.id, format_qemu(b)),
+                Fix::one(
+                    format!("set block-size={} on {}", format_qemu(to), d.id),
+                    Edit::SetBlockSize {
+                        device: d.id.clone(),
+                        size: Some(Size(to)),
+                    },
+                )
+                .maybe_incorrect(),
+                None,
+            ))
+        })
+        .collect()
+}
+
+pub static REQUESTED_SIZE_UNALIGNED: Rule = Rule {
+    code: "QP213",
+    name: "requested-size-unaligned",
+    severity: Severity::Error,
+    basis: Basis::QemuRefuses,
+    docs: "virtio-mem plugs memory in whole blocks: requested-size must be a multiple of the \
+block size (block-size=, else 2 MiB on x86_64 or the backend's page size). QEMU 7.2 refuses \
+others: \"'requested-size' property has to be multiples of 'block-size' (0x200000)\".",
+    check: requested_size_unaligned,
+};
+
+fn requested_size_unaligned(ctx: &Context) -> Vec<Finding> {
+    virtio_mems(ctx)
+        .filter(|(_, b)| b.is_power_of_two())
+        .filter_map(|(d, b)| {
+            let r = d.requested_size?.0;
+            if r % b == 0 {
+                return None;
+            }
+            let up = align_up(r, b)?;
+            let to = if up > d.size.0 { r - r % b } else { up };
+            Some(Finding::fixed(
+                Some(&d.id),
+                format!(
+                    "{} has requested-size={}, not a multiple of its {} blocks",
+                    d.id,
+                    format_qemu(r),
+                    format_qemu(b)
+                ),
+                Fix::one(
+                    format!("set requested-size={} on {}", format_qemu(to), d.id),
+                    Edit::SetRequestedSize {
+                        device: d.id.clone(),
+                        size: Some(Size(to)),
+                    },
+                ),
+                None,
+            ))
+        })
+        .collect()
+}
+
+pub static REQUESTED_SIZE_OVER_SIZE: Rule = Rule {
+    code: "QP214",
+    name: "requested-size-over-size",
+    severity: Severity::Warning,
+    basis: Basis::Surprise,
+    docs: "virtio-mem's requested-size is how much of its backend the guest is asked to plug; \
+it cannot be more than the backend's size. QEMU 7.2 starts with a larger one (measured: \
+requested-size=2G on a 1G backend, reported back as 2G by QMP), but the guest can plug at \
+most the backend's size, and changing it later with qom-set is refused (\"'requested-size' \
+cannot exceed the memory backend size\"). The fix asks for the whole backend.",
+    check: requested_size_over_size,
+};
+
+fn requested_size_over_size(ctx: &Context) -> Vec<Finding> {
+    virtio_mems(ctx)
+        .filter_map(|(d, _)| {
+            let r = d.requested_size?.0;
+            (r > d.size.0).then(|| {
+                Finding::fixed(
+                    Some(&d.id),
+                    format!(
+                        "{} asks the guest to plug requested-size={} of a {} backend",
+                        d.id,
+                        format_qemu(r),
+                        format_qemu(d.size.0)
+                    ),
+                    Fix::one(
+                        format!("set requested-size={} on {}", format_qemu(d.size.0), d.id),
+                        Edit::SetRequestedSize {
+                            device: d.id.clone(),
+                            size: Some(d.size),
+                        },
+                    ),
+                    None,
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -723,5 +905,89 @@ mod tests {
         );
         p.numa_nodes = 2;
         assert!(only(&run(&p), "QP210").is_empty());
+    }
+
+    #[test]
+    fn settings_a_kind_lacks_are_named_and_fixed_away() {
+        let mut p = seed(None);
+        let mut vp = Dimm::virtio_pmem(3, "/vms/vp3".into(), Size::gib(1));
+        vp.label_size = Size::mib(2);
+        vp.node = Some(0);
+        let mut pc = Dimm::pc_dimm(4, Size::gib(1));
+        pc.block_size = Some(Size::mib(4));
+        p.devices.extend([vp, pc]);
+        let ds = run(&p);
+        let w: Vec<&str> = only(&ds, "QP211")
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
+        assert_eq!(
+            w,
+            [
+                "vpmem3 sets label-size=2M, but virtio-pmem-pci has no label-size property: it is left out of the command line",
+                "vpmem3 sets node=0, but virtio-pmem-pci has no node property: it is left out of the command line",
+                "dimm4 sets block-size=4M, but pc-dimm has no block-size property: it is left out of the command line",
+            ]
+        );
+        // The NVDIMMs' labels are their own.
+        assert!(only(&ds, "QP211")
+            .iter()
+            .all(|d| d.device.as_deref() != Some("nv1")));
+        let mut fixed = p.clone();
+        for d in only(&ds, "QP211") {
+            for e in &d.fix.as_ref().unwrap().edits {
+                assert!(e.apply(&mut fixed));
+            }
+        }
+        assert!(only(&run(&fixed), "QP211").is_empty());
+        assert_eq!(fixed.devices[2].label_size, Size(0));
+        assert_eq!(fixed.devices[2].node, None);
+        assert_eq!(fixed.devices[3].block_size, None);
+    }
+
+    #[test]
+    fn virtio_mem_block_and_requested_sizes() {
+        let mut p = seed(None);
+        let mut vm = Dimm::virtio_mem(3, Size::gib(1));
+        vm.block_size = Some(Size::mib(3));
+        p.devices.push(vm);
+        let ds = run(&p);
+        assert_eq!(
+            only(&ds, "QP212")[0].message,
+            "vmem3 has block-size=3M, not a power of two"
+        );
+        p.devices[2].block_size = Some(Size(512 * KIB));
+        assert_eq!(
+            only(&run(&p), "QP212")[0].help.as_deref(),
+            Some("set block-size=1M on vmem3")
+        );
+        p.devices[2].block_size = None;
+        assert!(only(&run(&p), "QP212").is_empty());
+
+        // The default block, 2 MiB: 3M is refused, 4M is fine.
+        p.devices[2].requested_size = Some(Size::mib(3));
+        let ds = run(&p);
+        let e = only(&ds, "QP213");
+        assert_eq!(
+            e[0].message,
+            "vmem3 has requested-size=3M, not a multiple of its 2M blocks"
+        );
+        assert_eq!(e[0].help.as_deref(), Some("set requested-size=4M on vmem3"));
+        p.devices[2].requested_size = Some(Size::mib(4));
+        assert!(only(&run(&p), "QP213").is_empty());
+        p.devices[2].block_size = Some(Size::mib(8));
+        assert!(!only(&run(&p), "QP213").is_empty(), "4M of 8M blocks");
+
+        p.devices[2].block_size = None;
+        p.devices[2].requested_size = Some(Size::gib(2));
+        let ds = run(&p);
+        let w = only(&ds, "QP214");
+        assert_eq!(
+            w[0].message,
+            "vmem3 asks the guest to plug requested-size=2G of a 1G backend"
+        );
+        assert_eq!(w[0].help.as_deref(), Some("set requested-size=1G on vmem3"));
+        p.devices[2].requested_size = Some(Size::gib(1));
+        assert!(only(&run(&p), "QP214").is_empty());
     }
 }

@@ -19,6 +19,7 @@ mod placement;
 mod version;
 
 use crate::core::cmdline::ImportNote;
+use crate::core::device::Setting;
 use crate::core::facts::HostFacts;
 use crate::core::layout::{layout, DeviceLayout, Layout};
 use crate::core::profile::{Addr, Auto, Dimm, Profile};
@@ -141,12 +142,21 @@ pub enum Edit {
     SetSlots { slots: Auto<u32> },
     /// Set `maxmem=`.
     SetMaxmem { maxmem: Auto<Size> },
+    /// Set the spare slots (room for hotplug: slots and an automatic
+    /// maxmem grow with them).
+    SetSpareSlots { spare: u32 },
     /// Set (or clear, letting QEMU choose) a device's `addr=`.
     SetAddr { device: String, addr: Option<Addr> },
     /// Set (or clear) a device's `slot=`.
     SetSlot { device: String, slot: Option<u32> },
     /// Set (or clear) a device's `node=`.
     SetNode { device: String, node: Option<u32> },
+    /// Take a setting its kind does not have off a device.
+    ClearSetting { device: String, setting: Setting },
+    /// Set (or clear) a virtio-mem device's `block-size=`.
+    SetBlockSize { device: String, size: Option<Size> },
+    /// Set (or clear) a virtio-mem device's `requested-size=`.
+    SetRequestedSize { device: String, size: Option<Size> },
     /// Turn a boolean property on or off.
     SetFlag {
         device: String,
@@ -175,10 +185,14 @@ impl Edit {
             | Edit::SetAddr { device, .. }
             | Edit::SetSlot { device, .. }
             | Edit::SetNode { device, .. }
+            | Edit::ClearSetting { device, .. }
+            | Edit::SetBlockSize { device, .. }
+            | Edit::SetRequestedSize { device, .. }
             | Edit::SetFlag { device, .. }
             | Edit::SetBackingFile { device, .. } => Some(device),
             Edit::SetSlots { .. }
             | Edit::SetMaxmem { .. }
+            | Edit::SetSpareSlots { .. }
             | Edit::RenameDevice { .. }
             | Edit::RenameMemdev { .. }
             | Edit::AddKernelArg { .. }
@@ -202,9 +216,23 @@ impl Edit {
                 profile.maxmem = *maxmem;
                 true
             }
+            Edit::SetSpareSlots { spare } => {
+                profile.spare_slots = *spare;
+                true
+            }
             Edit::SetAddr { device: id, addr } => with_device(profile, id, |d| d.addr = *addr),
             Edit::SetSlot { device: id, slot } => with_device(profile, id, |d| d.slot = *slot),
             Edit::SetNode { device: id, node } => with_device(profile, id, |d| d.node = *node),
+            Edit::ClearSetting {
+                device: id,
+                setting,
+            } => with_device(profile, id, |d| setting.clear(d)),
+            Edit::SetBlockSize { device: id, size } => {
+                with_device(profile, id, |d| d.block_size = *size)
+            }
+            Edit::SetRequestedSize { device: id, size } => {
+                with_device(profile, id, |d| d.requested_size = *size)
+            }
             Edit::SetFlag {
                 device: id,
                 flag,
@@ -452,6 +480,10 @@ pub static RULES: &[&Rule] = &[
     &device::ALIGN_BELOW_PAGE,
     &device::UNARMED_REQUIRED,
     &device::NODE_OUT_OF_RANGE,
+    &device::SETTING_NOT_ON_KIND,
+    &device::BLOCK_SIZE_INVALID,
+    &device::REQUESTED_SIZE_UNALIGNED,
+    &device::REQUESTED_SIZE_OVER_SIZE,
     &backing::FILE_TOO_SMALL,
     &backing::FILE_LARGER,
     &backing::BACKING_IS_DIRECTORY,

@@ -16,6 +16,7 @@
 //! at the top of the document.
 
 use super::Export;
+use crate::core::device::Setting;
 use crate::core::profile::{Arch, Backend, Profile};
 use crate::core::size::{align_up, format_qemu, KIB, MIB};
 use std::fmt::Write;
@@ -473,14 +474,17 @@ fn memory_device(
         ));
     }
     // virtio-pmem has no NUMA node (no node= property in QEMU).
-    if kind.qmp_type() != "virtio-pmem" {
+    if kind.has(Setting::Node) {
         let _ = writeln!(x, "        <node>{node}</node>");
     }
-    if kind.qmp_type() == "virtio-mem" {
+    if kind.has(Setting::BlockSize) {
         let page = crate::core::device::RAM_BACKEND_ALIGN;
         let block = crate::core::device::virtio_mem::block_size(d, page);
         let _ = writeln!(x, "        {}", sized("block", block, ""));
-        let _ = writeln!(x, "        {}", sized("requested", 0, ""));
+    }
+    if kind.has(Setting::RequestedSize) {
+        let requested = d.requested_size.map_or(0, |s| s.0);
+        let _ = writeln!(x, "        {}", sized("requested", requested, ""));
     }
     if kind.has_labels() {
         if d.label_size.0 > 0 {

@@ -6,6 +6,7 @@
 //! them for the help overlay and the status bar.
 
 use super::{is_move, step, DrawCx, Step};
+use crate::core::device::DimmKind;
 use crate::tui::action::{cmd, Action, Command, Scope, CONFIRM, INPUT, PICKER};
 use crate::tui::doc::Doc;
 use crate::tui::event::Effect;
@@ -14,7 +15,7 @@ use crate::tui::input::{Input, InputOutcome};
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::status::Hint;
 use crate::tui::profiles::{ProfileEntry, ProfileRef};
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
@@ -48,6 +49,23 @@ pub const PICKER_COMMANDS: &[Command] = &[
         Some("remove"),
     ),
     cmd(Action::Cancel, "close the picker", Some("cancel")),
+];
+
+/// The add-device chooser's keys (it moves with the keys of
+/// [`Scope::Move`]; a kind's number picks it at once).
+pub const ADD_COMMANDS: &[Command] = &[
+    cmd(Action::Up, "previous kind", None),
+    cmd(Action::Down, "next kind", None),
+    cmd(
+        Action::Choose,
+        "add a device of the highlighted kind (1-4 add that row's kind at once)",
+        Some("add"),
+    ),
+    cmd(
+        Action::Cancel,
+        "close the chooser, adding nothing",
+        Some("cancel"),
+    ),
 ];
 
 /// What a confirmation leads to.
@@ -97,6 +115,17 @@ pub enum Dialog {
     SavePicture {
         input: Input,
         error: Option<String>,
+    },
+    /// A CXL row's value (the CXL pane's Enter).
+    CxlValue {
+        node: crate::core::cxl::edit::Node,
+        what: &'static str,
+        input: Input,
+        error: Option<String>,
+    },
+    /// Which kind of device `a` adds: one row per kind.
+    AddDevice {
+        selected: usize,
     },
     /// Ask for a stored profile's new name.
     Rename {
@@ -225,6 +254,36 @@ impl Dialog {
             Dialog::Picker { entries, selected } => {
                 picker_key(entries, selected, keys.action(PICKER, key), doc)
             }
+            Dialog::AddDevice { selected } => add_key(selected, key, keys, doc),
+            Dialog::CxlValue {
+                node,
+                what,
+                mut input,
+                ..
+            } => {
+                let stay = |input, error| {
+                    Step::Stay(Dialog::CxlValue {
+                        node,
+                        what,
+                        input,
+                        error,
+                    })
+                };
+                match input.handle(key, keys) {
+                    InputOutcome::Cancel => Step::Done(Vec::new()),
+                    InputOutcome::Commit => match cxl_value(doc, node, &input.text) {
+                        Ok(p) => {
+                            doc.commit(p);
+                            Step::Done(Vec::new())
+                        }
+                        Err(e) => stay(input, Some(e)),
+                    },
+                    InputOutcome::Edited | InputOutcome::Ignored => {
+                        let error = cxl_value(doc, node, &input.text).err();
+                        stay(input, error)
+                    }
+                }
+            }
         }
     }
 
@@ -244,7 +303,15 @@ impl Dialog {
                 input.paste(text);
                 *error = name_error(&input.text);
             }
-            Dialog::Confirm { .. } | Dialog::Picker { .. } => return false,
+            Dialog::CxlValue {
+                node, input, error, ..
+            } => {
+                input.paste(text);
+                *error = cxl_value(doc, *node, &input.text).err();
+            }
+            Dialog::Confirm { .. } | Dialog::Picker { .. } | Dialog::AddDevice { .. } => {
+                return false
+            }
         }
         true
     }
@@ -254,8 +321,9 @@ impl Dialog {
         match self {
             Dialog::SaveAs { input, .. }
             | Dialog::SavePicture { input, .. }
-            | Dialog::Rename { input, .. } => Some(input),
-            Dialog::Confirm { .. } | Dialog::Picker { .. } => None,
+            | Dialog::Rename { input, .. }
+            | Dialog::CxlValue { input, .. } => Some(input),
+            Dialog::Confirm { .. } | Dialog::Picker { .. } | Dialog::AddDevice { .. } => None,
         }
     }
 
@@ -271,6 +339,20 @@ impl Dialog {
             Dialog::Confirm { .. } => hinted(keys, CONFIRM, CONFIRM_COMMANDS),
             Dialog::SaveAs { .. } | Dialog::SavePicture { .. } => input("save"),
             Dialog::Rename { .. } => input("rename"),
+            Dialog::CxlValue { .. } => input("set"),
+            Dialog::AddDevice { .. } => {
+                let mut out = vec![(
+                    format!(
+                        "{}/{}",
+                        keys.short(PICKER, Action::Up),
+                        keys.short(PICKER, Action::Down)
+                    ),
+                    "choose",
+                )];
+                out.push((format!("1-{}", DimmKind::ALL.len()), "that kind"));
+                out.extend(hinted(keys, PICKER, ADD_COMMANDS));
+                out
+            }
             Dialog::Picker { .. } => {
                 let mut out = vec![(
                     format!(
@@ -342,6 +424,42 @@ fn picker_key(
     }
 }
 
+/// The profile with CXL row `node` set to `text`, or why not.
+fn cxl_value(
+    doc: &Doc,
+    node: crate::core::cxl::edit::Node,
+    text: &str,
+) -> Result<crate::core::profile::Profile, String> {
+    let mut p = doc.profile.clone();
+    let cxl = p.cxl.as_mut().ok_or("no CXL")?;
+    crate::core::cxl::edit::set_value(cxl, node, text)?;
+    Ok(p)
+}
+
+fn add_key(selected: usize, key: &KeyEvent, keys: &Keymap, doc: &mut Doc) -> Step<Dialog> {
+    let add = |doc: &mut Doc, i: usize| {
+        if let Some(kind) = DimmKind::ALL.get(i) {
+            doc.add_device(*kind);
+        }
+        Step::Done(Vec::new())
+    };
+    // A row's number picks it (rows are numbered from 1).
+    if let KeyCode::Char(c @ '1'..='9') = key.code {
+        let i = (c as usize) - ('1' as usize);
+        if i < DimmKind::ALL.len() && key.modifiers.difference(KeyModifiers::SHIFT).is_empty() {
+            return add(doc, i);
+        }
+    }
+    match keys.action(PICKER, key) {
+        Some(Action::Cancel) => Step::Done(Vec::new()),
+        Some(Action::Choose) => add(doc, selected),
+        Some(a) if is_move(a) => Step::Stay(Dialog::AddDevice {
+            selected: step(selected, DimmKind::ALL.len(), a, DimmKind::ALL.len()),
+        }),
+        _ => Step::Stay(Dialog::AddDevice { selected }),
+    }
+}
+
 fn frame<'a>(cx: &DrawCx, title: &'a str) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
@@ -396,9 +514,47 @@ pub fn draw(f: &mut Frame, g: &Geometry, dialog: &Dialog, cx: &DrawCx) {
                 error.as_deref(),
             );
         }
+        Dialog::CxlValue {
+            node,
+            what,
+            input,
+            error,
+        } => {
+            let cxl = cx.doc.profile.cxl.clone().unwrap_or_default();
+            let prompt = format!(
+                "New {what} of {}:",
+                crate::core::cxl::edit::describe(&cxl, *node)
+            );
+            prompt_dialog(f, g.prompt, cx, "CXL", &prompt, input, error.as_deref());
+        }
         Dialog::Rename { from, input, error } => {
             let prompt = format!("New name for the stored profile {from}:");
             prompt_dialog(f, g.prompt, cx, "Rename", &prompt, input, error.as_deref());
+        }
+        Dialog::AddDevice { selected } => {
+            let kinds = DimmKind::ALL;
+            let h = (kinds.len() as u16 + 2).min(screen.height.saturating_sub(2));
+            let area = centered(screen, 76, h);
+            f.render_widget(Clear, area);
+            f.render_widget(frame(cx, "Add a device"), area);
+            let name_w = kinds.iter().map(|k| k.device().len()).max().unwrap_or(8);
+            let lines: Vec<Line> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    let line = Line::from(vec![
+                        Span::styled(format!("{} ", i + 1), theme.key()),
+                        Span::styled(format!("{:<name_w$}  ", k.device()), theme.text()),
+                        Span::styled(k.spec().about(), theme.dim()),
+                    ]);
+                    if i == *selected {
+                        line.style(theme.selection())
+                    } else {
+                        line
+                    }
+                })
+                .collect();
+            f.render_widget(Paragraph::new(lines), inner(area));
         }
         Dialog::Picker { entries, selected } => {
             let h = (entries.len() as u16 + 2).clamp(5, screen.height.saturating_sub(4));

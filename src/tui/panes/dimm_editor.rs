@@ -8,7 +8,7 @@ use super::{
 };
 use crate::tui::action::{cmd, Action, Command, NORMAL};
 use crate::tui::doc::Doc;
-use crate::tui::form::DIMM_FIELDS;
+use crate::tui::form::{dimm_fields, DIMM_FIELDS};
 use crate::tui::geometry::{inner, Pane};
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
@@ -40,18 +40,24 @@ impl Component for DimmForm {
         if !focused {
             return EventState::NotConsumed;
         }
+        // The rows of the selected device's kind (the form shows no other).
+        let fields = doc.selected_dimm().map(dimm_fields).unwrap_or_default();
         match a {
-            a if is_move(a) => self.field = step(self.field, DIMM_FIELDS.len(), a, page(area)),
-            Action::Select(i) if i < DIMM_FIELDS.len() => self.field = i,
+            a if is_move(a) => self.field = step(self.field, fields.len(), a, page(area)),
+            Action::Select(i) if i < fields.len() => self.field = i,
             Action::Edit => {
-                let field = DIMM_FIELDS[self.field.min(DIMM_FIELDS.len() - 1)];
                 let Some(d) = doc.selected_dimm() else {
                     doc.complain("no DIMM to edit: press a to add one");
                     return EventState::Consumed;
                 };
+                let Some(&field) = fields.get(self.field.min(fields.len().saturating_sub(1)))
+                else {
+                    return EventState::Consumed;
+                };
                 if !field.is_toggle() {
                     let text = field.value(d);
-                    return EventState::Edit(Editing::new(FormKind::Dimm, self.field, &text));
+                    let at = DIMM_FIELDS.iter().position(|f| *f == field).unwrap_or(0);
+                    return EventState::Edit(Editing::new(FormKind::Dimm, at, &text));
                 }
                 if let Some(nd) = field.toggle(&doc.profile, doc.selected) {
                     let mut p = doc.profile.clone();
@@ -64,8 +70,9 @@ impl Component for DimmForm {
         EventState::Consumed
     }
 
-    fn hit(&self, _cx: &DrawCx, area: Rect, at: Position) -> Option<Action> {
-        form_hit(self.field, DIMM_FIELDS.len(), area, at)
+    fn hit(&self, cx: &DrawCx, area: Rect, at: Position) -> Option<Action> {
+        let rows = cx.doc.selected_dimm().map_or(0, |d| dimm_fields(d).len());
+        form_hit(self.field, rows, area, at)
     }
 
     fn draw(&self, f: &mut Frame, area: Rect, cx: &DrawCx) {
@@ -84,7 +91,7 @@ impl Component for DimmForm {
             );
             return;
         };
-        let rows: Vec<FormRow> = DIMM_FIELDS
+        let rows: Vec<FormRow> = dimm_fields(d)
             .iter()
             .map(|field| FormRow {
                 label: field.label(),
@@ -101,8 +108,8 @@ impl Component for DimmForm {
                 kind: FormKind::Dimm,
                 pane: Pane::Dimm,
                 title: Some(Span::styled(d.id.clone(), cx.theme.key())),
+                selected: self.field.min(rows.len().saturating_sub(1)),
                 rows,
-                selected: self.field,
             },
         );
     }

@@ -89,6 +89,11 @@ fn tables(panes: &Panes) -> Vec<(String, &'static [Scope], &'static [Command])> 
             PICKER,
             dialog::PICKER_COMMANDS,
         ),
+        (
+            "In the add-device chooser (a)".into(),
+            PICKER,
+            dialog::ADD_COMMANDS,
+        ),
         ("In this help".into(), HELP, COMMANDS),
     ]);
     out

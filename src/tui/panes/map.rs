@@ -16,6 +16,7 @@
 //! wheel scrolls along.
 
 use super::{choose_dimm, pane_block, Component, DrawCx, EventState};
+use crate::core::device::DimmKind;
 use crate::core::layout::{Layout, Placement};
 use crate::core::map::node_of;
 use crate::core::size::{align_down, align_up, format_human, format_qemu, GIB, MIB};
@@ -140,7 +141,8 @@ pub fn extent(l: &Layout) -> u64 {
     let ram_top = l.ram_end();
     let dev_top = l.device_memory.map(|r| r.end()).unwrap_or(0);
     let dimm_top = l.placements().map(|(_, p)| p.end()).max().unwrap_or(0);
-    ram_top.max(dev_top).max(dimm_top).max(4 * GIB)
+    let cxl_top = l.cxl.as_ref().map_or(0, |c| c.end);
+    ram_top.max(dev_top).max(dimm_top).max(cxl_top).max(4 * GIB)
 }
 
 /// Bytes per cell that show the whole extent in `width` cells (whole MiB).
@@ -381,14 +383,35 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
     if let Some(line) = qemu_verdict(doc, theme) {
         block = block.title_top(line.right_aligned());
     }
-    block = block.title_bottom(Line::from(vec![
-        Span::styled(" · ", theme.dim()),
+    // With more than one kind on the map, which colour is which.
+    let mut kinds: Vec<DimmKind> = Vec::new();
+    for d in &doc.profile.devices {
+        if !kinds.contains(&d.kind) {
+            kinds.push(d.kind);
+        }
+    }
+    let mut legend = vec![Span::styled(" · ", theme.dim())];
+    if kinds.len() > 1 {
+        let first = |k: DimmKind| doc.profile.devices.iter().position(|d| d.kind == k);
+        for k in &kinds {
+            let n = first(*k).unwrap_or(0);
+            legend.push(Span::styled(" ", theme.block(theme.device(*k, n))));
+            legend.push(Span::styled(format!(" {} ", k.spec().name()), theme.dim()));
+        }
+        legend.push(Span::styled("· ", theme.dim()));
+    }
+    if doc.profile.cxl.is_some() {
+        legend.push(Span::styled(" ", theme.block(theme.cxl)));
+        legend.push(Span::styled(" CXL windows · ", theme.dim()));
+    }
+    legend.extend([
         Span::styled("no memory ", theme.dim()),
         Span::styled("░", theme.shaded(theme.device_memory)),
         Span::styled(" device memory, a file's unused tail ", theme.dim()),
         Span::styled("▒", theme.shaded(theme.label_area)),
         Span::styled(" label area ", theme.dim()),
-    ]));
+    ]);
+    block = block.title_bottom(Line::from(legend));
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height < 3 || inner.width < 10 {
@@ -488,7 +511,13 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
     // DIMMs: every block first, then labels that fit in their own block
     // without running into the previous label, then the edges.
     let style_of = |i: usize| {
-        let mut style = theme.block(theme.dimm(i));
+        let kind = doc
+            .profile
+            .devices
+            .get(i)
+            .map(|d| d.kind)
+            .unwrap_or_default();
+        let mut style = theme.block(theme.device(kind, i));
         if theme.no_color {
             style = style.add_modifier(Modifier::REVERSED);
         }
@@ -551,7 +580,16 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
         .and_then(|r| cells(start, cell, w, r.base, r.end()))
     {
         let a = shown.iter().map(|s| s.4 + 1).max().unwrap_or(a).max(a);
-        if a <= b {
+        // Not into the CXL range, which may share the region's last cell.
+        let b = match l
+            .cxl
+            .as_ref()
+            .and_then(|c| cells(start, cell, w, c.host_registers.base, c.end).map(|(ca, _)| ca))
+        {
+            Some(ca) if ca <= b => ca.saturating_sub(1),
+            _ => b,
+        };
+        if a <= b && b < w {
             label_in(
                 buf,
                 (x0 + a, x0 + b),
@@ -559,6 +597,38 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
                 &["device memory", "dev mem", "dev"],
                 dev_style,
             );
+        }
+    }
+    // CXL above the device memory region: the host bridges' registers,
+    // then each window with the pmem of the type-3 devices it can map.
+    if let (Some(c), Some(cxl)) = (&l.cxl, &doc.profile.cxl) {
+        let style = theme.block(theme.cxl);
+        let paint_at = |buf: &mut Buffer, base: u64, end: u64, style: Style, labels: &[&str]| {
+            if let Some((a, b)) = cells(start, cell, w, base, end) {
+                for r in 0..lane_rows {
+                    fill(buf, x0 + a, x0 + b, y_lane + r, ' ', style);
+                }
+                label_in(buf, (x0 + a, x0 + b), y_lane, labels, style);
+            }
+        };
+        let r = &c.host_registers;
+        paint_at(buf, r.base, r.end(), style, &[]);
+        let devices = cxl.devices();
+        for w in &c.windows {
+            let behind: u64 = devices
+                .iter()
+                .filter(|(_, at)| w.targets.contains(&at.host_bridge.id))
+                .filter_map(|(d, _)| d.persistent.as_ref().map(|m| m.size.0))
+                .sum();
+            let long = format!(
+                "CXL window {} {} ({} pmem behind)",
+                w.index,
+                format_human(w.size),
+                format_human(behind)
+            );
+            let mid = format!("CXL{} {}", w.index, format_human(w.size));
+            let short = format!("W{}", w.index);
+            paint_at(buf, w.base, w.end(), style, &[&long, &mid, &short]);
         }
     }
     let mut marks: Vec<(u16, String)> = Vec::new();
@@ -599,6 +669,7 @@ fn draw(f: &mut Frame, area: Rect, cx: &DrawCx, map: MapView) {
                 y,
                 w,
                 theme,
+                doc.profile.devices[doc.selected].kind,
                 doc.selected,
                 d.backend_size,
                 p,
@@ -660,6 +731,7 @@ fn file_bar(
     y: u16,
     w: u16,
     theme: &Theme,
+    kind: DimmKind,
     index: usize,
     file: u64,
     p: &Placement,
@@ -693,7 +765,7 @@ fn file_bar(
             }
         }
     };
-    let mut vstyle = theme.block(theme.dimm(index));
+    let mut vstyle = theme.block(theme.device(kind, index));
     if theme.no_color {
         vstyle = vstyle.add_modifier(Modifier::REVERSED);
     }

@@ -9,6 +9,7 @@
 //! two editor forms share ([`Editing`], [`draw_form`]).
 
 pub mod cmdline;
+pub mod cxl;
 pub mod devices;
 pub mod diagnostics;
 pub mod dialog;
@@ -45,6 +46,8 @@ pub enum EventState {
     Focus(Pane),
     /// Consumed; start editing a field.
     Edit(Editing),
+    /// Consumed; open this dialog.
+    Dialog(Box<dialog::Dialog>),
 }
 
 /// What drawing reads.
@@ -102,6 +105,7 @@ pub trait Component {
 #[derive(Debug, Clone, Default)]
 pub struct Panes {
     pub devices: devices::Devices,
+    pub cxl: cxl::CxlPane,
     pub dimm: dimm_editor::DimmForm,
     pub vm: vm_editor::VmForm,
     pub map: map::MapPane,
@@ -113,6 +117,7 @@ impl Panes {
     pub fn get(&self, p: Pane) -> &dyn Component {
         match p {
             Pane::Devices => &self.devices,
+            Pane::Cxl => &self.cxl,
             Pane::Dimm => &self.dimm,
             Pane::Vm => &self.vm,
             Pane::Map => &self.map,
@@ -124,6 +129,7 @@ impl Panes {
     pub fn get_mut(&mut self, p: Pane) -> &mut dyn Component {
         match p {
             Pane::Devices => &mut self.devices,
+            Pane::Cxl => &mut self.cxl,
             Pane::Dimm => &mut self.dimm,
             Pane::Vm => &mut self.vm,
             Pane::Map => &mut self.map,
