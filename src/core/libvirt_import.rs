@@ -11,8 +11,9 @@
 //!   others a `numa` list (`-numa node,memdev=ram-nodeN` as libvirt runs it);
 //! - each `<memory model='nvdimm'|'dimm'|'virtio-pmem'|'virtio-mem'>` a
 //!   device: its source path, size, label, `<alignsize>`, `<pmem/>`,
-//!   `access`, `<target><node>`, a DIMM's `<address type='dimm' slot
-//!   base>` and a virtio device's `<target><address base>` pinned, the
+//!   `access`, `<target><node>`, virtio-mem's `<block>` and `<requested>`;
+//!   a DIMM's `<address type='dimm' slot base>` and a virtio device's
+//!   `<target><address base>` pinned; the
 //!   id from a user alias (`<alias name='ua-nv1'/>`), else qpmem's own
 //!   (numbered per kind: `nv1`, `nv2`, `dimm1`, `vpmem1`, ...);
 //! - `<qemu:commandline>` arguments are read as the end of QEMU's command
@@ -925,15 +926,7 @@ fn read_memory(
             }
             "requested" if kind == DimmKind::VirtioMem => {
                 let requested = size_of(e, &here)?;
-                if requested != 0 {
-                    r.note(
-                        &subject,
-                        format!(
-                            "<requested> {} is not carried over: qpmem plugs none of it (requested-size 0)",
-                            format_qemu(requested)
-                        ),
-                    );
-                }
+                d.requested_size = (requested != 0).then_some(Size(requested));
             }
             "address" if !spec.takes_slot() => {
                 if let Some(b) = e.attribute("base") {

@@ -131,8 +131,7 @@ pub static LIBVIRT_NOT_CARRIED: Rule = Rule {
     basis: Basis::Input,
     docs: "The imported libvirt domain has something qpmem neither models nor keeps: an \
 attribute of an element qpmem writes itself (`<cpu mode=...>` on x86, a cell's `memAccess`), \
-a memory device's PCI address, virtio-mem's requested size, a memory model qpmem does not \
-place. Elements qpmem does not model (disks, interfaces, graphics, `<uuid>`) are kept and \
+a memory device's PCI address, a memory model qpmem does not place. Elements qpmem does not model (disks, interfaces, graphics, `<uuid>`) are kept and \
 written back by `render --format libvirt`; these are not, and the finding names each.",
     check: libvirt_not_carried,
 };
