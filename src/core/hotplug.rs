@@ -312,6 +312,19 @@ mod tests {
         }
     }
 
+    /// QEMU's report of `p` as launched: every device where placed.
+    fn as_placed(p: &Profile) -> Vec<MemoryDeviceInfo> {
+        layout(p, &HostFacts::default())
+            .unwrap()
+            .devices
+            .iter()
+            .map(|d| {
+                let at = d.placement().unwrap();
+                reported(&d.id, at.slot.unwrap(), at.addr, at.size)
+            })
+            .collect()
+    }
+
     fn nv(n: usize, size: Size) -> Dimm {
         Dimm::nvdimm(n, PathBuf::from(format!("/vms/nv{n}")), size)
     }
@@ -453,16 +466,7 @@ mod tests {
         let mut launched = Profile::empty("room");
         launched.ram = Size::mib(512);
         launched.devices = vec![nv(1, Size::gib(1)), nv(2, Size::gib(1))];
-        let l = layout(&launched, &HostFacts::default()).unwrap();
-        let plugged: Vec<MemoryDeviceInfo> = l
-            .devices
-            .iter()
-            .map(|d| {
-                let p = d.placement().unwrap();
-                reported(&d.id, p.slot.unwrap(), p.addr, p.size)
-            })
-            .collect();
-        let running = Running::new(&launched, &[], plugged, None);
+        let running = Running::new(&launched, &[], as_placed(&launched), None);
         let third = nv(3, Size::gib(1));
         let blocked = plan(&running, third.clone(), &HostFacts::default());
         assert!(blocked.is_blocked(), "{:?}", blocked.errors());
@@ -473,16 +477,7 @@ mod tests {
             assert!(e.apply(&mut next));
         }
         // The next launch has room: the same hotplug fits.
-        let l = layout(&next, &HostFacts::default()).unwrap();
-        let plugged: Vec<MemoryDeviceInfo> = l
-            .devices
-            .iter()
-            .map(|d| {
-                let p = d.placement().unwrap();
-                reported(&d.id, p.slot.unwrap(), p.addr, p.size)
-            })
-            .collect();
-        let running = Running::new(&next, &[], plugged, None);
+        let running = Running::new(&next, &[], as_placed(&next), None);
         let fits = plan(&running, third.clone(), &HostFacts::default());
         assert!(!fits.is_blocked(), "{:?}", fits.errors());
         assert_eq!(room_fix(&next, &fits), None, "nothing to fix");

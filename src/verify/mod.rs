@@ -415,14 +415,7 @@ pub fn scratch_profile(profile: &Profile, scratch: &Path) -> Result<Profile, Ver
         d.backend_options
             .retain(|o| !DROPPED_BACKEND_KEYS.contains(&option_key(o)));
         if let Backend::File(_) = d.backend {
-            let path = scratch.join(format!("backing-{i}"));
-            File::create(&path)
-                .and_then(|f| f.set_len(d.size.0))
-                .map_err(|source| VerifyError::Scratch {
-                    path: path.clone(),
-                    source,
-                })?;
-            d.backend = Backend::File(path);
+            d.backend = sparse_file(&scratch.join(format!("backing-{i}")), d.size.0)?;
             d.pmem = false;
         }
     }
@@ -430,18 +423,22 @@ pub fn scratch_profile(profile: &Profile, scratch: &Path) -> Result<Profile, Ver
     if let Some(cxl) = p.cxl.as_mut() {
         for (i, m) in cxl.memories_mut().into_iter().enumerate() {
             if let Backend::File(_) = m.backend {
-                let path = scratch.join(format!("cxl-backing-{i}"));
-                File::create(&path)
-                    .and_then(|f| f.set_len(m.size.0))
-                    .map_err(|source| VerifyError::Scratch {
-                        path: path.clone(),
-                        source,
-                    })?;
-                m.backend = Backend::File(path);
+                m.backend = sparse_file(&scratch.join(format!("cxl-backing-{i}")), m.size.0)?;
             }
         }
     }
     Ok(p)
+}
+
+/// A sparse scratch file of `size` bytes at `path`, as a backend.
+fn sparse_file(path: &Path, size: u64) -> Result<Backend, VerifyError> {
+    File::create(path)
+        .and_then(|f| f.set_len(size))
+        .map_err(|source| VerifyError::Scratch {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(Backend::File(path.to_path_buf()))
 }
 
 /// `key` of `key=value` (or of a bare `key`).

@@ -198,6 +198,20 @@ fn free_slot(cxl: &Cxl) -> u16 {
     (0..=u16::MAX).find(|s| !used.contains(s)).unwrap_or(0)
 }
 
+/// The lowest port number none of `used` has.
+fn free_port(used: impl Iterator<Item = u8> + Clone) -> u8 {
+    (0..=u8::MAX)
+        .find(|p| !used.clone().any(|u| u == *p))
+        .unwrap_or(0)
+}
+
+/// A new type-3 device `id` (256 MiB of pmem, a 256 MiB LSA, files in
+/// `dir`) at the end of `list`; its index.
+fn push_device(list: &mut Vec<Type3>, id: &str, dir: &Path) -> usize {
+    list.push(Type3::pmem(id, dir, Size(CXL_GRANULE)));
+    list.len() - 1
+}
+
 /// The child `a` adds to `at`, and the new node; `None` when `at` takes
 /// no child (a device). New type-3 devices get 256 MiB of pmem and a
 /// 256 MiB LSA on files `ID.mem`/`ID.lsa` in `dir`; new windows 4 GiB on
@@ -227,9 +241,7 @@ pub fn add(cxl: &mut Cxl, at: Node, dir: &Path) -> Option<Node> {
         Node::HostBridge(h) => {
             let id = free_id(cxl, &format!("hb{h}rp"));
             let hb = cxl.host_bridges.get_mut(h)?;
-            let port = (0..=u8::MAX)
-                .find(|p| !hb.root_ports.iter().any(|r| r.port == *p))
-                .unwrap_or(0);
+            let port = free_port(hb.root_ports.iter().map(|r| r.port));
             hb.root_ports.push(RootPort {
                 id,
                 port,
@@ -244,8 +256,7 @@ pub fn add(cxl: &mut Cxl, at: Node, dir: &Path) -> Option<Node> {
         Node::RootPort(h, r) => {
             let id = free_id(cxl, "cxl-pmem");
             let rp = cxl.host_bridges.get_mut(h)?.root_ports.get_mut(r)?;
-            rp.devices.push(Type3::pmem(&id, dir, Size(CXL_GRANULE)));
-            let n = rp.devices.len() - 1;
+            let n = push_device(&mut rp.devices, &id, dir);
             Some(Node::Device {
                 hb: h,
                 rp: r,
@@ -262,9 +273,7 @@ pub fn add(cxl: &mut Cxl, at: Node, dir: &Path) -> Option<Node> {
                 .get_mut(r)?
                 .switches
                 .get_mut(s)?;
-            let port = (0..=u8::MAX)
-                .find(|p| !sw.downstream.iter().any(|d| d.port == *p))
-                .unwrap_or(0);
+            let port = free_port(sw.downstream.iter().map(|d| d.port));
             sw.downstream.push(Port {
                 id,
                 port,
@@ -286,8 +295,7 @@ pub fn add(cxl: &mut Cxl, at: Node, dir: &Path) -> Option<Node> {
                 .get_mut(s)?
                 .downstream
                 .get_mut(d)?;
-            ds.devices.push(Type3::pmem(&id, dir, Size(CXL_GRANULE)));
-            let n = ds.devices.len() - 1;
+            let n = push_device(&mut ds.devices, &id, dir);
             Some(Node::Device {
                 hb: h,
                 rp: r,

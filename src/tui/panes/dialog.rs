@@ -341,32 +341,30 @@ impl Dialog {
             Dialog::Rename { .. } => input("rename"),
             Dialog::CxlValue { .. } => input("set"),
             Dialog::AddDevice { .. } => {
-                let mut out = vec![(
-                    format!(
-                        "{}/{}",
-                        keys.short(PICKER, Action::Up),
-                        keys.short(PICKER, Action::Down)
-                    ),
-                    "choose",
-                )];
+                let mut out = vec![choose(keys)];
                 out.push((format!("1-{}", DimmKind::ALL.len()), "that kind"));
                 out.extend(hinted(keys, PICKER, ADD_COMMANDS));
                 out
             }
             Dialog::Picker { .. } => {
-                let mut out = vec![(
-                    format!(
-                        "{}/{}",
-                        keys.short(PICKER, Action::Up),
-                        keys.short(PICKER, Action::Down)
-                    ),
-                    "choose",
-                )];
+                let mut out = vec![choose(keys)];
                 out.extend(hinted(keys, PICKER, PICKER_COMMANDS));
                 out
             }
         }
     }
+}
+
+/// A list's "choose" hint: its up/down keys.
+fn choose(keys: &Keymap) -> Hint {
+    (
+        format!(
+            "{}/{}",
+            keys.short(PICKER, Action::Up),
+            keys.short(PICKER, Action::Down)
+        ),
+        "choose",
+    )
 }
 
 /// The hints of `commands` that have one, with their short keys.
