@@ -68,11 +68,26 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
-    /// Import a pasted QEMU command line: print it as a profile (RON), or save it.
+    /// Import a pasted QEMU command line or a libvirt domain: print it as a profile (RON), or save it.
+    ///
+    /// A libvirt domain's memory devices (<memory model='nvdimm'|'dimm'|'virtio-pmem'|'virtio-mem'>),
+    /// RAM, maxMemory, vCPUs, NUMA cells, machine, kernel and emulator become the profile; what qpmem
+    /// does not model (disks, interfaces, graphics, ...) is kept and written back by
+    /// `render --format libvirt`; what it can neither model nor keep is printed as a note.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["cmdline", "libvirt", "domain"])))]
     Import {
         /// The command line, quoted as one argument.
         #[arg(long, value_name = "STRING", allow_hyphen_values = true)]
-        cmdline: String,
+        cmdline: Option<String>,
+        /// A libvirt domain XML file (`virsh dumpxml` output, `render --format libvirt` output).
+        #[arg(long, value_name = "FILE")]
+        libvirt: Option<std::path::PathBuf>,
+        /// A libvirt domain by name, read with `virsh dumpxml NAME`.
+        #[arg(long, value_name = "NAME")]
+        domain: Option<String>,
+        /// With --domain: the libvirt connection URI (`virsh -c URI`); without it, virsh's default (LIBVIRT_DEFAULT_URI, else libvirt's own choice).
+        #[arg(long, value_name = "URI", requires = "domain", conflicts_with_all = ["cmdline", "libvirt"])]
+        connect: Option<String>,
         /// Save it as the stored profile NAME instead of printing it.
         #[arg(long, value_name = "NAME")]
         save: Option<String>,
@@ -193,9 +208,21 @@ fn run(cli: Cli) -> Outcome {
         }
         Some(Command::Import {
             cmdline,
+            libvirt,
+            domain,
+            connect,
             save,
             force,
-        }) => cli::import::run(&cmdline, save.as_deref(), force),
+        }) => {
+            let what = match (cmdline, libvirt, domain) {
+                (Some(line), _, _) => Some(cli::import::What::Cmdline(line)),
+                (_, Some(file), _) => Some(cli::import::What::LibvirtFile(file)),
+                (_, _, Some(name)) => Some(cli::import::What::Domain { name, connect }),
+                // clap's group requires one of them.
+                (None, None, None) => None,
+            };
+            cli::import::run(what, save.as_deref(), force)
+        }
         Some(Command::Profiles { command }) => cli::profiles::run(command),
         Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
         Some(Command::Check(args)) => cli::check::run(args),

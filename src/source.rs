@@ -1,5 +1,6 @@
 //! Where a profile comes from: a stored profile NAME, a built-in example,
-//! a `.ron` file, a pasted command line, or the built-in default.
+//! a `.ron` file, a libvirt domain XML file, a pasted command line, or the
+//! built-in default.
 //!
 //! How a SOURCE string is resolved:
 //! 1. It contains `/` or ends in `.ron`: it is a file path, and only that
@@ -9,13 +10,20 @@
 //!    NAME, else a file called NAME in the current directory.
 //! 3. Otherwise (a name no profile can have, such as `.hidden`): a path.
 //!
+//! A file whose first element is `<domain` (after an XML declaration,
+//! comments and white space) is read as a libvirt domain, with the notes
+//! of what it could not carry as import notes; its `path` is not kept, so
+//! nothing writes a profile over the XML.
+//!
 //! A stored profile shadows an example of the same name. When nothing is
 //! found the error lists every place looked in. `${data}` in the profile's
 //! paths is expanded to the data directory whatever the source.
 
 use crate::core::cmdline::{import, ImportNote};
 use crate::core::examples;
+use crate::core::libvirt_import::{import_domain, is_domain_xml};
 use crate::core::profile::Profile;
+use crate::core::profile_ron::parse_profile;
 use crate::store::{self, Store};
 use std::path::{Path, PathBuf};
 
@@ -41,6 +49,9 @@ pub enum SourceError {
     Import(#[from] crate::core::cmdline::ImportError),
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    /// A domain XML file libvirt would not take either: the file, then why.
+    #[error("{}: {}", .0.0, .0.1)]
+    Domain(Box<(String, crate::core::libvirt_import::DomainError)>),
     #[error("no profile '{name}': looked for the stored profile {stored}, a built-in example (there are: {examples}) and the file ./{name}")]
     NotFound {
         name: String,
@@ -123,7 +134,20 @@ fn resolve(store: &Store, source: &str) -> Result<Loaded, SourceError> {
         });
     }
     let path = PathBuf::from(source);
-    let mut profile = store::load_profile(&path)?;
+    let text = store::read_profile_text(&path)?;
+    if is_domain_xml(&text) {
+        let (profile, notes) = import_domain(&text)
+            .map_err(|e| SourceError::Domain(Box::new((path.display().to_string(), e))))?;
+        return Ok(Loaded {
+            profile,
+            notes,
+            path: None,
+            name: None,
+            builtin: false,
+        });
+    }
+    let mut profile =
+        parse_profile(&text, &path.display().to_string()).map_err(store::StoreError::from)?;
     examples::expand_placeholders(&mut profile, store.data_dir());
     Ok(Loaded {
         profile,

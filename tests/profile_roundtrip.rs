@@ -128,6 +128,27 @@ fn profile() -> impl Strategy<Value = Profile> {
                 (qemu, kernel, initrd, append, disks, extra_args, devices),
             )| Profile {
                 allow: Vec::new(),
+                // Kept libvirt elements, any text XML can hold in them.
+                libvirt: extra_args
+                    .iter()
+                    .take(2)
+                    .map(|t| {
+                        let t: String = t
+                            .chars()
+                            .filter(|c| {
+                                (!c.is_control() || matches!(c, '\t' | '\n'))
+                                    && !matches!(c, '\u{fffe}' | '\u{ffff}')
+                            })
+                            .collect::<String>()
+                            .replace('&', "&amp;")
+                            .replace('<', "&lt;")
+                            .replace('\'', "&apos;");
+                        qpmem::core::libvirt_kept::KeptElement {
+                            parent: qpmem::core::libvirt_kept::Parent::Devices,
+                            xml: format!("<kept a='{t}'>{t}</kept>"),
+                        }
+                    })
+                    .collect(),
                 cxl: match numa_nodes % 3 {
                     1 => Some(qpmem::core::cxl::Cxl::docs_example(std::path::Path::new(
                         "/d",

@@ -1102,3 +1102,43 @@ fn the_first_launch_asks_even_when_nothing_is_created() {
     t.keys(&["q"]);
     t.wait("the shell back", |s| !s.contains("Address map"));
 }
+
+#[test]
+fn the_editor_opens_a_libvirt_domain_xml() {
+    if !tmux_present() {
+        return;
+    }
+    let t = Tmux::start(160, 50);
+    let xml = t.home().join("guest.xml");
+    std::fs::write(
+        &xml,
+        "<?xml version='1.0'?>\n<domain type='qemu'>\n  <name>from-libvirt</name>\n  \
+         <maxMemory slots='4' unit='GiB'>16</maxMemory>\n  <memory unit='GiB'>4</memory>\n  \
+         <vcpu>2</vcpu>\n  <os><type arch='x86_64' machine='q35'>hvm</type></os>\n  \
+         <features><acpi/></features>\n  <cpu mode='host-model'/>\n  <devices>\n    \
+         <memory model='nvdimm' access='shared'><source><path>/vms/lv-nv</path></source>\
+         <target><size unit='GiB'>2</size><label><size unit='KiB'>2048</size></label></target>\
+         <address type='dimm' slot='3'/></memory>\n    \
+         <memory model='dimm'><target><size unit='MiB'>1024</size></target></memory>\n  \
+         </devices>\n</domain>\n",
+    )
+    .unwrap();
+    t.wait("the shell", |s| !s.trim().is_empty());
+    t.type_line(&format!(
+        "{} edit {}",
+        env!("CARGO_BIN_EXE_qpmem"),
+        xml.display()
+    ));
+    // Both devices as the domain has them, the map, and the domain's
+    // `<cpu mode>` reported as not carried over.
+    t.wait("the domain's devices and what was not carried", |s| {
+        s.contains("nv1")
+            && s.contains("dimm1")
+            && s.contains("mem-path=/vms/lv-nv")
+            && s.contains("slot=3")
+            && s.contains("Address map")
+            && s.contains("QP025")
+    });
+    t.keys(&["q"]);
+    t.wait("the shell back", |s| !s.contains("Address map"));
+}

@@ -26,6 +26,8 @@ pub mod export;
 pub mod facts;
 pub mod hotplug;
 pub mod layout;
+pub mod libvirt_import;
+pub mod libvirt_kept;
 pub mod machine;
 pub mod map;
 pub mod new_dimm;

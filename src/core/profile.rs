@@ -95,6 +95,11 @@ pub struct Profile {
     /// `qpmem check --explain CODE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow: Vec<String>,
+    /// What an imported libvirt domain holds that qpmem does not model
+    /// (its disks and interfaces, graphics, `<uuid>`, ...), as XML with
+    /// the element it sat in; `render --format libvirt` writes it back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libvirt: Vec<crate::core::libvirt_kept::KeptElement>,
 }
 
 fn default_machine() -> String {
@@ -232,6 +237,7 @@ impl Profile {
             syntax: Syntax::Opts,
             cxl: None,
             allow: Vec::new(),
+            libvirt: Vec::new(),
         }
     }
 
@@ -488,6 +494,8 @@ pub enum StringError {
         what: &'static str,
         value: String,
     },
+    #[error("{field}: not one XML element: {reason}")]
+    NotAnElement { field: String, reason: String },
 }
 
 /// Refuse a NUL or another control character in one argument string; the
@@ -520,7 +528,9 @@ fn check_path(field: impl Fn() -> String, p: &Path) -> Result<(), StringError> {
 }
 
 impl Profile {
-    /// Check every string that becomes a QEMU argument: none may hold a NUL
+    /// Check every string that becomes a QEMU argument, and each kept
+    /// libvirt element (one well-formed element, so writing it back cannot
+    /// break the domain around it). No argument may hold a NUL
     /// (argv cannot carry one, so the script and the JSON argv would differ)
     /// or another control character (printing the script would send it to
     /// the terminal). Loading a file ([`crate::core::profile_ron::parse_profile`]) and
@@ -591,6 +601,14 @@ impl Profile {
                     check_string(|| format!("cxl windows[{n}].targets"), "id", t)?;
                 }
             }
+        }
+        for (i, k) in self.libvirt.iter().enumerate() {
+            crate::core::libvirt_kept::check(&k.xml).map_err(|reason| {
+                StringError::NotAnElement {
+                    field: format!("libvirt[{i}].xml"),
+                    reason,
+                }
+            })?;
         }
         for (i, d) in self.devices.iter().enumerate() {
             check_string(|| format!("devices[{i}].id"), "id", &d.id)?;

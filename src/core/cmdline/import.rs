@@ -79,6 +79,9 @@ pub enum ImportNoteKind {
     MachineBackend,
     /// CXL devices or windows without `cxl=on` on `-machine`.
     MissingCxlOn,
+    /// Something in an imported libvirt domain that qpmem neither models
+    /// nor keeps; subject the element or device, detail what is lost.
+    LibvirtNotCarried,
 }
 
 /// Why a pasted command line could not be imported.

@@ -124,6 +124,18 @@ could be wrong, so `qpmem map` refuses (exit 2) and check reports it, naming the
     check: not_modelled,
 };
 
+pub static LIBVIRT_NOT_CARRIED: Rule = Rule {
+    code: "QP025",
+    name: "libvirt-not-carried",
+    severity: Severity::Warning,
+    basis: Basis::Input,
+    docs: "The imported libvirt domain has something qpmem neither models nor keeps: an \
+attribute of an element qpmem writes itself (`<cpu mode=...>` on x86, a cell's `memAccess`), \
+a memory device's PCI address, a memory model qpmem does not place. Elements qpmem does not model (disks, interfaces, graphics, `<uuid>`) are kept and \
+written back by `render --format libvirt`; these are not, and the finding names each.",
+    check: libvirt_not_carried,
+};
+
 fn notes<'a>(ctx: &Context<'a>, kind: ImportNoteKind) -> impl Iterator<Item = &'a ImportNote> {
     ctx.import_notes.iter().filter(move |n| n.kind == kind)
 }
@@ -313,6 +325,27 @@ fn hex_size_suffix(ctx: &Context) -> Vec<Finding> {
                     n.subject
                 ),
                 Some("write it in decimal with a suffix, as `qpmem render` does".into()),
+            )
+        })
+        .collect()
+}
+
+fn libvirt_not_carried(ctx: &Context) -> Vec<Finding> {
+    notes(ctx, ImportNoteKind::LibvirtNotCarried)
+        .map(|n| {
+            let device = ctx
+                .profile
+                .devices
+                .iter()
+                .find(|d| d.id == n.subject)
+                .map(|d| d.id.as_str());
+            Finding::about(
+                device,
+                format!("libvirt domain: {}: {}", n.subject, n.detail),
+                Some(
+                    "`render --format libvirt` writes the domain without it; add it back by hand (or with `virsh edit`) if it matters"
+                        .into(),
+                ),
             )
         })
         .collect()

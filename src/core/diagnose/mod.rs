@@ -457,6 +457,7 @@ pub static RULES: &[&Rule] = &[
     &numa::NUMA_NODE_MISSING,
     &numa::NUMA_DUPLICATE_NODE,
     &imported::MACHINE_BACKEND,
+    &imported::LIBVIRT_NOT_CARRIED,
     &placement::SECTION_MISALIGNED,
     &placement::ALIGN_WASTE,
     &placement::NO_DEVICE_MEMORY,

@@ -340,6 +340,7 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
         let _ = writeln!(x, "  </qemu:commandline>");
     }
     let _ = writeln!(x, "</domain>");
+    let x = crate::core::libvirt_kept::write_back(&x, &p.libvirt);
 
     let carried = carried_args(p);
     let mut rest = Vec::new();
