@@ -96,6 +96,8 @@ pub struct Ended {
     pub placement: Option<Comparison>,
     /// The devices hotplugged in the session (`+`), in order.
     pub hotplugged: Vec<Dimm>,
+    /// The libvirt domain and connection, when quitting left it running.
+    pub left_running: Option<(String, String)>,
 }
 
 impl Ended {
@@ -156,6 +158,7 @@ where
         stderr: vm.stderr_lines(),
         placement: vm.placement(),
         hotplugged: vm.hotplugged(),
+        left_running: vm.is_detached().then(|| vm.state().libvirt).flatten(),
     };
     drop(vm);
     shown.map_err(LaunchError::Terminal)?;
@@ -196,6 +199,10 @@ pub fn perform(vm: &Vm, effect: VmEffect) -> Performed {
             vm.force_quit();
             Performed::Done
         }
+        VmEffect::Detach => match vm.detach() {
+            Ok(()) => Performed::Done,
+            Err(e) => Performed::Report(ViewEvent::Failed(e.to_string())),
+        },
         VmEffect::Scroll(scroll) => {
             let mut screen = vm.console().emulator();
             match scroll {
