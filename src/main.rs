@@ -99,7 +99,7 @@ enum Command {
     },
     /// Diagnose the profile: what QEMU would refuse, what would surprise the guest or lose data.
     Check(cli::check::CheckArgs),
-    /// Start QEMU paused (-S) and compare its placement with the prediction.
+    /// Start QEMU paused (-S), or a libvirt domain (--libvirt), and compare its placement with the prediction.
     Probe {
         #[command(flatten)]
         source: SourceArgs,

@@ -53,7 +53,9 @@ pub fn run(
             (binary, plan)
         }
     };
-    if uri.is_some() {
+    if let Some(uri) = &uri {
+        // Before any file is made or the screen taken.
+        libvirt::check_free(uri, &loaded.profile.name)?;
         // What the domain changes from the profile.
         let emulator = remote.is_none().then_some(binary.as_path());
         plan.notes

@@ -15,11 +15,11 @@
 
 use super::launch_view::{LaunchView, Scroll, ViewEvent, VmCommand, VmEffect};
 use super::theme::Theme;
-use crate::console::FramePacer;
+use crate::console::{Emulator, FramePacer};
 use crate::core::profile::{Dimm, Profile};
 use crate::core::qemu::Comparison;
 use crate::terminal;
-use crate::vm::{LaunchOptions, Notify, Vm, VmError, VmEvent, VmStatus};
+use crate::vm::{Engine, LaunchOptions, Notify, Vm, VmError, VmEvent, VmStatus};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use std::collections::VecDeque;
@@ -147,6 +147,20 @@ where
     let notify: Notify = Arc::new(move |e| {
         let _ = vm_tx.send(Incoming::Vm(e));
     });
+    if let Engine::Libvirt { uri } = &opts.engine {
+        // libvirt may take a while (it probes QEMU, preallocates files):
+        // say what is going on.
+        let message = view.message().map(str::to_string);
+        view = view.with_message(Some(format!(
+            "creating libvirt domain {} on {uri} (virsh create)...",
+            profile.name
+        )));
+        let empty = Emulator::new(opts.rows, opts.cols, 0);
+        terminal
+            .draw(|f| view.draw(f, f.area(), &empty))
+            .map_err(|e| LaunchError::Terminal(io::Error::other(e)))?;
+        view = view.with_message(message);
+    }
     let vm = Vm::launch(profile, &opts, notify)?;
     let shown = drive(terminal, &mut view, &vm, rx, &mut other);
     // Stopped with the screen still up: a SIGTERM's message stays on it

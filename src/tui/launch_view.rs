@@ -1141,6 +1141,49 @@ mod tests {
     }
 
     #[test]
+    fn quitting_a_libvirt_domain_asks_shut_down_destroy_or_leave_running() {
+        let mut v = running();
+        v.handle(ViewEvent::Vm(VmState {
+            libvirt: Some(("dom".into(), "qemu:///system".into())),
+            ..state(VmStatus::Running)
+        }));
+        v.handle(ctrl(']'));
+        assert!(v
+            .hints()
+            .contains("q quit (shut down, destroy or leave running)"));
+        for (answer, effects) in [
+            ('s', vec![VmEffect::Leave]),
+            ('d', vec![VmEffect::ForceQuit, VmEffect::Leave]),
+            ('l', vec![VmEffect::Detach, VmEffect::Leave]),
+        ] {
+            assert!(v.handle(ch('q')).is_empty());
+            assert!(
+                v.hints().starts_with("Quit: s shut the domain down"),
+                "{}",
+                v.hints()
+            );
+            assert_eq!(v.handle(ch(answer)), effects, "{answer}");
+        }
+        // y is the direct launch's answer, not one of these.
+        v.handle(ch('q'));
+        assert!(v.handle(ch('y')).is_empty());
+        assert_eq!(v.message(), Some("quit cancelled"));
+        // The status line names the domain instead of a pid.
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let screen = Emulator::new(20, 78, 0);
+        t.draw(|f| v.draw(f, f.area(), &screen)).unwrap();
+        let text: String = t
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        assert!(text.contains("  domain dom"), "{text}");
+        assert!(!text.contains("pid 4242"), "{text}");
+    }
+
+    #[test]
     fn an_exited_vm_gives_the_keyboard_back_and_q_leaves() {
         let mut v = running();
         v.handle(ViewEvent::Vm(state(exited())));

@@ -196,6 +196,25 @@ pub fn missing_backing_files(profile: &Profile) -> Vec<String> {
         .collect()
 }
 
+/// The connection answers and knows no domain named `name` (running or
+/// defined): a launch can create it. Checked before anything else, so a
+/// failing connection is said as such, not as a refusal.
+pub fn check_free(uri: &str, name: &str) -> Result<(), LibvirtError> {
+    if let Err(LibvirtError::Virsh { message, .. }) = virsh(uri, &["uri"]) {
+        return Err(LibvirtError::Connect {
+            uri: uri.to_string(),
+            message,
+        });
+    }
+    if virsh(uri, &["domstate", name]).is_ok() {
+        return Err(LibvirtError::Exists {
+            name: name.to_string(),
+            uri: uri.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// A domain qpmem created on a connection.
 #[derive(Debug, Clone)]
 pub struct Domain {
@@ -211,16 +230,7 @@ impl Domain {
             uri: uri.to_string(),
             name: name.to_string(),
         };
-        // A connection that fails says so first, not as a refusal.
-        if let Err(LibvirtError::Virsh { message, .. }) = virsh(uri, &["uri"]) {
-            return Err(LibvirtError::Connect {
-                uri: uri.to_string(),
-                message,
-            });
-        }
-        if domain.exists() {
-            return Err(domain.exists_error());
-        }
+        check_free(uri, name)?;
         // virsh reads the file here and sends the XML to the daemon.
         let mut file = tempfile::Builder::new()
             .prefix("qpmem-domain-")
@@ -255,11 +265,6 @@ impl Domain {
 
     pub fn uri(&self) -> &str {
         &self.uri
-    }
-
-    /// libvirt knows a domain of this name (running or not).
-    fn exists(&self) -> bool {
-        virsh(&self.uri, &["domstate", &self.name]).is_ok()
     }
 
     /// The domain runs (or is paused): it has a QEMU.
