@@ -422,7 +422,12 @@ impl Vm {
             None => RunDir::for_sockets("vm"),
         }?;
         let socket = runtime.path().join("qmp.sock");
-        let predicted = layout(profile, &crate::host::placement_facts(profile)).ok();
+        // Another host's files are not this one's (hugetlbfs page sizes).
+        let facts = match &opts.engine {
+            Engine::Libvirt { uri } if libvirt::remote_host(uri).is_some() => Default::default(),
+            _ => crate::host::placement_facts(profile),
+        };
+        let predicted = layout(profile, &facts).ok();
         // Created paused, destroyed if anything below fails.
         let domain = match &opts.engine {
             Engine::Qemu => None,
