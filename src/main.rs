@@ -9,7 +9,7 @@
 mod cli;
 
 use clap::{Parser, Subcommand};
-use cli::common::{Outcome, QemuArgs, SourceArgs};
+use cli::common::{LibvirtArgs, Outcome, QemuArgs, SourceArgs};
 use std::process::ExitCode;
 
 /// Configure QEMU's emulated NVDIMMs, see the guest address map, and run the VM.
@@ -114,12 +114,14 @@ enum Command {
     },
     /// Diagnose the profile: what QEMU would refuse, what would surprise the guest or lose data.
     Check(cli::check::CheckArgs),
-    /// Start QEMU paused (-S) and compare its placement with the prediction.
+    /// Start QEMU paused (-S), or a libvirt domain (--libvirt), and compare its placement with the prediction.
     Probe {
         #[command(flatten)]
         source: SourceArgs,
         #[command(flatten)]
         qemu: QemuArgs,
+        #[command(flatten)]
+        libvirt: LibvirtArgs,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -131,6 +133,8 @@ enum Command {
         source: SourceArgs,
         #[command(flatten)]
         qemu: QemuArgs,
+        #[command(flatten)]
+        libvirt: LibvirtArgs,
         /// Create missing backing files and directories without asking.
         #[arg(long)]
         yes: bool,
@@ -224,15 +228,21 @@ fn run(cli: Cli) -> Outcome {
             cli::import::run(what, save.as_deref(), force)
         }
         Some(Command::Profiles { command }) => cli::profiles::run(command),
-        Some(Command::Probe { source, qemu, json }) => cli::probe::run(source, qemu, json),
+        Some(Command::Probe {
+            source,
+            qemu,
+            libvirt,
+            json,
+        }) => cli::probe::run(source, qemu, libvirt, json),
         Some(Command::Check(args)) => cli::check::run(args),
         Some(Command::Launch {
             source,
             qemu,
+            libvirt,
             yes,
             console_log,
             theme,
-        }) => cli::launch::run(source, qemu, yes, console_log, theme.or(cli.theme)),
+        }) => cli::launch::run(source, qemu, libvirt, yes, console_log, theme.or(cli.theme)),
         Some(Command::Verify(args)) => cli::verify::run(args),
     }
 }

@@ -24,6 +24,25 @@ pub struct QemuArgs {
     pub qemu: Option<PathBuf>,
 }
 
+/// Running the profile through libvirt instead of starting QEMU.
+#[derive(Args, Clone, Default)]
+pub struct LibvirtArgs {
+    /// Run the profile as a transient libvirt domain (virsh create) instead of starting QEMU.
+    #[arg(long)]
+    pub libvirt: bool,
+    /// The libvirt connection, e.g. qemu+ssh://host/system (else $LIBVIRT_DEFAULT_URI, else qemu:///system).
+    #[arg(long, value_name = "URI", requires = "libvirt")]
+    pub connect: Option<String>,
+}
+
+impl LibvirtArgs {
+    /// The connection to use, when libvirt is asked for.
+    pub fn uri(&self) -> Option<String> {
+        self.libvirt
+            .then(|| qpmem::vm::libvirt::uri(self.connect.as_deref()))
+    }
+}
+
 /// Does the configuration have errors (what QEMU would refuse, or data
 /// lost)? The one rule behind exit code 1 of `check`, `render` and `map`.
 pub fn has_errors(diagnostics: &[qpmem::core::diagnose::Diagnostic]) -> bool {

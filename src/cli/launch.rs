@@ -1,18 +1,20 @@
 //! `qpmem launch`: pre-flight, confirmation, then QEMU with its live
 //! console full screen, run by the launch loop the editor uses too
-//! ([`qpmem::tui::launch`]).
+//! ([`qpmem::tui::launch`]). With `--libvirt`, libvirt runs QEMU as a
+//! transient domain ([`qpmem::vm::Engine::Libvirt`]); on a remote
+//! connection this host's files are neither checked nor created.
 //!
 //! Everything that can stop the launch is checked before a file is
 //! created: the console log, QEMU and its version, the pre-flight, the
 //! confirmation (or `--yes`) and the terminal.
 
-use super::common::{load, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
+use super::common::{load, qemu_binary, Failure, LibvirtArgs, Outcome, QemuArgs, SourceArgs};
 use qpmem::core::diagnose::Severity;
 use qpmem::core::facts::QemuStatus;
 use qpmem::store::Store;
 use qpmem::tui::launch::{self, Ended, Incoming, Launch};
 use qpmem::tui::theme::Theme;
-use qpmem::vm::{preflight, prepare, LaunchOptions, VmStatus};
+use qpmem::vm::{libvirt, preflight, preflight_remote, prepare, Engine, LaunchOptions, VmStatus};
 use std::convert::Infallible;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ use std::sync::mpsc;
 pub fn run(
     s: SourceArgs,
     q: QemuArgs,
+    l: LibvirtArgs,
     yes: bool,
     console_log: Option<PathBuf>,
     theme: Option<String>,
@@ -30,14 +33,34 @@ pub fn run(
     if let Some(log) = &console_log {
         qpmem::vm::check_console_log(&loaded.profile, log)?;
     }
-    let binary = qemu_binary(&q, &loaded.profile)?;
-    let version = qpmem::qemu::read_version(&binary)?;
-    let qemu = QemuStatus::Found {
-        path: binary.clone(),
-        version,
-        origin: qpmem::qemu::discover::wanted(q.qemu.as_deref(), &loaded.profile).1,
+    let uri = l.uri();
+    let remote = uri.as_deref().and_then(libvirt::remote_host);
+    let (binary, mut plan) = match remote {
+        // The other host's QEMU and files: libvirt's to judge.
+        Some(host) => (
+            loaded.profile.qemu_binary(),
+            preflight_remote(&loaded.profile, host, &loaded.notes),
+        ),
+        None => {
+            let binary = qemu_binary(&q, &loaded.profile)?;
+            let version = qpmem::qemu::read_version(&binary)?;
+            let qemu = QemuStatus::Found {
+                path: binary.clone(),
+                version,
+                origin: qpmem::qemu::discover::wanted(q.qemu.as_deref(), &loaded.profile).1,
+            };
+            let plan = preflight(&loaded.profile, &qemu, &loaded.notes);
+            (binary, plan)
+        }
     };
-    let plan = preflight(&loaded.profile, &qemu, &loaded.notes);
+    if let Some(uri) = &uri {
+        // Before any file is made or the screen taken.
+        libvirt::check_free(uri, &loaded.profile.name)?;
+        // What the domain changes from the profile.
+        let emulator = remote.is_none().then_some(binary.as_path());
+        plan.notes
+            .extend(libvirt::domain_xml(&loaded.profile, &loaded.profile.name, emulator).notes);
+    }
 
     let mut err = std::io::stderr().lock();
     for d in plan
@@ -110,6 +133,16 @@ pub fn run(
     prepare(&plan, true)?;
     let mut options = LaunchOptions::new(binary);
     options.console_log = console_log;
+    let title = match &uri {
+        Some(uri) => format!(
+            "guest console: {0} (libvirt domain {0} on {uri})",
+            loaded.profile.name
+        ),
+        None => format!("guest console: {}", loaded.profile.name),
+    };
+    if let Some(uri) = uri {
+        options.engine = Engine::Libvirt { uri };
+    }
     let (tx, rx) = mpsc::channel::<Incoming<Infallible>>();
     launch::wake_on_terminate(tx.clone());
     launch::spawn_input(tx.clone())?;
@@ -118,7 +151,7 @@ pub fn run(
         &loaded.profile,
         Launch {
             options,
-            title: format!("guest console: {}", loaded.profile.name),
+            title,
             theme,
             notes,
             message: theme_problem,
@@ -147,7 +180,11 @@ fn finish(ended: Ended) -> Outcome {
             ),
         });
     }
-    if let VmStatus::Exited(_) = state {
+    if let Some((name, uri)) = &ended.left_running {
+        eprintln!(
+            "qpmem: domain {name} left running on {uri} (virsh -c {uri} console {name}; virsh -c {uri} shutdown {name}; virsh -c {uri} destroy {name})"
+        );
+    } else if let VmStatus::Exited(_) = state {
         eprintln!("qpmem: QEMU {state}");
     }
     if !ended.hotplugged.is_empty() {

@@ -1,15 +1,22 @@
-//! `qpmem probe`: QEMU's real placement against the prediction.
+//! `qpmem probe`: QEMU's real placement against the prediction, from a
+//! QEMU qpmem starts paused, or (`--libvirt`) from a transient libvirt
+//! domain created paused and destroyed after.
 
-use super::common::{load, out, qemu_binary, Failure, Outcome, QemuArgs, SourceArgs};
-use qpmem::core::layout::layout;
-use qpmem::core::qemu::{compare, DeviceComparison};
+use super::common::{load, out, qemu_binary, Failure, LibvirtArgs, Outcome, QemuArgs, SourceArgs};
+use qpmem::core::layout::{layout, Layout};
+use qpmem::core::profile::Profile;
+use qpmem::core::qemu::{compare, DeviceComparison, MemoryDeviceInfo};
 use qpmem::host::placement_facts;
 use qpmem::qemu;
+use qpmem::vm::libvirt::{self, Destroyer, Domain, LibvirtError};
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
+pub fn run(s: SourceArgs, q: QemuArgs, l: LibvirtArgs, json: bool) -> Outcome {
     let loaded = load(&s)?;
+    if let Some(uri) = l.uri() {
+        return probe_libvirt(&loaded.profile, &q, &uri, json);
+    }
     let binary = qemu_binary(&q, &loaded.profile)?;
     let predicted = layout(&loaded.profile, &placement_facts(&loaded.profile))?;
     // Ctrl-C, TERM or HUP: QEMU is stopped and the scratch files removed.
@@ -30,8 +37,77 @@ pub fn run(s: SourceArgs, q: QemuArgs, json: bool) -> Outcome {
         }
         Err(e) => return Err(e.into()),
     };
-    let comparison = compare(&predicted, &actual);
-    let windows = windows.map(|w| cxl_rows(&predicted, &w));
+    report(&predicted, &actual, windows, json)
+}
+
+/// `probe --libvirt`: the profile's domain created paused on `uri`,
+/// `query-memory-devices` through libvirt, the domain destroyed (on
+/// every way out: [`Destroyer`]). The profile's own backing files are
+/// used and never created.
+fn probe_libvirt(profile: &Profile, q: &QemuArgs, uri: &str, json: bool) -> Outcome {
+    let refuse = |message: String| Failure { code: 2, message };
+    if profile.cxl.is_some() {
+        return Err(refuse(
+            "probe --libvirt: libvirt has no CXL model and qpmem cannot read CXL windows through it; probe CXL without --libvirt".into(),
+        ));
+    }
+    let remote = libvirt::remote_host(uri);
+    // Another host's files are not this one's: hugetlbfs page sizes are
+    // not known there.
+    let facts = match remote {
+        Some(_) => Default::default(),
+        None => placement_facts(profile),
+    };
+    let predicted = layout(profile, &facts)?;
+    let emulator = match remote {
+        Some(host) => {
+            eprintln!("note: {}", libvirt::remote_files_note(host));
+            None
+        }
+        None => {
+            let missing = libvirt::missing_backing_files(profile);
+            if !missing.is_empty() {
+                return Err(refuse(format!(
+                    "not probing through libvirt:\n{}",
+                    missing.join("\n")
+                )));
+            }
+            Some(qemu_binary(q, profile)?)
+        }
+    };
+    let name = format!("qpmem-probe-{}", std::process::id());
+    let export = libvirt::domain_xml(
+        &qpmem::qemu::probe::placement_only(profile),
+        &name,
+        emulator.as_deref(),
+    );
+    for n in &export.notes {
+        eprintln!("note: {n}");
+    }
+    // A signal while the domain exists: the Destroyer still runs.
+    let _cancel = super::common::cancel_on_signals()?;
+    let domain = match Domain::create(uri, &name, &export.text, true) {
+        Ok(d) => Destroyer::new(d),
+        Err(e @ LibvirtError::Virsh { .. }) => {
+            return Err(refuse(format!("libvirt refused the domain: {e}")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let actual = domain.domain().query_memory_devices()?;
+    drop(domain);
+    report(&predicted, &actual, None, json)
+}
+
+/// Print QEMU's placement against the prediction; exit 1 when they
+/// differ.
+fn report(
+    predicted: &Layout,
+    actual: &[MemoryDeviceInfo],
+    windows: Option<Vec<(u64, u64)>>,
+    json: bool,
+) -> Outcome {
+    let comparison = compare(predicted, actual);
+    let windows = windows.map(|w| cxl_rows(predicted, &w));
     let windows_match = windows
         .as_ref()
         .is_none_or(|w| w.iter().all(|r| r.predicted == r.qemu));

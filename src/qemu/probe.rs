@@ -51,15 +51,22 @@ impl Drop for Reaper {
     }
 }
 
-/// The profile with missing backing files replaced by scratch files in
-/// `dir`, and without kernel and disks (placement does not depend on them).
-fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
+/// The profile as a probe runs it: without kernel and disks (placement
+/// does not depend on them) and without console options.
+pub fn placement_only(profile: &Profile) -> Profile {
     let mut p = profile.clone();
     p.kernel = None;
     p.initrd = None;
     p.append = None;
     p.disks.clear();
     p.extra_args = crate::core::qemu::args::without_console_options(&p.extra_args).0;
+    p
+}
+
+/// [`placement_only`], with missing backing files replaced by scratch
+/// files in `dir`.
+fn probe_profile(profile: &Profile, dir: &Path) -> Result<Profile, ProbeError> {
+    let mut p = placement_only(profile);
     for (i, d) in p.devices.iter_mut().enumerate() {
         if let Backend::File(path) = &d.backend {
             // QEMU takes an empty file for a new one and grows it.

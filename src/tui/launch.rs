@@ -15,11 +15,11 @@
 
 use super::launch_view::{LaunchView, Scroll, ViewEvent, VmCommand, VmEffect};
 use super::theme::Theme;
-use crate::console::FramePacer;
+use crate::console::{Emulator, FramePacer};
 use crate::core::profile::{Dimm, Profile};
 use crate::core::qemu::Comparison;
 use crate::terminal;
-use crate::vm::{LaunchOptions, Notify, Vm, VmError, VmEvent, VmStatus};
+use crate::vm::{Engine, LaunchOptions, Notify, Vm, VmError, VmEvent, VmStatus};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use std::collections::VecDeque;
@@ -99,6 +99,8 @@ pub struct Ended {
     /// Changes for the next launch asked for in the view (`f`: room for
     /// a hotplug QEMU refused).
     pub fixes: Vec<crate::core::diagnose::Fix>,
+    /// The libvirt domain and connection, when quitting left it running.
+    pub left_running: Option<(String, String)>,
 }
 
 impl Ended {
@@ -148,6 +150,20 @@ where
     let notify: Notify = Arc::new(move |e| {
         let _ = vm_tx.send(Incoming::Vm(e));
     });
+    if let Engine::Libvirt { uri } = &opts.engine {
+        // libvirt may take a while (it probes QEMU, preallocates files):
+        // say what is going on.
+        let message = view.message().map(str::to_string);
+        view = view.with_message(Some(format!(
+            "creating libvirt domain {} on {uri} (virsh create)...",
+            profile.name
+        )));
+        let empty = Emulator::new(opts.rows, opts.cols, 0);
+        terminal
+            .draw(|f| view.draw(f, f.area(), &empty))
+            .map_err(|e| LaunchError::Terminal(io::Error::other(e)))?;
+        view = view.with_message(message);
+    }
     let vm = Vm::launch(profile, &opts, notify)?;
     let shown = drive(terminal, &mut view, &vm, rx, &mut other);
     // Stopped with the screen still up: a SIGTERM's message stays on it
@@ -160,6 +176,7 @@ where
         placement: vm.placement(),
         hotplugged: vm.hotplugged(),
         fixes: view.fixes().to_vec(),
+        left_running: vm.is_detached().then(|| vm.state().libvirt).flatten(),
     };
     drop(vm);
     shown.map_err(LaunchError::Terminal)?;
@@ -200,6 +217,10 @@ pub fn perform(vm: &Vm, effect: VmEffect) -> Performed {
             vm.force_quit();
             Performed::Done
         }
+        VmEffect::Detach => match vm.detach() {
+            Ok(()) => Performed::Done,
+            Err(e) => Performed::Report(ViewEvent::Failed(e.to_string())),
+        },
         VmEffect::Scroll(scroll) => {
             let mut screen = vm.console().emulator();
             match scroll {

@@ -18,7 +18,8 @@
 //! and says so), `+` hotplug a DIMM (a panel shows where QEMU will put it,
 //! judged on QEMU's own report, and the rules' findings; Enter plugs it,
 //! after a y/n when it creates a file), `q` quit (asks before killing a
-//! running VM),
+//! running VM; a libvirt domain is libvirt's, so it asks whether to shut
+//! it down, destroy it or leave it running),
 //! PgUp/PgDn/Home/End/arrows scroll, Enter or `i` gives the keyboard back
 //! to the guest.
 
@@ -99,8 +100,11 @@ pub enum VmEffect {
     Hotplug(Box<HotplugCheck>),
     /// Run a QMP command, then send [`ViewEvent::Commanded`].
     Qmp(VmCommand),
-    /// End QEMU now (QMP `quit`, then SIGKILL).
+    /// End QEMU now (QMP `quit`, then SIGKILL; `virsh destroy`).
     ForceQuit,
+    /// Leave the libvirt domain running when the view goes (only its
+    /// console closes).
+    Detach,
     /// Scroll the console's history.
     Scroll(Scroll),
     /// Write these bytes to the guest's console (keys, pastes); send
@@ -399,11 +403,19 @@ impl LaunchView {
         }
         if self.confirm_quit {
             self.confirm_quit = false;
-            if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
-                return vec![VmEffect::ForceQuit, VmEffect::Leave];
-            }
-            self.message = Some("quit cancelled".into());
-            return Vec::new();
+            let libvirt = self.vm.libvirt.is_some();
+            return match key.code {
+                KeyCode::Char('y' | 'Y') if !libvirt => vec![VmEffect::ForceQuit, VmEffect::Leave],
+                // Leaving stops the VM politely: the ACPI button, then
+                // destroyed after the grace.
+                KeyCode::Char('s' | 'S') if libvirt => vec![VmEffect::Leave],
+                KeyCode::Char('d' | 'D') if libvirt => vec![VmEffect::ForceQuit, VmEffect::Leave],
+                KeyCode::Char('l' | 'L') if libvirt => vec![VmEffect::Detach, VmEffect::Leave],
+                _ => {
+                    self.message = Some("quit cancelled".into());
+                    Vec::new()
+                }
+            };
         }
         if self.hotplug.is_some() {
             return self.hotplug_key(key);
@@ -570,12 +582,16 @@ impl LaunchView {
             } else {
                 "Enter plug it · +/- double/halve its size · k other kind · f room for it next launch · Esc cancel"
             }
+        } else if self.confirm_quit && self.vm.libvirt.is_some() {
+            "Quit: s shut the domain down (ACPI, destroyed after 10 s) · d destroy it now · l leave it running · Esc cancel"
         } else if self.confirm_quit {
             "Force quit QEMU (the guest gets no chance to shut down) and leave? y / n"
         } else if self.focus == Focus::Guest {
             "keys go to the guest · Ctrl-] qpmem keys · Shift-PgUp/PgDn or wheel scroll"
         } else if self.exited() {
             "q leave · PgUp/PgDn/Home/End scroll · Enter console"
+        } else if self.vm.libvirt.is_some() {
+            "Enter back to guest · p pause/resume · a ACPI power-off · q quit (shut down, destroy or leave running) · PgUp/PgDn/Home/End scroll"
         } else {
             "Enter back to guest · p pause/resume · a ACPI power-off · + hotplug a DIMM · - unplug it · </> virtio-mem size · q force quit · PgUp/PgDn/Home/End scroll"
         }
@@ -747,11 +763,16 @@ impl LaunchView {
         let mut spans = vec![
             Span::styled(format!(" {status} "), t.badge(colour)),
             Span::styled(
-                format!(
-                    "  up {}  pid {}",
-                    format_uptime(self.vm.uptime),
-                    self.vm.pid
-                ),
+                match &self.vm.libvirt {
+                    Some((name, _)) => {
+                        format!("  up {}  domain {name}", format_uptime(self.vm.uptime))
+                    }
+                    None => format!(
+                        "  up {}  pid {}",
+                        format_uptime(self.vm.uptime),
+                        self.vm.pid
+                    ),
+                },
                 t.text(),
             ),
         ];
@@ -1197,6 +1218,49 @@ mod tests {
         assert_eq!(v.message(), Some("quit cancelled"));
         v.handle(ch('q'));
         assert_eq!(v.handle(ch('y')), [VmEffect::ForceQuit, VmEffect::Leave]);
+    }
+
+    #[test]
+    fn quitting_a_libvirt_domain_asks_shut_down_destroy_or_leave_running() {
+        let mut v = running();
+        v.handle(ViewEvent::Vm(VmState {
+            libvirt: Some(("dom".into(), "qemu:///system".into())),
+            ..state(VmStatus::Running)
+        }));
+        v.handle(ctrl(']'));
+        assert!(v
+            .hints()
+            .contains("q quit (shut down, destroy or leave running)"));
+        for (answer, effects) in [
+            ('s', vec![VmEffect::Leave]),
+            ('d', vec![VmEffect::ForceQuit, VmEffect::Leave]),
+            ('l', vec![VmEffect::Detach, VmEffect::Leave]),
+        ] {
+            assert!(v.handle(ch('q')).is_empty());
+            assert!(
+                v.hints().starts_with("Quit: s shut the domain down"),
+                "{}",
+                v.hints()
+            );
+            assert_eq!(v.handle(ch(answer)), effects, "{answer}");
+        }
+        // y is the direct launch's answer, not one of these.
+        v.handle(ch('q'));
+        assert!(v.handle(ch('y')).is_empty());
+        assert_eq!(v.message(), Some("quit cancelled"));
+        // The status line names the domain instead of a pid.
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let screen = Emulator::new(20, 78, 0);
+        t.draw(|f| v.draw(f, f.area(), &screen)).unwrap();
+        let text: String = t
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect();
+        assert!(text.contains("  domain dom"), "{text}");
+        assert!(!text.contains("pid 4242"), "{text}");
     }
 
     #[test]

@@ -105,6 +105,11 @@ impl Vm {
     /// What the VM is now: the launched profile, the devices this session
     /// hotplugged, and QEMU's own report.
     pub fn running(&self) -> Result<Running, VmError> {
+        if self.domain.is_some() {
+            return Err(VmError::Unsupported(
+                "hotplug through libvirt is not built: libvirt would not know the device (use virsh attach-device)",
+            ));
+        }
         let plugged = {
             let mut guard = lock(&self.qmp);
             let qmp = guard.as_mut().ok_or(VmError::NotReady)?;
@@ -187,7 +192,7 @@ impl Vm {
         let after = {
             let mut guard = lock(&self.qmp);
             let qmp = guard.as_mut().ok_or(VmError::NotReady)?;
-            qmp.query_memory_devices().map_err(VmError::from)?
+            qmp.query_memory_devices()?
         };
         Ok(outcome(p, &after))
     }
@@ -284,6 +289,6 @@ impl Vm {
         }
         let mut guard = lock(&self.qmp);
         let qmp = guard.as_mut().ok_or(VmError::NotReady)?;
-        Ok(qmp.execute(command, args)?)
+        qmp.execute(command, args)
     }
 }

@@ -11,6 +11,16 @@
 //! or a checked per-user temporary directory) controls it, and qpmem only
 //! talks to it when the peer is this QEMU (`SO_PEERCRED`).
 //!
+//! With [`Engine::Libvirt`] libvirt runs QEMU instead: qpmem creates a
+//! transient domain paused ([`libvirt::Domain`]), runs `virsh console` on
+//! the pseudo-terminal in QEMU's place, resumes the domain once the
+//! console is attached, and talks to QEMU's monitor through `virsh
+//! qemu-monitor-command` ([`Monitor`]). Pause, resume, power-off and
+//! force quit are libvirt's `suspend`, `resume`, `shutdown` and
+//! `destroy`; `virsh console` exits when the domain ends, so the
+//! supervisor watches it as it watches QEMU. Everything above this module
+//! (the launch loop and view) sees one [`Vm`] either way.
+//!
 //! (portable-pty is not used: it points stderr at the terminal too and
 //! closes every other descriptor in the child, so QEMU's messages would
 //! land in the guest console.)
@@ -25,10 +35,12 @@
 //! leader, gets SIGHUP and exits.
 
 pub mod hotplug;
+pub mod libvirt;
 pub mod preflight;
 
 pub use hotplug::{HotplugCheck, HotplugError};
-pub use preflight::{preflight, prepare, NewFile, Plan, PrepareError, Problem};
+pub use libvirt::LibvirtError;
+pub use preflight::{preflight, preflight_remote, prepare, NewFile, Plan, PrepareError, Problem};
 
 use crate::console::{open_pty, Console, InputModes, DEFAULT_SCROLLBACK};
 use crate::core::cmdline::render_argv_for;
@@ -40,6 +52,7 @@ use crate::host::file_key;
 use crate::lock;
 use crate::qemu::{Qmp, QmpError};
 use crate::rundir::RunDir;
+use serde_json::Value;
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -125,6 +138,9 @@ pub struct VmState {
     /// The ids of the devices hotplugged in this session and still
     /// there, in order.
     pub hotplugged: Vec<String>,
+    /// The libvirt domain and connection, when libvirt runs the VM
+    /// ([`Engine::Libvirt`]): quitting may leave it running.
+    pub libvirt: Option<(String, String)>,
 }
 
 impl Default for VmState {
@@ -139,6 +155,7 @@ impl Default for VmState {
             log_error: None,
             input_modes: InputModes::default(),
             hotplugged: Vec::new(),
+            libvirt: None,
         }
     }
 }
@@ -146,11 +163,23 @@ impl Default for VmState {
 /// The host's callback for [`VmEvent`]s.
 pub type Notify = Arc<dyn Fn(VmEvent) + Send + Sync>;
 
+/// Who starts QEMU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// qpmem, as a child process.
+    Qemu,
+    /// libvirt, as the transient domain named after the profile on this
+    /// connection.
+    Libvirt { uri: String },
+}
+
 /// How to start QEMU.
 #[derive(Debug, Clone)]
 pub struct LaunchOptions {
-    /// The QEMU binary (already resolved; see [`crate::qemu::find_binary`]).
+    /// The QEMU binary (already resolved; see [`crate::qemu::find_binary`]);
+    /// libvirt's `<emulator>` when the connection is local.
     pub qemu: PathBuf,
+    pub engine: Engine,
     /// Initial console size; the pane resizes it.
     pub rows: u16,
     pub cols: u16,
@@ -171,6 +200,7 @@ impl LaunchOptions {
     pub fn new(qemu: PathBuf) -> LaunchOptions {
         LaunchOptions {
             qemu,
+            engine: Engine::Qemu,
             rows: 24,
             cols: 80,
             scrollback: DEFAULT_SCROLLBACK,
@@ -203,6 +233,34 @@ pub enum VmError {
     Io(#[from] std::io::Error),
     #[error("console log {path}: {why}")]
     ConsoleLog { path: PathBuf, why: String },
+    #[error(transparent)]
+    Libvirt(#[from] LibvirtError),
+    #[error("{0}")]
+    Unsupported(&'static str),
+}
+
+/// QEMU's monitor: its QMP socket, or QMP through libvirt.
+pub enum Monitor {
+    Qmp(Qmp),
+    Libvirt(libvirt::Domain),
+}
+
+impl Monitor {
+    /// A QMP command; its `return`.
+    pub fn execute(&mut self, command: &str, args: Option<Value>) -> Result<Value, VmError> {
+        Ok(match self {
+            Monitor::Qmp(q) => q.execute(command, args)?,
+            Monitor::Libvirt(d) => d.monitor(command, args)?,
+        })
+    }
+
+    /// `query-memory-devices`, under the profile's ids.
+    pub fn query_memory_devices(&mut self) -> Result<Vec<MemoryDeviceInfo>, VmError> {
+        Ok(match self {
+            Monitor::Qmp(q) => q.query_memory_devices()?,
+            Monitor::Libvirt(d) => d.query_memory_devices()?,
+        })
+    }
 }
 
 /// Refuse a console log that is one of the files the profile names (a
@@ -334,7 +392,11 @@ fn set_status(shared: &Mutex<Shared>, notify: &Notify, status: VmStatus) {
 pub struct Vm {
     shared: Arc<Mutex<Shared>>,
     child: Arc<Mutex<Child>>,
-    qmp: Arc<Mutex<Option<Qmp>>>,
+    qmp: Arc<Mutex<Option<Monitor>>>,
+    /// The domain, when libvirt runs the VM.
+    domain: Option<libvirt::Domain>,
+    /// Left running in libvirt's hands ([`Vm::detach`]).
+    detached: AtomicBool,
     console: Console,
     notify: Notify,
     stop: Arc<AtomicBool>,
@@ -360,8 +422,31 @@ impl Vm {
             None => RunDir::for_sockets("vm"),
         }?;
         let socket = runtime.path().join("qmp.sock");
-        let argv = launch_argv(profile, &opts.qemu, &socket);
-        let predicted = layout(profile, &crate::host::placement_facts(profile)).ok();
+        // Another host's files are not this one's (hugetlbfs page sizes).
+        let facts = match &opts.engine {
+            Engine::Libvirt { uri } if libvirt::remote_host(uri).is_some() => Default::default(),
+            _ => crate::host::placement_facts(profile),
+        };
+        let predicted = layout(profile, &facts).ok();
+        // Created paused, destroyed if anything below fails.
+        let domain = match &opts.engine {
+            Engine::Qemu => None,
+            Engine::Libvirt { uri } => {
+                let local = libvirt::remote_host(uri).is_none();
+                let export =
+                    libvirt::domain_xml(profile, &profile.name, local.then_some(&*opts.qemu));
+                Some(libvirt::Destroyer::new(libvirt::Domain::create(
+                    uri,
+                    &profile.name,
+                    &export.text,
+                    true,
+                )?))
+            }
+        };
+        let argv = match &domain {
+            None => launch_argv(profile, &opts.qemu, &socket),
+            Some(d) => d.domain().console_argv(),
+        };
 
         let log = opts
             .console_log
@@ -387,7 +472,7 @@ impl Vm {
         }
         crate::qemu::die_with_parent(&mut cmd);
         let mut child = cmd.spawn().map_err(|source| VmError::Spawn {
-            binary: opts.qemu.display().to_string(),
+            binary: argv[0].to_string_lossy().into_owned(),
             source,
         })?;
         // QEMU holds the slave now; ours would keep the console open after
@@ -424,6 +509,18 @@ impl Vm {
                 let _ = c.wait();
                 return Err(VmError::Pty(e));
             }
+        };
+        let domain = match domain {
+            None => None,
+            Some(d) => match attach(&console, &child, d.domain()) {
+                Ok(()) => Some(d.disarm()),
+                Err(e) => {
+                    let mut c = lock(&child);
+                    let _ = c.kill();
+                    let _ = c.wait();
+                    return Err(e);
+                }
+            },
         };
 
         let stderr_done = Arc::new(AtomicBool::new(false));
@@ -465,6 +562,7 @@ impl Vm {
                 stop: Arc::clone(&stop),
                 stderr_done,
                 socket,
+                domain: domain.clone(),
                 pid,
                 predicted,
             };
@@ -477,6 +575,8 @@ impl Vm {
             shared,
             child,
             qmp,
+            domain,
+            detached: AtomicBool::new(false),
             console,
             notify,
             stop,
@@ -534,6 +634,10 @@ impl Vm {
                 .iter()
                 .map(|d| d.id.clone())
                 .collect(),
+            libvirt: self
+                .domain
+                .as_ref()
+                .map(|d| (d.name().to_string(), d.uri().to_string())),
         }
     }
 
@@ -569,16 +673,22 @@ impl Vm {
         set_status(&self.shared, &self.notify, status);
     }
 
-    /// Stop the guest's CPUs (QMP `stop`).
+    /// Stop the guest's CPUs (QMP `stop`; `virsh suspend`).
     pub fn pause(&self) -> Result<(), VmError> {
-        self.qmp_command("stop")?;
+        match &self.domain {
+            Some(d) => d.suspend()?,
+            None => self.qmp_command("stop")?,
+        }
         self.set_status(VmStatus::Paused);
         Ok(())
     }
 
-    /// Let the guest run again (QMP `cont`).
+    /// Let the guest run again (QMP `cont`; `virsh resume`).
     pub fn resume(&self) -> Result<(), VmError> {
-        self.qmp_command("cont")?;
+        match &self.domain {
+            Some(d) => d.resume()?,
+            None => self.qmp_command("cont")?,
+        }
         self.set_status(VmStatus::Running);
         Ok(())
     }
@@ -593,10 +703,30 @@ impl Vm {
         }
     }
 
-    /// Press the ACPI power button (QMP `system_powerdown`); the guest
-    /// decides what to do.
+    /// Press the ACPI power button (QMP `system_powerdown`; `virsh
+    /// shutdown --mode acpi`); the guest decides what to do.
     pub fn power_off(&self) -> Result<(), VmError> {
-        self.qmp_command("system_powerdown")
+        match &self.domain {
+            Some(d) => Ok(d.shutdown()?),
+            None => self.qmp_command("system_powerdown"),
+        }
+    }
+
+    /// Leave a libvirt domain running when this [`Vm`] goes: only the
+    /// console is closed. A VM qpmem started itself cannot be left.
+    pub fn detach(&self) -> Result<(), VmError> {
+        if self.domain.is_none() {
+            return Err(VmError::Unsupported(
+                "only a libvirt domain can be left running",
+            ));
+        }
+        self.detached.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// The domain was left running ([`Vm::detach`]).
+    pub fn is_detached(&self) -> bool {
+        self.detached.load(Ordering::Acquire)
     }
 
     /// Wait up to `timeout` for QEMU to exit.
@@ -619,8 +749,15 @@ impl Vm {
         if let Ok(Some(status)) = lock(&self.child).try_wait() {
             return Some(status);
         }
-        if let Some(qmp) = lock(&self.qmp).as_mut() {
-            let _ = qmp.execute("quit", None);
+        match &self.domain {
+            Some(d) => {
+                let _ = d.destroy();
+            }
+            None => {
+                if let Some(qmp) = lock(&self.qmp).as_mut() {
+                    let _ = qmp.execute("quit", None);
+                }
+            }
         }
         if let Some(s) = self.wait_exit(Duration::from_secs(2)) {
             return Some(s);
@@ -634,8 +771,12 @@ impl Vm {
     }
 
     /// Stop the VM politely: resume it if paused, press the power button,
-    /// wait up to `grace`, then [`Vm::force_quit`].
+    /// wait up to `grace`, then [`Vm::force_quit`]. A detached domain is
+    /// left alone.
     pub fn shutdown(&self, grace: Duration) -> Option<ExitStatus> {
+        if self.is_detached() {
+            return None;
+        }
         match self.status() {
             VmStatus::Exited(s) => return Some(s),
             VmStatus::Paused => {
@@ -655,6 +796,14 @@ impl Vm {
 impl Drop for Vm {
     fn drop(&mut self) {
         self.shutdown(self.shutdown_grace);
+        // A detached domain's `virsh console` is still there.
+        {
+            let mut child = lock(&self.child);
+            if let Ok(None) = child.try_wait() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
         self.stop.store(true, Ordering::Release);
         if let Some(s) = self.supervisor.take() {
             let _ = s.join();
@@ -669,11 +818,13 @@ impl Drop for Vm {
 struct Supervisor {
     shared: Arc<Mutex<Shared>>,
     child: Arc<Mutex<Child>>,
-    qmp: Arc<Mutex<Option<Qmp>>>,
+    qmp: Arc<Mutex<Option<Monitor>>>,
     notify: Notify,
     stop: Arc<AtomicBool>,
     stderr_done: Arc<AtomicBool>,
     socket: PathBuf,
+    /// The libvirt domain: its monitor is there at once.
+    domain: Option<libvirt::Domain>,
     /// QEMU's pid: the only peer the QMP socket may have.
     pid: u32,
     predicted: Option<crate::core::layout::Layout>,
@@ -698,6 +849,11 @@ impl Supervisor {
             std::thread::sleep(Duration::from_millis(10));
         }
         lock(&self.qmp).take();
+        if self.domain.as_ref().is_some_and(libvirt::Domain::is_active) {
+            (self.notify)(VmEvent::Notice(
+                "virsh console ended, but the domain still runs".into(),
+            ));
+        }
         {
             let mut s = lock(&self.shared);
             s.status = VmStatus::Exited(status);
@@ -711,6 +867,9 @@ impl Supervisor {
     fn connect(&self) -> bool {
         let start = Instant::now();
         let mut qmp = loop {
+            if let Some(d) = &self.domain {
+                break Monitor::Libvirt(d.clone());
+            }
             if let Some(status) = self.exited() {
                 self.finish(status);
                 return false;
@@ -720,7 +879,7 @@ impl Supervisor {
             }
             if self.socket.exists() {
                 match Qmp::connect(&self.socket, Duration::from_secs(5), self.pid) {
-                    Ok(q) => break q,
+                    Ok(q) => break Monitor::Qmp(q),
                     Err(QmpError::Connect { .. }) => {}
                     Err(e) => {
                         (self.notify)(VmEvent::Notice(format!("QMP: {e}")));
@@ -792,8 +951,31 @@ impl Supervisor {
     }
 }
 
+/// Wait (up to [`QMP_TIMEOUT`]) for `virsh console` to attach, then let
+/// the paused domain run: the guest's first words reach the pane.
+fn attach(
+    console: &Console,
+    child: &Mutex<Child>,
+    domain: &libvirt::Domain,
+) -> Result<(), VmError> {
+    let start = Instant::now();
+    while !console.contents().contains(libvirt::CONSOLE_CONNECTED) {
+        if let Ok(Some(status)) = lock(child).try_wait() {
+            return Err(VmError::Libvirt(LibvirtError::Monitor(format!(
+                "virsh console {} exited with {status} before attaching",
+                domain.name()
+            ))));
+        }
+        if start.elapsed() > QMP_TIMEOUT {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(domain.resume()?)
+}
+
 /// QMP `query-status` as a [`VmStatus`].
-fn run_state(qmp: &mut Qmp) -> Result<VmStatus, QmpError> {
+fn run_state(qmp: &mut Monitor) -> Result<VmStatus, VmError> {
     let v = qmp.execute("query-status", None)?;
     Ok(
         if v.get("running").and_then(|r| r.as_bool()).unwrap_or(false) {

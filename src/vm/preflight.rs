@@ -135,17 +135,7 @@ pub fn preflight(profile: &Profile, qemu: &QemuStatus, import_notes: &[ImportNot
         qemu: qemu.clone(),
         ..crate::host::gather(profile)
     };
-    let lay = layout(profile, &host).ok();
-    let mut plan = Plan {
-        diagnostics: diagnose::check(&Context {
-            profile,
-            layout: lay.as_ref(),
-            import_notes,
-            host: &host,
-        }),
-        set_aside: without_console_options(&profile.extra_args).1,
-        ..Plan::default()
-    };
+    let mut plan = diagnosed(profile, &host, import_notes);
 
     plan_files(profile, &mut plan);
 
@@ -170,6 +160,30 @@ pub fn preflight(profile: &Profile, qemu: &QemuStatus, import_notes: &[ImportNot
         );
     }
     plan
+}
+
+/// Check a profile that runs on another host (a remote libvirt): the
+/// diagnostics without this host's files, which are not the VM's, and a
+/// note that they are not checked. Nothing is created.
+pub fn preflight_remote(profile: &Profile, host: &str, import_notes: &[ImportNote]) -> Plan {
+    let mut plan = diagnosed(profile, &HostFacts::default(), import_notes);
+    plan.notes.push(super::libvirt::remote_files_note(host));
+    plan
+}
+
+/// The diagnostics on `host`'s facts, and the console options set aside.
+fn diagnosed(profile: &Profile, host: &HostFacts, import_notes: &[ImportNote]) -> Plan {
+    let lay = layout(profile, host).ok();
+    Plan {
+        diagnostics: diagnose::check(&Context {
+            profile,
+            layout: lay.as_ref(),
+            import_notes,
+            host,
+        }),
+        set_aside: without_console_options(&profile.extra_args).1,
+        ..Plan::default()
+    }
 }
 
 /// The profile's `extra_args` name their own boot media.
