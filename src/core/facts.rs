@@ -3,6 +3,7 @@
 //! which QEMU will run ([`QemuStatus`], filled in by
 //! `crate::qemu::discover`). Plain data: the core never looks for them.
 
+use crate::core::libvirt::LibvirtVersion;
 use crate::core::qemu::version::QemuVersion;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -33,6 +34,9 @@ pub struct HostFacts {
     /// The distribution's UEFI firmware for the profile's arch, when the
     /// gatherer found one (`crate::host::firmware`): QP600's fix loads it.
     pub firmware: Option<PathBuf>,
+    /// The libvirt that will run the profile's libvirt export, when asked
+    /// (`check --libvirt`): the libvirt rules judge only then.
+    pub libvirt: LibvirtStatus,
 }
 
 /// Everything known about one backing path.
@@ -207,5 +211,29 @@ impl QemuStatus {
             QemuStatus::Found { version, .. } | QemuStatus::Stated { version } => Some(*version),
             _ => None,
         }
+    }
+}
+
+/// What is known about the libvirt daemon that will run the profile's
+/// libvirt export (filled in by `crate::host::libvirt::status`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum LibvirtStatus {
+    /// Nobody asked: the libvirt rules stay quiet.
+    #[default]
+    NotAsked,
+    /// `virsh -c URI version --daemon` answered.
+    Found {
+        uri: String,
+        version: LibvirtVersion,
+    },
+    /// The daemon at `uri` did not answer (or virsh is missing).
+    Unreachable { uri: String, reason: String },
+}
+
+impl LibvirtStatus {
+    /// Was libvirt asked at all?
+    pub fn asked(&self) -> bool {
+        !matches!(self, LibvirtStatus::NotAsked)
     }
 }

@@ -26,6 +26,7 @@ pub mod export;
 pub mod facts;
 pub mod hotplug;
 pub mod layout;
+pub mod libvirt;
 pub mod machine;
 pub mod map;
 pub mod new_dimm;
