@@ -574,3 +574,54 @@ fn check_on_an_aarch64_line_names_arm64_facts_only() {
         assert!(!all.contains(x86), "{x86:?} in an aarch64 check:\n{all}");
     }
 }
+
+/// `check --libvirt` judges the libvirt export only when asked: QP900
+/// (prealloc of the NVDIMM's file, a fix to review that sets pmem=on),
+/// QP901 (libvirt's names); an unreachable daemon adds QP905. libvirt's
+/// in-process test driver (`test:///default`) answers without a daemon.
+#[test]
+fn check_libvirt_findings_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let codes = |args: &[&str]| -> Vec<serde_json::Value> {
+        let o = qpmem(dir.path(), &path)
+            .args(["check", "small", "--json", "--qemu-version", "7.2"])
+            .args(args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"].as_str().unwrap().starts_with("QP9"))
+            .cloned()
+            .collect()
+    };
+    assert!(codes(&[]).is_empty());
+    for uri in ["test:///default", "bogus:///x"] {
+        let ds = codes(&["--libvirt", "--connect", uri]);
+        let pre = ds.iter().find(|d| d["code"] == "QP900").expect("QP900");
+        assert_eq!(pre["device"], "nv1");
+        assert!(
+            pre["message"].as_str().unwrap().contains("1026M file"),
+            "{pre}"
+        );
+        assert!(
+            pre["fix"]
+                .as_str()
+                .unwrap()
+                .starts_with("set pmem=on on nv1"),
+            "{pre}"
+        );
+        assert_eq!(pre["applicability"], "maybe-incorrect", "{pre}");
+        let names = ds.iter().find(|d| d["code"] == "QP901").expect("QP901");
+        assert!(
+            names["message"].as_str().unwrap().contains("nvdimm0"),
+            "{names}"
+        );
+        if uri.starts_with("bogus") {
+            assert!(ds.iter().any(|d| d["code"] == "QP905"), "{ds:?}");
+        }
+    }
+}

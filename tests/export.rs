@@ -321,6 +321,14 @@ fn libvirt_output_of_every_example_passes_virt_xml_validate() {
                 "{text}"
             );
         }
+        if name.ends_with("awkward.ron") {
+            // Extra arguments pass through, escaped, in the qemu namespace.
+            assert!(
+                text.contains("<qemu:arg value='vm &quot;quoted&quot;,, $HOME'/>"),
+                "{text}"
+            );
+            assert!(text.contains("xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"));
+        }
         if name.ends_with("mix.ron") {
             assert!(text.contains("<memory model='virtio-mem'>"), "{text}");
             assert!(text.contains("<block unit='KiB'>4096</block>"), "{text}");

@@ -75,8 +75,16 @@ fn body(xml: &str) -> &str {
     &xml[xml.find("-->").map_or(0, |i| i + 4)..]
 }
 
+/// The export as `render --format libvirt` writes it (slots pinned to
+/// qpmem's map).
 fn render(p: &Profile) -> String {
-    qpmem::core::export::libvirt::render(p, Some(Path::new("/usr/bin/qemu-system-x86_64"))).text
+    let l = qpmem::core::layout::layout(p, &qpmem::core::facts::HostFacts::default()).ok();
+    qpmem::core::export::libvirt::render(
+        p,
+        Some(Path::new("/usr/bin/qemu-system-x86_64")),
+        l.as_ref(),
+    )
+    .text
 }
 
 // ---------------------------------------------------------------------
@@ -209,14 +217,17 @@ fn profile() -> impl Strategy<Value = Profile> {
 }
 
 /// What libvirt itself changes, as the export notes it: maxMemory holds
-/// every module's full size (at least RAM + modules, in whole MiB), and
-/// there is always a NUMA cell. libvirt runs QEMU with exactly that.
+/// every module's full size (at least RAM + modules, in whole MiB), its
+/// slots count every memory device, virtio ones too (libvirt 9.0 refuses
+/// fewer: "memory device count '2' exceeds slots count '1'"), and there
+/// is always a NUMA cell. libvirt runs QEMU with exactly that.
 fn as_libvirt_runs(p: &Profile) -> Profile {
     let mut e = p.clone();
     let total: u64 = p.ram.0 + p.devices.iter().map(|d| d.size.0).sum::<u64>();
     let max = p.effective_maxmem().div_ceil(MIB) * MIB;
     e.maxmem = Auto::Fixed(Size(max.max(total)));
-    e.slots = Auto::Fixed(p.effective_slots());
+    let devices = u32::try_from(p.devices.len()).unwrap();
+    e.slots = Auto::Fixed(p.effective_slots().max(devices));
     e.numa_nodes = p.numa_nodes.max(1);
     e
 }
@@ -757,7 +768,8 @@ fn import_domain_reads_a_domain_libvirt_holds() {
     p.devices = vec![nv, Dimm::pc_dimm(1, Size::gib(1))];
     let qemu = which::which("qemu-system-x86_64")
         .unwrap_or_else(|_| PathBuf::from("/usr/bin/qemu-system-x86_64"));
-    let xml = qpmem::core::export::libvirt::render(&p, Some(&qemu)).text;
+    let l = qpmem::core::layout::layout(&p, &qpmem::core::facts::HostFacts::default()).ok();
+    let xml = qpmem::core::export::libvirt::render(&p, Some(&qemu), l.as_ref()).text;
     let file = env.write("dom.xml", &xml);
     let defined = std::process::Command::new("virsh")
         .args(["-c", common::libvirt::URI, "define"])

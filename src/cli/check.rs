@@ -9,7 +9,7 @@ use qpmem::core::diagnose::{self, Diagnostic, Tally};
 use qpmem::core::examples;
 use qpmem::core::export::json::DiagnosticJson;
 use qpmem::core::facts::HostFacts;
-use qpmem::core::facts::QemuStatus;
+use qpmem::core::facts::{LibvirtStatus, QemuStatus};
 use qpmem::core::profile_ron::to_ron;
 use qpmem::core::qemu::QemuVersion;
 use qpmem::host;
@@ -42,6 +42,14 @@ pub struct CheckArgs {
     /// `allow: [..]` list does the same.
     #[arg(long, value_name = "RULE")]
     pub allow: Vec<String>,
+    /// Judge the libvirt export too: what the libvirt daemon will change
+    /// (prealloc, names, slots, rounding; QP900-QP905), asking it for its
+    /// release.
+    #[arg(long)]
+    pub libvirt: bool,
+    /// The libvirt daemon --libvirt asks (else qemu:///system).
+    #[arg(long, value_name = "URI", requires = "libvirt")]
+    pub connect: Option<String>,
     /// Print what a rule catches and why, then exit.
     #[arg(long, value_name = "RULE")]
     pub explain: Option<String>,
@@ -151,8 +159,18 @@ pub fn run(args: CheckArgs) -> Outcome {
         Some(version) => QemuStatus::Stated { version },
         None => discover::detect(args.qemu.qemu.as_deref(), &profile),
     };
+    let libvirt = if args.libvirt {
+        host::libvirt::status(
+            args.connect
+                .as_deref()
+                .unwrap_or(host::libvirt::DEFAULT_URI),
+        )
+    } else {
+        LibvirtStatus::NotAsked
+    };
     let facts = |p: &qpmem::Profile| HostFacts {
         qemu: status.clone(),
+        libvirt: libvirt.clone(),
         ..host::gather(p)
     };
     let mut host = facts(&profile);

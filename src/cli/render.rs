@@ -66,7 +66,9 @@ pub fn run(s: SourceArgs, format: Format, output: Option<PathBuf>) -> Outcome {
                 }
             }
             let emulator = which::which(p.qemu_binary()).ok();
-            let e = export::libvirt::render(&p, emulator.as_deref());
+            // The map's slots are pinned in the export.
+            let l = layout(&p, &qpmem::host::placement_facts(&p)).ok();
+            let e = export::libvirt::render(&p, emulator.as_deref(), l.as_ref());
             for n in &e.notes {
                 eprintln!("note: {n}");
             }

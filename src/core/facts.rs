@@ -33,6 +33,9 @@ pub struct HostFacts {
     /// The distribution's UEFI firmware for the profile's arch, when the
     /// gatherer found one (`crate::host::firmware`): QP600's fix loads it.
     pub firmware: Option<PathBuf>,
+    /// The libvirt that will run the profile's libvirt export, when asked
+    /// (`check --libvirt`): the libvirt rules judge only then.
+    pub libvirt: LibvirtStatus,
 }
 
 /// Everything known about one backing path.
@@ -207,5 +210,73 @@ impl QemuStatus {
             QemuStatus::Found { version, .. } | QemuStatus::Stated { version } => Some(*version),
             _ => None,
         }
+    }
+}
+
+/// What is known about the libvirt daemon that will run the profile's
+/// libvirt export (filled in by `crate::host::libvirt::status`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum LibvirtStatus {
+    /// Nobody asked: the libvirt rules stay quiet.
+    #[default]
+    NotAsked,
+    /// `virsh -c URI version --daemon` answered.
+    Found {
+        uri: String,
+        version: LibvirtVersion,
+    },
+    /// The daemon at `uri` did not answer (or virsh is missing).
+    Unreachable { uri: String, reason: String },
+}
+
+impl LibvirtStatus {
+    /// Was libvirt asked at all?
+    pub fn asked(&self) -> bool {
+        !matches!(self, LibvirtStatus::NotAsked)
+    }
+}
+
+/// A libvirt release, `major.minor.micro`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct LibvirtVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub micro: u32,
+}
+
+impl LibvirtVersion {
+    /// The release these predictions were measured against.
+    pub const MEASURED: LibvirtVersion = LibvirtVersion {
+        major: 9,
+        minor: 0,
+        micro: 0,
+    };
+
+    /// Read `X.Y[.Z]`.
+    pub fn parse(s: &str) -> Option<LibvirtVersion> {
+        let mut parts = s.trim().split('.').map(|p| p.parse::<u32>().ok());
+        let major = parts.next()??;
+        let minor = parts.next()??;
+        let micro = match parts.next() {
+            Some(m) => m?,
+            None => 0,
+        };
+        parts.next().is_none().then_some(LibvirtVersion {
+            major,
+            minor,
+            micro,
+        })
+    }
+
+    /// The predictions hold for this release (same major.minor as measured).
+    pub fn is_measured(self) -> bool {
+        (self.major, self.minor) == (Self::MEASURED.major, Self::MEASURED.minor)
+    }
+}
+
+impl std::fmt::Display for LibvirtVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.micro)
     }
 }

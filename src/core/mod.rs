@@ -26,6 +26,7 @@ pub mod export;
 pub mod facts;
 pub mod hotplug;
 pub mod layout;
+pub mod libvirt;
 pub mod libvirt_import;
 pub mod libvirt_kept;
 pub mod machine;

@@ -6,6 +6,7 @@
 
 pub mod firmware;
 mod inuse;
+pub mod libvirt;
 
 use crate::core::facts::{
     Entry, FileFacts, FsFacts, HostFacts, LabelArea, Opener, NSINDEX_SIGNATURE,

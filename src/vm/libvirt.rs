@@ -136,7 +136,10 @@ pub fn domain_xml(profile: &Profile, name: &str, emulator: Option<&Path>) -> Exp
     let mut p = profile.clone();
     p.name = name.to_string();
     p.extra_args = without_console_options(&p.extra_args).0;
-    let mut export = render(&p, emulator);
+    // Slots pinned to qpmem's map, as the export does, so that libvirt
+    // places the devices where the prediction says.
+    let layout = crate::core::layout::layout(&p, &crate::core::facts::HostFacts::default()).ok();
+    let mut export = render(&p, emulator, layout.as_ref());
     let console = "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n    <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n  </devices>";
     export.text = export.text.replacen("  </devices>", console, 1);
     // One `</memory>` closes each device, in the profile's order.

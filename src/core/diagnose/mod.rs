@@ -13,6 +13,7 @@ mod boot;
 mod cxl;
 mod device;
 mod imported;
+mod libvirt;
 mod machine;
 mod numa;
 mod placement;
@@ -526,6 +527,12 @@ pub static RULES: &[&Rule] = &[
     &cxl::WINDOW_TOO_SMALL,
     &cxl::PHYS_BITS,
     &cxl::DUPLICATE_ID,
+    &libvirt::LIBVIRT_PREALLOC,
+    &libvirt::LIBVIRT_NAMES,
+    &libvirt::LIBVIRT_MEMADDR,
+    &libvirt::LIBVIRT_SIZE_ROUNDED,
+    &libvirt::LIBVIRT_SLOTS,
+    &libvirt::LIBVIRT_UNMEASURED,
 ];
 
 /// The rule with this code.

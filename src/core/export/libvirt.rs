@@ -9,14 +9,24 @@
 //!   modules' visible sizes: maxMemory is raised when needed;
 //! - on x86 it rounds memory modules up to 2 MiB and RAM, NUMA cells and
 //!   maxMemory up to 1 MiB;
-//! - what it has no element for (unmodelled device or backend
-//!   properties, extra arguments, `unarmed`) is left out.
+//! - it counts virtio memory devices against `slots` too: slots is raised
+//!   to the number of devices when needed;
+//! - it renames devices and backends and preallocates NVDIMM files
+//!   (`core::libvirt::predict`): each device's note says how it will run;
+//! - each DIMM's slot is pinned to the one QEMU gives it in qpmem's map
+//!   (`<address type='dimm' slot=..>`, with `base=` when the profile pins
+//!   `addr=`); libvirt 9.0 has no element for virtio's `memaddr=`;
+//! - extra QEMU arguments go into `<qemu:commandline>` (with the CXL
+//!   part); what has no element at all (unmodelled device or backend
+//!   properties, machine options, `unarmed`) is left out.
 //!
 //! Every such change is a note, returned and written into an XML comment
 //! at the top of the document.
 
 use super::Export;
 use crate::core::device::Setting;
+use crate::core::layout::Layout;
+use crate::core::libvirt::{predict, DevicePrediction, LibvirtVersion, MODULE_ALIGN};
 use crate::core::profile::{Arch, Backend, Profile};
 use crate::core::size::{align_up, format_qemu, KIB, MIB};
 use std::fmt::Write;
@@ -81,6 +91,23 @@ fn carried_args(p: &Profile) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The extra arguments no libvirt element carries, in order: they go into
+/// `<qemu:commandline>`.
+fn passed_args<'p>(p: &'p Profile, carried: &[(String, String)]) -> Vec<&'p str> {
+    let mut rest = Vec::new();
+    let mut i = 0;
+    while i < p.extra_args.len() {
+        let pair = p.extra_args.get(i..i + 2);
+        if pair.is_some_and(|w| carried.iter().any(|(a, b)| *a == w[0] && *b == w[1])) {
+            i += 2;
+            continue;
+        }
+        rest.push(p.extra_args[i].as_str());
+        i += 1;
+    }
+    rest
+}
+
 /// Escape text for XML content and single-quoted attributes; characters
 /// XML 1.0 cannot hold at all become U+FFFD.
 pub fn escape(text: &str) -> String {
@@ -114,15 +141,20 @@ fn round_up(v: u64, a: u64) -> u64 {
 }
 
 /// Render the domain. `emulator` is the QEMU binary as found on this host
-/// (used when the profile names none by absolute path).
-pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
+/// (used when the profile names none by absolute path); `layout` is
+/// qpmem's map of the profile, whose slots the export pins (libvirt
+/// chooses them when it is `None`).
+pub fn render(profile: &Profile, emulator: Option<&Path>, layout: Option<&Layout>) -> Export {
     let mut notes = Vec::new();
     let mut x = String::new();
     let p = profile;
+    let predicted = predict(p, layout);
+    let carried = carried_args(p);
+    let passed = passed_args(p, &carried);
 
     let kvm = p.machine_options.iter().any(|o| o == "accel=kvm")
         || p.extra_args.iter().any(|a| a == "-enable-kvm");
-    let qemu_ns = if p.cxl.is_some() {
+    let qemu_ns = if p.cxl.is_some() || !passed.is_empty() {
         " xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
     } else {
         ""
@@ -164,7 +196,7 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
     }
     let mut modules = 0u64;
     for d in &p.devices {
-        let size = round_up(d.size.0, 2 * MIB);
+        let size = round_up(d.size.0, MODULE_ALIGN);
         if size != d.size.0 {
             notes.push(format!(
                 "libvirt rounds {}'s size {} up to {} ({} memory modules are 2 MiB aligned); QEMU then needs a backing file of at least that size",
@@ -194,7 +226,14 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
         ));
         max = total;
     }
-    let slots = p.effective_slots();
+    let slots = crate::core::libvirt::slots(p);
+    if slots != p.effective_slots() {
+        notes.push(format!(
+            "slots raised from {} to {slots}: libvirt counts virtio memory devices against slots too (\"memory device count '{slots}' exceeds slots count '{}'\"), QEMU only DIMMs",
+            p.effective_slots(),
+            p.effective_slots()
+        ));
+    }
     let _ = writeln!(
         x,
         "  {}",
@@ -316,17 +355,17 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
             escape(&disk.to_string_lossy())
         );
     }
-    for d in &p.devices {
-        memory_device(&mut x, &mut notes, p, d);
+    for (d, pr) in p.devices.iter().zip(&predicted) {
+        memory_device(&mut x, &mut notes, p, d, pr);
     }
     let _ = writeln!(x, "  </devices>");
+    // What libvirt has no element for, as QEMU arguments of its own: the
+    // CXL part, then the profile's extra arguments.
+    let mut args = Vec::new();
     if let Some(cxl) = &p.cxl {
         notes.push("libvirt has no CXL model: the CXL part (cxl=on, the windows, host bridges, ports, switches, type-3 devices and their backends) is passed through <qemu:commandline>, for a QEMU that takes memdev= (7.x; 8.0+ still accepts it)".into());
-        let _ = writeln!(x, "  <qemu:commandline>");
-        let mut args = vec![
-            "-machine".to_string(),
-            crate::core::cxl::render::machine_pieces(cxl).join(","),
-        ];
+        args.push("-machine".to_string());
+        args.push(crate::core::cxl::render::machine_pieces(cxl).join(","));
         for (kind, pieces) in crate::core::cxl::render::groups(cxl, None) {
             args.push(match kind {
                 crate::core::cxl::render::OptionKind::Object => "-object".into(),
@@ -334,6 +373,16 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
             });
             args.push(pieces.join(","));
         }
+    }
+    if !passed.is_empty() {
+        notes.push(format!(
+            "extra QEMU arguments passed through <qemu:commandline> as they are (libvirt does not check them against what it sets itself): {}",
+            passed.join(" ")
+        ));
+        args.extend(passed.iter().map(|a| a.to_string()));
+    }
+    if !args.is_empty() {
+        let _ = writeln!(x, "  <qemu:commandline>");
         for a in args {
             let _ = writeln!(x, "    <qemu:arg value='{}'/>", escape(&a));
         }
@@ -341,25 +390,6 @@ pub fn render(profile: &Profile, emulator: Option<&Path>) -> Export {
     }
     let _ = writeln!(x, "</domain>");
     let x = crate::core::libvirt_kept::write_back(&x, &p.libvirt);
-
-    let carried = carried_args(p);
-    let mut rest = Vec::new();
-    let mut i = 0;
-    while i < p.extra_args.len() {
-        let pair = p.extra_args.get(i..i + 2);
-        if pair.is_some_and(|w| carried.iter().any(|(a, b)| *a == w[0] && *b == w[1])) {
-            i += 2;
-            continue;
-        }
-        rest.push(p.extra_args[i].as_str());
-        i += 1;
-    }
-    if !rest.is_empty() {
-        notes.push(format!(
-            "extra QEMU arguments not carried over (add them as libvirt devices or <qemu:commandline>): {}",
-            rest.join(" ")
-        ));
-    }
     let other_machine: Vec<_> = p
         .machine_options
         .iter()
@@ -411,6 +441,7 @@ fn memory_device(
     notes: &mut Vec<String>,
     p: &Profile,
     d: &crate::core::profile::Dimm,
+    pr: &DevicePrediction,
 ) {
     let kind = d.kind.spec();
     let mut attrs = format!(" model='{}'", kind.libvirt_model());
@@ -460,11 +491,7 @@ fn memory_device(
         (Backend::Ram, false) => {}
     }
     let _ = writeln!(x, "      <target>");
-    let _ = writeln!(
-        x,
-        "        {}",
-        sized("size", round_up(d.size.0, 2 * MIB), "")
-    );
+    let _ = writeln!(x, "        {}", sized("size", pr.size, ""));
     let node = d.node.unwrap_or(0);
     if node >= p.numa_nodes.max(1) {
         notes.push(format!(
@@ -501,12 +528,13 @@ fn memory_device(
     let _ = writeln!(x, "      </target>");
     if !kind.takes_slot() && d.addr.is_some() {
         notes.push(format!(
-            "{}: memaddr= is not carried over: libvirt places it",
-            d.id
+            "{}: memaddr= is not carried over: libvirt {} has no element for a virtio device's address (<target><address base=..> is refused by its schema), so QEMU places it first fit",
+            d.id,
+            LibvirtVersion::MEASURED
         ));
-    } else if d.slot.is_some() || d.addr.is_some() {
+    } else if pr.slot.is_some() || d.addr.is_some() {
         let mut a = String::from("      <address type='dimm'");
-        if let Some(s) = d.slot {
+        if let Some(s) = pr.slot {
             let _ = write!(a, " slot='{s}'");
         }
         if let Some(b) = d.addr {
@@ -516,6 +544,22 @@ fn memory_device(
         let _ = writeln!(x, "{a}");
     }
     let _ = writeln!(x, "    </memory>");
+    let slot = pr.slot.map(|s| format!(" in slot {s}")).unwrap_or_default();
+    let prealloc = if pr.prealloc {
+        format!(
+            "; with prealloc=on: QEMU writes every page of its {} file when it starts (<source><pmem/> turns it off)",
+            format_qemu(pr.size)
+        )
+    } else {
+        String::new()
+    };
+    notes.push(format!(
+        "{}: libvirt {} runs it as {} (backend {}){slot}{prealloc}",
+        d.id,
+        LibvirtVersion::MEASURED,
+        pr.alias,
+        pr.backend
+    ));
     if d.unarmed {
         notes.push(format!(
             "{}: unarmed=on has no libvirt element; left out",
@@ -544,7 +588,7 @@ mod tests {
     #[test]
     fn seed_becomes_a_domain_with_one_nvdimm_element_each() {
         let p = Profile::seed(Path::new("/vms"));
-        let e = render(&p, Some(Path::new("/usr/bin/qemu-system-x86_64")));
+        let e = render(&p, Some(Path::new("/usr/bin/qemu-system-x86_64")), None);
         let t = &e.text;
         assert_eq!(
             t.matches("<memory model='nvdimm' access='shared'>").count(),
@@ -578,12 +622,25 @@ mod tests {
         d.device_options.push("uuid=1".into());
         p.devices.push(d);
         p.extra_args.push("-nographic".into());
-        let e = render(&p, None);
+        let e = render(&p, None, None);
         let all = e.notes.join("\n");
         assert!(all.contains("1025M up to 1026M"), "{all}");
         assert!(all.contains("unarmed"), "{all}");
         assert!(all.contains("uuid=1"), "{all}");
         assert!(all.contains("-nographic"), "{all}");
+        assert!(
+            e.text
+                .contains("<qemu:commandline>\n    <qemu:arg value='-nographic'/>"),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("xmlns:qemu="), "{}", e.text);
+        assert!(
+            all.contains(
+                "nv1: libvirt 9.0.0 runs it as nvdimm0 (backend memnvdimm0); with prealloc=on"
+            ),
+            "{all}"
+        );
         assert!(all.contains(DEFAULT_EMULATOR), "{all}");
         assert!(e.text.contains("<name>a-b</name>"));
         assert!(e.text.contains("<size unit='KiB'>1050624</size>"));
