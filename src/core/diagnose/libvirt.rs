@@ -231,6 +231,39 @@ fn libvirt_slots(ctx: &Context) -> Vec<Finding> {
     )]
 }
 
+pub static LIBVIRT_VIRTIO_PMEM: Rule = Rule {
+    code: "QP906",
+    name: "libvirt-virtio-pmem",
+    severity: Severity::Warning,
+    basis: Basis::Surprise,
+    docs: "libvirt 9.0 defines a domain with `<memory model='virtio-pmem'>` and then fails to start it: after QEMU starts, libvirt reads the memory devices back and refuses what QEMU reports for virtio-pmem (\"internal error: virtio-pmem memory device info is not handled yet\", measured with `virsh create --paused` of the `virtio-pmem` example's export; the domain is destroyed). Run such a profile directly (`qpmem launch`) or on a newer libvirt. Judged only when libvirt was asked (`check --libvirt`) and its release is 9.0.",
+    check: libvirt_virtio_pmem,
+};
+
+fn libvirt_virtio_pmem(ctx: &Context) -> Vec<Finding> {
+    let LibvirtStatus::Found { version, .. } = &ctx.host.libvirt else {
+        return Vec::new();
+    };
+    if !version.is_measured() {
+        return Vec::new();
+    }
+    ctx.profile
+        .devices
+        .iter()
+        .filter(|d| d.kind.spec().libvirt_model() == "virtio-pmem")
+        .map(|d| {
+            Finding::about(
+                Some(&d.id),
+                format!(
+                    "{}: libvirt {version} cannot start a domain with a virtio-pmem device (\"virtio-pmem memory device info is not handled yet\")",
+                    d.id
+                ),
+                Some("run it with `qpmem launch` (QEMU directly), or on a newer libvirt".into()),
+            )
+        })
+        .collect()
+}
+
 pub static LIBVIRT_UNMEASURED: Rule = Rule {
     code: "QP905",
     name: "libvirt-unmeasured",

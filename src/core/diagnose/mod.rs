@@ -533,6 +533,7 @@ pub static RULES: &[&Rule] = &[
     &libvirt::LIBVIRT_SIZE_ROUNDED,
     &libvirt::LIBVIRT_SLOTS,
     &libvirt::LIBVIRT_UNMEASURED,
+    &libvirt::LIBVIRT_VIRTIO_PMEM,
 ];
 
 /// The rule with this code.
