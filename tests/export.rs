@@ -271,9 +271,11 @@ fn script_run_with_dash_s_is_accepted_by_real_qemu() {
 
 #[test]
 fn libvirt_output_of_every_example_passes_virt_xml_validate() {
-    if !have("virt-xml-validate") {
+    let Some(validator) = common::virt_xml_validate_or_skip(
+        "libvirt_output_of_every_example_passes_virt_xml_validate",
+    ) else {
         return;
-    }
+    };
     let env = Env::new();
     let mut names: Vec<String> = qpmem::core::examples::EXAMPLES
         .iter()
@@ -333,17 +335,7 @@ fn libvirt_output_of_every_example_passes_virt_xml_validate() {
             assert!(text.contains("<memory model='virtio-mem'>"), "{text}");
             assert!(text.contains("<block unit='KiB'>4096</block>"), "{text}");
         }
-        let out = std::process::Command::new("virt-xml-validate")
-            .arg(&xml)
-            .arg("domain")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}{}\n{text}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_valid_domain(&validator, &xml, &format!("{name}:\n{text}"));
     }
 }
 
@@ -523,9 +515,11 @@ fn guest_script_finds_each_dimm_by_address_not_by_number() {
 /// firmware as `<loader>`, ACPI is on, and virt-xml-validate accepts it.
 #[test]
 fn libvirt_output_of_an_arm64_profile_passes_virt_xml_validate() {
-    if !have("virt-xml-validate") {
+    let Some(validator) = common::virt_xml_validate_or_skip(
+        "libvirt_output_of_an_arm64_profile_passes_virt_xml_validate",
+    ) else {
         return;
-    }
+    };
     let env = Env::new();
     let mut p = Profile::empty("arm64");
     p.make_aarch64();
@@ -580,16 +574,6 @@ fn libvirt_output_of_an_arm64_profile_passes_virt_xml_validate() {
         }
         assert_eq!(text.matches("<memory model='nvdimm'").count(), 2);
         assert!(!text.contains("not carried over"), "{name}: {text}");
-        let out = std::process::Command::new("virt-xml-validate")
-            .arg(&xml)
-            .arg("domain")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}{}\n{text}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_valid_domain(&validator, &xml, &format!("{name}:\n{text}"));
     }
 }

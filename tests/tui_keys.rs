@@ -1790,7 +1790,14 @@ fn the_cxl_pane_builds_a_topology_qemu_takes() {
     assert_eq!(cxl.windows[0].size, Size::gib(8));
     // d removes the window; u brings it back.
     keys(&mut a, "d");
-    assert!(a.doc.profile.cxl.as_ref().unwrap().windows.is_empty());
+    let cxl = a.doc.profile.cxl.as_ref().unwrap();
+    assert!(cxl.windows.is_empty());
+    // The selection moves to the row that takes its place: the header.
+    let rows = qpmem::core::cxl::edit::rows(cxl);
+    assert_eq!(
+        rows[a.panes.cxl.selected].0,
+        qpmem::core::cxl::edit::Node::Windows
+    );
     keys(&mut a, "u");
     assert_eq!(a.doc.profile.cxl.as_ref().unwrap().windows.len(), 1);
     // w on a row that is not a root port does nothing but say so.

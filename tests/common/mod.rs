@@ -32,6 +32,29 @@ pub fn aarch64_firmware_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
+/// libvirt's `virt-xml-validate`, or `None` as [`qemu_or_skip`] decides.
+pub fn virt_xml_validate_or_skip(test: &str) -> Option<PathBuf> {
+    binary_or_skip(test, "virt-xml-validate", "libvirt-clients")
+}
+
+/// `virt-xml-validate FILE domain` (the `validator` found by
+/// [`virt_xml_validate_or_skip`]) accepts `file`; `context` goes in the
+/// failure message.
+pub fn assert_valid_domain(validator: &std::path::Path, file: &std::path::Path, context: &str) {
+    let out = std::process::Command::new(validator)
+        .arg(file)
+        .arg("domain")
+        .output()
+        .expect("run virt-xml-validate");
+    assert!(
+        out.status.success(),
+        "virt-xml-validate refuses {}: {}{}\n{context}",
+        file.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn binary_or_skip(test: &str, binary: &str, package: &str) -> Option<PathBuf> {
     match which::which(binary) {
         Ok(p) => Some(p),

@@ -106,9 +106,14 @@ impl Component for CxlPane {
                 if doc.profile.cxl.is_none() {
                     doc.complain("no CXL to remove");
                 } else {
-                    let before = self.selected;
-                    self.change(doc, |c| edit::remove(c, at).then_some(Node::Bridges));
-                    self.selected = before.min(len.saturating_sub(2));
+                    // The selection stays on the row that takes its place.
+                    let at_row = self.selected;
+                    self.change(doc, |c| {
+                        edit::remove(c, at).then(|| {
+                            let rows = edit::rows(c);
+                            rows[at_row.min(rows.len() - 1)].0
+                        })
+                    });
                 }
             }
             Action::Edit => match edit::value(&cxl, at) {
